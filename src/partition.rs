@@ -1,0 +1,201 @@
+//! Splitting the series into independent LLM calls.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::error::{DrillgenError, Result};
+use crate::plan::ValidRequest;
+use crate::types::{BatchSpec, GamePhase, Position};
+
+/// `ceil(target / batchSize)` batches of contiguous drill indices. Each batch's share of the
+/// positions is proportional to its drill count (at least one), so a batch has at least as many
+/// positions as drills whenever the sample allows, and the shares are filled so that each batch
+/// gets a mix of phases.
+/// Every position goes to exactly one batch.
+pub fn partition(request: &ValidRequest, positions: &[Position]) -> Result<Vec<BatchSpec>> {
+    let target = request.target_drill_count;
+    let size = request.batch_size;
+    let total_batches = request.batch_count();
+    let batches = total_batches as usize;
+    if positions.len() < batches {
+        return Err(DrillgenError::InsufficientPositions { positions: positions.len(), batches });
+    }
+    let drill_counts: Vec<u32> = (0..total_batches).map(|b| size.min(target - b * size)).collect();
+    let quotas = quotas(positions.len(), &drill_counts);
+
+    // Per phase, in the sample's order.
+    let mut remaining: BTreeMap<GamePhase, VecDeque<&Position>> = BTreeMap::new();
+    for p in positions {
+        remaining.entry(p.game_phase).or_default().push_back(p);
+    }
+    let mut assigned: Vec<Vec<Position>> = vec![Vec::new(); batches];
+    let mut left = positions.len();
+    // Round-robin over batches; each takes from the phase it holds fewest of (ties: the phase with
+    // most left), so phases spread evenly instead of one batch collecting a whole phase.
+    while left > 0 {
+        for b in 0..batches {
+            if assigned[b].len() >= quotas[b] {
+                continue;
+            }
+            let held = |phase: GamePhase| assigned[b].iter().filter(|p| p.game_phase == phase).count();
+            let pick = remaining
+                .iter()
+                .filter(|(_, q)| !q.is_empty())
+                .min_by_key(|&(&phase, q)| (held(phase), Reverse(q.len()), phase))
+                .map(|(&phase, _)| phase);
+            if let Some(p) = pick.and_then(|phase| remaining.get_mut(&phase)).and_then(VecDeque::pop_front) {
+                assigned[b].push(p.clone());
+                left -= 1;
+            }
+        }
+    }
+
+    Ok(assigned
+        .into_iter()
+        .enumerate()
+        .map(|(b, positions)| {
+            let first = b as u32 * size;
+            BatchSpec {
+                batch_index: b as u32,
+                total_batches,
+                drill_indices: (first..first + drill_counts[b]).collect(),
+                positions,
+            }
+        })
+        .collect())
+}
+
+/// Largest-remainder split of `total` positions in proportion to `weights`, each share at least 1.
+fn quotas(total: usize, weights: &[u32]) -> Vec<usize> {
+    let n = weights.len();
+    let sum: u64 = weights.iter().map(|&w| u64::from(w)).sum();
+    let spare = (total - n) as u64; // every batch first gets one
+    let mut shares: Vec<usize> = weights.iter().map(|&w| 1 + (spare * u64::from(w) / sum) as usize).collect();
+    let mut left = total - shares.iter().sum::<usize>();
+    let mut by_remainder: Vec<usize> = (0..n).collect();
+    by_remainder.sort_by_key(|&i| (Reverse(spare * u64::from(weights[i]) % sum), i));
+    for &i in by_remainder.iter().cycle() {
+        if left == 0 {
+            break;
+        }
+        shares[i] += 1;
+        left -= 1;
+    }
+    shares
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{HashMap, HashSet};
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::sample::fixtures::position;
+    use crate::types::{DrillRequest, GamePhase};
+
+    fn request(target: i64, batch: i64) -> ValidRequest {
+        DrillRequest { target_drill_count: Some(target), batch_size: Some(batch), ..Default::default() }
+            .validate()
+            .unwrap()
+    }
+
+    fn positions(per_phase: &[(GamePhase, usize)]) -> Vec<Position> {
+        per_phase
+            .iter()
+            .flat_map(|&(phase, n)| (0..n).map(move |i| position(&format!("{phase}-{i}"), phase, "3-1")))
+            .collect()
+    }
+
+    #[test]
+    fn twenty_five_drills_make_five_batches_of_five() {
+        let pos = positions(&[(GamePhase::Early, 15), (GamePhase::Middle, 15)]);
+        let batches = partition(&request(25, 5), &pos).unwrap();
+        assert_eq!(batches.len(), 5);
+        for (b, batch) in batches.iter().enumerate() {
+            let first = 5 * b as u32;
+            assert_eq!(batch.drill_indices, (first..first + 5).collect::<Vec<_>>());
+            assert_eq!(batch.total_batches, 5);
+            assert_eq!(batch.positions.len(), 6);
+            let phases: HashSet<GamePhase> = batch.positions.iter().map(|p| p.game_phase).collect();
+            assert_eq!(phases.len(), 2, "batch {b} mixes both phases");
+        }
+    }
+
+    #[test]
+    fn a_short_last_batch_gets_a_smaller_share() {
+        let pos = positions(&[(GamePhase::Opening, 21), (GamePhase::Early, 13)]);
+        let batches = partition(&request(22, 5), &pos).unwrap();
+        let drills: Vec<usize> = batches.iter().map(|b| b.drill_indices.len()).collect();
+        assert_eq!(drills, [5, 5, 5, 5, 2]);
+        let shares: Vec<usize> = batches.iter().map(|b| b.positions.len()).collect();
+        assert_eq!(shares.iter().sum::<usize>(), 34);
+        assert!(shares[4] < shares[0] && shares[4] >= 2, "{shares:?}");
+    }
+
+    #[test]
+    fn fewer_positions_than_batches_is_an_error() {
+        let err = partition(&request(25, 5), &positions(&[(GamePhase::Early, 4)])).unwrap_err();
+        assert_eq!(err.code(), "INSUFFICIENT_POSITIONS");
+    }
+
+    proptest! {
+        #[test]
+        fn partition_invariants(
+            target in 1i64..=120,
+            batch in 1i64..=12,
+            opening in 0usize..=21,
+            early in 0usize..=30,
+            middle in 0usize..=30,
+            bearoff in 0usize..=30,
+        ) {
+            let req = request(target, batch);
+            let pos = positions(&[
+                (GamePhase::Opening, opening), (GamePhase::Early, early),
+                (GamePhase::Middle, middle), (GamePhase::Bearoff, bearoff),
+            ]);
+            let batches = match partition(&req, &pos) {
+                Ok(b) => b,
+                Err(e) => {
+                    prop_assert!(pos.len() < req.batch_count() as usize);
+                    prop_assert_eq!(e.code(), "INSUFFICIENT_POSITIONS");
+                    return Ok(());
+                }
+            };
+            prop_assert_eq!(batches.len() as u32, req.batch_count());
+            // Every drill index exactly once, contiguous inside a batch, no batch over batchSize.
+            let mut seen = vec![0u32; target as usize];
+            for b in &batches {
+                prop_assert!(!b.drill_indices.is_empty() && b.drill_indices.len() <= batch as usize);
+                prop_assert!(b.drill_indices.windows(2).all(|w| w[1] == w[0] + 1));
+                for &i in &b.drill_indices { seen[i as usize] += 1; }
+            }
+            prop_assert!(seen.iter().all(|&c| c == 1));
+            // Every position in exactly one batch, each batch has one at least.
+            let mut owner = HashMap::new();
+            for b in &batches {
+                prop_assert!(!b.positions.is_empty());
+                for p in &b.positions {
+                    prop_assert!(owner.insert(p.position_id.clone(), b.batch_index).is_none());
+                }
+            }
+            prop_assert_eq!(owner.len(), pos.len());
+            // Enough positions for the drills whenever the sample allows it.
+            if pos.len() >= target as usize {
+                for b in &batches {
+                    prop_assert!(b.positions.len() >= b.drill_indices.len(),
+                        "batch {} has {} positions for {} drills", b.batch_index, b.positions.len(), b.drill_indices.len());
+                }
+            }
+            // A mix: with several phases and enough positions of each, no batch that holds two
+            // positions or more is single-phase.
+            let phases_present = [opening, early, middle, bearoff].iter().filter(|&&n| n >= batches.len()).count();
+            if phases_present >= 2 {
+                for b in batches.iter().filter(|b| b.positions.len() >= 2) {
+                    let phases: HashSet<GamePhase> = b.positions.iter().map(|p| p.game_phase).collect();
+                    prop_assert!(phases.len() >= 2, "batch {} has one phase only", b.batch_index);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! Serde data shared by every stage. Field names are camelCase on the wire (JS and stored JSON).
+//! On wasm32 the same structs derive `Tsify`, so the `.d.ts` is generated from these definitions:
+//! there is no second, hand-written copy of the types to drift.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Game phases of the host's position library, in the order plans and prompts list them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum GamePhase {
+    Opening,
+    Early,
+    Middle,
+    Bearoff,
+}
+
+impl GamePhase {
+    pub const ALL: [GamePhase; 4] = [Self::Opening, Self::Early, Self::Middle, Self::Bearoff];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Opening => "OPENING",
+            Self::Early => "EARLY",
+            Self::Middle => "MIDDLE",
+            Self::Bearoff => "BEAROFF",
+        }
+    }
+}
+
+impl fmt::Display for GamePhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the teacher asked for. Counts are `i64` on the wire so that a negative or huge number
+/// reaches validation and gets a precise coded error instead of a generic type error.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct DrillRequest {
+    /// Number of drills in the series (default 21, at most 500).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub target_drill_count: Option<i64>,
+    /// Phases to draw positions from; absent = the phases present in the pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub game_phases: Option<Vec<GamePhase>>,
+    /// Upper bound of positions loaded per phase (default 25; OPENING always keeps its 21).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub max_positions_per_phase: Option<i64>,
+    /// Drills per LLM call (default 5, at most 25).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub batch_size: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct PipCount {
+    pub player: u32,
+    pub opponent: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct MoveAlternative {
+    #[serde(rename = "move")]
+    pub play: String,
+    pub equity: f64,
+}
+
+/// One board position of the host's library, as the drill designer sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct Position {
+    pub position_id: String,
+    pub game_phase: GamePhase,
+    /// "H-L", higher die first, e.g. "3-1".
+    pub dice_roll: String,
+    pub best_move: String,
+    pub analysis: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub xgid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub pip_count: Option<PipCount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub best_move_equity: Option<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub alternatives: Vec<MoveAlternative>,
+}
+
+/// A warning that does not stop the run; `code` is stable like error codes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct Warning {
+    pub code: String,
+    pub message: String,
+}
+
+impl Warning {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Self { code: code.to_owned(), message: message.into() }
+    }
+}
+
+/// How many positions to load, and what that costs in prompt tokens against the spec's
+/// "current" fixed loading.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub target_drill_count: u32,
+    pub batch_size: u32,
+    /// Phases in plan order (library order, not request order).
+    pub phases: Vec<GamePhase>,
+    /// Positions to load per phase; OPENING is always 21.
+    #[cfg_attr(target_arch = "wasm32", tsify(type = "Partial<Record<GamePhase, number>>"))]
+    pub per_phase: BTreeMap<GamePhase, u32>,
+    pub total_positions: u32,
+    /// `ceil(targetDrillCount / batchSize)`.
+    pub batches: u32,
+    /// Position-data tokens of this plan, at `tokensPerPosition` each.
+    pub estimated_prompt_tokens: u32,
+    /// Positions the spec's "current" code loads: 96 for several phases, 25 (21 for OPENING) for one.
+    pub baseline_positions: u32,
+    pub baseline_prompt_tokens: u32,
+    pub tokens_per_position: u32,
+    /// `1 - estimated / baseline`, in percent, rounded to one decimal.
+    pub savings_percent: f64,
+}
+
+/// The sampled positions with the seed that reproduces them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct Sample {
+    pub positions: Vec<Position>,
+    /// Pass it back as `seed` to get the same sample again (an integer below 2^53).
+    pub seed: u64,
+    pub warnings: Vec<Warning>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct SampleOptions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub seed: Option<f64>,
+}
+
+/// One LLM call's worth of work.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct BatchSpec {
+    pub batch_index: u32,
+    pub total_batches: u32,
+    /// Contiguous indices of the drills this batch must produce.
+    pub drill_indices: Vec<u32>,
+    pub positions: Vec<Position>,
+}
