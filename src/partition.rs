@@ -65,14 +65,19 @@ pub fn partition(request: &ValidRequest, positions: &[Position]) -> Result<Vec<B
         .collect())
 }
 
-/// Largest-remainder split of `total` positions in proportion to `weights`, each share at least 1.
+/// Shares of `total` positions for batches of `weights` drills: each batch first gets one
+/// position per drill (or just one when there are fewer positions than drills), then the rest
+/// goes by largest remainder in proportion to the drill counts.
 fn quotas(total: usize, weights: &[u32]) -> Vec<usize> {
-    let n = weights.len();
-    let sum: u64 = weights.iter().map(|&w| u64::from(w)).sum();
-    let spare = (total - n) as u64; // every batch first gets one
-    let mut shares: Vec<usize> = weights.iter().map(|&w| 1 + (spare * u64::from(w) / sum) as usize).collect();
+    let drills: usize = weights.iter().map(|&w| w as usize).sum();
+    let mut shares: Vec<usize> = weights.iter().map(|&w| if total >= drills { w as usize } else { 1 }).collect();
+    let spare = (total - shares.iter().sum::<usize>()) as u64;
+    let sum = drills as u64;
+    for (share, &w) in shares.iter_mut().zip(weights) {
+        *share += (spare * u64::from(w) / sum) as usize;
+    }
     let mut left = total - shares.iter().sum::<usize>();
-    let mut by_remainder: Vec<usize> = (0..n).collect();
+    let mut by_remainder: Vec<usize> = (0..weights.len()).collect();
     by_remainder.sort_by_key(|&i| (Reverse(spare * u64::from(weights[i]) % sum), i));
     for &i in by_remainder.iter().cycle() {
         if left == 0 {
