@@ -5,9 +5,12 @@
 pub mod drill;
 pub mod error;
 pub mod input;
+pub mod merge;
 pub mod partition;
 pub mod plan;
+pub mod prompt;
 pub mod sample;
 pub mod types;
+pub mod verify;
 
 pub use error::{DrillgenError, Result};
