@@ -85,7 +85,11 @@ pub struct DrillIssue {
 
 impl DrillIssue {
     pub fn new(code: &str, index: Option<u32>, message: impl Into<String>) -> Self {
-        Self { code: code.to_owned(), message: message.into(), index }
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+            index,
+        }
     }
 }
 
@@ -98,7 +102,10 @@ pub fn check_draft(draft: &DrillDraft, allowed_positions: &HashSet<&str>) -> Vec
         issues.push(DrillIssue::new(
             "UNKNOWN_POSITION",
             idx,
-            format!("drill {} uses position {:?}, which was not given to it", draft.index, draft.position_id),
+            format!(
+                "drill {} uses position {:?}, which was not given to it",
+                draft.index, draft.position_id
+            ),
         ));
     }
     let texts = [
@@ -109,7 +116,11 @@ pub fn check_draft(draft: &DrillDraft, allowed_positions: &HashSet<&str>) -> Vec
     ];
     for (field, text) in texts {
         if text.trim().is_empty() {
-            issues.push(DrillIssue::new("EMPTY_TEXT", idx, format!("drill {} has an empty {field}", draft.index)));
+            issues.push(DrillIssue::new(
+                "EMPTY_TEXT",
+                idx,
+                format!("drill {} has an empty {field}", draft.index),
+            ));
         }
     }
     let ids: Vec<&str> = draft.options.iter().map(|o| o.id.as_str()).collect();
@@ -117,7 +128,10 @@ pub fn check_draft(draft: &DrillDraft, allowed_positions: &HashSet<&str>) -> Vec
         issues.push(DrillIssue::new(
             "BAD_OPTIONS",
             idx,
-            format!("drill {} must have options A, B, C, D in order, got {:?}", draft.index, ids),
+            format!(
+                "drill {} must have options A, B, C, D in order, got {:?}",
+                draft.index, ids
+            ),
         ));
     }
     if let Some(empty) = draft.options.iter().find(|o| o.text.trim().is_empty()) {
@@ -127,7 +141,11 @@ pub fn check_draft(draft: &DrillDraft, allowed_positions: &HashSet<&str>) -> Vec
             format!("drill {} option {} has no text", draft.index, empty.id),
         ));
     }
-    let correct = draft.options.iter().filter(|o| o.id == draft.correct_option_id).count();
+    let correct = draft
+        .options
+        .iter()
+        .filter(|o| o.id == draft.correct_option_id)
+        .count();
     if correct != 1 {
         issues.push(DrillIssue::new(
             "CORRECT_OPTION",
@@ -203,7 +221,10 @@ pub(crate) mod fixtures {
             question: "What is the best play?".to_owned(),
             options: OPTION_IDS
                 .iter()
-                .map(|id| DrillOption { id: (*id).to_owned(), text: format!("Play {id}") })
+                .map(|id| DrillOption {
+                    id: (*id).to_owned(),
+                    text: format!("Play {id}"),
+                })
                 .collect(),
             correct_option_id: "B".to_owned(),
             explanation: "B makes the point.".to_owned(),
@@ -232,15 +253,29 @@ mod tests {
         d.title = "  ".into();
         d.correct_option_id = "E".into();
         d.options.pop();
-        let codes: Vec<String> = check_draft(&d, &allowed()).into_iter().map(|i| i.code).collect();
-        assert_eq!(codes, ["UNKNOWN_POSITION", "EMPTY_TEXT", "BAD_OPTIONS", "CORRECT_OPTION"]);
+        let codes: Vec<String> = check_draft(&d, &allowed())
+            .into_iter()
+            .map(|i| i.code)
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                "UNKNOWN_POSITION",
+                "EMPTY_TEXT",
+                "BAD_OPTIONS",
+                "CORRECT_OPTION"
+            ]
+        );
     }
 
     #[test]
     fn duplicate_option_ids_mean_not_exactly_one_correct() {
         let mut d = draft(1, "P1");
         d.options[2].id = "B".into();
-        let codes: Vec<String> = check_draft(&d, &allowed()).into_iter().map(|i| i.code).collect();
+        let codes: Vec<String> = check_draft(&d, &allowed())
+            .into_iter()
+            .map(|i| i.code)
+            .collect();
         assert_eq!(codes, ["BAD_OPTIONS", "CORRECT_OPTION"]);
     }
 
@@ -250,8 +285,14 @@ mod tests {
         let drills = &s["properties"]["drills"];
         assert_eq!(drills["minItems"], 3);
         assert_eq!(drills["maxItems"], 3);
-        assert_eq!(drills["items"]["properties"]["index"]["enum"], json!([5, 6, 7]));
-        assert_eq!(drills["items"]["properties"]["positionId"]["enum"], json!(["P1", "P2"]));
+        assert_eq!(
+            drills["items"]["properties"]["index"]["enum"],
+            json!([5, 6, 7])
+        );
+        assert_eq!(
+            drills["items"]["properties"]["positionId"]["enum"],
+            json!(["P1", "P2"])
+        );
         let required = drills["items"]["required"].as_array().map(Vec::len);
         assert_eq!(required, Some(9));
     }

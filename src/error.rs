@@ -14,7 +14,7 @@ pub enum DrillgenError {
     #[error("maxPositionsPerPhase must be an integer from 1 to {max}, got {got}")]
     InvalidMaxPositions { got: String, max: u32 },
 
-    #[error("gamePhases: {0}")]
+    #[error("{0}")]
     InvalidPhases(String),
 
     #[error("seed must be an integer from 0 to 2^53 - 1, got {0}")]
@@ -32,7 +32,9 @@ pub enum DrillgenError {
     #[error("the position pool has no positions for the phases asked ({0})")]
     EmptyPool(String),
 
-    #[error("{batches} batches need at least one position each, but only {positions} positions were given")]
+    #[error(
+        "{batches} batches need at least one position each, but only {positions} positions were given"
+    )]
     InsufficientPositions { positions: usize, batches: usize },
 
     #[error("{0}")]
@@ -92,16 +94,28 @@ mod tests {
     #[test]
     fn codes_are_screaming_snake_and_distinct() {
         let all = [
-            DrillgenError::InvalidTargetCount { got: "0".into(), max: 1 },
-            DrillgenError::InvalidBatchSize { got: "0".into(), max: 1 },
-            DrillgenError::InvalidMaxPositions { got: "0".into(), max: 1 },
+            DrillgenError::InvalidTargetCount {
+                got: "0".into(),
+                max: 1,
+            },
+            DrillgenError::InvalidBatchSize {
+                got: "0".into(),
+                max: 1,
+            },
+            DrillgenError::InvalidMaxPositions {
+                got: "0".into(),
+                max: 1,
+            },
             DrillgenError::InvalidPhases(String::new()),
             DrillgenError::InvalidSeed(String::new()),
             DrillgenError::InvalidRequest(String::new()),
             DrillgenError::InvalidPositions(String::new()),
             DrillgenError::DuplicatePositionId(String::new()),
             DrillgenError::EmptyPool(String::new()),
-            DrillgenError::InsufficientPositions { positions: 0, batches: 1 },
+            DrillgenError::InsufficientPositions {
+                positions: 0,
+                batches: 1,
+            },
             DrillgenError::InvalidContext(String::new()),
             DrillgenError::InvalidTemplate(String::new()),
             DrillgenError::InvalidDrills(String::new()),

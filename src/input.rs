@@ -12,6 +12,7 @@ use crate::error::DrillgenError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Argument {
     Request,
+    Plan,
     Positions,
     SampleOptions,
     Batch,
@@ -26,6 +27,7 @@ impl Argument {
     pub fn name(self) -> &'static str {
         match self {
             Self::Request => "request",
+            Self::Plan => "plan",
             Self::Positions => "positions",
             Self::SampleOptions => "options",
             Self::Batch => "batch",
@@ -37,38 +39,54 @@ impl Argument {
         }
     }
 
-    fn error(self, path: &str, message: String) -> DrillgenError {
+    /// `inner` is the deserializer's message, `message` the same prefixed with the path.
+    fn error(self, path: &str, inner: String, message: String) -> DrillgenError {
         let first = path.split(['.', '[']).next().unwrap_or_default();
         match (self, first) {
-            (Self::Request, "targetDrillCount") => {
-                DrillgenError::InvalidTargetCount { got: message, max: crate::plan::MAX_TARGET_DRILLS }
-            }
-            (Self::Request, "batchSize") => {
-                DrillgenError::InvalidBatchSize { got: message, max: crate::plan::MAX_BATCH_SIZE }
-            }
+            (Self::Request, "targetDrillCount") => DrillgenError::InvalidTargetCount {
+                got: inner,
+                max: crate::plan::MAX_TARGET_DRILLS,
+            },
+            (Self::Request, "batchSize") => DrillgenError::InvalidBatchSize {
+                got: inner,
+                max: crate::plan::MAX_BATCH_SIZE,
+            },
             (Self::Request, "maxPositionsPerPhase") => DrillgenError::InvalidMaxPositions {
-                got: message,
+                got: inner,
                 max: crate::plan::MAX_POSITIONS_PER_PHASE,
             },
             (Self::Request, "gamePhases") => DrillgenError::InvalidPhases(message),
-            (Self::SampleOptions, "seed") => DrillgenError::InvalidSeed(message),
+            (Self::SampleOptions, "seed") => DrillgenError::InvalidSeed(inner),
+            (Self::Request, "") => DrillgenError::InvalidRequest(message),
             (Self::Request, _) => DrillgenError::InvalidRequest(format!("request: {message}")),
-            (Self::Positions, _) => DrillgenError::InvalidPositions(format!("{}: {message}", self.located(path))),
-            (Self::Context, _) => DrillgenError::InvalidContext(format!("{}: {message}", self.located(path))),
-            (Self::Prompts, _) => DrillgenError::InvalidTemplate(format!("{}: {message}", self.located(path))),
-            (Self::Drills, _) => DrillgenError::InvalidDrills(format!("{}: {message}", self.located(path))),
-            (Self::Artifact, _) => DrillgenError::InvalidArtifact(format!("{}: {message}", self.located(path))),
+            (Self::Plan, _) => DrillgenError::InvalidRequest(self.located(path, &inner, &message)),
+            (Self::Positions, _) => {
+                DrillgenError::InvalidPositions(self.located(path, &inner, &message))
+            }
+            (Self::Context, _) => {
+                DrillgenError::InvalidContext(self.located(path, &inner, &message))
+            }
+            (Self::Prompts, _) => {
+                DrillgenError::InvalidTemplate(self.located(path, &inner, &message))
+            }
+            (Self::Drills, _) => DrillgenError::InvalidDrills(self.located(path, &inner, &message)),
+            (Self::Artifact, _) => {
+                DrillgenError::InvalidArtifact(self.located(path, &inner, &message))
+            }
             (Self::SampleOptions | Self::Batch | Self::Options, _) => {
-                DrillgenError::InvalidOptions(format!("{}: {message}", self.located(path)))
+                DrillgenError::InvalidOptions(self.located(path, &inner, &message))
             }
         }
     }
 
-    fn located(self, path: &str) -> String {
+    /// "positions[3].analysis: missing field" style: the argument name, then the path in it.
+    /// An empty path is a whole-argument message that already names the argument.
+    fn located(self, path: &str, inner: &str, message: &str) -> String {
         match path {
-            "" | "." => self.name().to_owned(),
-            p if p.starts_with('[') => format!("{}{p}", self.name()),
-            p => format!("{}.{p}", self.name()),
+            "" => message.to_owned(),
+            "." => format!("{}: {inner}", self.name()),
+            p if p.starts_with('[') => format!("{}{p}: {inner}", self.name()),
+            p => format!("{}.{p}: {inner}", self.name()),
         }
     }
 }
@@ -81,16 +99,28 @@ where
 {
     serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let path = err.path().to_string();
+        // serde-wasm-bindgen errors print as JS errors do ("Error: …"); the prefix says nothing.
+        let inner = err.inner().to_string();
+        let inner = inner.strip_prefix("Error: ").unwrap_or(&inner).to_owned();
         let message = match path.as_str() {
-            "" | "." => err.inner().to_string(),
-            p => format!("{p}: {}", err.inner()),
+            "" | "." => format!("{}: {inner}", argument.name()),
+            p => format!("{p}: {inner}"),
         };
-        argument.error(&path, message)
+        argument.error(&path, inner, message)
     })
 }
 
+/// The argument is not even of the right kind (an array where one was expected, say).
+pub fn wrong_shape(argument: Argument, expected: &str, got: &str) -> DrillgenError {
+    let message = format!("{} must be {expected}, got {got}", argument.name());
+    argument.error("", message.clone(), message)
+}
+
 /// Convenience for native callers holding JSON.
-pub fn from_json<T: DeserializeOwned>(argument: Argument, value: serde_json::Value) -> Result<T, DrillgenError> {
+pub fn from_json<T: DeserializeOwned>(
+    argument: Argument,
+    value: serde_json::Value,
+) -> Result<T, DrillgenError> {
     parse(argument, value)
 }
 
@@ -102,15 +132,22 @@ mod tests {
     use crate::types::{DrillRequest, Position};
 
     #[test]
-    fn a_float_target_is_an_invalid_target_count() {
-        let err = from_json::<DrillRequest>(Argument::Request, json!({"targetDrillCount": 2.5})).unwrap_err();
+    fn a_string_target_is_an_invalid_target_count() {
+        let err = from_json::<DrillRequest>(Argument::Request, json!({"targetDrillCount": "20"}))
+            .unwrap_err();
         assert_eq!(err.code(), "INVALID_TARGET_COUNT");
-        assert!(err.to_string().contains("targetDrillCount"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("targetDrillCount must be an integer"),
+            "{err}"
+        );
     }
 
     #[test]
     fn an_unknown_phase_is_invalid_phases() {
-        let err = from_json::<DrillRequest>(Argument::Request, json!({"gamePhases": ["EARLY", "LATE"]})).unwrap_err();
+        let err =
+            from_json::<DrillRequest>(Argument::Request, json!({"gamePhases": ["EARLY", "LATE"]}))
+                .unwrap_err();
         assert_eq!(err.code(), "INVALID_PHASES");
         assert!(err.to_string().contains("LATE"), "{err}");
     }
@@ -123,12 +160,16 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.code(), "INVALID_POSITIONS");
-        assert!(err.to_string().contains("positions[0]") && err.to_string().contains("analysis"), "{err}");
+        assert!(
+            err.to_string().contains("positions[0]") && err.to_string().contains("analysis"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_non_array_pool_is_invalid_positions() {
-        let err = from_json::<Vec<Position>>(Argument::Positions, json!({"positionId": "A"})).unwrap_err();
+        let err = from_json::<Vec<Position>>(Argument::Positions, json!({"positionId": "A"}))
+            .unwrap_err();
         assert_eq!(err.code(), "INVALID_POSITIONS");
         assert!(err.to_string().contains("sequence"), "{err}");
     }

@@ -49,7 +49,11 @@ pub struct Artifact {
 
 /// The order that decides which duplicate wins: lowest batch, then lowest drill id, then content.
 fn preference(d: &Drill) -> (u32, &str, String) {
-    (d.batch_index, d.drill_id.as_str(), serde_json::to_string(&d.draft).unwrap_or_default())
+    (
+        d.batch_index,
+        d.drill_id.as_str(),
+        serde_json::to_string(&d.draft).unwrap_or_default(),
+    )
 }
 
 pub fn merge(request: &ValidRequest, stored: Vec<Drill>) -> Artifact {
@@ -87,14 +91,21 @@ pub fn merge(request: &ValidRequest, stored: Vec<Drill>) -> Artifact {
         let Some(kept) = rest.next() else { continue };
         let dropped: Vec<String> = rest.map(|d| d.drill_id).collect();
         if !dropped.is_empty() {
-            duplicates.push(DuplicateIndex { index, kept_drill_id: kept.drill_id.clone(), dropped_drill_ids: dropped });
+            duplicates.push(DuplicateIndex {
+                index,
+                kept_drill_id: kept.drill_id.clone(),
+                dropped_drill_ids: dropped,
+            });
         }
         drills.push(kept);
     }
     if !duplicates.is_empty() {
         warnings.push(Warning::new(
             "DUPLICATE_INDEX",
-            format!("{} indices were stored more than once; one drill each was kept", duplicates.len()),
+            format!(
+                "{} indices were stored more than once; one drill each was kept",
+                duplicates.len()
+            ),
         ));
     }
 
@@ -107,7 +118,10 @@ pub fn merge(request: &ValidRequest, stored: Vec<Drill>) -> Artifact {
             missing_indices.push(i);
         }
     }
-    let mut incomplete_batches: Vec<u32> = missing_indices.iter().map(|i| i / request.batch_size).collect();
+    let mut incomplete_batches: Vec<u32> = missing_indices
+        .iter()
+        .map(|i| i / request.batch_size)
+        .collect();
     incomplete_batches.dedup();
     if !missing_indices.is_empty() && !drills.is_empty() {
         warnings.push(Warning::new(
@@ -118,8 +132,20 @@ pub fn merge(request: &ValidRequest, stored: Vec<Drill>) -> Artifact {
             ),
         ));
     }
-    let status = if drills.is_empty() { ArtifactStatus::Failed } else { ArtifactStatus::Completed };
-    Artifact { status, target_drill_count: target, drills, missing_indices, incomplete_batches, duplicates, warnings }
+    let status = if drills.is_empty() {
+        ArtifactStatus::Failed
+    } else {
+        ArtifactStatus::Completed
+    };
+    Artifact {
+        status,
+        target_drill_count: target,
+        drills,
+        missing_indices,
+        incomplete_batches,
+        duplicates,
+        warnings,
+    }
 }
 
 #[cfg(test)]
@@ -146,7 +172,12 @@ mod tests {
     use crate::types::DrillRequest;
 
     fn request(target: i64) -> ValidRequest {
-        DrillRequest { target_drill_count: Some(target), ..Default::default() }.validate().unwrap()
+        DrillRequest {
+            target_drill_count: Some(target as f64),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap()
     }
 
     fn indices(a: &Artifact) -> Vec<u32> {
@@ -155,7 +186,12 @@ mod tests {
 
     #[test]
     fn drills_come_back_sorted_by_index() {
-        let a = merge(&request(10), [7, 2, 9, 0, 1, 3, 4, 5, 6, 8].map(|i| stored(i, 5)).to_vec());
+        let a = merge(
+            &request(10),
+            [7, 2, 9, 0, 1, 3, 4, 5, 6, 8]
+                .map(|i| stored(i, 5))
+                .to_vec(),
+        );
         assert_eq!(indices(&a), (0..10).collect::<Vec<_>>());
         assert_eq!(a.status, ArtifactStatus::Completed);
         assert!(a.missing_indices.is_empty() && a.warnings.is_empty());

@@ -18,9 +18,14 @@ pub fn partition(request: &ValidRequest, positions: &[Position]) -> Result<Vec<B
     let total_batches = request.batch_count();
     let batches = total_batches as usize;
     if positions.len() < batches {
-        return Err(DrillgenError::InsufficientPositions { positions: positions.len(), batches });
+        return Err(DrillgenError::InsufficientPositions {
+            positions: positions.len(),
+            batches,
+        });
     }
-    let drill_counts: Vec<u32> = (0..total_batches).map(|b| size.min(target - b * size)).collect();
+    let drill_counts: Vec<u32> = (0..total_batches)
+        .map(|b| size.min(target - b * size))
+        .collect();
     let quotas = quotas(positions.len(), &drill_counts);
 
     // Per phase, in the sample's order.
@@ -37,13 +42,17 @@ pub fn partition(request: &ValidRequest, positions: &[Position]) -> Result<Vec<B
             if assigned[b].len() >= quotas[b] {
                 continue;
             }
-            let held = |phase: GamePhase| assigned[b].iter().filter(|p| p.game_phase == phase).count();
+            let held =
+                |phase: GamePhase| assigned[b].iter().filter(|p| p.game_phase == phase).count();
             let pick = remaining
                 .iter()
                 .filter(|(_, q)| !q.is_empty())
                 .min_by_key(|&(&phase, q)| (held(phase), Reverse(q.len()), phase))
                 .map(|(&phase, _)| phase);
-            if let Some(p) = pick.and_then(|phase| remaining.get_mut(&phase)).and_then(VecDeque::pop_front) {
+            if let Some(p) = pick
+                .and_then(|phase| remaining.get_mut(&phase))
+                .and_then(VecDeque::pop_front)
+            {
                 assigned[b].push(p.clone());
                 left -= 1;
             }
@@ -70,7 +79,10 @@ pub fn partition(request: &ValidRequest, positions: &[Position]) -> Result<Vec<B
 /// goes by largest remainder in proportion to the drill counts.
 fn quotas(total: usize, weights: &[u32]) -> Vec<usize> {
     let drills: usize = weights.iter().map(|&w| w as usize).sum();
-    let mut shares: Vec<usize> = weights.iter().map(|&w| if total >= drills { w as usize } else { 1 }).collect();
+    let mut shares: Vec<usize> = weights
+        .iter()
+        .map(|&w| if total >= drills { w as usize } else { 1 })
+        .collect();
     let spare = (total - shares.iter().sum::<usize>()) as u64;
     let sum = drills as u64;
     for (share, &w) in shares.iter_mut().zip(weights) {
@@ -100,15 +112,21 @@ mod tests {
     use crate::types::{DrillRequest, GamePhase};
 
     fn request(target: i64, batch: i64) -> ValidRequest {
-        DrillRequest { target_drill_count: Some(target), batch_size: Some(batch), ..Default::default() }
-            .validate()
-            .unwrap()
+        DrillRequest {
+            target_drill_count: Some(target as f64),
+            batch_size: Some(batch as f64),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap()
     }
 
     fn positions(per_phase: &[(GamePhase, usize)]) -> Vec<Position> {
         per_phase
             .iter()
-            .flat_map(|&(phase, n)| (0..n).map(move |i| position(&format!("{phase}-{i}"), phase, "3-1")))
+            .flat_map(|&(phase, n)| {
+                (0..n).map(move |i| position(&format!("{phase}-{i}"), phase, "3-1"))
+            })
             .collect()
     }
 

@@ -29,40 +29,66 @@ pub struct ValidRequest {
     pub batch_size: u32,
 }
 
-fn in_range(value: Option<i64>, default: u32, max: u32) -> std::result::Result<u32, String> {
+fn in_range(value: Option<f64>, default: u32, max: u32) -> std::result::Result<u32, String> {
     match value {
         None => Ok(default),
-        Some(v) if v >= 1 && v <= i64::from(max) => u32::try_from(v).map_err(|_| v.to_string()),
+        Some(v) if v.fract() == 0.0 && v >= 1.0 && v <= f64::from(max) => Ok(v as u32),
         Some(v) => Err(v.to_string()),
     }
 }
 
 impl DrillRequest {
     pub fn validate(&self) -> Result<ValidRequest> {
-        let target_drill_count = in_range(self.target_drill_count, DEFAULT_TARGET_DRILLS, MAX_TARGET_DRILLS)
-            .map_err(|got| DrillgenError::InvalidTargetCount { got, max: MAX_TARGET_DRILLS })?;
-        let batch_size = in_range(self.batch_size, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE)
-            .map_err(|got| DrillgenError::InvalidBatchSize { got, max: MAX_BATCH_SIZE })?;
-        let max_positions_per_phase =
-            in_range(self.max_positions_per_phase, DEFAULT_MAX_POSITIONS_PER_PHASE, MAX_POSITIONS_PER_PHASE)
-                .map_err(|got| DrillgenError::InvalidMaxPositions { got, max: MAX_POSITIONS_PER_PHASE })?;
+        let target_drill_count = in_range(
+            self.target_drill_count,
+            DEFAULT_TARGET_DRILLS,
+            MAX_TARGET_DRILLS,
+        )
+        .map_err(|got| DrillgenError::InvalidTargetCount {
+            got,
+            max: MAX_TARGET_DRILLS,
+        })?;
+        let batch_size =
+            in_range(self.batch_size, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE).map_err(|got| {
+                DrillgenError::InvalidBatchSize {
+                    got,
+                    max: MAX_BATCH_SIZE,
+                }
+            })?;
+        let max_positions_per_phase = in_range(
+            self.max_positions_per_phase,
+            DEFAULT_MAX_POSITIONS_PER_PHASE,
+            MAX_POSITIONS_PER_PHASE,
+        )
+        .map_err(|got| DrillgenError::InvalidMaxPositions {
+            got,
+            max: MAX_POSITIONS_PER_PHASE,
+        })?;
         let game_phases = match &self.game_phases {
             None => None,
             Some(phases) if phases.is_empty() => {
                 return Err(DrillgenError::InvalidPhases(
-                    "must name at least one phase; omit it to use every phase in the pool".into(),
+                    "gamePhases must name at least one phase; omit it to use every phase in the pool".into(),
                 ));
             }
             Some(phases) => {
                 let mut sorted = phases.clone();
                 sorted.sort_unstable();
                 if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
-                    return Err(DrillgenError::InvalidPhases(format!("{} is listed more than once", w[0])));
+                    return Err(DrillgenError::InvalidPhases(format!(
+                        "gamePhases lists {} more than once",
+                        w[0]
+                    )));
                 }
                 Some(sorted)
             }
         };
-        Ok(ValidRequest { target_drill_count, game_phases, max_positions_per_phase, batch_size })
+        Ok(ValidRequest {
+            target_drill_count,
+            game_phases,
+            max_positions_per_phase,
+            batch_size,
+        })
     }
 }
 
@@ -93,10 +119,20 @@ pub fn plan(request: &ValidRequest, pool_phases: Option<&[GamePhase]>) -> Result
         (None, None) => GamePhase::ALL.to_vec(),
     };
     let phase_count = u32::try_from(phases.len()).unwrap_or(u32::MAX);
-    let dynamic = (request.target_drill_count.div_ceil(phase_count) + 2).min(request.max_positions_per_phase);
+    let dynamic =
+        (request.target_drill_count.div_ceil(phase_count) + 2).min(request.max_positions_per_phase);
     let per_phase: BTreeMap<GamePhase, u32> = phases
         .iter()
-        .map(|&p| (p, if p == GamePhase::Opening { OPENING_POSITIONS } else { dynamic }))
+        .map(|&p| {
+            (
+                p,
+                if p == GamePhase::Opening {
+                    OPENING_POSITIONS
+                } else {
+                    dynamic
+                },
+            )
+        })
         .collect();
     let total_positions: u32 = per_phase.values().sum();
     let baseline_positions = baseline_positions(&phases);
@@ -141,9 +177,13 @@ mod tests {
     use GamePhase::*;
 
     fn request(target: i64, phases: &[GamePhase]) -> ValidRequest {
-        DrillRequest { target_drill_count: Some(target), game_phases: Some(phases.to_vec()), ..Default::default() }
-            .validate()
-            .unwrap()
+        DrillRequest {
+            target_drill_count: Some(target as f64),
+            game_phases: Some(phases.to_vec()),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap()
     }
 
     #[test]
@@ -158,10 +198,16 @@ mod tests {
 
     #[test]
     fn the_spec_token_table_holds() {
-        let cases = [(10, vec![Early], 12, 25, 52.0), (30, vec![Early, Middle, Bearoff], 36, 96, 62.5)];
+        let cases = [
+            (10, vec![Early], 12, 25, 52.0),
+            (30, vec![Early, Middle, Bearoff], 36, 96, 62.5),
+        ];
         for (target, phases, total, baseline, saving) in cases {
             let p = plan(&request(target, &phases), None).unwrap();
-            assert_eq!((p.total_positions, p.baseline_positions, p.savings_percent), (total, baseline, saving));
+            assert_eq!(
+                (p.total_positions, p.baseline_positions, p.savings_percent),
+                (total, baseline, saving)
+            );
             assert_eq!(p.estimated_prompt_tokens, total * TOKENS_PER_POSITION);
         }
     }
@@ -169,9 +215,9 @@ mod tests {
     #[test]
     fn opening_keeps_all_21_regardless_of_the_cap() {
         let r = DrillRequest {
-            target_drill_count: Some(4),
+            target_drill_count: Some(4.0),
             game_phases: Some(vec![Opening, Early]),
-            max_positions_per_phase: Some(3),
+            max_positions_per_phase: Some(3.0),
             ..Default::default()
         };
         let p = plan(&r.validate().unwrap(), None).unwrap();
@@ -188,10 +234,19 @@ mod tests {
 
     #[test]
     fn absent_phases_come_from_the_pool_and_are_counted() {
-        let r = DrillRequest { target_drill_count: Some(20), ..Default::default() }.validate().unwrap();
+        let r = DrillRequest {
+            target_drill_count: Some(20.0),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
         let p = plan(&r, Some(&[Middle, Early, Middle])).unwrap();
         assert_eq!(p.phases, vec![Early, Middle]);
-        assert_eq!(p.per_phase.get(&Early), Some(&12), "20 / 2 phases, not 20 / 1");
+        assert_eq!(
+            p.per_phase.get(&Early),
+            Some(&12),
+            "20 / 2 phases, not 20 / 1"
+        );
         let all = plan(&r, None).unwrap();
         assert_eq!(all.phases.len(), 4);
     }
@@ -199,20 +254,83 @@ mod tests {
     #[test]
     fn defaults_are_21_drills_in_batches_of_5() {
         let r = DrillRequest::default().validate().unwrap();
-        assert_eq!((r.target_drill_count, r.batch_size, r.max_positions_per_phase), (21, 5, 25));
+        assert_eq!(
+            (
+                r.target_drill_count,
+                r.batch_size,
+                r.max_positions_per_phase
+            ),
+            (21, 5, 25)
+        );
         assert_eq!(r.batch_count(), 5);
     }
 
     #[test]
     fn out_of_range_fields_get_their_own_codes() {
         let cases = [
-            (DrillRequest { target_drill_count: Some(0), ..Default::default() }, "INVALID_TARGET_COUNT"),
-            (DrillRequest { target_drill_count: Some(-3), ..Default::default() }, "INVALID_TARGET_COUNT"),
-            (DrillRequest { target_drill_count: Some(1_000_000), ..Default::default() }, "INVALID_TARGET_COUNT"),
-            (DrillRequest { batch_size: Some(0), ..Default::default() }, "INVALID_BATCH_SIZE"),
-            (DrillRequest { max_positions_per_phase: Some(0), ..Default::default() }, "INVALID_MAX_POSITIONS"),
-            (DrillRequest { game_phases: Some(vec![]), ..Default::default() }, "INVALID_PHASES"),
-            (DrillRequest { game_phases: Some(vec![Early, Early]), ..Default::default() }, "INVALID_PHASES"),
+            (
+                DrillRequest {
+                    target_drill_count: Some(0.0),
+                    ..Default::default()
+                },
+                "INVALID_TARGET_COUNT",
+            ),
+            (
+                DrillRequest {
+                    target_drill_count: Some(-3.0),
+                    ..Default::default()
+                },
+                "INVALID_TARGET_COUNT",
+            ),
+            (
+                DrillRequest {
+                    target_drill_count: Some(1_000_000.0),
+                    ..Default::default()
+                },
+                "INVALID_TARGET_COUNT",
+            ),
+            (
+                DrillRequest {
+                    target_drill_count: Some(2.5),
+                    ..Default::default()
+                },
+                "INVALID_TARGET_COUNT",
+            ),
+            (
+                DrillRequest {
+                    target_drill_count: Some(f64::NAN),
+                    ..Default::default()
+                },
+                "INVALID_TARGET_COUNT",
+            ),
+            (
+                DrillRequest {
+                    batch_size: Some(0.0),
+                    ..Default::default()
+                },
+                "INVALID_BATCH_SIZE",
+            ),
+            (
+                DrillRequest {
+                    max_positions_per_phase: Some(0.0),
+                    ..Default::default()
+                },
+                "INVALID_MAX_POSITIONS",
+            ),
+            (
+                DrillRequest {
+                    game_phases: Some(vec![]),
+                    ..Default::default()
+                },
+                "INVALID_PHASES",
+            ),
+            (
+                DrillRequest {
+                    game_phases: Some(vec![Early, Early]),
+                    ..Default::default()
+                },
+                "INVALID_PHASES",
+            ),
         ];
         for (r, code) in cases {
             assert_eq!(r.validate().unwrap_err().code(), code, "{r:?}");

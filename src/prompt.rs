@@ -14,8 +14,14 @@ use crate::types::{BatchSpec, Position};
 pub const DEFAULT_SYSTEM_PROMPT: &str = include_str!("prompt/system.md");
 pub const DEFAULT_USER_TEMPLATE: &str = include_str!("prompt/user.md");
 
-const PLACEHOLDERS: [&str; 6] =
-    ["batchNumber", "totalBatches", "drillCount", "drillIndices", "positionIds", "positions"];
+const PLACEHOLDERS: [&str; 6] = [
+    "batchNumber",
+    "totalBatches",
+    "drillCount",
+    "drillIndices",
+    "positionIds",
+    "positions",
+];
 const REQUIRED_PLACEHOLDERS: [&str; 2] = ["positions", "drillCount"];
 
 /// The teacher's material every drill must follow. Objects are rendered as JSON with sorted keys.
@@ -57,7 +63,10 @@ pub struct BatchPrompt {
 
 /// One position as the model reads it (about 280 tokens for the sample library).
 pub fn format_position(p: &Position) -> String {
-    let mut s = format!("### Position {} ({})\nDice: {}", p.position_id, p.game_phase, p.dice_roll);
+    let mut s = format!(
+        "### Position {} ({})\nDice: {}",
+        p.position_id, p.game_phase, p.dice_roll
+    );
     if let Some(pips) = &p.pip_count {
         let _ = write!(s, " | Pips: {} vs {}", pips.player, pips.opponent);
     }
@@ -69,7 +78,11 @@ pub fn format_position(p: &Position) -> String {
         let _ = write!(s, " (equity {eq:+.3})");
     }
     if !p.alternatives.is_empty() {
-        let alts: Vec<String> = p.alternatives.iter().map(|a| format!("{} ({:+.3})", a.play, a.equity)).collect();
+        let alts: Vec<String> = p
+            .alternatives
+            .iter()
+            .map(|a| format!("{} ({:+.3})", a.play, a.equity))
+            .collect();
         let _ = write!(s, "\nAlternatives: {}", alts.join("; "));
     }
     let _ = write!(s, "\nAnalysis: {}", p.analysis.trim());
@@ -95,14 +108,25 @@ fn is_blank(value: &Value) -> bool {
 
 /// The shared part: identical for every batch of a run.
 pub fn shared_prefix(context: &PromptContext, templates: &PromptTemplates) -> Result<String> {
-    for (name, value) in [("mentalModel", &context.mental_model), ("curriculum", &context.curriculum)] {
+    for (name, value) in [
+        ("mentalModel", &context.mental_model),
+        ("curriculum", &context.curriculum),
+    ] {
         if is_blank(value) {
-            return Err(DrillgenError::InvalidContext(format!("context.{name} is empty")));
+            return Err(DrillgenError::InvalidContext(format!(
+                "context.{name} is empty"
+            )));
         }
     }
-    let system = templates.system_prompt.as_deref().unwrap_or(DEFAULT_SYSTEM_PROMPT).trim();
+    let system = templates
+        .system_prompt
+        .as_deref()
+        .unwrap_or(DEFAULT_SYSTEM_PROMPT)
+        .trim();
     if system.is_empty() {
-        return Err(DrillgenError::InvalidTemplate("prompts.systemPrompt is empty".into()));
+        return Err(DrillgenError::InvalidTemplate(
+            "prompts.systemPrompt is empty".into(),
+        ));
     }
     let mut s = format!(
         "{system}\n\n## Mental model\n{}\n\n## Curriculum\n{}",
@@ -121,9 +145,9 @@ pub fn check_user_template(template: &str) -> Result<()> {
     let mut rest = template;
     while let Some(open) = rest.find("{{") {
         let after = &rest[open + 2..];
-        let close = after
-            .find("}}")
-            .ok_or_else(|| DrillgenError::InvalidTemplate("prompts.userPromptTemplate has an unclosed {{".into()))?;
+        let close = after.find("}}").ok_or_else(|| {
+            DrillgenError::InvalidTemplate("prompts.userPromptTemplate has an unclosed {{".into())
+        })?;
         let name = after[..close].trim();
         if !PLACEHOLDERS.contains(&name) {
             return Err(DrillgenError::InvalidTemplate(format!(
@@ -151,10 +175,17 @@ pub fn batch_part(batch: &BatchSpec, templates: &PromptTemplates) -> Result<Stri
             batch.batch_index
         )));
     }
-    let template = templates.user_prompt_template.as_deref().unwrap_or(DEFAULT_USER_TEMPLATE);
+    let template = templates
+        .user_prompt_template
+        .as_deref()
+        .unwrap_or(DEFAULT_USER_TEMPLATE);
     check_user_template(template)?;
     let indices: Vec<String> = batch.drill_indices.iter().map(u32::to_string).collect();
-    let ids: Vec<&str> = batch.positions.iter().map(|p| p.position_id.as_str()).collect();
+    let ids: Vec<&str> = batch
+        .positions
+        .iter()
+        .map(|p| p.position_id.as_str())
+        .collect();
     let positions: Vec<String> = batch.positions.iter().map(format_position).collect();
     let values = [
         ("batchNumber", (batch.batch_index + 1).to_string()),
@@ -171,8 +202,15 @@ pub fn batch_part(batch: &BatchSpec, templates: &PromptTemplates) -> Result<Stri
     Ok(out)
 }
 
-pub fn build_batch_prompt(batch: &BatchSpec, context: &PromptContext, templates: &PromptTemplates) -> Result<BatchPrompt> {
-    Ok(BatchPrompt { system: shared_prefix(context, templates)?, user: batch_part(batch, templates)? })
+pub fn build_batch_prompt(
+    batch: &BatchSpec,
+    context: &PromptContext,
+    templates: &PromptTemplates,
+) -> Result<BatchPrompt> {
+    Ok(BatchPrompt {
+        system: shared_prefix(context, templates)?,
+        user: batch_part(batch, templates)?,
+    })
 }
 
 #[cfg(test)]
@@ -193,19 +231,33 @@ mod tests {
     }
 
     fn batches() -> Vec<BatchSpec> {
-        let r = DrillRequest { target_drill_count: Some(25), ..Default::default() }.validate().unwrap();
-        let positions: Vec<Position> = pool(10).into_iter().filter(|p| p.game_phase != crate::types::GamePhase::Opening).collect();
+        let r = DrillRequest {
+            target_drill_count: Some(25.0),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        let positions: Vec<Position> = pool(10)
+            .into_iter()
+            .filter(|p| p.game_phase != crate::types::GamePhase::Opening)
+            .collect();
         partition(&r, &positions).unwrap()
     }
 
     #[test]
     fn the_shared_prefix_is_identical_and_first() {
-        let prompts: Vec<BatchPrompt> =
-            batches().iter().map(|b| build_batch_prompt(b, &context(), &PromptTemplates::default()).unwrap()).collect();
+        let prompts: Vec<BatchPrompt> = batches()
+            .iter()
+            .map(|b| build_batch_prompt(b, &context(), &PromptTemplates::default()).unwrap())
+            .collect();
         assert!(prompts.windows(2).all(|w| w[0].system == w[1].system));
         let system = &prompts[0].system;
         assert!(system.starts_with("You are the drill designer"));
-        assert!(system.contains("Make points") && system.contains("Module 2") && system.contains("Coach Kit"));
+        assert!(
+            system.contains("Make points")
+                && system.contains("Module 2")
+                && system.contains("Coach Kit")
+        );
         assert!(system.find("## Mental model") < system.find("## Curriculum"));
     }
 
@@ -213,13 +265,20 @@ mod tests {
     fn each_batch_names_only_its_positions_and_indices() {
         let all = batches();
         for b in &all {
-            let user = build_batch_prompt(b, &context(), &PromptTemplates::default()).unwrap().user;
+            let user = build_batch_prompt(b, &context(), &PromptTemplates::default())
+                .unwrap()
+                .user;
             let indices: Vec<String> = b.drill_indices.iter().map(u32::to_string).collect();
             assert!(user.contains(&format!("exactly {} drills", b.drill_indices.len())));
             assert!(user.contains(&indices.join(", ")));
             for other in all.iter().filter(|o| o.batch_index != b.batch_index) {
                 for p in &other.positions {
-                    assert!(!user.contains(&p.position_id), "batch {} mentions {}", b.batch_index, p.position_id);
+                    assert!(
+                        !user.contains(&p.position_id),
+                        "batch {} mentions {}",
+                        b.batch_index,
+                        p.position_id
+                    );
                 }
             }
             for p in &b.positions {
@@ -243,11 +302,33 @@ mod tests {
     #[test]
     fn bad_templates_and_contexts_are_coded_errors() {
         let b = &batches()[0];
-        let typo = PromptTemplates { user_prompt_template: Some("{{drillcount}} {{positions}}".into()), ..Default::default() };
-        assert_eq!(build_batch_prompt(b, &context(), &typo).unwrap_err().code(), "INVALID_TEMPLATE");
-        let missing = PromptTemplates { user_prompt_template: Some("{{drillCount}} drills".into()), ..Default::default() };
-        assert_eq!(build_batch_prompt(b, &context(), &missing).unwrap_err().code(), "INVALID_TEMPLATE");
-        let empty = PromptContext { mental_model: json!({}), ..context() };
-        assert_eq!(build_batch_prompt(b, &empty, &PromptTemplates::default()).unwrap_err().code(), "INVALID_CONTEXT");
+        let typo = PromptTemplates {
+            user_prompt_template: Some("{{drillcount}} {{positions}}".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            build_batch_prompt(b, &context(), &typo).unwrap_err().code(),
+            "INVALID_TEMPLATE"
+        );
+        let missing = PromptTemplates {
+            user_prompt_template: Some("{{drillCount}} drills".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            build_batch_prompt(b, &context(), &missing)
+                .unwrap_err()
+                .code(),
+            "INVALID_TEMPLATE"
+        );
+        let empty = PromptContext {
+            mental_model: json!({}),
+            ..context()
+        };
+        assert_eq!(
+            build_batch_prompt(b, &empty, &PromptTemplates::default())
+                .unwrap_err()
+                .code(),
+            "INVALID_CONTEXT"
+        );
     }
 }

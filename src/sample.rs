@@ -19,7 +19,9 @@ pub fn validate_pool(pool: &[Position]) -> Result<()> {
     let mut seen = HashSet::with_capacity(pool.len());
     for (i, p) in pool.iter().enumerate() {
         if p.position_id.trim().is_empty() {
-            return Err(DrillgenError::InvalidPositions(format!("positions[{i}].positionId is empty")));
+            return Err(DrillgenError::InvalidPositions(format!(
+                "positions[{i}].positionId is empty"
+            )));
         }
         if !is_dice_roll(&p.dice_roll) {
             return Err(DrillgenError::InvalidPositions(format!(
@@ -28,7 +30,9 @@ pub fn validate_pool(pool: &[Position]) -> Result<()> {
             )));
         }
         if p.best_move.trim().is_empty() {
-            return Err(DrillgenError::InvalidPositions(format!("positions[{i}].bestMove is empty")));
+            return Err(DrillgenError::InvalidPositions(format!(
+                "positions[{i}].bestMove is empty"
+            )));
         }
         if !seen.insert(p.position_id.as_str()) {
             return Err(DrillgenError::DuplicatePositionId(p.position_id.clone()));
@@ -56,9 +60,13 @@ fn dice_key(p: &Position) -> (u8, u8, &str) {
 /// Resolves the seed: the caller's, checked, or a fresh one from the platform's random source.
 pub fn resolve_seed(seed: Option<f64>) -> Result<u64> {
     match seed {
-        Some(s) if s.is_finite() && s >= 0.0 && s.fract() == 0.0 && s <= MAX_SEED as f64 => Ok(s as u64),
+        Some(s) if s.is_finite() && s >= 0.0 && s.fract() == 0.0 && s <= MAX_SEED as f64 => {
+            Ok(s as u64)
+        }
         Some(s) => Err(DrillgenError::InvalidSeed(s.to_string())),
-        None => getrandom::u64().map(|r| r & MAX_SEED).map_err(|e| DrillgenError::RandomUnavailable(e.to_string())),
+        None => getrandom::u64()
+            .map(|r| r & MAX_SEED)
+            .map_err(|e| DrillgenError::RandomUnavailable(e.to_string())),
     }
 }
 
@@ -93,13 +101,19 @@ pub fn sample(pool: &[Position], plan: &Plan, seed: u64) -> Result<Sample> {
         let names: Vec<&str> = plan.phases.iter().map(|p| p.as_str()).collect();
         return Err(DrillgenError::EmptyPool(names.join(", ")));
     }
-    Ok(Sample { positions, seed, warnings })
+    Ok(Sample {
+        positions,
+        seed,
+        warnings,
+    })
 }
 
 fn short_pool(phase: GamePhase, have: usize, want: usize) -> Warning {
     Warning::new(
         "POOL_TOO_SMALL",
-        format!("{phase}: the pool has {have} positions, the plan asked for {want}; using all {have}"),
+        format!(
+            "{phase}: the pool has {have} positions, the plan asked for {want}; using all {have}"
+        ),
     )
 }
 
@@ -126,7 +140,11 @@ pub(crate) mod fixtures {
         let mut v = Vec::new();
         for hi in (1..=6).rev() {
             for lo in 1..=hi {
-                v.push(position(&format!("OPENING-{hi}{lo}"), GamePhase::Opening, &format!("{hi}-{lo}")));
+                v.push(position(
+                    &format!("OPENING-{hi}{lo}"),
+                    GamePhase::Opening,
+                    &format!("{hi}-{lo}"),
+                ));
             }
         }
         v.swap(0, 20);
@@ -150,7 +168,11 @@ mod tests {
     use GamePhase::*;
 
     fn plan_for(target: i64, phases: &[GamePhase]) -> Plan {
-        let r = DrillRequest { target_drill_count: Some(target), game_phases: Some(phases.to_vec()), ..Default::default() };
+        let r = DrillRequest {
+            target_drill_count: Some(target as f64),
+            game_phases: Some(phases.to_vec()),
+            ..Default::default()
+        };
         plan(&r.validate().unwrap(), None).unwrap()
     }
 
@@ -177,9 +199,20 @@ mod tests {
         assert_eq!(ids(&a), ids(&b));
         assert_eq!(a.positions.len(), 24);
         let distinct: HashSet<Vec<String>> = (0..20)
-            .map(|seed| sample(&pool(30), &plan, seed).unwrap().positions.into_iter().map(|p| p.position_id).collect())
+            .map(|seed| {
+                sample(&pool(30), &plan, seed)
+                    .unwrap()
+                    .positions
+                    .into_iter()
+                    .map(|p| p.position_id)
+                    .collect()
+            })
             .collect();
-        assert!(distinct.len() >= 19, "20 seeds gave only {} distinct samples", distinct.len());
+        assert!(
+            distinct.len() >= 19,
+            "20 seeds gave only {} distinct samples",
+            distinct.len()
+        );
     }
 
     #[test]
@@ -198,13 +231,28 @@ mod tests {
         let plan = plan_for(20, &[Early, Middle]);
         let mut counts = std::collections::HashMap::<String, u32>::new();
         for seed in 0..3000 {
-            for p in sample(&pool(30), &plan, seed).unwrap().positions.into_iter().filter(|p| p.game_phase == Early) {
+            for p in sample(&pool(30), &plan, seed)
+                .unwrap()
+                .positions
+                .into_iter()
+                .filter(|p| p.game_phase == Early)
+            {
                 *counts.entry(p.position_id).or_default() += 1;
             }
         }
-        assert_eq!(counts.len(), 30, "every EARLY position was drawn at some point");
-        let (min, max) = (counts.values().min().unwrap(), counts.values().max().unwrap());
-        assert!(*min > 1050 && *max < 1350, "min {min}, max {max} (expected ~1200)");
+        assert_eq!(
+            counts.len(),
+            30,
+            "every EARLY position was drawn at some point"
+        );
+        let (min, max) = (
+            counts.values().min().unwrap(),
+            counts.values().max().unwrap(),
+        );
+        assert!(
+            *min > 1050 && *max < 1350,
+            "min {min}, max {max} (expected ~1200)"
+        );
     }
 
     #[test]
@@ -227,16 +275,28 @@ mod tests {
     fn bad_dice_and_blank_ids_are_invalid_positions() {
         let mut p = pool(3);
         p[22].dice_roll = "7-1".into();
-        assert_eq!(sample(&p, &plan_for(5, &[Early]), 1).unwrap_err().code(), "INVALID_POSITIONS");
+        assert_eq!(
+            sample(&p, &plan_for(5, &[Early]), 1).unwrap_err().code(),
+            "INVALID_POSITIONS"
+        );
         let mut p = pool(3);
         p[22].position_id = " ".into();
-        assert_eq!(sample(&p, &plan_for(5, &[Early]), 1).unwrap_err().code(), "INVALID_POSITIONS");
+        assert_eq!(
+            sample(&p, &plan_for(5, &[Early]), 1).unwrap_err().code(),
+            "INVALID_POSITIONS"
+        );
     }
 
     #[test]
     fn a_pool_without_the_asked_phases_is_empty() {
-        let p: Vec<Position> = pool(3).into_iter().filter(|p| p.game_phase != Bearoff).collect();
-        assert_eq!(sample(&p, &plan_for(5, &[Bearoff]), 1).unwrap_err().code(), "EMPTY_POOL");
+        let p: Vec<Position> = pool(3)
+            .into_iter()
+            .filter(|p| p.game_phase != Bearoff)
+            .collect();
+        assert_eq!(
+            sample(&p, &plan_for(5, &[Bearoff]), 1).unwrap_err().code(),
+            "EMPTY_POOL"
+        );
     }
 
     #[test]

@@ -37,8 +37,8 @@ impl fmt::Display for GamePhase {
     }
 }
 
-/// What the teacher asked for. Counts are `i64` on the wire so that a negative or huge number
-/// reaches validation and gets a precise coded error instead of a generic type error.
+/// What the teacher asked for. Counts are any number on the wire so that a negative, fractional
+/// or huge one reaches validation and gets a precise coded error instead of a type error.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
@@ -46,7 +46,7 @@ pub struct DrillRequest {
     /// Number of drills in the series (default 21, at most 500).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
-    pub target_drill_count: Option<i64>,
+    pub target_drill_count: Option<f64>,
     /// Phases to draw positions from; absent = the phases present in the pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
@@ -54,11 +54,11 @@ pub struct DrillRequest {
     /// Upper bound of positions loaded per phase (default 25; OPENING always keeps its 21).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
-    pub max_positions_per_phase: Option<i64>,
+    pub max_positions_per_phase: Option<f64>,
     /// Drills per LLM call (default 5, at most 25).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
-    pub batch_size: Option<i64>,
+    pub batch_size: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,7 +114,10 @@ pub struct Warning {
 
 impl Warning {
     pub fn new(code: &str, message: impl Into<String>) -> Self {
-        Self { code: code.to_owned(), message: message.into() }
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+        }
     }
 }
 
@@ -129,7 +132,10 @@ pub struct Plan {
     /// Phases in plan order (library order, not request order).
     pub phases: Vec<GamePhase>,
     /// Positions to load per phase; OPENING is always 21.
-    #[cfg_attr(target_arch = "wasm32", tsify(type = "Partial<Record<GamePhase, number>>"))]
+    #[cfg_attr(
+        target_arch = "wasm32",
+        tsify(type = "Partial<Record<GamePhase, number>>")
+    )]
     pub per_phase: BTreeMap<GamePhase, u32>,
     pub total_positions: u32,
     /// `ceil(targetDrillCount / batchSize)`.

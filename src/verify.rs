@@ -25,26 +25,48 @@ pub fn verify(artifact: &Artifact, positions: &[Position]) -> VerificationReport
         issues.push(DrillIssue::new(
             "DRILL_COUNT",
             None,
-            format!("{count} drills for a target of {}", artifact.target_drill_count),
+            format!(
+                "{count} drills for a target of {}",
+                artifact.target_drill_count
+            ),
         ));
     }
-    let phase_of: HashMap<&str, _> = positions.iter().map(|p| (p.position_id.as_str(), p.game_phase)).collect();
+    let phase_of: HashMap<&str, _> = positions
+        .iter()
+        .map(|p| (p.position_id.as_str(), p.game_phase))
+        .collect();
     let allowed: HashSet<&str> = phase_of.keys().copied().collect();
     let (mut indices, mut ids) = (HashSet::new(), HashSet::new());
     let mut previous: Option<u32> = None;
     for d in &artifact.drills {
         let index = d.draft.index;
         if !indices.insert(index) {
-            issues.push(DrillIssue::new("DUPLICATE_INDEX", Some(index), format!("index {index} appears twice")));
+            issues.push(DrillIssue::new(
+                "DUPLICATE_INDEX",
+                Some(index),
+                format!("index {index} appears twice"),
+            ));
         } else if previous.is_some_and(|p| p > index) {
-            issues.push(DrillIssue::new("ORDER", Some(index), format!("drill {index} comes after a higher index")));
+            issues.push(DrillIssue::new(
+                "ORDER",
+                Some(index),
+                format!("drill {index} comes after a higher index"),
+            ));
         }
         previous = Some(index);
         if !ids.insert(d.drill_id.as_str()) {
-            issues.push(DrillIssue::new("DUPLICATE_DRILL_ID", Some(index), format!("drillId {:?} appears twice", d.drill_id)));
+            issues.push(DrillIssue::new(
+                "DUPLICATE_DRILL_ID",
+                Some(index),
+                format!("drillId {:?} appears twice", d.drill_id),
+            ));
         }
         if index >= artifact.target_drill_count {
-            issues.push(DrillIssue::new("INDEX_OUT_OF_RANGE", Some(index), format!("index {index} is beyond the target")));
+            issues.push(DrillIssue::new(
+                "INDEX_OUT_OF_RANGE",
+                Some(index),
+                format!("index {index} is beyond the target"),
+            ));
         }
         issues.extend(check_draft(&d.draft, &allowed));
         if let Some(&phase) = phase_of.get(d.draft.position_id.as_str())
@@ -53,11 +75,18 @@ pub fn verify(artifact: &Artifact, positions: &[Position]) -> VerificationReport
             issues.push(DrillIssue::new(
                 "PHASE_MISMATCH",
                 Some(index),
-                format!("drill {index} says {} but position {} is {phase}", d.game_phase, d.draft.position_id),
+                format!(
+                    "drill {index} says {} but position {} is {phase}",
+                    d.game_phase, d.draft.position_id
+                ),
             ));
         }
     }
-    VerificationReport { passed: issues.is_empty(), checked_drills: count as u32, issues }
+    VerificationReport {
+        passed: issues.is_empty(),
+        checked_drills: count as u32,
+        issues,
+    }
 }
 
 #[cfg(test)]
@@ -68,11 +97,18 @@ mod tests {
     use crate::types::{DrillRequest, GamePhase};
 
     fn positions(n: u32) -> Vec<Position> {
-        (0..n).map(|i| position(&format!("EARLY-{i:03}"), GamePhase::Early, "3-1")).collect()
+        (0..n)
+            .map(|i| position(&format!("EARLY-{i:03}"), GamePhase::Early, "3-1"))
+            .collect()
     }
 
     fn artifact(target: i64, present: impl Iterator<Item = u32>) -> Artifact {
-        let r = DrillRequest { target_drill_count: Some(target), ..Default::default() }.validate().unwrap();
+        let r = DrillRequest {
+            target_drill_count: Some(target as f64),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
         merge(&r, present.map(|i| stored(i, 5)).collect())
     }
 
@@ -102,7 +138,15 @@ mod tests {
         a.drills[3].draft.correct_option_id = "Z".into();
         let r = verify(&a, &positions(4));
         assert!(!r.passed);
-        assert_eq!(codes(&r), ["UNKNOWN_POSITION", "PHASE_MISMATCH", "DUPLICATE_DRILL_ID", "CORRECT_OPTION"]);
+        assert_eq!(
+            codes(&r),
+            [
+                "UNKNOWN_POSITION",
+                "PHASE_MISMATCH",
+                "DUPLICATE_DRILL_ID",
+                "CORRECT_OPTION"
+            ]
+        );
         assert_eq!(r.issues[0].index, Some(1));
     }
 

@@ -1,0 +1,33 @@
+// Turns wasm-pack's pkg/ into the published package: our package.json (version from Cargo.toml),
+// the Node and Workers entries, the package README, and a .d.ts without wasm-bindgen's raw
+// `InitOutput` export table (it is typed with `any` and is not an API anyone should call).
+import { readFileSync, writeFileSync, copyFileSync, rmSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const pkg = join(root, "pkg");
+const template = join(root, "pkg-template");
+
+const cargo = readFileSync(join(root, "Cargo.toml"), "utf8");
+const version = cargo.match(/^version\s*=\s*"([^"]+)"/m)?.[1];
+if (!version) throw new Error("no version in Cargo.toml");
+
+const manifest = JSON.parse(readFileSync(join(template, "package.json"), "utf8"));
+manifest.version = version;
+writeFileSync(join(pkg, "package.json"), JSON.stringify(manifest, null, 2) + "\n");
+for (const file of ["node.js", "workerd.js", "README.md"]) copyFileSync(join(template, file), join(pkg, file));
+rmSync(join(pkg, ".gitignore"), { force: true });
+
+const dts = join(pkg, "drillgen.d.ts");
+const before = readFileSync(dts, "utf8");
+const after = before.replace(
+  /export interface InitOutput \{[\s\S]*?\n\}\n/,
+  "export interface InitOutput {\n    readonly memory: WebAssembly.Memory;\n}\n",
+);
+if (after === before) throw new Error("InitOutput block not found in drillgen.d.ts: wasm-bindgen output changed");
+writeFileSync(dts, after);
+const raw = join(pkg, "drillgen_bg.wasm.d.ts");
+writeFileSync(raw, "/* Raw exports of the module: use drillgen.d.ts. */\nexport const memory: WebAssembly.Memory;\n");
+for (const file of manifest.files) readFileSync(join(pkg, file)); // every listed file exists
+console.log(`pkg/ ready: drillgen@${version}`);
