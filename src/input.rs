@@ -13,6 +13,7 @@ use crate::error::DrillgenError;
 pub enum Argument {
     Request,
     Plan,
+    Position,
     Positions,
     SampleOptions,
     Batch,
@@ -28,6 +29,7 @@ impl Argument {
         match self {
             Self::Request => "request",
             Self::Plan => "plan",
+            Self::Position => "position",
             Self::Positions => "positions",
             Self::SampleOptions => "options",
             Self::Batch => "batch",
@@ -60,7 +62,7 @@ impl Argument {
             (Self::Request, "") => DrillgenError::InvalidRequest(message),
             (Self::Request, _) => DrillgenError::InvalidRequest(format!("request: {message}")),
             (Self::Plan, _) => DrillgenError::InvalidRequest(self.located(path, &inner, &message)),
-            (Self::Positions, _) => {
+            (Self::Position | Self::Positions, _) => {
                 DrillgenError::InvalidPositions(self.located(path, &inner, &message))
             }
             (Self::Context, _) => {

@@ -63,6 +63,13 @@ pub fn build_batch_prompt(
     to_js(&map_err(api::batch_prompt(&batch, &context, &prompts))?)
 }
 
+/// One position as the prompt shows it to the model (for token budgeting and previews).
+#[wasm_bindgen(js_name = formatPosition)]
+pub fn format_position(position: JsPosition) -> Result<String, JsValue> {
+    let position: Position = from_js(Argument::Position, position.into())?;
+    Ok(crate::prompt::format_position(&position))
+}
+
 /// JSON Schema of one batch's LLM output (positions and indices as enums, fixed counts).
 #[wasm_bindgen(js_name = batchOutputSchema)]
 pub fn batch_output_schema_js(batch: JsBatchSpec) -> Result<JsJsonSchema, JsValue> {

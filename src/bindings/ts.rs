@@ -51,6 +51,7 @@ macro_rules! ts_types {
 
 ts_types! {
     JsDrillRequest => "DrillRequest",
+    JsPosition => "Position",
     JsPositions => "Position[]",
     JsPlan => "Plan",
     JsSampleOptions => "SampleOptions",

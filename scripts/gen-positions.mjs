@@ -1,0 +1,1486 @@
+#!/usr/bin/env node
+/**
+ * gen-positions.mjs - writes data/positions.json, the sample position library
+ * that ships with drillgen.
+ *
+ *   node scripts/gen-positions.mjs
+ *
+ * Node 20+, no dependencies. Every random choice comes from seeded mulberry32
+ * streams (no Math.random, no clock), so two runs give byte-identical files.
+ *
+ * How the library is made:
+ * - OPENING: the 21 first rolls from the real starting position, with the
+ *   standard plays and hand-written notes.
+ * - EARLY / MIDDLE / BEAROFF: positions are snapshots of short self-play games
+ *   driven by a small hand-written evaluator. The same evaluator ranks every
+ *   legal play for the assigned dice: the top play is the "best move", the
+ *   runners-up are the alternatives. The analysis is assembled from what the
+ *   plays really do (points made, hits, shots left, checkers off, ...), so the
+ *   prose, the XGID and the pip counts agree with each other.
+ * The evaluator is a heuristic, not a neural net: equities are plausible,
+ * not rollout-accurate.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const OUT_FILE = resolve(ROOT, 'data', 'positions.json');
+const PER_PHASE = 36;
+const WORDS_MIN = 140;
+const WORDS_MAX = 190;
+
+// ===================================================================== random
+
+/** mulberry32: tiny, well-mixed 32-bit PRNG; plenty for sampling games and prose. */
+function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** One independent stream per phase, so editing one phase's templates does not reshuffle the others. */
+function makeRng(seed) {
+  const next = mulberry32(seed);
+  const rng = {
+    next,
+    int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)),
+    pick: (items) => items[Math.floor(next() * items.length)],
+    chance: (p) => next() < p,
+    shuffle: (items) => {
+      const a = items.slice();
+      for (let i = a.length - 1; i > 0; i--) {
+        const j = Math.floor(next() * (i + 1));
+        [a[i], a[j]] = [a[j], a[i]];
+      }
+      return a;
+    },
+    /** Deals a pool in shuffled order and reshuffles when empty, so no phrasing repeats before the pool is used up. */
+    deck: (items) => {
+      let hand = [];
+      return () => {
+        if (hand.length === 0) hand = rng.shuffle(items);
+        return hand.pop();
+      };
+    },
+  };
+  return rng;
+}
+
+const round3 = (x) => Math.round(x * 1000) / 1000;
+const clamp = (x, lo, hi) => Math.min(hi, Math.max(lo, x));
+const fmtEq = (x) => x.toFixed(3);
+const signedEq = (x) => (x >= 0 ? '+' : '') + x.toFixed(3);
+const wordCount = (text) => text.split(/\s+/).filter(Boolean).length;
+const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+const capitalize = (s) => s.charAt(0).toUpperCase() + s.slice(1);
+const NUMBER_WORDS = ['no', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten'];
+const numWord = (n) => NUMBER_WORDS[n] ?? String(n);
+
+// ====================================================================== dice
+
+const ALL_ROLLS = [];
+for (let hi = 1; hi <= 6; hi++) for (let lo = 1; lo <= hi; lo++) ALL_ROLLS.push([hi, lo]);
+
+const diceText = ([hi, lo]) => `${hi}-${lo}`;
+const diceName = ([hi, lo]) => (hi === lo ? `double ${hi}s` : `${hi}-${lo}`);
+
+function rollDice(rng) {
+  const a = rng.int(1, 6);
+  const b = rng.int(1, 6);
+  return a >= b ? [a, b] : [b, a];
+}
+
+/** 36 rolls per phase: each of the 21 combinations once, plus 15 drawn with real dice odds. */
+function phaseDice(rng) {
+  const extra = [];
+  while (extra.length < PER_PHASE - ALL_ROLLS.length) extra.push(rollDice(rng));
+  return rng.shuffle([...ALL_ROLLS, ...extra]);
+}
+
+// ===================================================================== board
+//
+// A board is { me, op }: two arrays of 26 counts, each in its owner's own
+// coordinates (index 1..24 = points, 25 = bar; borne-off checkers are implicit).
+// `me` is the side to move. The opponent's point j is our point 25 - j, so
+// flipping the side to move is just swapping the arrays.
+
+function startBoard() {
+  const side = new Array(26).fill(0);
+  side[24] = 2;
+  side[13] = 5;
+  side[8] = 3;
+  side[6] = 5;
+  return { me: side, op: side.slice() };
+}
+
+const cloneBoard = (b) => ({ me: b.me.slice(), op: b.op.slice() });
+const flip = (b) => ({ me: b.op.slice(), op: b.me.slice() });
+const boardKey = (b) => `${b.me.join(',')}|${b.op.join(',')}`;
+const pipCount = (side) => side.reduce((sum, n, p) => sum + n * p, 0);
+const checkerTotal = (side) => side.reduce((sum, n) => sum + n, 0);
+const borneOff = (side) => 15 - checkerTotal(side);
+const homePoints = (side) => [1, 2, 3, 4, 5, 6].filter((p) => side[p] >= 2).length;
+const outsideHome = (side) => side.slice(7).reduce((sum, n) => sum + n, 0);
+
+function highestPoint(side) {
+  for (let p = 25; p >= 1; p--) if (side[p] > 0) return p;
+  return 0;
+}
+
+/** Contact exists while some opposing checker still has to pass one of ours. */
+const hasContact = (b) => highestPoint(b.me) + highestPoint(b.op) > 25;
+
+/** XGID position field: char 0 = opponent's bar, 1..24 = our points, 25 = our bar; upper case = side to move. */
+function xgid(b, dice) {
+  const cell = (n, upper) => (n === 0 ? '-' : String.fromCharCode((upper ? 65 : 97) + n - 1));
+  let pos = cell(b.op[25], false);
+  for (let p = 1; p <= 24; p++) {
+    pos += b.me[p] > 0 ? cell(b.me[p], true) : cell(b.op[25 - p], false);
+  }
+  pos += cell(b.me[25], true);
+  return `XGID=${pos}:0:0:1:${dice[0]}${dice[1]}:0:0:0:0:10`;
+}
+
+// ============================================================ move generation
+
+/** Plays one die for the checker on `from`; returns null when the rules forbid it. */
+function applyStep(b, from, die) {
+  const { me, op } = b;
+  if (me[from] === 0) return null;
+  if (me[25] > 0 && from !== 25) return null; // checkers on the bar must enter first
+  let to = from - die;
+  if (to <= 0) {
+    if (highestPoint(me) > 6) return null; // bearing off needs every checker home
+    if (to < 0) {
+      // a larger die may only bear off from the highest occupied point
+      for (let p = from + 1; p <= 6; p++) if (me[p] > 0) return null;
+    }
+    to = 0;
+  } else if (op[25 - to] >= 2) {
+    return null; // blocked point
+  }
+  const next = cloneBoard(b);
+  next.me[from]--;
+  let hit = false;
+  if (to > 0) {
+    next.me[to]++;
+    if (next.op[25 - to] === 1) {
+      next.op[25 - to] = 0;
+      next.op[25]++;
+      hit = true;
+    }
+  }
+  return { board: next, step: { from, to, die, hit } };
+}
+
+/**
+ * All legal plays, one per distinct resulting position. Enforces "use both dice
+ * if possible, otherwise the larger one". Doubles only move checkers from the
+ * same or lower points than the previous step: any legal order can be
+ * rearranged that way, and it cuts the search from thousands of permutations.
+ */
+function legalMoves(b, dice) {
+  const [d1, d2] = dice;
+  const doubles = d1 === d2;
+  const found = new Map();
+  let most = 0;
+  const record = (board, steps) => {
+    most = Math.max(most, steps.length);
+    const key = boardKey(board);
+    const prev = found.get(key);
+    if (!prev || steps.length > prev.steps.length) found.set(key, { board, steps });
+  };
+  const walk = (board, remaining, steps, maxFrom) => {
+    let moved = false;
+    if (remaining.length > 0) {
+      for (let from = maxFrom; from >= 1; from--) {
+        const r = applyStep(board, from, remaining[0]);
+        if (!r) continue;
+        moved = true;
+        walk(r.board, remaining.slice(1), [...steps, r.step], doubles ? from : 25);
+      }
+    }
+    if (!moved) record(board, steps);
+  };
+  if (doubles) walk(b, [d1, d1, d1, d1], [], 25);
+  else {
+    walk(b, [d1, d2], [], 25);
+    walk(b, [d2, d1], [], 25);
+  }
+  let moves = [...found.values()].filter((m) => m.steps.length === most);
+  if (!doubles && most === 1 && moves.some((m) => m.steps[0].die === d1)) {
+    moves = moves.filter((m) => m.steps[0].die === d1);
+  }
+  return moves.map((m) => ({ ...m, text: notation(m.steps) }));
+}
+
+const pointLabel = (p) => (p === 25 ? 'bar' : p === 0 ? 'off' : String(p));
+
+/**
+ * Standard notation as XG prints it: one checker's steps are chained
+ * ("24/18 18/13" -> "24/13", an intermediate hit stays visible: "24/18*\/13"),
+ * identical moves are grouped ("13/11(2)"), highest starting point first.
+ */
+function notation(steps) {
+  const paths = [];
+  const ordered = steps.slice().sort((a, b) => b.from - a.from);
+  for (const s of ordered) {
+    const path = paths.find((q) => q.at === s.from && q.at !== 0);
+    if (path) {
+      path.nodes.push(s);
+      path.at = s.to;
+    } else {
+      paths.push({ start: s.from, at: s.to, nodes: [s] });
+    }
+  }
+  const parts = paths.map((q) => {
+    let text = pointLabel(q.start);
+    q.nodes.forEach((n, i) => {
+      if (n.hit || i === q.nodes.length - 1) text += `/${pointLabel(n.to)}${n.hit ? '*' : ''}`;
+    });
+    return { text, start: q.start, end: q.at };
+  });
+  parts.sort((a, b) => b.start - a.start || b.end - a.end);
+  const grouped = [];
+  for (const part of parts) {
+    const last = grouped[grouped.length - 1];
+    if (last && last.text === part.text) last.count++;
+    else grouped.push({ text: part.text, count: 1 });
+  }
+  return grouped.map((g) => (g.count > 1 ? `${g.text}(${g.count})` : g.text)).join(' ');
+}
+
+// ================================================================ evaluation
+//
+// Scores are rough equities for the side that just moved (opponent on roll).
+// The terms are the ones a coach talks about - race, made points, primes,
+// builders, stacks, blot exposure, checkers on the bar - which is what lets the
+// analysis text explain the ranking honestly.
+
+// Value of owning a point, in our coordinates: the 5-, 6-, 4- and bar points
+// lead; anchors (18..24) are valued as the opponent's 5-, 4-, bar point etc.
+const POINT_VALUE = [
+  0, 0.1, 0.2, 0.35, 0.55, 0.75, 0.7, 0.55, 0.35, 0.2, 0.15, 0.1, 0.08, 0.12,
+  0.04, 0.04, 0.05, 0.08, 0.2, 0.25, 0.4, 0.35, 0.25, 0.18, 0.15,
+];
+const PRIME_BONUS = [0, 0, 0.05, 0.15, 0.35, 0.6, 1.0];
+
+/** Pip count with Keith-style penalties for stacked low points and gaps on the high points. */
+function effectivePips(side) {
+  let k = pipCount(side);
+  k += 2 * Math.max(0, side[1] - 1) + Math.max(0, side[2] - 1) + Math.max(0, side[3] - 3);
+  for (const p of [4, 5, 6]) if (side[p] === 0) k += 1;
+  k *= 8 / 7;
+  return Math.max(k, 4.1 * checkerTotal(side)); // a roll clears at most two checkers
+}
+
+/** Race equity for us with the opponent on roll; the spread narrows as the race gets shorter. */
+function raceEquity(b) {
+  if (checkerTotal(b.me) === 0) return 1.5;
+  const ours = effectivePips(b.me);
+  const theirs = effectivePips(b.op);
+  const scale = 2 + (0.09 * (ours + theirs)) / 2;
+  const pOpp = 1 / (1 + Math.exp(-(ours - theirs + 4) / scale));
+  return 1 - 2 * pOpp;
+}
+
+/** Longest block of consecutive points that still has opposing checkers behind it. */
+function primeInfo(me, op) {
+  let best = { length: 0, low: 0, high: 0, trapped: 0 };
+  let run = 0;
+  for (let p = 1; p <= 25; p++) {
+    if (p <= 24 && me[p] >= 2) {
+      run++;
+      continue;
+    }
+    if (run > 0) {
+      const low = p - run;
+      // opposing checkers behind the block: their points above 25 - low, plus their bar
+      let trapped = 0;
+      for (let j = 26 - low; j <= 25; j++) trapped += op[j];
+      if (trapped > 0 && run > best.length) best = { length: run, low, high: p - 1, trapped };
+    }
+    run = 0;
+  }
+  return best;
+}
+
+function structure(me, op) {
+  let s = 0;
+  for (let p = 1; p <= 24; p++) {
+    if (me[p] >= 2) s += POINT_VALUE[p];
+    if (me[p] > 3) s -= 0.04 * (me[p] - 3); // stacks waste checkers
+  }
+  s += PRIME_BONUS[Math.min(6, primeInfo(me, op).length)];
+  // builders: spare checkers within direct range of the key open points
+  for (const target of [4, 5, 7]) {
+    if (me[target] >= 2) continue;
+    let spares = 0;
+    for (let q = target + 1; q <= target + 6; q++) spares += me[q] === 1 ? 1 : Math.max(0, me[q] - 2);
+    s += 0.03 * Math.min(spares, 3);
+  }
+  s += 0.08 * borneOff(me);
+  s -= 0.2 * me[25];
+  return s;
+}
+
+/** Can an opposing checker at our coordinate `q` reach our blot on `p` with this roll? */
+function canHit(b, q, p, d1, d2, onBar) {
+  const dist = p - q;
+  if (dist <= 0) return false;
+  const open = (x) => x < 1 || x > 24 || b.me[x] < 2;
+  if (onBar >= 2) return dist === d1 || dist === d2; // both hands busy entering
+  if (d1 === d2) {
+    for (let k = 1; k <= 4; k++) {
+      if (dist !== k * d1) continue;
+      let clear = true;
+      for (let i = 1; i < k; i++) if (!open(q + i * d1)) clear = false;
+      return clear;
+    }
+    return false;
+  }
+  if (dist === d1 || dist === d2) return true;
+  return dist === d1 + d2 && (open(q + d1) || open(q + d2));
+}
+
+/** Shots (out of 36) at our blots and the expected cost of being hit, scaled by the opponent's board. */
+function blotRisk(b) {
+  const blots = [];
+  for (let p = 1; p <= 24; p++) if (b.me[p] === 1) blots.push(p);
+  if (blots.length === 0) return { shots: 0, risk: 0 };
+  const onBar = b.op[25];
+  const sources = [];
+  if (onBar > 0) sources.push(0);
+  else for (let j = 1; j <= 24; j++) if (b.op[j] > 0) sources.push(25 - j);
+  const board = homePoints(b.op);
+  const cost = (p) => (0.04 + 0.012 * (25 - p)) * (1 + 0.25 * board);
+  let shots = 0;
+  let risk = 0;
+  for (let d1 = 1; d1 <= 6; d1++) {
+    for (let d2 = 1; d2 <= 6; d2++) {
+      let worst = 0;
+      for (const p of blots) {
+        if (sources.some((q) => canHit(b, q, p, d1, d2, onBar))) worst = Math.max(worst, cost(p));
+      }
+      if (worst > 0) {
+        shots++;
+        risk += worst;
+      }
+    }
+  }
+  return { shots, risk: risk / 36 };
+}
+
+function evaluate(b) {
+  const race = raceEquity(b);
+  if (!hasContact(b)) return race;
+  const shape = structure(b.me, b.op) - structure(b.op, b.me);
+  const attack = b.op[25] * (0.05 + 0.035 * homePoints(b.me));
+  return 0.5 * race + 0.25 * shape - blotRisk(b).risk + attack;
+}
+
+function rankMoves(b, dice) {
+  return legalMoves(b, dice)
+    .map((m) => ({ ...m, score: evaluate(m.board) }))
+    .sort((x, y) => y.score - x.score || (x.text < y.text ? -1 : 1));
+}
+
+// ================================================================= self-play
+
+/** Mostly the top play, sometimes the 2nd or 3rd, so sampled games wander into varied structures. */
+function playPly(rng, b, dice) {
+  const ranked = rankMoves(b, dice);
+  const r = rng.next();
+  const idx = ranked.length > 2 && r > 0.93 ? 2 : ranked.length > 1 && r > 0.75 ? 1 : 0;
+  return flip(ranked[idx].board);
+}
+
+/** Plays games from the start until `accept` likes a position with the player to move. */
+function samplePosition(rng, accept, { minPly, maxPly, take }) {
+  for (let attempt = 0; attempt < 400; attempt++) {
+    let b = startBoard();
+    for (let ply = 0; ply < maxPly; ply++) {
+      if (checkerTotal(b.me) === 0 || checkerTotal(b.op) === 0) break;
+      if (ply >= minPly && accept(b) && rng.chance(take)) return b;
+      let dice = rollDice(rng);
+      while (ply === 0 && dice[0] === dice[1]) dice = rollDice(rng); // no doubles on the opening roll
+      b = playPly(rng, b, dice);
+    }
+  }
+  return null;
+}
+
+// ============================================================ describing play
+
+function pointName(p) {
+  if (p === 25) return 'the bar';
+  if (p === 13) return 'the midpoint';
+  if (p === 7) return 'the bar point';
+  if (p === 1) return 'the ace point';
+  if (p <= 12) return `the ${p}-point`;
+  if (p === 18) return "the opponent's bar point";
+  if (p === 24) return "the opponent's ace point";
+  return `the opponent's ${25 - p}-point`;
+}
+
+/** Name of our point p when the opponent's checkers sit there ("our 5-point"). */
+function ourPointName(p) {
+  if (p === 13) return 'our midpoint';
+  if (p === 7) return 'our bar point';
+  if (p === 1) return 'our ace point';
+  return `our ${p}-point`;
+}
+
+const listText = (items) =>
+  items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+const pointList = (ps) => listText(ps.map(pointName));
+const shotText = (n) => (n === 0 ? 'no shots' : n === 1 ? 'a single shot' : `${n} shots`);
+const pct = (n) => `${Math.round((n / 36) * 100)}%`;
+
+/** Facts about the position before the move, shared by all phases' prose. */
+function positionFacts(b) {
+  const opBackPoints = []; // opponent checkers still in our home board or outfield (our coordinates)
+  for (let j = 13; j <= 24; j++) if (b.op[j] > 0) opBackPoints.push(25 - j);
+  const opBlots = [];
+  for (let j = 1; j <= 24; j++) if (b.op[j] === 1) opBlots.push(25 - j);
+  return {
+    myPip: pipCount(b.me),
+    opPip: pipCount(b.op),
+    myHome: homePoints(b.me),
+    opHome: homePoints(b.op),
+    myOff: borneOff(b.me),
+    opOff: borneOff(b.op),
+    myBar: b.me[25],
+    opBar: b.op[25],
+    myBack: b.me.slice(18).reduce((s, n) => s + n, 0),
+    opBack: b.op.slice(18).reduce((s, n) => s + n, 0),
+    myAnchors: [18, 19, 20, 21, 22, 23, 24].filter((p) => b.me[p] >= 2),
+    opAnchors: [18, 19, 20, 21, 22, 23, 24].filter((j) => b.op[j] >= 2).map((j) => 25 - j),
+    opBackPoints,
+    opBlots,
+    opBlotsInHome: opBlots.filter((p) => p <= 6),
+    myPrime: primeInfo(b.me, b.op),
+    opPrime: primeInfo(b.op, b.me),
+    outside: outsideHome(b.me),
+    contact: hasContact(b),
+  };
+}
+
+/** What a play does, measured against the position before it. */
+function moveFeatures(pre, move, dice) {
+  const post = move.board;
+  const made = [];
+  const broken = [];
+  const cleared = [];
+  for (let p = 1; p <= 24; p++) {
+    if (post.me[p] >= 2 && pre.me[p] < 2) made.push(p);
+    if (pre.me[p] >= 2 && post.me[p] < 2) broken.push(p);
+    if (pre.me[p] > 0 && post.me[p] === 0) cleared.push(p);
+  }
+  const blots = [];
+  for (let p = 1; p <= 24; p++) if (post.me[p] === 1) blots.push(p);
+  const backBefore = pre.me.slice(18).reduce((s, n) => s + n, 0);
+  const backAfter = post.me.slice(18).reduce((s, n) => s + n, 0);
+  const top = highestPoint(post.me);
+  const gaps = [];
+  for (let p = 2; p < Math.min(top, 7); p++) if (post.me[p] === 0) gaps.push(p);
+  const diceTotal = dice[0] === dice[1] ? 4 * dice[0] : dice[0] + dice[1];
+  const used = move.steps.reduce((s, st) => s + st.die, 0);
+  const risk = hasContact(post) ? blotRisk(post) : { shots: 0, risk: 0 };
+  return {
+    text: move.text,
+    hits: move.steps.filter((s) => s.hit).length,
+    pipLoss: pipCount(post.op) - pipCount(pre.op),
+    made,
+    broken,
+    cleared,
+    blots,
+    shots: risk.shots,
+    slotted: blots.filter((p) => p >= 3 && p <= 9 && pre.me[p] === 0),
+    builders: blots.filter((p) => p >= 7 && p <= 11 && pre.me[p] === 0),
+    split: move.steps.some((s) => s.from >= 19 && s.from <= 24 && s.to >= 18 && pre.me[s.from] >= 2),
+    escaped: Math.max(0, backBefore - backAfter),
+    entered: pre.me[25] - post.me[25],
+    off: borneOff(post.me) - borneOff(pre.me),
+    gaps,
+    wasted: Math.max(0, used - (pipCount(pre.me) - pipCount(post.me))),
+    unplayed: diceTotal - used,
+    maxStack: Math.max(...post.me.slice(1, 25)),
+    stackPoint: post.me.indexOf(Math.max(...post.me.slice(1, 25))),
+    prime: primeInfo(post.me, post.op),
+    homePts: homePoints(post.me),
+    outside: outsideHome(post.me),
+    contact: hasContact(post),
+    oppOnBar: post.op[25],
+  };
+}
+
+/** Rough positional importance of a newly made point, for the prose. */
+function pointNote(p) {
+  const notes = {
+    1: 'a deep point that only pays off against checkers on the bar',
+    2: 'deep, but one more closed door for any checker we hit',
+    3: 'a solid home-board point',
+    4: 'a strong home-board point that blocks fours and fives from the back',
+    5: 'the most valuable point on the board',
+    6: 'the cornerstone of the home board',
+    7: 'which blocks the sixes the back checkers need to escape',
+    8: 'which extends the blockade in front of the back checkers',
+    18: "an anchor on the opponent's bar point that keeps their outfield honest",
+    19: 'an anchor that can never be primed in completely',
+    20: 'the golden anchor',
+    21: 'an advanced anchor that guarantees us outfield coverage',
+    22: 'a deep but secure anchor',
+    23: 'a deep anchor with limited future',
+    24: 'a deep anchor that at least stops the blitz',
+  };
+  return notes[p] ?? 'a useful landing spot in the outfield';
+}
+
+// ============================================================== prose engine
+//
+// An analysis is a list of sentences, each marked required or optional. After
+// the phase writer assembles them, `fitLength` adds fact-based filler sentences
+// or drops optional ones until the text lands inside the word window.
+
+function fitLength(rng, sentences, fillers) {
+  const target = rng.int(152, 176);
+  const out = sentences.slice();
+  const text = () => out.map((s) => s.text).join(' ');
+  const pool = fillers.slice();
+  while (wordCount(text()) < target && pool.length > 0) {
+    const filler = pool.shift();
+    // fillers go before the closing takeaway so the text still ends on the lesson
+    out.splice(Math.max(1, out.length - 1), 0, { text: filler, optional: true });
+  }
+  while (wordCount(text()) > WORDS_MAX - 4) {
+    let idx = -1;
+    for (let i = out.length - 1; i >= 0; i--) if (out[i].optional) { idx = i; break; }
+    if (idx < 0) break;
+    out.splice(idx, 1);
+  }
+  return text();
+}
+
+const req = (text) => ({ text, optional: false });
+const opt = (text) => ({ text, optional: true });
+
+/** How big an error is, in the words a coach would use. */
+function errorSize(err) {
+  if (err < 0.02) return 'a close decision';
+  if (err < 0.05) return 'a clear but modest error';
+  if (err < 0.1) return 'a real error';
+  return 'a blunder';
+}
+
+function raceText(myPip, opPip) {
+  const d = opPip - myPip;
+  if (Math.abs(d) <= 4) return `the race is roughly level (${myPip} pips to ${opPip})`;
+  if (d > 0) return `we lead the race by ${d} pips (${myPip} to ${opPip})`;
+  return `we trail in the race by ${-d} pips (${myPip} to ${opPip})`;
+}
+
+// ============================================================= opening book
+//
+// Standard plays for the 21 first rolls, with hand-set equities and notes.
+// Doubles cannot be the very first roll of a game; they are included as the
+// player's first move with doubles from the starting position.
+
+const OPENING_BOOK = [
+  {
+    dice: [2, 1], best: '13/11 24/23', eq: -0.006,
+    alts: [['13/11 6/5', -0.014], ['24/21', -0.029], ['13/10', -0.047]],
+    notes: [
+      'The modern standard is to bring a builder down and split the back checkers.',
+      'The checker on the 11-point bears on the 5-point, the 4-point and the bar point, while the split gives us more ways to make an advanced anchor and makes the opponent pay for attacking our blot: any point they slot can be hit back from two directions.',
+      'The old favourite {a1} is only {e1} behind. When the slot survives we often make the 5-point next turn, but it is hit by 15 of the opponent\'s 36 rolls and a hit there costs 20 pips.',
+    ],
+  },
+  {
+    dice: [3, 1], best: '8/5 6/5', eq: 0.166,
+    alts: [['24/23 13/10', 0.006], ['13/10 6/5', -0.021]],
+    notes: [
+      'This is the best opening roll in backgammon: it makes the 5-point immediately.',
+      'With the 5-, 6- and 8-points we already have three points in front of the opponent\'s back checkers and a home board that makes every later hit more dangerous for them.',
+      'Nothing else comes close; {a1} keeps the builders flexible but gives up {e1}, and slotting with {a2} only takes a risk for a point we can simply make now.',
+    ],
+  },
+  {
+    dice: [4, 1], best: '24/23 13/9', eq: -0.021,
+    alts: [['13/9 6/5', -0.038], ['13/8', -0.052]],
+    notes: [
+      'The 4 is played 13/9, bringing a builder that aims at the 5-point, the 4-point and the bar point.',
+      'With the 1 we split to the opponent\'s 2-point rather than slot: the 9-point blot already invites indirect shots, and the split makes the opponent\'s attacking plays against it riskier.',
+      '{a1} adds a slot on the 5-point on top of the outfield blot, so too many rolls hit something; it costs {e1}. The quiet {a2} is safe but builds nothing and is {e2} worse.',
+    ],
+  },
+  {
+    dice: [4, 2], best: '8/4 6/4', eq: 0.123,
+    alts: [['13/9 13/11', 0.023], ['24/20 13/11', 0.008]],
+    notes: [
+      'The second-best opening roll makes the 4-point at once.',
+      'Together with the 6- and 8-points, the 4-point starts a broken prime against the opponent\'s back checkers and gives us a two-point home board if we need to hit later.',
+      'Playing for builders with {a1} keeps options open but gives up the point we can own right now, costing {e1}. Splitting with {a2} is worse still at {e2}.',
+    ],
+  },
+  {
+    dice: [4, 3], best: '24/20 13/10', eq: -0.012,
+    alts: [['13/9 13/10', -0.019], ['24/21 13/9', -0.024], ['13/6', -0.064]],
+    notes: [
+      'Three plays are close with 4-3, and the rollouts slightly prefer splitting to the golden point with 24/20 and bringing a builder with 13/10.',
+      'The checker on the opponent\'s 5-point fights for the best anchor on the board and makes the opponent think twice before bringing builders into range.',
+      'The double-builder play {a1} is more ambitious, aiming at our own 5-point with two fresh checkers, and is only {e1} worse. {a2} is in the same family. The safe {a3} simply stacks a checker on the 6-point and builds nothing.',
+    ],
+  },
+  {
+    dice: [5, 1], best: '13/8 24/23', eq: -0.041,
+    alts: [['13/8 6/5', -0.051], ['24/18', -0.085]],
+    notes: [
+      'The 5 has one natural home, 13/8, which is safe and adds a spare to the 8-point.',
+      'The only question is the 1, and a small split to the opponent\'s 2-point is the modern answer: it is hard to attack two split checkers, and the spare on the 8-point is ready to cover or hit next turn.',
+      '{a1} slots the 5-point instead, a bolder plan that loses only {e1}: 15 rolls hit the slot, but the rest often lead to a strong board. {a2} moves a checker to the opponent\'s bar point where it is easily attacked.',
+    ],
+  },
+  {
+    dice: [5, 2], best: '13/8 13/11', eq: -0.028,
+    alts: [['24/22 13/8', -0.042], ['13/6', -0.066]],
+    notes: [
+      'Bringing two checkers down from the midpoint is the standard 5-2.',
+      'The 8-point gains a spare and the 11-point builder is only exposed to 6-4 from the back, while both checkers aim at the 5- and 7-points for next turn.',
+      'Splitting with {a1} is a reasonable style choice but gives up a builder and costs {e1}. The ultra-safe {a2} stacks the 6-point and builds nothing, a {e2} error.',
+    ],
+  },
+  {
+    dice: [5, 3], best: '8/3 6/3', eq: 0.045,
+    alts: [['13/8 13/10', 0.018], ['24/21 13/8', 0.004]],
+    notes: [
+      'Making the 3-point with 8/3 6/3 is the standard play.',
+      'A home-board point is permanent value: it helps contain the back checkers and makes every future hit more costly for the opponent. The 3-point is a little deep, but it is still better than scattering builders.',
+      'The builder play {a1} is the main alternative and costs {e1}, while splitting with {a2} is {e2} worse.',
+    ],
+  },
+  {
+    dice: [5, 4], best: '24/20 13/8', eq: -0.022,
+    alts: [['13/8 13/9', -0.029], ['24/15', -0.071]],
+    notes: [
+      'With 5-4 we play the 5 safely with 13/8 and use the 4 to split to the opponent\'s 5-point.',
+      'The split fights for the golden anchor while the opponent has no board to attack with, and the spare on the 8-point keeps our own building plans alive.',
+      'Bringing two builders with {a1} is almost as good, just {e1} behind, and is the choice for players who prefer to attack. Running one back checker to {a2} leaves it alone in the outfield.',
+    ],
+  },
+  {
+    dice: [6, 1], best: '13/7 8/7', eq: 0.122,
+    alts: [['24/23 13/7', 0.046], ['13/6', 0.012]],
+    notes: [
+      'Making the bar point is clearly right with 6-1.',
+      'The 6-, 7- and 8-points form a three-point block directly in front of the opponent\'s back checkers, so their sixes are already blocked and escaping becomes a real problem for them.',
+      '{a1} brings a checker down but leaves a blot on the bar point instead of owning it and costs {e1}. Running a checker all the way with {a2} wastes the roll.',
+    ],
+  },
+  {
+    dice: [6, 2], best: '24/18 13/11', eq: -0.009,
+    alts: [['13/5', -0.031], ['13/11 13/7', -0.038]],
+    notes: [
+      'The modern choice with 6-2 is 24/18 13/11: split to the opponent\'s bar point and bring a builder into play.',
+      'The back checker on the opponent\'s bar point is hard to attack without giving return shots, and the builder on the 11-point works toward our 5- and 7-points.',
+      'Slotting with {a1} was popular for decades but is {e1} worse: 15 rolls hit it and we are left with a weak board. {a2} leaves two outfield blots.',
+    ],
+  },
+  {
+    dice: [6, 3], best: '24/18 13/10', eq: -0.006,
+    alts: [['24/15', -0.015], ['13/7 13/10', -0.022]],
+    notes: [
+      'The usual 6-3 is a split to the opponent\'s bar point combined with a builder on the 10-point.',
+      'Both checkers get to work: the split contests the opponent\'s most important outfield point, and the 10-point checker aims at our 4-point and bar point.',
+      'Running with {a1} is a close alternative at {e1}, but the lone checker on the opponent\'s 10-point is easy to attack. {a2} puts two builders in the outfield and is {e2} worse.',
+    ],
+  },
+  {
+    dice: [6, 4], best: '8/2 6/2', eq: 0.002,
+    alts: [['24/14', -0.004], ['24/18 13/9', -0.007]],
+    notes: [
+      'Three plays are almost equal with 6-4, and making the 2-point with 8/2 6/2 edges the rollouts.',
+      'The 2-point is deep, but a second home-board point adds permanent value and gives us a stronger board for any hit we get.',
+      'Running with {a1} is only {e1} behind and is the natural choice in a racing style. Splitting with {a2} costs {e2}.',
+    ],
+  },
+  {
+    dice: [6, 5], best: '24/13', eq: 0.041,
+    alts: [['24/18 13/8', -0.015], ['13/2', -0.038]],
+    notes: [
+      'Lover\'s leap: 24/13 runs a back checker all the way to the safety of the midpoint.',
+      'It gains eleven pips in the race and leaves only one checker behind, which is too little for the opponent to attack profitably.',
+      'Splitting with {a1} is inferior by {e1} because the split checker can be pointed on, and {a2} buries a checker on the 2-point.',
+    ],
+  },
+  {
+    dice: [1, 1], best: '8/7(2) 6/5(2)', eq: 0.384,
+    alts: [['24/23(2) 6/5(2)', 0.352], ['8/7(2) 24/23(2)', 0.311]],
+    notes: [
+      'Double 1s make the two best points in the early game at once: 8/7(2) 6/5(2) owns both the bar point and the 5-point.',
+      'We now hold four consecutive points from the 5 to the 8, a powerful block in front of the opponent\'s back checkers.',
+      '{a1} makes the 5-point and an anchor on the opponent\'s 2-point instead of the bar point; it is safer but {e1} worse.',
+    ],
+  },
+  {
+    dice: [2, 2], best: '13/11(2) 6/4(2)', eq: 0.348,
+    alts: [['24/22(2) 6/4(2)', 0.321], ['13/9(2)', 0.29]],
+    notes: [
+      'With double 2s we make the 4-point with 6/4(2) and the 11-point with 13/11(2).',
+      'The 4-point strengthens the home board, and the 11-point checkers are safe builders for the 5-point and the bar point next turn.',
+      '{a1} makes the 4-point and an anchor on the opponent\'s 3-point instead, a safer but more passive plan that costs {e1}.',
+    ],
+  },
+  {
+    dice: [3, 3], best: '8/5(2) 6/3(2)', eq: 0.421,
+    alts: [['24/21(2) 8/5(2)', 0.397], ['13/7(2)', 0.372]],
+    notes: [
+      'Double 3s make two home-board points: 8/5(2) 6/3(2) owns the 5-point and the 3-point.',
+      'Three home-board points plus the 8-point give us a strong position against the back checkers and a great base for attacking any blot.',
+      '{a1} makes the 5-point and an advanced anchor, a balanced plan only {e1} behind. Making the bar point with {a2} is {e2} worse.',
+    ],
+  },
+  {
+    dice: [4, 4], best: '24/20(2) 13/9(2)', eq: 0.467,
+    alts: [['13/5(2)', 0.445], ['24/16(2)', 0.388]],
+    notes: [
+      'Double 4s make the golden anchor with 24/20(2) and the 9-point with 13/9(2).',
+      'The anchor on the opponent\'s 5-point secures the back checkers for the rest of the game, and the 9-point checkers are perfectly placed to make our own 5-point or bar point.',
+      'Making the 5-point from the midpoint with {a1} is the main alternative, just {e1} behind, but it leaves the back checkers exposed to attack.',
+    ],
+  },
+  {
+    dice: [5, 5], best: '13/3(2)', eq: 0.302,
+    alts: [['13/8(2) 13/3', 0.236], ['13/8(4)', 0.184]],
+    notes: [
+      'There is only one good play with double 5s from the starting position: 13/3(2).',
+      'It makes the 3-point, adding a second home-board point, and stays completely safe. Fives are awkward from the opening setup because the back checkers cannot move them, so most of the roll must be played from the midpoint.',
+      '{a1} leaves a blot on the 3-point and a gap in the outfield, costing {e1}; {a2} piles seven checkers on the 8-point and is {e2} worse.',
+    ],
+  },
+  {
+    dice: [6, 6], best: '24/18(2) 13/7(2)', eq: 0.571,
+    alts: [['13/7(2) 8/2(2)', 0.508], ['24/18(2) 8/2(2)', 0.462]],
+    notes: [
+      'Double 6s make both bar points: 24/18(2) anchors on the opponent\'s bar point and 13/7(2) makes ours.',
+      'We gain 24 pips in the race, block the opponent\'s sixes with a three-point prime from the 6 to the 8, and secure the back checkers on a strong point.',
+      '{a1} keeps both back checkers on the ace point and buries two checkers deep; it costs {e1}.',
+    ],
+  },
+];
+
+const OPENING_INTROS = [
+  (c) => `On the opening roll the player rolls ${c.dice}, and both sides start with ${c.my} pips.`,
+  (c) => `From the starting position we have ${c.dice} to play.`,
+  (c) => `Opening play: ${c.dice} from the initial setup, with the race level at ${c.my} pips each.`,
+  (c) => `This is the player's first move, with ${c.dice} from the starting position.`,
+  (c) => `${capitalize(c.dice)} is our first roll, and the opponent's back checkers are still together on our ace point.`,
+  (c) => `We start the game with ${c.dice}.`,
+];
+
+const OPENING_FILLERS = [
+  'The opponent has no home board yet, so any checker hit now loses only a few pips and re-enters easily.',
+  'In the opening, points matter more than pips: a race lead of a few pips is worth much less than a good point.',
+  'The opponent\'s back checkers on our ace point are the target of every building plan we make in the next few turns.',
+  'The midpoint is our supply depot: the checkers there become the builders for the 5-point and the bar point.',
+  'Because both sides start with the same structure, small differences in flexibility decide these early choices.',
+  'Rollouts of the opening rolls have been refined for decades, and the top plays are now well established.',
+];
+
+const OPENING_LESSONS = [
+  'Take-away: make a key point when the dice offer it; otherwise bring builders and split to create flexibility.',
+  'The principle is simple: the 5-point, the 4-point and the bar point are the points worth investing in early.',
+  'Lesson: opening plays are about the balance between building our own structure and freeing our back checkers.',
+  'Remember that in the opening a hit costs little, so modest risks for good structure are usually right.',
+  'Key idea: every checker should do a job, either building a point in front of the opponent or preparing an anchor.',
+  'The general rule is points first, then builders, then safety.',
+];
+
+function openingAnalysis(rng, entry, ctx) {
+  const fill = (s) =>
+    s.replace(/\{a(\d)\}/g, (_, i) => ctx.alts[i - 1].move).replace(/\{e(\d)\}/g, (_, i) => fmtEq(ctx.errs[i - 1]));
+  const sentences = [req(rng.pick(OPENING_INTROS)(ctx)), ...entry.notes.map((n) => req(fill(n)))];
+  sentences.push(req(rng.pick(OPENING_LESSONS)));
+  return fitLength(rng, sentences, rng.shuffle(OPENING_FILLERS));
+}
+
+// ============================================================== phase prose
+//
+// The phase writers pick from pools of phrasings keyed on the features of the
+// best play, its main alternative and the position, and vary the order of the
+// blocks, so the texts read like individual notes rather than one template.
+
+/** Sentences explaining what the best play achieves, most important first. */
+function bestReasons(rng, c) {
+  const f = c.fb;
+  const out = [];
+  if (f.entered > 0) {
+    out.push(rng.pick([
+      `First things first: ${f.entered === 1 ? 'the checker on the bar has' : 'our checkers on the bar have'} to come in, and ${c.best} does that while keeping the rest of the position intact.`,
+      `${c.best} brings the bar checker back into play before anything else, as the rules require.`,
+    ]));
+  }
+  if (f.hits > 0) {
+    const two = f.hits > 1;
+    out.push(rng.pick([
+      `${c.best} ${two ? 'hits twice' : 'hits'}, costing the opponent ${f.pipLoss} pips and forcing them to spend part of their next roll entering instead of building.`,
+      `The hit is the heart of the play: it sends ${two ? 'two checkers' : 'a checker'} back (${f.pipLoss} pips) and takes the initiative away from the opponent.`,
+      `Hitting gains ${f.pipLoss} pips and, just as important, tempo: with ${two ? 'two checkers' : 'a checker'} on the bar the opponent cannot use the full roll against us.`,
+      `${two ? 'A double hit' : 'The hit'} puts the opponent on the defensive: ${two ? 'they must enter two checkers' : 'they must enter first'}, and ${f.pipLoss} pips change hands in the race.`,
+    ]));
+  }
+  const homeMade = f.made.filter((p) => p <= 12);
+  const anchorMade = f.made.filter((p) => p >= 18);
+  if (homeMade.length > 0) {
+    const p = homeMade.reduce((a, b) => (POINT_VALUE[b] > POINT_VALUE[a] ? b : a));
+    const extra = homeMade.length > 1 ? ` (together with ${pointList(homeMade.filter((x) => x !== p))})` : '';
+    out.push(rng.pick([
+      `It makes ${pointName(p)}${extra}, ${pointNote(p)}.`,
+      `Owning ${pointName(p)}${extra} is the main gain: ${pointNote(p).replace(/^which /, 'it ')}.`,
+      `The new point, ${pointName(p)}${extra}, is worth more than any loose checker could be.`,
+    ]));
+  }
+  if (anchorMade.length > 0) {
+    const p = anchorMade[0];
+    out.push(rng.pick([
+      `It establishes an anchor on ${pointName(p)}, ${pointNote(p)}; our back checkers can no longer be attacked there.`,
+      `Making ${pointName(p)} gives us a secure anchor, so the opponent's attacking plans lose most of their force.`,
+    ]));
+  }
+  if (f.off > 0) {
+    out.push(rng.pick([
+      `It bears off ${plural(f.off, 'checker')}, which is what wins races.`,
+      `${capitalize(numWord(f.off))} ${f.off === 1 ? 'checker comes' : 'checkers come'} off, bringing us a step closer to the finish.`,
+    ]));
+  }
+  if (f.escaped > 0 && f.entered === 0) {
+    out.push(rng.pick([
+      `Running ${f.escaped === 1 ? 'a back checker' : `${numWord(f.escaped)} back checkers`} gets ${f.escaped === 1 ? 'it' : 'them'} out before the opponent's blockade grows.`,
+      `The play escapes ${f.escaped === 1 ? 'a back checker' : 'back checkers'} while the path is still open.`,
+    ]));
+  }
+  if (f.split && f.hits === 0 && anchorMade.length === 0) {
+    out.push(rng.pick([
+      'Splitting the back checkers gives them more ways to make an advanced anchor and discourages the opponent from bringing builders into range.',
+      'The split adds flexibility in the back: next turn many rolls make an anchor or hit a loose opposing checker.',
+    ]));
+  }
+  if (f.slotted.length > 0 && f.hits === 0) {
+    const p = f.slotted[0];
+    out.push(rng.pick([
+      `It slots ${pointName(p)}, accepting some risk to make that point next turn.`,
+      `The checker left on ${pointName(p)} is a deliberate slot: if it is missed we can cover it with many rolls.`,
+    ]));
+  } else if (f.builders.length > 0 && f.hits === 0) {
+    out.push(rng.pick([
+      `A new builder lands on ${pointName(f.builders[0])}, adding ways to make the key points next turn.`,
+      `The checker on ${pointName(f.builders[0])} is a useful builder for the points we still want.`,
+    ]));
+  }
+  return out;
+}
+
+/** One sentence on the blots the best play leaves, with honest shot counts. */
+function safetySentence(rng, c) {
+  const f = c.fb;
+  if (!f.contact) return null;
+  if (f.blots.length === 0) {
+    return rng.pick([
+      'Just as important, it leaves no blots at all.',
+      `It does all this without leaving a single blot${c.facts.opBack > 0 ? ' for the opponent\'s back checkers' : ''}.`,
+      'The resulting position is completely safe: every checker is on a made point.',
+    ]);
+  }
+  if (f.shots === 0) {
+    return rng.pick([
+      `The blot it leaves on ${pointName(f.blots[0])} is out of the opponent's reach.`,
+      'Any blots it leaves cannot be hit next turn.',
+    ]);
+  }
+  return rng.pick([
+    `The price is ${shotText(f.shots)} (${pct(f.shots)}) at our ${f.blots.length === 1 ? 'blot' : 'blots'}, a risk the position can afford.`,
+    `It does leave ${shotText(f.shots)} out of 36, but the reward justifies the exposure.`,
+    `The opponent hits back with ${f.shots} of 36 rolls, which is acceptable here.`,
+    `${f.shots} rolls out of 36 hit a blot afterwards; that is the accepted cost of the play.`,
+  ]);
+}
+
+/** Sentences on why the main alternative falls short, from the concrete differences. */
+function altCritique(rng, c) {
+  const { fb, fa, alt, err } = c;
+  const out = [];
+  const e = fmtEq(err);
+  const lostPoints = fb.made.filter((p) => !fa.made.includes(p));
+  const altPoints = fa.made.filter((p) => !fb.made.includes(p));
+  if (fa.hits > fb.hits) {
+    out.push(rng.pick([
+      `${alt} hits, but the hit does not pay for itself and the play costs ${e}.`,
+      `The tempting ${alt} hits too, yet it leaves our position looser and is ${e} worse.`,
+      `Hitting with ${alt} looks active, but it gives up ${e} in equity.`,
+    ]));
+  } else if (fb.hits > fa.hits) {
+    out.push(rng.pick([
+      `${alt} declines the hit and lets the opponent play freely next turn; it costs ${e}.`,
+      `Not hitting with ${alt} gives the opponent time to consolidate, a ${e} mistake.`,
+    ]));
+  }
+  if (lostPoints.length > 0 && out.length < 2) {
+    out.push(rng.pick([
+      `${alt} fails to make ${pointList(lostPoints)}.`,
+      `Without ${pointList(lostPoints)}, as in ${alt}, our structure is clearly weaker.`,
+    ]));
+  } else if (altPoints.length > 0 && out.length < 2) {
+    out.push(rng.pick([
+      `${alt} makes ${pointList(altPoints)} instead, but that point is worth less here.`,
+      `${alt} does make ${pointList(altPoints)}, yet it pays too much for it elsewhere on the board.`,
+    ]));
+  }
+  if (fa.shots > fb.shots + 1 && out.length < 2) {
+    out.push(rng.pick([
+      `${alt} leaves ${shotText(fa.shots)} compared with ${fb.shots} for the best play.`,
+      `The extra risk is the problem with ${alt}: ${fa.shots} shots instead of ${fb.shots}.`,
+      `${alt} exposes us to ${fa.shots} hitting rolls, and that costs ${e}.`,
+    ]));
+  } else if (fa.shots + 1 < fb.shots && out.length < 2) {
+    out.push(rng.pick([
+      `${alt} is safer (${fa.shots} shots instead of ${fb.shots}) but too passive, and the caution costs ${e}.`,
+      `The safe-looking ${alt} leaves only ${fa.shots} shots, yet it gives up ${e} because it builds nothing for next turn.`,
+    ]));
+  }
+  if (fa.off < fb.off && out.length < 2) {
+    out.push(rng.pick([
+      `${alt} takes off ${fa.off === 0 ? 'no checkers' : plural(fa.off, 'checker')} instead of ${fb.off}.`,
+      `With ${alt} we bear off only ${fa.off}, which costs ${e}.`,
+    ]));
+  }
+  if (fa.gaps.length > fb.gaps.length && out.length < 2) {
+    out.push(rng.pick([
+      `${alt} leaves a gap on ${pointList(fa.gaps.filter((p) => !fb.gaps.includes(p)))}, which will waste pips on later rolls.`,
+      `The gap ${alt} creates on ${pointList(fa.gaps.filter((p) => !fb.gaps.includes(p)))} means some future numbers will not bear off.`,
+    ]));
+  }
+  if (fa.maxStack > fb.maxStack + 1 && out.length < 2) {
+    out.push(`${alt} piles ${fa.maxStack} checkers on ${pointName(fa.stackPoint)}, an inflexible stack.`);
+  }
+  const anchorLost = fa.broken.filter((p) => p >= 18 && !fb.broken.includes(p));
+  if (anchorLost.length > 0 && out.length < 2) {
+    out.push(`${alt} gives up the anchor on ${pointName(anchorLost[0])}, leaving our back checkers exposed.`);
+  }
+  if (out.length === 0) {
+    out.push(rng.pick([
+      `The closest alternative, ${alt}, is ${e} worse: the checkers end up less well placed for the next exchange.`,
+      `${alt} is the main rival, but it leaves a slightly worse distribution and costs ${e}.`,
+      `${alt} is playable, yet ${e} worse because it does less for our structure.`,
+      `The runner-up ${alt} costs ${e}; the difference is about flexibility rather than immediate risk.`,
+    ]));
+  } else if (!out.some((s) => s.includes(e))) {
+    out.push(rng.pick([
+      `Overall ${alt} is ${e} worse, ${errorSize(err)}.`,
+      `The rollout puts the cost at ${e}.`,
+      `That adds up to ${e}, ${errorSize(err)}.`,
+    ]));
+  }
+  return out;
+}
+
+function otherAltSentence(rng, c) {
+  if (c.alts.length < 2) return null;
+  const a = c.alts[1];
+  return rng.pick([
+    `${a.move} trails by ${fmtEq(a.err)}.`,
+    `Further down the list, ${a.move} loses ${fmtEq(a.err)}.`,
+    `${a.move} is also considered but costs ${fmtEq(a.err)}.`,
+    `The other candidate, ${a.move}, is ${fmtEq(a.err)} worse.`,
+  ]);
+}
+
+function verdictSentence(rng, c) {
+  const e = fmtEq(c.err);
+  return rng.pick([
+    `${c.best} is best, ${c.err < 0.02 ? 'narrowly' : 'clearly'}, with an equity of ${signedEq(c.eq)}.`,
+    `The analysis prefers ${c.best} (${signedEq(c.eq)}), and the nearest rival is ${e} behind.`,
+    `With ${c.diceName}, ${c.best} comes out on top by ${e}.`,
+    `${c.best} is the play, and the margin of ${e} makes choosing ${c.alt} ${errorSize(c.err)}.`,
+  ]);
+}
+
+/** Fact-based filler sentences, available to any phase when the text is too short. */
+function genericFillers(rng, c) {
+  const F = c.facts;
+  const out = [];
+  out.push(`${capitalize(raceText(F.myPip, F.opPip))}.`);
+  if (F.opHome > 0) out.push(`The opponent's home board has ${plural(F.opHome, 'closed point')}, which sets the price of getting hit.`);
+  else out.push('The opponent has no home-board points yet, so getting hit is not expensive.');
+  if (F.myHome > 0) out.push(`We own ${plural(F.myHome, 'point')} in our own board.`);
+  if (F.opBlots.length > 0 && c.phase !== 'BEAROFF') {
+    out.push(`The opponent has ${F.opBlots.length === 1 ? 'a blot' : 'blots'} on ${listText(F.opBlots.map(ourPointName))} in our coordinates.`);
+  }
+  if (F.opAnchors.length > 0) out.push(`The opponent holds ${listText(F.opAnchors.map(ourPointName))}, which limits our attacking options.`);
+  if (F.myAnchors.length > 0 && c.phase !== 'BEAROFF') out.push(`Our back checkers already own ${pointList(F.myAnchors)}.`);
+  if (F.myOff > 0) out.push(`${capitalize(plural(F.myOff, 'checker'))} of ours ${F.myOff === 1 ? 'is' : 'are'} already off.`);
+  if (F.opOff > 0) out.push(`The opponent has borne off ${plural(F.opOff, 'checker')}.`);
+  out.push(`Of the ${c.alts.length + 1} serious candidates, only ${c.best} keeps every part of the position working.`);
+  return rng.shuffle(out);
+}
+
+// ---------------------------------------------------------------- EARLY
+
+const EARLY_INTROS = [
+  (c) => `Early in the game we roll ${c.diceName}, and ${raceText(c.facts.myPip, c.facts.opPip)}.`,
+  (c) => `An early-game decision with ${c.diceName}: both sides are still developing, and ${raceText(c.facts.myPip, c.facts.opPip)}.`,
+  (c) => `After a couple of exchanges the pip count reads ${c.facts.myPip} to ${c.facts.opPip}, and we have ${c.diceName} to play.`,
+  (c) => `With ${c.diceName} to play, this is the classic early-game question of building, splitting or hitting.`,
+  (c) => `The position is still close to the opening setup, and ${c.diceName} offers several reasonable ideas.`,
+  (c) => `We have ${c.diceName} in a fluid early position (${c.facts.myPip} pips against ${c.facts.opPip}).`,
+];
+
+const EARLY_LESSONS = [
+  'Early in the game, points in front of the opponent\'s back checkers are worth more than a few pips.',
+  'When the opponent\'s board is weak, hitting loose is cheap: a return hit costs little.',
+  'Diversify your builders so that next turn as many rolls as possible make a new point.',
+  'The 5-point is the most important point for both sides; make it, or fight for it with an anchor.',
+  'Splitting is safest before the opponent has built a board; once they own three or four points, keep the back checkers together.',
+  'Count the shots before you slot: a risky play needs a big reward when the opponent\'s board is strong.',
+  'Tempo matters early: a hit forces the opponent to spend half the roll entering instead of attacking.',
+  'Do not stack: a fourth or fifth checker on one point is a resource doing no work.',
+  'Prefer flexibility over safety when being hit costs little.',
+  'Make the points you can now; points you hope to make next turn are not yet worth anything.',
+  'In the early game, ask first which play makes the best point, then which play gives the best builders.',
+  'A good early play usually does two jobs at once: it builds and it limits the opponent\'s good numbers.',
+];
+
+// ---------------------------------------------------------------- MIDDLE
+
+function middleTheme(F) {
+  const deficit = F.myPip - F.opPip;
+  if (F.myAnchors.length >= 2 && deficit >= 30) return 'BACKGAME';
+  if ((F.opBar > 0 || F.opBlotsInHome.length > 0) && F.myHome >= 3) return 'BLITZ';
+  if (F.myPrime.length >= 4 || F.opPrime.length >= 4) return 'PRIMING';
+  if (F.myAnchors.some((p) => p >= 18 && p <= 21) && deficit >= 5) return 'HOLDING';
+  return 'TIMING';
+}
+
+const MIDDLE_CONTEXT = {
+  BACKGAME: [
+    (c) => `This is a back game: we hold ${pointList(c.facts.myAnchors)} and trail by ${c.facts.myPip - c.facts.opPip} pips, so timing matters far more than the race.`,
+    (c) => `With anchors on ${pointList(c.facts.myAnchors)} and a ${c.facts.myPip - c.facts.opPip}-pip deficit, we are playing a back game and waiting for a late shot.`,
+  ],
+  BLITZ: [
+    (c) => `We are on the attack: the opponent has ${c.facts.opBar > 0 ? plural(c.facts.opBar, 'checker') + ' on the bar' : 'a blot in our home board'} and we already own ${c.facts.myHome} home-board points.`,
+    (c) => `This is blitzing territory, with ${c.facts.myHome} of our home points closed and the opponent ${c.facts.opBar > 0 ? 'on the bar' : 'stuck with a loose checker in our board'}.`,
+    (c) => `A blitz is under way: ${c.facts.myHome} home points are made and gammon chances are real if we keep up the pressure.`,
+  ],
+  PRIMING: [
+    (c) => c.facts.myPrime.length >= 4
+      ? `This is a priming battle: our ${c.facts.myPrime.length}-point block from ${pointName(c.facts.myPrime.low)} to ${pointName(c.facts.myPrime.high)} traps ${plural(c.facts.myPrime.trapped, 'opposing checker')}.`
+      : `The opponent has a ${c.facts.opPrime.length}-point block in front of our back checkers, so this is a priming battle and timing is everything.`,
+    (c) => `Both sides are building blockades; ${c.facts.myPrime.length >= 4 ? `ours is ${c.facts.myPrime.length} points long` : `the opponent's is ${c.facts.opPrime.length} points long`}, and ${raceText(c.facts.myPip, c.facts.opPip)}.`,
+  ],
+  HOLDING: [
+    (c) => `We hold ${pointList(c.facts.myAnchors.filter((p) => p <= 21))} and trail by ${c.facts.myPip - c.facts.opPip} pips, a classic holding game: we wait for a shot as the opponent brings checkers home.`,
+    (c) => `Our anchor on ${pointName(c.facts.myAnchors.filter((p) => p <= 21)[0])} gives us a holding game, ${c.facts.myPip - c.facts.opPip} pips behind.`,
+  ],
+  TIMING: [
+    (c) => `A fluid middle-game position with ${c.diceName} to play; ${raceText(c.facts.myPip, c.facts.opPip)}.`,
+    (c) => `Both sides still have checkers in contact, and ${raceText(c.facts.myPip, c.facts.opPip)}.`,
+    (c) => `In this middle-game position ${raceText(c.facts.myPip, c.facts.opPip)}, so the question is how much risk to take with ${c.diceName}.`,
+  ],
+};
+
+const MIDDLE_LESSONS = {
+  BACKGAME: [
+    'In a back game, timing is the whole story: we need enough pips to wait without crushing our board.',
+    'A back game only works while the home board can still be rebuilt when the shot comes.',
+    'Getting hit can even help in a back game, because it preserves our timing.',
+  ],
+  BLITZ: [
+    'When blitzing, commit: put checkers on the bar and bring ammunition into the zone.',
+    'In a blitz, the number of checkers attacking matters more than the odd return shot.',
+    'A blitz succeeds when the opponent has no anchor; once they anchor, switch to building a prime.',
+    'Gammons come from blitzes, so keep the pressure on while the opponent is on the bar.',
+  ],
+  PRIMING: [
+    'In priming battles, the side with better timing wins: keep your prime and let the opponent crunch.',
+    'Extend the prime in front of trapped checkers before worrying about the rest of the board.',
+    'A six-point prime wins the game; a five-point prime with a spare nearby is almost as good.',
+    'Escape before the prime closes, or anchor and wait for the opponent to break it.',
+  ],
+  HOLDING: [
+    'In a holding game, keep the anchor and keep your outfield flexible so you are ready when a shot comes.',
+    'Holding games are about patience: don\'t break the anchor until the race or the shot says so.',
+    'An advanced anchor gives us a permanent place to land and a steady supply of shots.',
+  ],
+  TIMING: [
+    'Think about timing: where will our checkers be in three rolls if nothing good happens?',
+    'In the middle game, connectivity between our checkers is worth as much as any single point.',
+    'Safe play is right when we lead the race; bold play is right when we need contact.',
+    'Count the shots and the gammon chances before choosing between a safe and a bold play.',
+    'The best middle-game plays keep several good options open for the next roll.',
+  ],
+};
+
+// --------------------------------------------------------------- BEAROFF
+
+function bearoffTheme(F) {
+  if (F.outside > 0) return 'BEARIN';
+  if (F.contact) return 'CONTACT';
+  return 'RACE';
+}
+
+const BEAROFF_CONTEXT = {
+  RACE: [
+    (c) => `Pure race: no contact remains, and ${raceText(c.facts.myPip, c.facts.opPip)}.`,
+    (c) => `There is no contact left, so this is all about bearing off efficiently; ${raceText(c.facts.myPip, c.facts.opPip)}.`,
+    (c) => `A straight bearoff with ${c.diceName}: ${c.facts.myOff > 0 ? `${plural(c.facts.myOff, 'checker')} already off, ` : ''}${c.facts.myPip} pips left against ${c.facts.opPip}.`,
+  ],
+  CONTACT: [
+    (c) => `This is a bearoff against contact: the opponent still has ${plural(c.facts.opBack, 'checker')} back${c.facts.opBar ? ' (some on the bar)' : ''}, so any blot we leave can be hit.`,
+    (c) => `We are bearing off, but ${c.facts.opBack === 1 ? 'an opposing checker is' : 'opposing checkers are'} still waiting in our home board area, so safety comes first.`,
+    (c) => `A contact bearoff with ${c.diceName}: ${raceText(c.facts.myPip, c.facts.opPip)}, but a single hit could turn the game around.`,
+  ],
+  BEARIN: [
+    (c) => `We still have ${plural(c.facts.outside, 'checker')} outside our home board, so the first job is bearing in.`,
+    (c) => `Bearing in: ${plural(c.facts.outside, 'checker')} must come home before we can start taking checkers off, and ${raceText(c.facts.myPip, c.facts.opPip)}.`,
+  ],
+};
+
+const BEAROFF_LESSONS = {
+  RACE: [
+    'In a pure race, bear off a checker whenever you can; when you cannot, fill the gaps on the high points.',
+    'Wastage is the hidden cost of the bearoff: avoid piling checkers on the low points.',
+    'Gaps on the high points waste future rolls; keep the distribution smooth.',
+    'Bear off as many checkers as possible; the count of rolls needed matters more than the pip count at the end.',
+  ],
+  CONTACT: [
+    'With contact, safety comes first: clear points from the back and keep even numbers on the highest points.',
+    'Against an anchor, plan the bearoff two rolls ahead so that awkward numbers do not leave a shot.',
+    'In a contact bearoff, a checker not borne off is much cheaper than a blot that gets hit.',
+    'Clear from the back: the highest points are where blots are most exposed.',
+  ],
+  BEARIN: [
+    'When bearing in, aim for the high points of the home board so future rolls are not wasted.',
+    'Bring checkers in efficiently: crossovers first, then smooth the distribution.',
+    'Bearing in to the 6- and 5-points keeps the pips in play; deep checkers waste rolls later.',
+  ],
+};
+
+function bearoffReasons(rng, c) {
+  const f = c.fb;
+  const out = [];
+  if (f.outside === 0 && c.facts.outside > 0) {
+    out.push(rng.pick([
+      'It brings the last checkers home, so every die can be used for bearing off from the next roll on.',
+      'The priority is getting home, and this play completes the bear-in.',
+    ]));
+  } else if (f.outside < c.facts.outside) {
+    out.push(`It reduces the checkers outside from ${c.facts.outside} to ${f.outside}.`);
+  }
+  if (f.cleared.length > 0 && f.cleared.some((p) => p <= 6)) {
+    const p = Math.max(...f.cleared.filter((x) => x <= 6));
+    out.push(rng.pick([
+      `It clears ${pointName(p)}, following the principle of clearing from the back.`,
+      `${capitalize(pointName(p))} is cleared, so higher numbers will not be wasted later.`,
+    ]));
+  }
+  if (f.gaps.length === 0 && f.outside === 0 && checkerTotal(c.post.me) > 3) {
+    out.push(rng.pick([
+      'The remaining checkers are spread without gaps, so almost every number bears off next turn.',
+      'It keeps a smooth distribution with no gaps in the home board.',
+    ]));
+  }
+  if (f.wasted === 0 && f.off > 0) out.push('Not a single pip of the roll is wasted.');
+  else if (f.wasted > 0 && f.wasted <= 3) out.push(`Only ${plural(f.wasted, 'pip')} of the roll ${f.wasted === 1 ? 'is' : 'are'} wasted.`);
+  return out;
+}
+
+// ============================================================ phase builders
+
+function selectAlternatives(rng, ranked, scale) {
+  const wanted = rng.pick([2, 3, 3, 4]);
+  const best = ranked[0];
+  const alts = [];
+  let floor = 0;
+  for (const m of ranked.slice(1)) {
+    if (alts.length === wanted) break;
+    // error grows with the evaluator's gap; plays further off than 0.25 are not
+    // "alternatives" a student would weigh, so they are skipped
+    const raw = (best.score - m.score) * scale;
+    if (raw > 0.25) break;
+    let err = clamp(round3(raw), 0.005, 0.25);
+    if (err <= floor) err = round3(floor + 0.001 + rng.int(0, 3) / 1000); // keep the list strictly ordered
+    if (err > 0.25) break;
+    floor = err;
+    alts.push({ m, err });
+  }
+  return alts;
+}
+
+function reportedEquity(rng, phase, best) {
+  // Scores are equity-like already; tanh keeps them inside the money-game range
+  // and a little jitter stops similar positions from printing identical numbers.
+  const jitter = (rng.next() - 0.5) * 0.02;
+  const squash = phase === 'EARLY' ? 0.8 : 0.95;
+  return round3(clamp(Math.tanh(best.score * squash) + jitter, -0.97, 0.97));
+}
+
+function buildPosition(rng, phase, index, b, dice, theme, writer) {
+  const ranked = rankMoves(b, dice);
+  if (ranked.length < 3 || ranked[0].steps.length === 0) return null;
+  const alts = selectAlternatives(rng, ranked, phase === 'BEAROFF' ? 0.6 : 0.75);
+  if (alts.length < 2) return null;
+  const eq = reportedEquity(rng, phase, ranked[0]);
+  const facts = positionFacts(b);
+  const ctx = {
+    phase,
+    theme,
+    dice: diceText(dice),
+    diceName: diceName(dice),
+    facts,
+    post: ranked[0].board,
+    best: ranked[0].text,
+    fb: moveFeatures(b, ranked[0], dice),
+    alt: alts[0].m.text,
+    fa: moveFeatures(b, alts[0].m, dice),
+    err: alts[0].err,
+    eq,
+    alts: alts.map((a) => ({ move: a.m.text, err: a.err })),
+  };
+  return {
+    positionId: `${phase}-${String(index + 1).padStart(3, '0')}`,
+    gamePhase: phase,
+    diceRoll: diceText(dice),
+    xgid: xgid(b, dice),
+    pipCount: { player: facts.myPip, opponent: facts.opPip },
+    bestMove: ranked[0].text,
+    bestMoveEquity: eq,
+    alternatives: alts.map((a) => ({ move: a.m.text, equity: round3(eq - a.err) })),
+    analysis: writer(rng, ctx),
+  };
+}
+
+/** Shared skeleton for EARLY and MIDDLE prose, in one of three block orders. */
+function contactAnalysis(rng, c, context, lessons) {
+  const reasons = bestReasons(rng, c).slice(0, 3);
+  const safety = safetySentence(rng, c);
+  const critique = altCritique(rng, c);
+  const other = otherAltSentence(rng, c);
+  const lesson = lessons();
+  const layout = rng.int(0, 2);
+  const s = [];
+  if (layout === 0) {
+    s.push(req(context), ...reasons.map(req));
+    if (safety) s.push(req(safety));
+    s.push(...critique.map(req));
+  } else if (layout === 1) {
+    s.push(req(verdictSentence(rng, c)), req(context), ...reasons.map(req));
+    if (safety) s.push(opt(safety));
+    s.push(...critique.map(req));
+  } else {
+    s.push(req(context), req(rng.pick([
+      `The natural-looking alternative is ${c.alt}, but ${c.best} is better.`,
+      `Many players would reach for ${c.alt}; the stronger play is ${c.best}.`,
+      `${c.best} beats the tempting ${c.alt}.`,
+    ])), ...reasons.map(req));
+    if (safety) s.push(opt(safety));
+    s.push(...critique.map(req));
+  }
+  if (other) s.push(opt(other));
+  s.push(req(`${rng.pick(['Take-away: ', 'The lesson: ', 'Principle: ', 'Remember: ', ''])}${lesson}`));
+  return fitLength(rng, s, genericFillers(rng, c));
+}
+
+function bearoffAnalysis(rng, c, lessons) {
+  const context = rng.pick(BEAROFF_CONTEXT[c.theme])(c);
+  const reasons = [...bearoffReasons(rng, c), ...bestReasons(rng, c).filter((r) => !/bears off|come off|comes off/.test(r))];
+  const unique = [...new Set(reasons)].slice(0, 3);
+  const safety = c.theme === 'CONTACT' || c.fb.contact ? safetySentence(rng, c) : null;
+  const s = [req(context)];
+  if (rng.chance(0.5)) s.push(req(verdictSentence(rng, c)));
+  s.push(...unique.map(req));
+  if (c.fb.off > 0 && !unique.some((r) => /off/.test(r))) {
+    s.push(req(`${c.best} takes ${plural(c.fb.off, 'checker')} off.`));
+  }
+  if (safety) s.push(req(safety));
+  s.push(...altCritique(rng, c).map(req));
+  const other = otherAltSentence(rng, c);
+  if (other) s.push(opt(other));
+  s.push(req(`${rng.pick(['Take-away: ', 'The lesson: ', 'Principle: ', 'Remember: ', ''])}${lessons[c.theme]()}`));
+  return fitLength(rng, s, genericFillers(rng, c));
+}
+
+// --------------------------------------------------------------- generators
+
+function generateOpening() {
+  const rng = makeRng(0x0be11a);
+  // order: the 15 non-double rolls by high die, then the doubles
+  const order = [...OPENING_BOOK].sort((a, b) => {
+    const da = a.dice[0] === a.dice[1];
+    const db = b.dice[0] === b.dice[1];
+    return da - db || a.dice[0] - b.dice[0] || a.dice[1] - b.dice[1];
+  });
+  return order.map((entry) => {
+    assertLegalOpening(entry);
+    const eq = entry.eq;
+    const ctx = {
+      dice: diceName(entry.dice),
+      my: 167,
+      alts: entry.alts.map(([move]) => ({ move })),
+      errs: entry.alts.map(([, e]) => round3(eq - e)),
+    };
+    return {
+      positionId: `OPENING-${entry.dice[0]}${entry.dice[1]}`,
+      gamePhase: 'OPENING',
+      diceRoll: diceText(entry.dice),
+      xgid: `XGID=-b----E-C---eE---c-e----B-:0:0:1:${entry.dice[0]}${entry.dice[1]}:0:0:0:0:10`,
+      pipCount: { player: 167, opponent: 167 },
+      bestMove: entry.best,
+      bestMoveEquity: eq,
+      alternatives: entry.alts.map(([move, equity]) => ({ move, equity })),
+      analysis: openingAnalysis(rng, entry, ctx),
+    };
+  });
+}
+
+/** The hand-written book must describe legal plays; compare token sets so word order does not matter. */
+function assertLegalOpening(entry) {
+  const legal = new Set(legalMoves(startBoard(), entry.dice).map((m) => m.text.split(' ').sort().join(' ')));
+  for (const move of [entry.best, ...entry.alts.map(([m]) => m)]) {
+    if (!legal.has(move.split(' ').sort().join(' '))) throw new Error(`opening ${diceText(entry.dice)}: illegal play ${move}`);
+  }
+}
+
+/**
+ * Fills one phase: for each of the 36 dice slots, sample self-play positions
+ * with the wanted theme until one gives a real decision (3+ distinct plays).
+ */
+function generatePhase(phase, seed, { accept, theme, quotas, play, writer }) {
+  const rng = makeRng(seed);
+  const diceList = phaseDice(rng);
+  const themes = rng.shuffle(quotas);
+  const seen = new Set();
+  const texts = new Set();
+  const out = [];
+  for (let i = 0; i < PER_PHASE; i++) {
+    let position = null;
+    for (let attempt = 0; attempt < 60 && !position; attempt++) {
+      const wanted = attempt < 40 ? themes[i] : null; // relax the theme only if it proves scarce
+      const b = samplePosition(rng, (x) => accept(x) && (!wanted || theme(x) === wanted), play);
+      if (!b || seen.has(boardKey(b))) continue;
+      const got = theme(b);
+      const candidate = buildPosition(rng, phase, i, b, diceList[i], got, writer);
+      if (!candidate || texts.has(candidate.analysis)) continue;
+      const words = wordCount(candidate.analysis);
+      if (words < WORDS_MIN || words > WORDS_MAX) continue;
+      seen.add(boardKey(b));
+      texts.add(candidate.analysis);
+      position = candidate;
+    }
+    if (!position) throw new Error(`${phase}: could not build position ${i + 1}`);
+    out.push(position);
+  }
+  return out;
+}
+
+function generateEarly() {
+  const rng = makeRng(0xea71);
+  const lessons = rng.deck(EARLY_LESSONS);
+  const intros = rng.deck(EARLY_INTROS);
+  return generatePhase('EARLY', 0xea7100, {
+    accept: (b) => {
+      const my = pipCount(b.me);
+      const op = pipCount(b.op);
+      return my >= 140 && my <= 165 && op >= 135 && op <= 167 && hasContact(b) && b.me[25] === 0;
+    },
+    theme: () => 'EARLY',
+    quotas: new Array(PER_PHASE).fill('EARLY'),
+    play: { minPly: 2, maxPly: 7, take: 0.45 },
+    writer: (r, c) => contactAnalysis(r, c, intros()(c), lessons),
+  });
+}
+
+function generateMiddle() {
+  const rng = makeRng(0x3dd1e);
+  const lessonDecks = Object.fromEntries(Object.entries(MIDDLE_LESSONS).map(([k, v]) => [k, rng.deck(v)]));
+  const quotas = [
+    ...new Array(10).fill('PRIMING'),
+    ...new Array(8).fill('BLITZ'),
+    ...new Array(8).fill('HOLDING'),
+    ...new Array(3).fill('BACKGAME'),
+    ...new Array(7).fill('TIMING'),
+  ];
+  return generatePhase('MIDDLE', 0x3dd1e00, {
+    accept: (b) => {
+      const my = pipCount(b.me);
+      const op = pipCount(b.op);
+      return my >= 90 && my <= 140 && op >= 80 && op <= 150 && hasContact(b) && borneOff(b.me) === 0 && borneOff(b.op) === 0;
+    },
+    theme: (b) => middleTheme(positionFacts(b)),
+    quotas,
+    play: { minPly: 8, maxPly: 40, take: 0.3 },
+    writer: (r, c) => contactAnalysis(r, c, r.pick(MIDDLE_CONTEXT[c.theme])(c), lessonDecks[c.theme]),
+  });
+}
+
+function generateBearoff() {
+  const rng = makeRng(0xbea2);
+  const lessonDecks = Object.fromEntries(Object.entries(BEAROFF_LESSONS).map(([k, v]) => [k, rng.deck(v)]));
+  const quotas = [...new Array(16).fill('RACE'), ...new Array(12).fill('CONTACT'), ...new Array(8).fill('BEARIN')];
+  return generatePhase('BEAROFF', 0xbea200, {
+    accept: (b) => {
+      const my = pipCount(b.me);
+      const op = pipCount(b.op);
+      return my >= 10 && my <= 60 && op <= 100 && b.me[25] === 0 && highestPoint(b.me) <= 9 && outsideHome(b.me) <= 3;
+    },
+    theme: (b) => bearoffTheme(positionFacts(b)),
+    quotas,
+    play: { minPly: 20, maxPly: 140, take: 0.5 },
+    writer: (r, c) => bearoffAnalysis(r, c, lessonDecks),
+  });
+}
+
+// =============================================================== validation
+
+/** Fails loudly rather than shipping a library that breaks the documented contract. */
+function validate(positions) {
+  const ids = new Set();
+  const texts = new Set();
+  const counts = {};
+  for (const p of positions) {
+    const where = p.positionId;
+    if (ids.has(p.positionId)) throw new Error(`duplicate id ${where}`);
+    ids.add(p.positionId);
+    counts[p.gamePhase] = (counts[p.gamePhase] ?? 0) + 1;
+    if (!/^[1-6]-[1-6]$/.test(p.diceRoll) || p.diceRoll[0] < p.diceRoll[2]) throw new Error(`${where}: dice ${p.diceRoll}`);
+    if (!/^XGID=[-a-oA-O]{26}:0:0:1:[1-6]{2}:0:0:0:0:10$/.test(p.xgid)) throw new Error(`${where}: xgid ${p.xgid}`);
+    if (p.alternatives.length < 2 || p.alternatives.length > 4) throw new Error(`${where}: alternatives`);
+    for (const a of p.alternatives) {
+      const gap = round3(p.bestMoveEquity - a.equity);
+      if (!(a.equity < p.bestMoveEquity) || gap < 0.005 || gap > 0.25) throw new Error(`${where}: alternative ${a.move}`);
+      if (a.move === p.bestMove) throw new Error(`${where}: alternative repeats best move`);
+    }
+    const words = wordCount(p.analysis);
+    if (words < WORDS_MIN || words > WORDS_MAX) throw new Error(`${where}: ${words} words`);
+    if (texts.has(p.analysis)) throw new Error(`${where}: duplicate analysis`);
+    texts.add(p.analysis);
+  }
+  const expected = { OPENING: 21, EARLY: PER_PHASE, MIDDLE: PER_PHASE, BEAROFF: PER_PHASE };
+  for (const [phase, n] of Object.entries(expected)) {
+    if (counts[phase] !== n) throw new Error(`${phase}: ${counts[phase]} positions, expected ${n}`);
+    const rolls = new Set(positions.filter((p) => p.gamePhase === phase).map((p) => p.diceRoll));
+    if (rolls.size !== 21) throw new Error(`${phase}: only ${rolls.size} distinct rolls`);
+  }
+}
+
+// ===================================================================== main
+
+const positions = [...generateOpening(), ...generateEarly(), ...generateMiddle(), ...generateBearoff()];
+validate(positions);
+mkdirSync(dirname(OUT_FILE), { recursive: true });
+writeFileSync(OUT_FILE, `${JSON.stringify(positions, null, 2)}\n`);
+console.log(`wrote ${positions.length} positions to ${OUT_FILE}`);

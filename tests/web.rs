@@ -1,0 +1,270 @@
+//! The exports through the JS boundary, run by wasm-bindgen-test in Node (`wasm-pack test --node`)
+//! and in headless Chromium (`WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome`).
+//! No `wasm_bindgen_test_configure!` line on purpose: one file serves both runtimes.
+#![cfg(target_arch = "wasm32")]
+
+use drillgen::bindings::pipeline::*;
+use drillgen::bindings::ts::*;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::wasm_bindgen_test;
+
+const LIBRARY: &str = include_str!("../data/positions.json");
+/// Written by the native test `seeded_sample_matches_the_fixture` from the same library and seed.
+const SEEDED: &str = include_str!("fixtures/seeded-sample.json");
+
+fn json(text: &str) -> JsValue {
+    js_sys::JSON::parse(text).expect("test JSON parses")
+}
+
+fn get(value: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(value, &JsValue::from_str(key)).expect("object")
+}
+
+fn strings(value: &JsValue) -> Vec<String> {
+    js_sys::Array::from(value)
+        .iter()
+        .filter_map(|v| v.as_string())
+        .collect()
+}
+
+fn ids(positions: &JsValue) -> Vec<String> {
+    js_sys::Array::from(positions)
+        .iter()
+        .filter_map(|p| get(&p, "positionId").as_string())
+        .collect()
+}
+
+fn library() -> JsPositions {
+    json(LIBRARY).unchecked_into()
+}
+
+fn request(text: &str) -> JsDrillRequest {
+    json(text).unchecked_into()
+}
+
+/// The thrown value must be a real `Error` named `DrillgenError`; returns its code.
+fn code_of<T>(result: Result<T, JsValue>) -> String {
+    let Err(thrown) = result else {
+        panic!("expected a thrown error")
+    };
+    let error: &js_sys::Error = thrown.dyn_ref().expect("thrown value is an Error instance");
+    assert_eq!(error.name(), "DrillgenError");
+    assert!(!String::from(error.message()).is_empty());
+    get(&thrown, "code").as_string().expect("code is a string")
+}
+
+#[wasm_bindgen_test]
+fn plan_is_computed_through_the_boundary() {
+    let plan: JsValue = plan_positions(
+        request(r#"{"targetDrillCount":20,"gamePhases":["MIDDLE","EARLY"]}"#),
+        None,
+    )
+    .expect("valid request")
+    .into();
+    assert_eq!(get(&get(&plan, "perPhase"), "EARLY").as_f64(), Some(12.0));
+    assert_eq!(get(&get(&plan, "perPhase"), "MIDDLE").as_f64(), Some(12.0));
+    assert_eq!(get(&plan, "totalPositions").as_f64(), Some(24.0));
+    assert_eq!(get(&plan, "batches").as_f64(), Some(4.0));
+    assert_eq!(get(&plan, "savingsPercent").as_f64(), Some(75.0));
+    assert_eq!(strings(&get(&plan, "phases")), ["EARLY", "MIDDLE"]);
+}
+
+#[wasm_bindgen_test]
+fn bad_input_throws_coded_errors() {
+    let cases: [(&str, &str); 8] = [
+        (r#"{"targetDrillCount":0}"#, "INVALID_TARGET_COUNT"),
+        (r#"{"targetDrillCount":100000}"#, "INVALID_TARGET_COUNT"),
+        (r#"{"targetDrillCount":"twenty"}"#, "INVALID_TARGET_COUNT"),
+        (r#"{"batchSize":0}"#, "INVALID_BATCH_SIZE"),
+        (r#"{"gamePhases":[]}"#, "INVALID_PHASES"),
+        (r#"{"gamePhases":["EARLY","EARLY"]}"#, "INVALID_PHASES"),
+        (r#"{"gamePhases":["ENDGAME"]}"#, "INVALID_PHASES"),
+        (r#"[1,2]"#, "INVALID_REQUEST"),
+    ];
+    for (input, code) in cases {
+        assert_eq!(
+            code_of(plan_positions(request(input), None)),
+            code,
+            "{input}"
+        );
+    }
+    let plan = plan_positions(request("{}"), None).expect("defaults are valid");
+    let not_an_array: JsPositions = json(r#"{"positionId":"A"}"#).unchecked_into();
+    assert_eq!(
+        code_of(sample_positions(
+            not_an_array,
+            plan.clone().unchecked_into(),
+            None
+        )),
+        "INVALID_POSITIONS"
+    );
+    let missing_field: JsPositions =
+        json(r#"[{"positionId":"A","gamePhase":"EARLY","diceRoll":"3-1"}]"#).unchecked_into();
+    assert_eq!(
+        code_of(sample_positions(
+            missing_field,
+            plan.clone().unchecked_into(),
+            None
+        )),
+        "INVALID_POSITIONS"
+    );
+    let bad_phase: JsPositions =
+        json(r#"[{"positionId":"A","gamePhase":"LATE","diceRoll":"3-1","bestMove":"8/5 6/5","analysis":"x"}]"#)
+            .unchecked_into();
+    assert_eq!(
+        code_of(sample_positions(
+            bad_phase,
+            plan.clone().unchecked_into(),
+            None
+        )),
+        "INVALID_POSITIONS"
+    );
+    let twice: JsPositions = json(
+        r#"[{"positionId":"A","gamePhase":"EARLY","diceRoll":"3-1","bestMove":"8/5 6/5","analysis":"x"},
+            {"positionId":"A","gamePhase":"EARLY","diceRoll":"4-2","bestMove":"8/4 6/4","analysis":"y"}]"#,
+    )
+    .unchecked_into();
+    assert_eq!(
+        code_of(sample_positions(twice, plan.clone().unchecked_into(), None)),
+        "DUPLICATE_POSITION_ID"
+    );
+    let bad_seed: JsSampleOptions = json(r#"{"seed":-1}"#).unchecked_into();
+    assert_eq!(
+        code_of(sample_positions(
+            library(),
+            plan.unchecked_into(),
+            Some(bad_seed)
+        )),
+        "INVALID_SEED"
+    );
+    assert_eq!(
+        code_of(plan_positions(JsValue::NULL.unchecked_into(), None)),
+        "INVALID_REQUEST"
+    );
+}
+
+#[wasm_bindgen_test]
+fn seeded_sampling_equals_native() {
+    let fixture = json(SEEDED);
+    let plan =
+        plan_positions(get(&fixture, "request").unchecked_into(), None).expect("fixture request");
+    let options: JsSampleOptions = json(&format!(
+        r#"{{"seed":{}}}"#,
+        get(&fixture, "seed").as_f64().unwrap_or(0.0)
+    ))
+    .unchecked_into();
+    let sample: JsValue = sample_positions(library(), plan, Some(options))
+        .expect("sample")
+        .into();
+    assert_eq!(
+        ids(&get(&sample, "positions")),
+        strings(&get(&fixture, "positionIds"))
+    );
+}
+
+#[wasm_bindgen_test]
+fn unseeded_sampling_draws_a_seed_from_the_platform() {
+    let plan = plan_positions(
+        request(r#"{"targetDrillCount":20,"gamePhases":["EARLY","MIDDLE"]}"#),
+        None,
+    )
+    .expect("plan");
+    let a: JsValue = sample_positions(library(), plan.clone(), None)
+        .expect("sample")
+        .into();
+    let b: JsValue = sample_positions(library(), plan, None)
+        .expect("sample")
+        .into();
+    assert_ne!(get(&a, "seed").as_f64(), get(&b, "seed").as_f64());
+    assert_ne!(ids(&get(&a, "positions")), ids(&get(&b, "positions")));
+}
+
+#[wasm_bindgen_test]
+fn opening_keeps_all_21_rolls_sorted() {
+    let plan = plan_positions(
+        request(r#"{"targetDrillCount":5,"gamePhases":["OPENING"]}"#),
+        None,
+    )
+    .expect("plan");
+    let sample: JsValue = sample_positions(library(), plan, None)
+        .expect("sample")
+        .into();
+    let dice: Vec<String> = js_sys::Array::from(&get(&sample, "positions"))
+        .iter()
+        .filter_map(|p| get(&p, "diceRoll").as_string())
+        .collect();
+    assert_eq!(dice.len(), 21);
+    assert_eq!(dice.first().map(String::as_str), Some("1-1"));
+    assert_eq!(dice.last().map(String::as_str), Some("6-6"));
+}
+
+/// plan -> sample -> partition -> prompt -> (drills the host stored) -> merge -> verify.
+#[wasm_bindgen_test]
+fn the_pipeline_round_trips_through_js_values() {
+    let req = r#"{"targetDrillCount":12,"gamePhases":["EARLY","BEAROFF"],"batchSize":5}"#;
+    let plan = plan_positions(request(req), None).expect("plan");
+    let options: JsSampleOptions = json(r#"{"seed":7}"#).unchecked_into();
+    let sample: JsValue = sample_positions(library(), plan, Some(options))
+        .expect("sample")
+        .into();
+    let positions = get(&sample, "positions");
+    let batches: JsValue = partition_batches(request(req), positions.clone().unchecked_into())
+        .expect("batches")
+        .into();
+    let batches = js_sys::Array::from(&batches);
+    assert_eq!(batches.length(), 3);
+
+    let context: JsPromptContext =
+        json(r#"{"mentalModel":{"core":"Points before pips"},"curriculum":"Module 1"}"#)
+            .unchecked_into();
+    let mut systems = Vec::new();
+    let mut stored = Vec::new();
+    for batch in batches.iter() {
+        let prompt: JsValue = build_batch_prompt(
+            batch.clone().unchecked_into(),
+            context.clone().unchecked_into(),
+            None,
+        )
+        .expect("prompt")
+        .into();
+        systems.push(get(&prompt, "system").as_string().unwrap_or_default());
+        let batch_positions = js_sys::Array::from(&get(&batch, "positions"));
+        for (k, index) in js_sys::Array::from(&get(&batch, "drillIndices"))
+            .iter()
+            .enumerate()
+        {
+            let position = batch_positions.get(k as u32 % batch_positions.length());
+            let index = index.as_f64().unwrap_or(-1.0);
+            stored.push(format!(
+                r#"{{"drillId":"art:{index}","batchIndex":{},"batchStatus":"COMPLETED","gamePhase":"{}",
+                    "index":{index},"positionId":"{}","title":"T","principle":"P","question":"Q?",
+                    "options":[{{"id":"A","text":"a"}},{{"id":"B","text":"b"}},{{"id":"C","text":"c"}},{{"id":"D","text":"d"}}],
+                    "correctOptionId":"C","explanation":"E","difficulty":"BEGINNER"}}"#,
+                get(&batch, "batchIndex").as_f64().unwrap_or(-1.0),
+                get(&position, "gamePhase").as_string().unwrap_or_default(),
+                get(&position, "positionId").as_string().unwrap_or_default(),
+            ));
+        }
+    }
+    assert!(
+        systems.windows(2).all(|w| w[0] == w[1]),
+        "shared prefix is byte-identical"
+    );
+    stored.reverse(); // storage returns rows in any order
+    let drills: JsDrills = json(&format!("[{}]", stored.join(","))).unchecked_into();
+    let artifact = merge_drills(request(req), drills).expect("merge");
+    let artifact_value: JsValue = artifact.clone().into();
+    let indices: Vec<f64> = js_sys::Array::from(&get(&artifact_value, "drills"))
+        .iter()
+        .filter_map(|d| get(&d, "index").as_f64())
+        .collect();
+    assert_eq!(indices, (0..12).map(f64::from).collect::<Vec<_>>());
+    assert_eq!(
+        get(&artifact_value, "status").as_string().as_deref(),
+        Some("COMPLETED")
+    );
+    let report: JsValue = verify_artifact(artifact, positions.unchecked_into())
+        .expect("report")
+        .into();
+    assert_eq!(get(&report, "passed").as_bool(), Some(true));
+}
