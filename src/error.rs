@@ -54,6 +54,46 @@ pub enum DrillgenError {
 
     #[error("no random source is available to draw a seed: {0}")]
     RandomUnavailable(String),
+
+    #[error("network error: {0}")]
+    Network(String),
+
+    #[error("no response within {ms} ms")]
+    Timeout { ms: u64 },
+
+    #[error("HTTP {status}: {detail}")]
+    Http {
+        status: u16,
+        detail: String,
+        retryable: bool,
+    },
+
+    #[error("the provider account has no quota left (HTTP 429 insufficient_quota): {0}")]
+    InsufficientQuota(String),
+
+    #[error(
+        "rate limited: the provider asks to wait {wait_ms} ms, more than the {max_ms} ms allowed"
+    )]
+    RateLimited {
+        wait_ms: u64,
+        max_ms: u64,
+        retry_at_ms: f64,
+    },
+
+    #[error("the response body is larger than {limit} bytes")]
+    ResponseTooLarge { limit: u64 },
+
+    #[error("invalid LLM output: {0}")]
+    InvalidOutput(String),
+
+    #[error("the run was aborted")]
+    Aborted,
+
+    #[error("persist failed: {0}")]
+    PersistFailed(String),
+
+    #[error("load failed: {0}")]
+    LoadFailed(String),
 }
 
 impl DrillgenError {
@@ -76,12 +116,40 @@ impl DrillgenError {
             Self::InvalidArtifact(_) => "INVALID_ARTIFACT",
             Self::InvalidOptions(_) => "INVALID_OPTIONS",
             Self::RandomUnavailable(_) => "RANDOM_UNAVAILABLE",
+            Self::Network(_) => "NETWORK_ERROR",
+            Self::Timeout { .. } => "TIMEOUT",
+            Self::Http { .. } => "HTTP_ERROR",
+            Self::InsufficientQuota(_) => "INSUFFICIENT_QUOTA",
+            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::ResponseTooLarge { .. } => "RESPONSE_TOO_LARGE",
+            Self::InvalidOutput(_) => "INVALID_OUTPUT",
+            Self::Aborted => "ABORTED",
+            Self::PersistFailed(_) => "PERSIST_FAILED",
+            Self::LoadFailed(_) => "LOAD_FAILED",
         }
     }
 
-    /// Whether trying the same operation again may succeed. Input errors never do.
+    /// Whether trying the same operation again may succeed. Input errors never do; transient
+    /// transport failures and bad model output do; an HTTP status carries its own verdict
+    /// (status class, overridden by `x-should-retry`).
     pub fn is_retryable(&self) -> bool {
-        false
+        match self {
+            Self::Network(_)
+            | Self::Timeout { .. }
+            | Self::ResponseTooLarge { .. }
+            | Self::InvalidOutput(_) => true,
+            Self::Http { retryable, .. } => *retryable,
+            _ => false,
+        }
+    }
+
+    /// The HTTP status behind the error, when there is one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Http { status, .. } => Some(*status),
+            Self::InsufficientQuota(_) | Self::RateLimited { .. } => Some(429),
+            _ => None,
+        }
     }
 }
 
@@ -122,6 +190,24 @@ mod tests {
             DrillgenError::InvalidArtifact(String::new()),
             DrillgenError::InvalidOptions(String::new()),
             DrillgenError::RandomUnavailable(String::new()),
+            DrillgenError::Network(String::new()),
+            DrillgenError::Timeout { ms: 1 },
+            DrillgenError::Http {
+                status: 500,
+                detail: String::new(),
+                retryable: true,
+            },
+            DrillgenError::InsufficientQuota(String::new()),
+            DrillgenError::RateLimited {
+                wait_ms: 1,
+                max_ms: 1,
+                retry_at_ms: 0.0,
+            },
+            DrillgenError::ResponseTooLarge { limit: 1 },
+            DrillgenError::InvalidOutput(String::new()),
+            DrillgenError::Aborted,
+            DrillgenError::PersistFailed(String::new()),
+            DrillgenError::LoadFailed(String::new()),
         ];
         let mut codes: Vec<&str> = all.iter().map(|e| e.code()).collect();
         assert!(
@@ -132,6 +218,29 @@ mod tests {
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), all.len());
-        assert!(all.iter().all(|e| !e.is_retryable()));
+        // The .d.ts union is written by hand in the bindings; it must list exactly these codes.
+        let ts = include_str!("bindings/ts.rs");
+        let start = ts
+            .find("export type DrillgenErrorCode =")
+            .expect("union in ts.rs");
+        let union = &ts[start..start + ts[start..].find(';').expect("union ends")];
+        let mut declared: Vec<&str> = union.split('"').skip(1).step_by(2).collect();
+        declared.sort_unstable();
+        assert_eq!(declared, codes, "DrillgenErrorCode in src/bindings/ts.rs");
+        let retryable: Vec<&str> = all
+            .iter()
+            .filter(|e| e.is_retryable())
+            .map(|e| e.code())
+            .collect();
+        assert_eq!(
+            retryable,
+            [
+                "NETWORK_ERROR",
+                "TIMEOUT",
+                "HTTP_ERROR",
+                "RESPONSE_TOO_LARGE",
+                "INVALID_OUTPUT"
+            ]
+        );
     }
 }

@@ -12,6 +12,7 @@ pub mod merge;
 pub mod partition;
 pub mod plan;
 pub mod prompt;
+pub mod retry;
 pub mod sample;
 pub mod types;
 pub mod verify;

@@ -25,7 +25,17 @@ export type DrillgenErrorCode =
   | "INVALID_DRILLS"
   | "INVALID_ARTIFACT"
   | "INVALID_OPTIONS"
-  | "RANDOM_UNAVAILABLE";
+  | "RANDOM_UNAVAILABLE"
+  | "NETWORK_ERROR"
+  | "TIMEOUT"
+  | "HTTP_ERROR"
+  | "INSUFFICIENT_QUOTA"
+  | "RATE_LIMITED"
+  | "RESPONSE_TOO_LARGE"
+  | "INVALID_OUTPUT"
+  | "ABORTED"
+  | "PERSIST_FAILED"
+  | "LOAD_FAILED";
 
 /** Every error drillgen throws is an `Error` of this shape. */
 export interface DrillgenError extends Error {
