@@ -8,6 +8,7 @@ pub mod bindings;
 pub mod drill;
 pub mod error;
 pub mod input;
+pub mod llm;
 pub mod merge;
 pub mod partition;
 pub mod plan;
