@@ -10,12 +10,14 @@ pub mod error;
 pub mod input;
 pub mod llm;
 pub mod merge;
+pub mod orchestrator;
 pub mod partition;
 pub mod plan;
 pub mod prompt;
 pub mod retry;
 pub mod sample;
 pub mod types;
+pub mod validate;
 pub mod verify;
 
 pub use error::{DrillgenError, Result};

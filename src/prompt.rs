@@ -202,6 +202,15 @@ pub fn batch_part(batch: &BatchSpec, templates: &PromptTemplates) -> Result<Stri
     Ok(out)
 }
 
+/// The retry of a batch whose output was rejected tells the model what was wrong; it goes in the
+/// batch-specific part so the shared prefix stays cacheable.
+pub fn with_feedback(mut prompt: BatchPrompt, feedback: &str) -> BatchPrompt {
+    prompt.user.push_str(&format!(
+        "\n\nYour previous answer for this batch was rejected: {feedback}\nReturn the corrected JSON object."
+    ));
+    prompt
+}
+
 pub fn build_batch_prompt(
     batch: &BatchSpec,
     context: &PromptContext,

@@ -1,0 +1,175 @@
+//! What a run tells the host while it goes (progress events) and when it ends (the result).
+
+use serde::{Deserialize, Serialize};
+
+use crate::drill::Drill;
+use crate::error::DrillgenError;
+use crate::llm::{Secret, Usage};
+use crate::types::Warning;
+use crate::verify::VerificationReport;
+
+/// What the spec stores on the artifact as `batchProgress`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct BatchProgress {
+    pub completed: u32,
+    pub total: u32,
+    pub failed: Vec<u32>,
+}
+
+/// An error as the host sees it: stable code, message with any API key removed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorInfo {
+    pub code: String,
+    pub message: String,
+    pub retryable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub status: Option<u16>,
+    /// For `RATE_LIMITED`: when the provider will take calls again (ms since the Unix epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub retry_at: Option<f64>,
+}
+
+impl ErrorInfo {
+    pub fn new(error: &DrillgenError, key: Option<&Secret>) -> Self {
+        let message = error.to_string();
+        let message = key.map_or_else(|| message.clone(), |k| k.redact(&message));
+        let retry_at = match error {
+            DrillgenError::RateLimited { retry_at_ms, .. } => Some(*retry_at_ms),
+            _ => None,
+        };
+        Self {
+            code: error.code().to_owned(),
+            message,
+            retryable: error.is_retryable(),
+            status: error.status(),
+            retry_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub enum ProgressKind {
+    BatchStarted,
+    BatchRetrying,
+    BatchCompleted,
+    BatchFailed,
+    RunFinished,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct ProgressEvent {
+    #[serde(rename = "type")]
+    pub kind: ProgressKind,
+    pub completed_drills: u32,
+    pub total_drills: u32,
+    /// 0-based; absent on `runFinished`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub batch_index: Option<u32>,
+    pub total_batches: u32,
+    /// 1-based attempt of the batch (on `batchRetrying`: the attempt that failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub attempt: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub max_attempts: Option<u32>,
+    /// On `batchRetrying`: how long until the next attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub delay_ms: Option<u64>,
+    /// On `batchRetrying` and `batchFailed`: why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub error: Option<ErrorInfo>,
+    pub batch_progress: BatchProgress,
+    /// Ready for the UI, e.g. "Generated 15/25 drills (Batch 3/5)".
+    pub message: String,
+}
+
+/// What `persist` is told about the drills it receives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct BatchInfo {
+    pub artifact_id: String,
+    pub batch_index: u32,
+    pub total_batches: u32,
+    pub drill_indices: Vec<u32>,
+    /// Progress as it will be once these drills are stored (what the artifact row should hold).
+    pub batch_progress: BatchProgress,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BatchOutcomeStatus {
+    Completed,
+    Failed,
+    Cancelled,
+    /// Resume: every drill of the batch was already stored.
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct BatchOutcome {
+    pub batch_index: u32,
+    pub status: BatchOutcomeStatus,
+    pub drill_indices: Vec<u32>,
+    /// LLM calls made (0 when skipped).
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub error: Option<ErrorInfo>,
+    pub usage: Usage,
+    /// Drills this batch generated (stored, or kept here when `persist` failed).
+    pub drills: Vec<Drill>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RunStatus {
+    /// Every batch, or some (see `warnings` and `batchProgress.failed`), produced its drills.
+    Completed,
+    /// No drill exists.
+    Failed,
+    /// Aborted through `signal`; nothing was persisted after the abort.
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct GenerationResult {
+    pub artifact_id: String,
+    pub status: RunStatus,
+    /// Pass it back as `seed` (with `existingDrills` or `load`) to resume on the same positions.
+    pub seed: u64,
+    /// The series rebuilt from storage: COMPLETED drills, one per index, sorted.
+    pub drills: Vec<Drill>,
+    /// Generated but not stored because `persist` kept failing: store them yourself.
+    pub unpersisted_drills: Vec<Drill>,
+    pub missing_indices: Vec<u32>,
+    pub batch_progress: BatchProgress,
+    pub batches: Vec<BatchOutcome>,
+    pub usage: Usage,
+    pub warnings: Vec<Warning>,
+    pub verification: VerificationReport,
+    /// What the host's `verify` returned, if given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional, type = "JsonValue"))]
+    pub host_verification: Option<serde_json::Value>,
+}

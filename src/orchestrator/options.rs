@@ -1,0 +1,200 @@
+//! Options of a run, checked before any request is made.
+
+use serde::Deserialize;
+
+use crate::drill::Drill;
+use crate::error::{DrillgenError, Result};
+use crate::llm::LlmConfig;
+use crate::plan::ValidRequest;
+use crate::prompt::{PromptContext, PromptTemplates, check_user_template, shared_prefix};
+use crate::retry::RetryPolicy;
+use crate::types::{BatchSpec, DrillRequest, GamePhase, Position, Warning};
+
+pub const DEFAULT_CONCURRENCY: u32 = 4;
+/// Cloudflare Workers allow six simultaneous outgoing connections per request.
+pub const MAX_CONCURRENCY: u32 = 6;
+
+/// The spec's `ENABLE_BATCH_DRILL_GENERATION` flag: `single` is one call for the whole series.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Batched,
+    Single,
+}
+
+/// The data part of `generateDrillSeries` options (the callbacks and the signal are the host's).
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct GenerateOptions {
+    /// Names the series; drills are keyed `artifactId:index`.
+    pub artifact_id: String,
+    pub request: DrillRequest,
+    /// The host's position pool.
+    pub positions: Vec<Position>,
+    pub context: PromptContext,
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub prompts: PromptTemplates,
+    pub llm: LlmConfig,
+    /// Batches in flight at once (default 4, at most 6).
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub concurrency: Option<f64>,
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub retry: RetryPolicy,
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub mode: Mode,
+    /// Replays the same sample (and jitter); a resume should pass the first run's `seed`.
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub seed: Option<f64>,
+    /// Resume: drills already stored; their indices are not generated again.
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub existing_drills: Vec<Drill>,
+}
+
+/// What every batch of a run shares.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub artifact_id: String,
+    pub llm: LlmConfig,
+    pub context: PromptContext,
+    pub prompts: PromptTemplates,
+    pub retry: RetryPolicy,
+    pub concurrency: u32,
+    /// Persist retries use the same backoff but never Retry-After.
+    pub persist_retries: u32,
+}
+
+pub struct Prepared {
+    pub request: ValidRequest,
+    pub seed: u64,
+    pub sample: Vec<Position>,
+    pub batches: Vec<BatchSpec>,
+    pub config: RunConfig,
+    pub warnings: Vec<Warning>,
+}
+
+fn check_artifact_id(id: &str) -> Result<()> {
+    if id.trim().is_empty() || id.len() > 200 {
+        return Err(DrillgenError::InvalidOptions(
+            "artifactId must be a non-empty string of at most 200 characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn check_shared(
+    llm: &LlmConfig,
+    context: &PromptContext,
+    prompts: &PromptTemplates,
+    retry: &RetryPolicy,
+) -> Result<()> {
+    llm.validate()?;
+    retry.validate()?;
+    shared_prefix(context, prompts)?;
+    if let Some(t) = &prompts.user_prompt_template {
+        check_user_template(t)?;
+    }
+    Ok(())
+}
+
+impl GenerateOptions {
+    pub fn prepare(&self) -> Result<Prepared> {
+        check_artifact_id(&self.artifact_id)?;
+        let request = self.request.validate()?;
+        check_shared(&self.llm, &self.context, &self.prompts, &self.retry)?;
+        let concurrency = match self.concurrency {
+            None => DEFAULT_CONCURRENCY,
+            Some(c) if c.fract() == 0.0 && (1.0..=f64::from(MAX_CONCURRENCY)).contains(&c) => {
+                c as u32
+            }
+            Some(c) => {
+                return Err(DrillgenError::InvalidOptions(format!(
+                    "concurrency must be an integer from 1 to {MAX_CONCURRENCY}, got {c}"
+                )));
+            }
+        };
+        let seed = crate::sample::resolve_seed(self.seed)?;
+        crate::sample::validate_pool(&self.positions)?;
+        let phases: Vec<GamePhase> = self.positions.iter().map(|p| p.game_phase).collect();
+        let plan = crate::plan::plan(&request, Some(&phases))?;
+        let sample = crate::sample::sample(&self.positions, &plan, seed)?;
+        let batches = match self.mode {
+            Mode::Batched => crate::partition::partition(&request, &sample.positions)?,
+            Mode::Single => vec![BatchSpec {
+                batch_index: 0,
+                total_batches: 1,
+                drill_indices: (0..request.target_drill_count).collect(),
+                positions: sample.positions.clone(),
+            }],
+        };
+        Ok(Prepared {
+            request,
+            seed,
+            sample: sample.positions,
+            batches,
+            config: RunConfig {
+                artifact_id: self.artifact_id.clone(),
+                llm: self.llm.clone(),
+                context: self.context.clone(),
+                prompts: self.prompts.clone(),
+                retry: self.retry,
+                concurrency,
+                persist_retries: 3,
+            },
+            warnings: sample.warnings,
+        })
+    }
+}
+
+/// Options of `generateBatch`: what one batch needs from a run.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct BatchOptions {
+    pub artifact_id: String,
+    pub context: PromptContext,
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub prompts: PromptTemplates,
+    pub llm: LlmConfig,
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub retry: RetryPolicy,
+    /// Seeds the retry jitter.
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub seed: Option<f64>,
+}
+
+impl BatchOptions {
+    pub fn prepare(&self, batch: &BatchSpec) -> Result<RunConfig> {
+        check_artifact_id(&self.artifact_id)?;
+        check_shared(&self.llm, &self.context, &self.prompts, &self.retry)?;
+        crate::sample::validate_pool(&batch.positions)?;
+        if batch.drill_indices.is_empty()
+            || batch.positions.is_empty()
+            || batch.batch_index >= batch.total_batches
+        {
+            return Err(DrillgenError::InvalidOptions(
+                "batch needs drill indices, positions, and batchIndex < totalBatches".into(),
+            ));
+        }
+        Ok(RunConfig {
+            artifact_id: self.artifact_id.clone(),
+            llm: self.llm.clone(),
+            context: self.context.clone(),
+            prompts: self.prompts.clone(),
+            retry: self.retry,
+            concurrency: 1,
+            persist_retries: 3,
+        })
+    }
+}
