@@ -4,5 +4,8 @@
 //! Public only so the wasm-bindgen tests can call the exports the way JS does.
 
 mod convert;
+pub mod generate;
+mod host;
 pub mod pipeline;
+mod runtime;
 pub mod ts;

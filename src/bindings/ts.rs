@@ -37,6 +37,26 @@ export type DrillgenErrorCode =
   | "PERSIST_FAILED"
   | "LOAD_FAILED";
 
+/** Callbacks and cancellation of `generateDrillSeries` (the data part is `GenerateOptions`). */
+export interface GenerateSeriesOptions extends GenerateOptions {
+  /** Stores one batch's drills (keyed by `drillId`); a rejection is retried 3 times. */
+  persist: (drills: Drill[], batch: BatchInfo) => Promise<void> | void;
+  /** Reads this artifact's stored drills: used at start (resume) and to rebuild the result. */
+  load?: () => Promise<Drill[]> | Drill[];
+  /** Never breaks the run, even if it throws. */
+  onProgress?: (event: DrillProgressEvent) => void;
+  /** Extra verification of the rebuilt artifact; its value lands in `hostVerification`. */
+  verify?: (artifact: Artifact) => Promise<JsonValue | void> | JsonValue | void;
+  signal?: AbortSignal;
+}
+
+/** Options of `generateBatch`: one batch of a run fanned out by the host. */
+export interface GenerateBatchOptions extends BatchOptions {
+  persist?: (drills: Drill[], batch: BatchInfo) => Promise<void> | void;
+  onProgress?: (event: DrillProgressEvent) => void;
+  signal?: AbortSignal;
+}
+
 /** Every error drillgen throws is an `Error` of this shape. */
 export interface DrillgenError extends Error {
   name: "DrillgenError";
@@ -75,4 +95,8 @@ ts_types! {
     JsArtifact => "Artifact",
     JsVerificationReport => "VerificationReport",
     JsJsonSchema => "{ [key: string]: JsonValue }",
+    JsGenerateSeriesOptions => "GenerateSeriesOptions",
+    JsGenerationResult => "GenerationResult",
+    JsGenerateBatchOptions => "GenerateBatchOptions",
+    JsBatchOutcome => "BatchOutcome",
 }

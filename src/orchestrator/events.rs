@@ -64,9 +64,10 @@ pub enum ProgressKind {
     RunFinished,
 }
 
+/// Named `DrillProgressEvent` in TypeScript, apart from the DOM's `ProgressEvent`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[serde(rename_all = "camelCase")]
+#[serde(rename = "DrillProgressEvent", rename_all = "camelCase")]
 pub struct ProgressEvent {
     #[serde(rename = "type")]
     pub kind: ProgressKind,
