@@ -194,7 +194,7 @@ function legalMoves(b, dice) {
     most = Math.max(most, steps.length);
     const key = boardKey(board);
     const prev = found.get(key);
-    if (!prev || steps.length > prev.steps.length) found.set(key, { board, steps });
+    if (!prev || steps.length > prev.steps.length) found.set(key, { board, steps, key });
   };
   const walk = (board, remaining, steps, maxFrom) => {
     let moved = false;
@@ -217,8 +217,11 @@ function legalMoves(b, dice) {
   if (!doubles && most === 1 && moves.some((m) => m.steps[0].die === d1)) {
     moves = moves.filter((m) => m.steps[0].die === d1);
   }
-  return moves.map((m) => ({ ...m, text: notation(m.steps) }));
+  return moves;
 }
+
+/** Adds standard notation to a play; only done for plays that end up in print (it is the slow part). */
+const withText = (m) => (m.text ? m : { ...m, text: notation(m.steps) });
 
 const pointLabel = (p) => (p === 25 ? 'bar' : p === 0 ? 'off' : String(p));
 
@@ -349,29 +352,33 @@ function canHit(b, q, p, d1, d2, onBar) {
   return dist === d1 + d2 && (open(q + d1) || open(q + d2));
 }
 
-/** Shots (out of 36) at our blots and the expected cost of being hit, scaled by the opponent's board. */
-function blotRisk(b) {
+/**
+ * Shots (out of 36) at our blots on points up to `maxPoint`, and the expected
+ * cost of being hit, scaled by the opponent's board. The prose passes 18: a
+ * blot deep in the opponent's board is hit cheaply and is not what players
+ * mean by "leaving a shot".
+ */
+function blotRisk(b, maxPoint = 24) {
   const blots = [];
-  for (let p = 1; p <= 24; p++) if (b.me[p] === 1) blots.push(p);
+  for (let p = 1; p <= maxPoint; p++) if (b.me[p] === 1) blots.push(p);
   if (blots.length === 0) return { shots: 0, risk: 0 };
   const onBar = b.op[25];
   const sources = [];
   if (onBar > 0) sources.push(0);
   else for (let j = 1; j <= 24; j++) if (b.op[j] > 0) sources.push(25 - j);
   const board = homePoints(b.op);
-  const cost = (p) => (0.04 + 0.012 * (25 - p)) * (1 + 0.25 * board);
+  const cost = (p) => (0.03 + 0.011 * (25 - p)) * (1 + 0.22 * board);
   let shots = 0;
   let risk = 0;
-  for (let d1 = 1; d1 <= 6; d1++) {
-    for (let d2 = 1; d2 <= 6; d2++) {
-      let worst = 0;
-      for (const p of blots) {
-        if (sources.some((q) => canHit(b, q, p, d1, d2, onBar))) worst = Math.max(worst, cost(p));
-      }
-      if (worst > 0) {
-        shots++;
-        risk += worst;
-      }
+  for (const [d1, d2] of ALL_ROLLS) {
+    const weight = d1 === d2 ? 1 : 2; // 21 distinct rolls; non-doubles come up two ways
+    let worst = 0;
+    for (const p of blots) {
+      if (sources.some((q) => canHit(b, q, p, d1, d2, onBar))) worst = Math.max(worst, cost(p));
+    }
+    if (worst > 0) {
+      shots += weight;
+      risk += weight * worst;
     }
   }
   return { shots, risk: risk / 36 };
@@ -385,10 +392,11 @@ function evaluate(b) {
   return 0.5 * race + 0.25 * shape - blotRisk(b).risk + attack;
 }
 
+/** Legal plays, best first by the evaluator; ties broken by position key so the order is stable. */
 function rankMoves(b, dice) {
   return legalMoves(b, dice)
     .map((m) => ({ ...m, score: evaluate(m.board) }))
-    .sort((x, y) => y.score - x.score || (x.text < y.text ? -1 : 1));
+    .sort((x, y) => y.score - x.score || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
 }
 
 // ================================================================= self-play
@@ -399,21 +407,6 @@ function playPly(rng, b, dice) {
   const r = rng.next();
   const idx = ranked.length > 2 && r > 0.93 ? 2 : ranked.length > 1 && r > 0.75 ? 1 : 0;
   return flip(ranked[idx].board);
-}
-
-/** Plays games from the start until `accept` likes a position with the player to move. */
-function samplePosition(rng, accept, { minPly, maxPly, take }) {
-  for (let attempt = 0; attempt < 400; attempt++) {
-    let b = startBoard();
-    for (let ply = 0; ply < maxPly; ply++) {
-      if (checkerTotal(b.me) === 0 || checkerTotal(b.op) === 0) break;
-      if (ply >= minPly && accept(b) && rng.chance(take)) return b;
-      let dice = rollDice(rng);
-      while (ply === 0 && dice[0] === dice[1]) dice = rollDice(rng); // no doubles on the opening roll
-      b = playPly(rng, b, dice);
-    }
-  }
-  return null;
 }
 
 // ============================================================ describing play
@@ -465,6 +458,7 @@ function positionFacts(b) {
     opBackPoints,
     opBlots,
     opBlotsInHome: opBlots.filter((p) => p <= 6),
+    opAt: Array.from({ length: 26 }, (_, q) => (q >= 1 && q <= 24 ? b.op[25 - q] : 0)),
     myPrime: primeInfo(b.me, b.op),
     opPrime: primeInfo(b.op, b.me),
     outside: outsideHome(b.me),
@@ -492,7 +486,7 @@ function moveFeatures(pre, move, dice) {
   for (let p = 2; p < Math.min(top, 7); p++) if (post.me[p] === 0) gaps.push(p);
   const diceTotal = dice[0] === dice[1] ? 4 * dice[0] : dice[0] + dice[1];
   const used = move.steps.reduce((s, st) => s + st.die, 0);
-  const risk = hasContact(post) ? blotRisk(post) : { shots: 0, risk: 0 };
+  const risk = hasContact(post) ? blotRisk(post, 18) : { shots: 0, risk: 0 };
   return {
     text: move.text,
     hits: move.steps.filter((s) => s.hit).length,
@@ -521,43 +515,46 @@ function moveFeatures(pre, move, dice) {
   };
 }
 
-/** Rough positional importance of a newly made point, for the prose. */
+/** Why a newly made point matters, as a noun phrase ("It makes the 5-point, <note>."). */
 function pointNote(p) {
   const notes = {
-    1: 'a deep point that only pays off against checkers on the bar',
-    2: 'deep, but one more closed door for any checker we hit',
+    1: 'a deep point that mostly matters against checkers on the bar',
+    2: 'a deep point, but one more closed door for any checker we hit',
     3: 'a solid home-board point',
-    4: 'a strong home-board point that blocks fours and fives from the back',
+    4: 'a strong home-board point that adds to the blockade',
     5: 'the most valuable point on the board',
     6: 'the cornerstone of the home board',
-    7: 'which blocks the sixes the back checkers need to escape',
-    8: 'which extends the blockade in front of the back checkers',
-    18: "an anchor on the opponent's bar point that keeps their outfield honest",
+    7: 'a blocking point that takes away the sixes the back checkers need',
+    8: 'an outside point that extends the blockade',
+    13: 'our main landing spot in the outfield',
+    18: "a strong outfield anchor on the opponent's bar point",
     19: 'an anchor that can never be primed in completely',
-    20: 'the golden anchor',
-    21: 'an advanced anchor that guarantees us outfield coverage',
+    20: 'the golden anchor and the best defensive point there is',
+    21: 'an advanced anchor that guarantees outfield coverage',
     22: 'a deep but secure anchor',
-    23: 'a deep anchor with limited future',
+    23: 'a deep anchor with a limited future',
     24: 'a deep anchor that at least stops the blitz',
   };
-  return notes[p] ?? 'a useful landing spot in the outfield';
+  return notes[p] ?? 'a useful landing spot that connects our outfield';
 }
 
 // ============================================================== prose engine
 //
 // An analysis is a list of sentences, each marked required or optional. After
 // the phase writer assembles them, `fitLength` adds fact-based filler sentences
-// or drops optional ones until the text lands inside the word window.
+// ({ text, early }) or drops optional ones until the text lands inside the word
+// window.
 
 function fitLength(rng, sentences, fillers) {
   const target = rng.int(152, 176);
   const out = sentences.slice();
   const text = () => out.map((s) => s.text).join(' ');
-  const pool = fillers.slice();
-  while (wordCount(text()) < target && pool.length > 0) {
-    const filler = pool.shift();
-    // fillers go before the closing takeaway so the text still ends on the lesson
-    out.splice(Math.max(1, out.length - 1), 0, { text: filler, optional: true });
+  for (const filler of fillers) {
+    if (wordCount(text()) >= target) break;
+    if (text().includes(filler.text)) continue; // never state the same fact twice
+    // position descriptions follow the opening sentence; the rest go before the closing lesson
+    const at = filler.early ? 1 : Math.max(1, out.length - 1);
+    out.splice(at, 0, { text: filler.text, optional: true });
   }
   while (wordCount(text()) > WORDS_MAX - 4) {
     let idx = -1;
@@ -609,6 +606,15 @@ const OPENING_BOOK = [
       'This is the best opening roll in backgammon: it makes the 5-point immediately.',
       'With the 5-, 6- and 8-points we already have three points in front of the opponent\'s back checkers and a home board that makes every later hit more dangerous for them.',
       'Nothing else comes close; {a1} keeps the builders flexible but gives up {e1}, and slotting with {a2} only takes a risk for a point we can simply make now.',
+    ],
+  },
+  {
+    dice: [3, 2], best: '24/21 13/11', eq: -0.016,
+    alts: [['13/11 13/10', -0.021], ['13/8', -0.049]],
+    notes: [
+      'The two main ideas with 3-2 are almost equal, and the split 24/21 with 13/11 is a fraction better.',
+      'Stepping up to the opponent\'s 4-point prepares an advanced anchor and takes away some of the opponent\'s best building numbers, while the 11-point checker is a fresh builder for our own 5-point and bar point.',
+      'Bringing down two builders with {a1} is the aggressive alternative and costs only {e1}; it works well if the opponent rolls poorly but leaves the back checkers stuck together on the ace point. The safe {a2} just adds a spare to the 8-point and is {e2} worse.',
     ],
   },
   {
@@ -807,81 +813,193 @@ function openingAnalysis(rng, entry, ctx) {
     s.replace(/\{a(\d)\}/g, (_, i) => ctx.alts[i - 1].move).replace(/\{e(\d)\}/g, (_, i) => fmtEq(ctx.errs[i - 1]));
   const sentences = [req(rng.pick(OPENING_INTROS)(ctx)), ...entry.notes.map((n) => req(fill(n)))];
   sentences.push(req(rng.pick(OPENING_LESSONS)));
-  return fitLength(rng, sentences, rng.shuffle(OPENING_FILLERS));
+  return fitLength(rng, sentences, rng.shuffle(OPENING_FILLERS).map((text) => ({ text, early: false })));
 }
 
 // ============================================================== phase prose
 //
-// The phase writers pick from pools of phrasings keyed on the features of the
-// best play, its main alternative and the position, and vary the order of the
-// blocks, so the texts read like individual notes rather than one template.
+// The phase writers pick from pools of phrasings keyed on what the best play
+// and its main rival actually do, add computed next-turn facts (cover numbers,
+// entry odds, bearoff counts), and vary the order of the blocks, so the texts
+// read like individual notes rather than one template.
 
-/** Sentences explaining what the best play achieves, most important first. */
+/** The most valuable point we still want: not ours yet and not held by the opponent. */
+function keyTarget(board) {
+  for (const p of [5, 4, 7, 3]) if (board.me[p] < 2 && board.op[25 - p] < 2) return p;
+  return 0;
+}
+
+/** Spare checkers within direct range (1-6 pips) above a target point. */
+function buildersFor(side, target) {
+  let n = 0;
+  for (let q = target + 1; q <= Math.min(24, target + 6); q++) n += side[q] === 1 ? 1 : Math.max(0, side[q] - 2);
+  return n;
+}
+
+/** How many of our 36 rolls next turn (opponent's reply ignored) allow a play reaching `goal`. */
+function rollsWhere(board, goal) {
+  let n = 0;
+  for (const [hi, lo] of ALL_ROLLS) {
+    if (legalMoves(board, [hi, lo]).some((m) => goal(m.board))) n += hi === lo ? 1 : 2;
+  }
+  return n;
+}
+
+/** Rolls for which even our best reply next turn leaves a shot; the contact-bearoff worry. */
+function awkwardRolls(board) {
+  let n = 0;
+  for (const [hi, lo] of ALL_ROLLS) {
+    const best = rankMoves(board, [hi, lo])[0];
+    if (best && hasContact(best.board) && blotRisk(best.board, 24).shots > 0) n += hi === lo ? 1 : 2;
+  }
+  return n;
+}
+
+/** Opponent rolls that fail to bring every checker in from the bar. */
+function entryFailures(board) {
+  const onBar = board.op[25];
+  if (onBar === 0) return 0;
+  const open = (d) => board.me[d] < 2; // their entry point for die d is our point d
+  let fails = 0;
+  for (let d1 = 1; d1 <= 6; d1++) {
+    for (let d2 = 1; d2 <= 6; d2++) {
+      const entering = d1 === d2 ? (open(d1) ? 4 : 0) : (open(d1) ? 1 : 0) + (open(d2) ? 1 : 0);
+      if (entering < onBar) fails++;
+    }
+  }
+  return fails;
+}
+
+/** Next-turn facts for the plays we write about (too slow to compute for every candidate). */
+function planFacts(c) {
+  const plan = {};
+  const post = c.post;
+  if (c.phase !== 'BEAROFF') {
+    plan.target = keyTarget(post);
+    if (plan.target) {
+      plan.coverBest = rollsWhere(post, (x) => x.me[plan.target] >= 2);
+      plan.coverAlt = rollsWhere(c.altBoard, (x) => x.me[plan.target] >= 2);
+      plan.buildersBest = buildersFor(post.me, plan.target);
+      plan.buildersAlt = buildersFor(c.altBoard.me, plan.target);
+    }
+  } else {
+    plan.rollsUs = Math.max(1, Math.round(effectivePips(post.me) / 8.17));
+    plan.rollsThem = Math.max(1, Math.round(effectivePips(post.op) / 8.17));
+    if (!c.fb.contact && c.fb.outside === 0 && checkerTotal(post.me) >= 2) {
+      plan.twoOff = rollsWhere(post, (x) => borneOff(x.me) - borneOff(post.me) >= 2);
+      plan.twoOffAlt = rollsWhere(c.altBoard, (x) => borneOff(x.me) - borneOff(c.altBoard.me) >= 2);
+    }
+    if (c.fb.contact) {
+      plan.awkBest = awkwardRolls(post);
+      plan.awkAlt = awkwardRolls(c.altBoard);
+    }
+  }
+  plan.fails = entryFailures(post);
+  return plan;
+}
+
+/** "The opponent holds our 5-point and has made three home-board points." */
+function opponentText(F) {
+  const bits = [];
+  if (F.opBar > 0) bits.push(`has ${F.opBar === 1 ? 'a checker' : `${numWord(F.opBar)} checkers`} on the bar`);
+  const anchors = F.opAnchors.filter((q) => q <= 11);
+  if (anchors.length) bits.push(`holds ${listText(anchors.map(ourPointName))}`);
+  const loose = F.opBlots.filter((q) => q <= 11);
+  if (loose.length) bits.push(`has ${loose.length === 1 ? 'a loose checker' : 'loose checkers'} on ${listText(loose.map(ourPointName))}`);
+  if (F.opHome >= 2) bits.push(`has made ${numWord(F.opHome)} home-board points`);
+  else if (F.opHome === 1) bits.push('owns just one home-board point');
+  else bits.push('has no home-board points yet');
+  return `The opponent ${listText(bits)}.`;
+}
+
+function ourText(F) {
+  const bits = [F.myHome ? `${numWord(F.myHome)} home-board point${F.myHome === 1 ? '' : 's'}` : 'no home-board points yet'];
+  if (F.myAnchors.length) bits.push(`an anchor on ${pointName(F.myAnchors[F.myAnchors.length - 1])}`);
+  if (F.myPrime.length >= 3) bits.push(`a ${F.myPrime.length}-point block`);
+  return `Before the roll we have ${listText(bits)}.`;
+}
+
+/** What the best play achieves, most important first; each entry carries a tag for the lesson. */
 function bestReasons(rng, c) {
   const f = c.fb;
+  const P = c.plan;
   const out = [];
-  if (f.entered > 0) {
-    out.push(rng.pick([
-      `First things first: ${f.entered === 1 ? 'the checker on the bar has' : 'our checkers on the bar have'} to come in, and ${c.best} does that while keeping the rest of the position intact.`,
-      `${c.best} brings the bar checker back into play before anything else, as the rules require.`,
-    ]));
+  const homeMade = f.made.filter((p) => p <= 12);
+  const anchorMade = f.made.filter((p) => p >= 18);
+  if (f.entered > 0 && f.hits === 0 && homeMade.length === 0) {
+    out.push({ tag: 'ENTER', text: rng.pick([
+      `${c.best} brings the checker in from the bar first, as it must, and then finds the most useful spot for the rest of the roll.`,
+      `Entering comes first; the rest of ${c.best} is about keeping our structure intact while we do it.`,
+    ]) });
   }
   if (f.hits > 0) {
     const two = f.hits > 1;
-    out.push(rng.pick([
+    out.push({ tag: 'HIT', text: rng.pick([
       `${c.best} ${two ? 'hits twice' : 'hits'}, costing the opponent ${f.pipLoss} pips and forcing them to spend part of their next roll entering instead of building.`,
-      `The hit is the heart of the play: it sends ${two ? 'two checkers' : 'a checker'} back (${f.pipLoss} pips) and takes the initiative away from the opponent.`,
+      `The hit is the heart of the play: it sends ${two ? 'two checkers' : 'a checker'} back ${f.pipLoss} pips and takes the initiative away from the opponent.`,
       `Hitting gains ${f.pipLoss} pips and, just as important, tempo: with ${two ? 'two checkers' : 'a checker'} on the bar the opponent cannot use the full roll against us.`,
-      `${two ? 'A double hit' : 'The hit'} puts the opponent on the defensive: ${two ? 'they must enter two checkers' : 'they must enter first'}, and ${f.pipLoss} pips change hands in the race.`,
-    ]));
+      `${two ? 'A double hit' : 'The hit'} puts the opponent on the defensive; ${f.pipLoss} pips change hands and ${two ? 'both checkers have' : 'the checker has'} to come in before they can do anything else.`,
+    ]) });
   }
-  const homeMade = f.made.filter((p) => p <= 12);
-  const anchorMade = f.made.filter((p) => p >= 18);
   if (homeMade.length > 0) {
     const p = homeMade.reduce((a, b) => (POINT_VALUE[b] > POINT_VALUE[a] ? b : a));
-    const extra = homeMade.length > 1 ? ` (together with ${pointList(homeMade.filter((x) => x !== p))})` : '';
-    out.push(rng.pick([
-      `It makes ${pointName(p)}${extra}, ${pointNote(p)}.`,
-      `Owning ${pointName(p)}${extra} is the main gain: ${pointNote(p).replace(/^which /, 'it ')}.`,
-      `The new point, ${pointName(p)}${extra}, is worth more than any loose checker could be.`,
-    ]));
+    const others = homeMade.filter((x) => x !== p);
+    const extra = others.length ? `, and ${pointList(others)} as well` : '';
+    out.push({ tag: 'POINT', text: rng.pick([
+      `It makes ${pointName(p)}, ${pointNote(p)}${extra}.`,
+      `Owning ${pointName(p)} is the main gain, since it is ${pointNote(p)}${others.length ? `; ${pointList(others)} comes as a bonus` : ''}.`,
+      `${c.best} secures ${pointName(p)}, ${pointNote(p)}${extra}.`,
+      `The play builds ${pointName(p)}, ${pointNote(p)}${extra}.`,
+    ]) });
+    if (f.prime.length >= 4 && f.prime.length > c.facts.myPrime.length) {
+      out.push({ tag: 'PRIME', text: `Our block now runs ${f.prime.length} points, from ${pointName(f.prime.low)} to ${pointName(f.prime.high)}, with ${plural(f.prime.trapped, 'opposing checker')} behind it.` });
+    }
   }
   if (anchorMade.length > 0) {
     const p = anchorMade[0];
-    out.push(rng.pick([
-      `It establishes an anchor on ${pointName(p)}, ${pointNote(p)}; our back checkers can no longer be attacked there.`,
-      `Making ${pointName(p)} gives us a secure anchor, so the opponent's attacking plans lose most of their force.`,
-    ]));
-  }
-  if (f.off > 0) {
-    out.push(rng.pick([
-      `It bears off ${plural(f.off, 'checker')}, which is what wins races.`,
-      `${capitalize(numWord(f.off))} ${f.off === 1 ? 'checker comes' : 'checkers come'} off, bringing us a step closer to the finish.`,
-    ]));
+    out.push({ tag: 'ANCHOR', text: rng.pick([
+      `It establishes an anchor on ${pointName(p)}, ${pointNote(p)}, so our back checkers are no longer a target.`,
+      `${c.best} anchors on ${pointName(p)}, ${pointNote(p)}, and the opponent's attacking plans lose most of their force.`,
+    ]) });
   }
   if (f.escaped > 0 && f.entered === 0) {
-    out.push(rng.pick([
+    out.push({ tag: 'RUN', text: rng.pick([
       `Running ${f.escaped === 1 ? 'a back checker' : `${numWord(f.escaped)} back checkers`} gets ${f.escaped === 1 ? 'it' : 'them'} out before the opponent's blockade grows.`,
-      `The play escapes ${f.escaped === 1 ? 'a back checker' : 'back checkers'} while the path is still open.`,
-    ]));
+      `The play escapes ${f.escaped === 1 ? 'a back checker' : 'back checkers'} while the path is still open, which also improves our racing chances.`,
+      `Moving out from the back now avoids the risk of being primed later.`,
+    ]) });
   }
-  if (f.split && f.hits === 0 && anchorMade.length === 0) {
-    out.push(rng.pick([
+  if (f.split && f.hits === 0 && anchorMade.length === 0 && f.escaped === 0) {
+    out.push({ tag: 'SPLIT', text: rng.pick([
       'Splitting the back checkers gives them more ways to make an advanced anchor and discourages the opponent from bringing builders into range.',
       'The split adds flexibility in the back: next turn many rolls make an anchor or hit a loose opposing checker.',
-    ]));
+      'Moving up in the back now, while the opponent has little to attack with, is cheaper than doing it later.',
+    ]) });
   }
-  if (f.slotted.length > 0 && f.hits === 0) {
+  if (f.slotted.length > 0 && f.hits === 0 && !f.made.includes(f.slotted[0])) {
     const p = f.slotted[0];
-    out.push(rng.pick([
-      `It slots ${pointName(p)}, accepting some risk to make that point next turn.`,
-      `The checker left on ${pointName(p)} is a deliberate slot: if it is missed we can cover it with many rolls.`,
-    ]));
+    out.push({ tag: 'SLOT', text: rng.pick([
+      `It also slots ${pointName(p)}, accepting some risk to make that point next turn.`,
+      `The checker left on ${pointName(p)} is a deliberate slot aimed at owning the point next turn.`,
+    ]) });
   } else if (f.builders.length > 0 && f.hits === 0) {
-    out.push(rng.pick([
+    out.push({ tag: 'BUILD', text: rng.pick([
       `A new builder lands on ${pointName(f.builders[0])}, adding ways to make the key points next turn.`,
       `The checker on ${pointName(f.builders[0])} is a useful builder for the points we still want.`,
-    ]));
+      `Bringing a checker to ${pointName(f.builders[0])} diversifies our builders.`,
+    ]) });
+  }
+  if (out.length === 0) {
+    out.push({ tag: f.shots === 0 ? 'SAFE' : 'BUILD', text: f.shots === 0
+      ? rng.pick([
+        `${c.best} is the quiet play: it keeps every point intact and gives the opponent nothing to aim at.`,
+        `Nothing spectacular is available, so ${c.best} simply keeps the position tidy and safe.`,
+        `${c.best} improves the distribution without giving anything away.`,
+      ])
+      : rng.pick([
+        `${c.best} keeps the checkers connected and in play, even at the cost of a blot.`,
+        `${c.best} puts the checkers where they work best for the next exchange.`,
+      ]) });
   }
   return out;
 }
@@ -890,143 +1008,242 @@ function bestReasons(rng, c) {
 function safetySentence(rng, c) {
   const f = c.fb;
   if (!f.contact) return null;
-  if (f.blots.length === 0) {
+  if (f.blots.filter((p) => p <= 18).length === 0) {
     return rng.pick([
-      'Just as important, it leaves no blots at all.',
-      `It does all this without leaving a single blot${c.facts.opBack > 0 ? ' for the opponent\'s back checkers' : ''}.`,
-      'The resulting position is completely safe: every checker is on a made point.',
+      'Just as important, it leaves no loose checkers where a hit would hurt.',
+      `It does this without exposing a single checker on our side of the board.`,
+      'Every checker that matters stays on a made point.',
     ]);
   }
   if (f.shots === 0) {
     return rng.pick([
-      `The blot it leaves on ${pointName(f.blots[0])} is out of the opponent's reach.`,
-      'Any blots it leaves cannot be hit next turn.',
+      `The blot it leaves on ${pointName(f.blots.find((p) => p <= 18))} is out of the opponent's direct reach.`,
+      'The blots it leaves cannot be hit next turn.',
     ]);
   }
   return rng.pick([
-    `The price is ${shotText(f.shots)} (${pct(f.shots)}) at our ${f.blots.length === 1 ? 'blot' : 'blots'}, a risk the position can afford.`,
+    `The price is ${shotText(f.shots)} (${pct(f.shots)}), a risk the position can afford.`,
     `It does leave ${shotText(f.shots)} out of 36, but the reward justifies the exposure.`,
     `The opponent hits back with ${f.shots} of 36 rolls, which is acceptable here.`,
-    `${f.shots} rolls out of 36 hit a blot afterwards; that is the accepted cost of the play.`,
+    `${f.shots <= 6 ? 'Only ' : ''}${f.shots} of the opponent's 36 rolls hit us back; that is the accepted cost of the play.`,
   ]);
 }
 
-/** Sentences on why the main alternative falls short, from the concrete differences. */
-function altCritique(rng, c) {
-  const { fb, fa, alt, err } = c;
+/** A next-turn sentence built from the computed plan facts. */
+function planSentence(rng, c) {
+  const P = c.plan;
   const out = [];
-  const e = fmtEq(err);
-  const lostPoints = fb.made.filter((p) => !fa.made.includes(p));
-  const altPoints = fa.made.filter((p) => !fb.made.includes(p));
-  if (fa.hits > fb.hits) {
+  if (P.fails >= 4) {
     out.push(rng.pick([
-      `${alt} hits, but the hit does not pay for itself and the play costs ${e}.`,
-      `The tempting ${alt} hits too, yet it leaves our position looser and is ${e} worse.`,
-      `Hitting with ${alt} looks active, but it gives up ${e} in equity.`,
-    ]));
-  } else if (fb.hits > fa.hits) {
-    out.push(rng.pick([
-      `${alt} declines the hit and lets the opponent play freely next turn; it costs ${e}.`,
-      `Not hitting with ${alt} gives the opponent time to consolidate, a ${e} mistake.`,
+      `The opponent fails to enter with ${P.fails} of 36 rolls, and every miss gives us another free turn.`,
+      `Against our board the opponent stays on the bar with ${P.fails} rolls (${pct(P.fails)}).`,
     ]));
   }
-  if (lostPoints.length > 0 && out.length < 2) {
-    out.push(rng.pick([
-      `${alt} fails to make ${pointList(lostPoints)}.`,
-      `Without ${pointList(lostPoints)}, as in ${alt}, our structure is clearly weaker.`,
-    ]));
-  } else if (altPoints.length > 0 && out.length < 2) {
-    out.push(rng.pick([
-      `${alt} makes ${pointList(altPoints)} instead, but that point is worth less here.`,
-      `${alt} does make ${pointList(altPoints)}, yet it pays too much for it elsewhere on the board.`,
-    ]));
-  }
-  if (fa.shots > fb.shots + 1 && out.length < 2) {
-    out.push(rng.pick([
-      `${alt} leaves ${shotText(fa.shots)} compared with ${fb.shots} for the best play.`,
-      `The extra risk is the problem with ${alt}: ${fa.shots} shots instead of ${fb.shots}.`,
-      `${alt} exposes us to ${fa.shots} hitting rolls, and that costs ${e}.`,
-    ]));
-  } else if (fa.shots + 1 < fb.shots && out.length < 2) {
-    out.push(rng.pick([
-      `${alt} is safer (${fa.shots} shots instead of ${fb.shots}) but too passive, and the caution costs ${e}.`,
-      `The safe-looking ${alt} leaves only ${fa.shots} shots, yet it gives up ${e} because it builds nothing for next turn.`,
-    ]));
-  }
-  if (fa.off < fb.off && out.length < 2) {
-    out.push(rng.pick([
-      `${alt} takes off ${fa.off === 0 ? 'no checkers' : plural(fa.off, 'checker')} instead of ${fb.off}.`,
-      `With ${alt} we bear off only ${fa.off}, which costs ${e}.`,
-    ]));
-  }
-  if (fa.gaps.length > fb.gaps.length && out.length < 2) {
-    out.push(rng.pick([
-      `${alt} leaves a gap on ${pointList(fa.gaps.filter((p) => !fb.gaps.includes(p)))}, which will waste pips on later rolls.`,
-      `The gap ${alt} creates on ${pointList(fa.gaps.filter((p) => !fb.gaps.includes(p)))} means some future numbers will not bear off.`,
-    ]));
-  }
-  if (fa.maxStack > fb.maxStack + 1 && out.length < 2) {
-    out.push(`${alt} piles ${fa.maxStack} checkers on ${pointName(fa.stackPoint)}, an inflexible stack.`);
-  }
-  const anchorLost = fa.broken.filter((p) => p >= 18 && !fb.broken.includes(p));
-  if (anchorLost.length > 0 && out.length < 2) {
-    out.push(`${alt} gives up the anchor on ${pointName(anchorLost[0])}, leaving our back checkers exposed.`);
-  }
-  if (out.length === 0) {
-    out.push(rng.pick([
-      `The closest alternative, ${alt}, is ${e} worse: the checkers end up less well placed for the next exchange.`,
-      `${alt} is the main rival, but it leaves a slightly worse distribution and costs ${e}.`,
-      `${alt} is playable, yet ${e} worse because it does less for our structure.`,
-      `The runner-up ${alt} costs ${e}; the difference is about flexibility rather than immediate risk.`,
-    ]));
-  } else if (!out.some((s) => s.includes(e))) {
-    out.push(rng.pick([
-      `Overall ${alt} is ${e} worse, ${errorSize(err)}.`,
-      `The rollout puts the cost at ${e}.`,
-      `That adds up to ${e}, ${errorSize(err)}.`,
-    ]));
+  if (P.target && P.coverBest > 0) {
+    const name = pointName(P.target);
+    if (c.fb.slotted.includes(P.target)) {
+      out.push(rng.pick([
+        `If the slot survives, ${P.coverBest} rolls cover it next turn.`,
+        `When the opponent misses, ${P.coverBest} of our 36 rolls make ${name}.`,
+      ]));
+    } else if (P.coverBest > P.coverAlt + 2) {
+      out.push(rng.pick([
+        `Next turn ${P.coverBest} rolls make ${name}, against ${P.coverAlt} after ${c.alt}.`,
+        `It also prepares ${name}: ${P.coverBest} rolls make it next turn, compared with ${P.coverAlt} after ${c.alt}.`,
+      ]));
+    } else if (P.buildersBest >= 2) {
+      out.push(rng.pick([
+        `We keep ${numWord(Math.min(P.buildersBest, 10))} builders aimed at ${name}, and ${P.coverBest} rolls make it next turn.`,
+        `${capitalize(name)} is the next target; ${P.coverBest} of our rolls make it if the opponent does not interfere.`,
+      ]));
+    }
   }
   return out;
+}
+
+/** Clauses describing what the main alternative does worse, and what it does better. */
+function altClauses(c) {
+  const { fb, fa, phase } = c;
+  const worse = [];
+  const better = [];
+  if (fb.hits > fa.hits) worse.push(fa.hits === 0 ? 'passes up the hit' : 'hits fewer checkers');
+  if (fa.hits > fb.hits) better.push(fb.hits === 0 ? 'hits' : 'hits more');
+  const lost = fb.made.filter((p) => !fa.made.includes(p));
+  if (lost.length) worse.push(`does not make ${pointList(lost)}`);
+  const gained = fa.made.filter((p) => !fb.made.includes(p));
+  if (gained.length) better.push(`makes ${pointList(gained)}`);
+  const anchorLost = fa.broken.filter((p) => p >= 18 && !fb.broken.includes(p));
+  const pointLost = fa.broken.filter((p) => p < 18 && !fb.broken.includes(p));
+  if (anchorLost.length) worse.push(`gives up the anchor on ${pointName(anchorLost[0])}`);
+  if (pointLost.length) worse.push(`breaks ${pointList(pointLost)}`);
+  if (fa.shots > fb.shots + 1) worse.push(`leaves ${shotText(fa.shots)} instead of ${fb.shots === 0 ? 'none' : fb.shots}`);
+  if (fa.shots + 1 < fb.shots) better.push(`is safer (${fa.shots} shots instead of ${fb.shots})`);
+  if (fb.escaped > fa.escaped && fb.entered === 0) worse.push('leaves the back checker behind');
+  if (fa.escaped > fb.escaped && fa.entered === 0) better.push('runs a back checker');
+  if (fa.off < fb.off) worse.push(fa.off === 0 ? 'bears off nothing' : `bears off only ${numWord(fa.off)}`);
+  if (phase === 'BEAROFF' && fa.gaps.length > fb.gaps.length) {
+    worse.push(`leaves a gap on ${pointList(fa.gaps.filter((p) => !fb.gaps.includes(p)))}`);
+  }
+  if (fa.wasted > fb.wasted + 1) worse.push(`wastes ${fa.wasted} pips of the roll`);
+  if (phase === 'BEAROFF' && fa.outside > fb.outside) worse.push(`leaves ${plural(fa.outside, 'checker')} outside`);
+  if (fa.maxStack >= 5 && fa.maxStack > fb.maxStack) worse.push(`piles ${numWord(fa.maxStack)} checkers on ${pointName(fa.stackPoint)}`);
+  const P = c.plan;
+  if (P.buildersAlt !== undefined && P.buildersAlt + 1 < P.buildersBest) worse.push(`leaves fewer builders for ${pointName(P.target)}`);
+  if (P.awkBest !== undefined && P.awkAlt > P.awkBest + 2) worse.push(`leaves ${P.awkAlt} awkward rolls next turn instead of ${P.awkBest}`);
+  return { worse: worse.slice(0, 2), better: better.slice(0, 1) };
+}
+
+function altCritique(rng, c) {
+  const { alt, err } = c;
+  const e = fmtEq(err);
+  const { worse, better } = altClauses(c);
+  const cls = listText(worse);
+  if (worse.length && better.length) {
+    return rng.pick([
+      `${alt} ${better[0]}, but it ${cls}; the cost is ${e}.`,
+      `The main alternative, ${alt}, ${better[0]}, yet it ${cls}, which costs ${e}.`,
+      `True, ${alt} ${better[0]}. But it ${cls}, and that makes it ${errorSize(err)} (${e}).`,
+    ]);
+  }
+  if (worse.length) {
+    return rng.pick([
+      `${alt} ${cls}, ${errorSize(err)} of ${e}.`,
+      `What is wrong with ${alt}? It ${cls}, which costs ${e}.`,
+      `Compared with the best play, ${alt} ${cls}; the difference is ${e}.`,
+      `The runner-up, ${alt}, ${cls} and loses ${e}.`,
+    ]);
+  }
+  if (better.length) {
+    return rng.pick([
+      `${alt} ${better[0]}, but that does not make up for the weaker structure it leaves; it costs ${e}.`,
+      `It is tempting that ${alt} ${better[0]}, yet the resulting position is ${e} worse.`,
+    ]);
+  }
+  return rng.pick([
+    `The closest alternative, ${alt}, is ${e} worse: the checkers end up less well placed for the next exchange.`,
+    `${alt} is the main rival, but it leaves a slightly clumsier distribution and costs ${e}.`,
+    `${alt} is playable, yet ${e} worse because it does less for our structure.`,
+    `The runner-up ${alt} costs ${e}; the difference is about flexibility rather than immediate risk.`,
+  ]);
 }
 
 function otherAltSentence(rng, c) {
   if (c.alts.length < 2) return null;
   const a = c.alts[1];
+  const rest = c.alts.length > 2 ? ` and ${c.alts.length - 2 === 1 ? 'the last candidate trails further' : 'the remaining candidates trail further'}` : '';
   return rng.pick([
-    `${a.move} trails by ${fmtEq(a.err)}.`,
-    `Further down the list, ${a.move} loses ${fmtEq(a.err)}.`,
-    `${a.move} is also considered but costs ${fmtEq(a.err)}.`,
-    `The other candidate, ${a.move}, is ${fmtEq(a.err)} worse.`,
+    `${a.move} trails by ${fmtEq(a.err)}${rest}.`,
+    `Further down the list, ${a.move} loses ${fmtEq(a.err)}${rest}.`,
+    `${a.move} also deserves a look but costs ${fmtEq(a.err)}.`,
+    `The third choice, ${a.move}, is ${fmtEq(a.err)} worse.`,
   ]);
 }
 
 function verdictSentence(rng, c) {
   const e = fmtEq(c.err);
   return rng.pick([
-    `${c.best} is best, ${c.err < 0.02 ? 'narrowly' : 'clearly'}, with an equity of ${signedEq(c.eq)}.`,
-    `The analysis prefers ${c.best} (${signedEq(c.eq)}), and the nearest rival is ${e} behind.`,
-    `With ${c.diceName}, ${c.best} comes out on top by ${e}.`,
-    `${c.best} is the play, and the margin of ${e} makes choosing ${c.alt} ${errorSize(c.err)}.`,
+    `${c.best} is ${c.err < 0.02 ? 'narrowly' : 'clearly'} the best play here (${signedEq(c.eq)}).`,
+    `The top choice is ${c.best}, ${c.err < 0.02 ? `only ${e} ahead of ${c.alt}` : `${e} clear of ${c.alt}`}.`,
+    `${c.best} rates best at ${signedEq(c.eq)}.`,
+    `Best is ${c.best}, and the gap to the next play is ${e}.`,
   ]);
 }
 
-/** Fact-based filler sentences, available to any phase when the text is too short. */
-function genericFillers(rng, c) {
+/** Lesson pools keyed by what the best play is about. */
+const LESSONS = {
+  HIT: [
+    'Tempo matters: a hit forces the opponent to spend half the roll entering instead of attacking.',
+    'When the opponent\'s board is weak, hitting loose is cheap because a return hit costs little.',
+    'A checker on the bar is the best defence: an opponent busy entering cannot attack our blots.',
+    'Hit when the opponent would otherwise have a strong roll to use against us.',
+  ],
+  POINT: [
+    'Make the points you can now; points you hope to make next turn are not worth anything yet.',
+    'Points in front of the opponent\'s back checkers are worth more than a few pips.',
+    'The 5-point, the 4-point and the bar point deserve investment; deep points can wait.',
+    'A made point is permanent value, while a builder is only a promise.',
+  ],
+  PRIME: [
+    'Extend the prime in front of trapped checkers before worrying about anything else.',
+    'A six-point prime wins the game; a five-point prime with a spare nearby is almost as good.',
+  ],
+  ANCHOR: [
+    'An advanced anchor is insurance: with it we can take risks elsewhere without fear of a blitz.',
+    'The higher the anchor, the better: the opponent\'s 5-point and 4-point are worth fighting for.',
+  ],
+  RUN: [
+    'Escape back checkers before the blockade forms, not after.',
+    'When we lead the race, every escaped back checker moves us closer to a simple racing win.',
+    'A back checker left alone behind a growing prime is the classic way to lose a gammon.',
+  ],
+  SPLIT: [
+    'Split early, while the opponent has few builders; once they own three or four home points, keep the back checkers together.',
+    'Split back checkers are harder to attack and easier to anchor with.',
+  ],
+  SLOT: [
+    'Count the shots before you slot: a risky play needs a big reward when the opponent\'s board is strong.',
+    'Slot when a hit costs little and the point is worth a lot.',
+  ],
+  BUILD: [
+    'Diversify your builders so that next turn as many rolls as possible make a new point.',
+    'Do not stack: a fourth or fifth checker on one point is a resource doing no work.',
+    'Flexibility is a real asset: keep checkers within six pips of the points you want.',
+    'A good play usually does two jobs at once: it builds and it limits the opponent\'s good numbers.',
+  ],
+  SAFE: [
+    'When the position is already good, there is no need to take risks: make the safe play.',
+    'Prefer safety when the opponent\'s board is strong and a hit would be expensive.',
+    'Quiet plays win games too: a solid position with no shots is often the strongest choice.',
+  ],
+  ENTER: [
+    'After entering, use the rest of the roll where it helps most, usually by keeping the home board intact.',
+    'Coming in from the bar is forced; the art is in what we do with the other half of the roll.',
+  ],
+};
+
+function lessonText(rng, c, decks, themeDeck) {
+  const tag = c.reasons[0]?.tag ?? 'BUILD';
+  const pool = themeDeck && rng.chance(0.5) ? themeDeck : decks[tag] ?? decks.BUILD;
+  return `${rng.pick(LEAD_INS)}${pool()}`;
+}
+
+/** Fact-based filler sentences for when the text is short; each is skipped if its fact was already mentioned. */
+/** "three on the 6-point, two on the 4-point and one on the ace point" */
+function distributionText(side) {
+  const parts = [];
+  for (let p = 12; p >= 1; p--) if (side[p] > 0) parts.push(`${numWord(side[p])} on ${pointName(p)}`);
+  return parts.length ? listText(parts) : 'nothing left';
+}
+
+/** Race outlook from the equity, with the practical priority it implies. */
+function outlookText(eq) {
+  if (eq > 0.5) return 'We are a big favourite, so the only way to go wrong is to waste pips needlessly.';
+  if (eq > 0.1) return 'We are the favourite, and efficient bearoff technique keeps it that way.';
+  if (eq > -0.1) return 'The race is close to a coin flip, so every wasted pip matters.';
+  if (eq > -0.5) return 'We are the underdog and need every roll to count.';
+  return 'We are a big underdog and need a couple of big doubles to win.';
+}
+
+function fillers(rng, c) {
   const F = c.facts;
-  const out = [];
-  out.push(`${capitalize(raceText(F.myPip, F.opPip))}.`);
-  if (F.opHome > 0) out.push(`The opponent's home board has ${plural(F.opHome, 'closed point')}, which sets the price of getting hit.`);
-  else out.push('The opponent has no home-board points yet, so getting hit is not expensive.');
-  if (F.myHome > 0) out.push(`We own ${plural(F.myHome, 'point')} in our own board.`);
-  if (F.opBlots.length > 0 && c.phase !== 'BEAROFF') {
-    out.push(`The opponent has ${F.opBlots.length === 1 ? 'a blot' : 'blots'} on ${listText(F.opBlots.map(ourPointName))} in our coordinates.`);
+  const early = [];
+  const late = [];
+  if (c.phase !== 'BEAROFF') early.push(opponentText(F), ourText(F));
+  late.push(`${capitalize(raceText(F.myPip, F.opPip))}.`);
+  if (c.fb.hits > 0) late.push(`After the hit the pip count reads ${pipCount(c.post.me)} to ${pipCount(c.post.op)}.`);
+  if (c.phase === 'BEAROFF') {
+    late.push(`We need about ${plural(c.plan.rollsUs, 'roll')} to finish; the opponent needs about ${c.plan.rollsThem}.`);
+    if (F.myOff > 0) early.push(F.myOff === 1 ? 'One of our checkers is already off.' : `${capitalize(numWord(F.myOff))} of our checkers are already off.`);
+    if (F.opOff > 0) early.push(`The opponent has borne off ${F.opOff === 1 ? 'one checker' : `${numWord(F.opOff)} checkers`}.`);
+    late.push(rng.pick([
+      `After ${c.best} we have ${distributionText(c.post.me)}.`,
+      `That leaves ${distributionText(c.post.me)}.`,
+    ]));
+    if (!F.contact) late.push(outlookText(c.eq));
+    else late.push(`The opponent ${F.opBar ? 'must first bring the hit checker in' : 'is waiting for a shot'} while we bear off against ${plural(F.opHome, 'closed point')} in their board${F.opHome >= 4 ? ', so getting hit would probably cost the game' : ''}.`);
+    if (F.opHome > 0 && F.contact) late.push(`Their board has ${plural(F.opHome, 'closed point')}, which is what makes a hit so expensive.`);
   }
-  if (F.opAnchors.length > 0) out.push(`The opponent holds ${listText(F.opAnchors.map(ourPointName))}, which limits our attacking options.`);
-  if (F.myAnchors.length > 0 && c.phase !== 'BEAROFF') out.push(`Our back checkers already own ${pointList(F.myAnchors)}.`);
-  if (F.myOff > 0) out.push(`${capitalize(plural(F.myOff, 'checker'))} of ours ${F.myOff === 1 ? 'is' : 'are'} already off.`);
-  if (F.opOff > 0) out.push(`The opponent has borne off ${plural(F.opOff, 'checker')}.`);
-  out.push(`Of the ${c.alts.length + 1} serious candidates, only ${c.best} keeps every part of the position working.`);
-  return rng.shuffle(out);
+  return rng.shuffle([...early.map((text) => ({ text, early: true })), ...late.map((text) => ({ text, early: false }))]);
 }
 
 // ---------------------------------------------------------------- EARLY
@@ -1035,24 +1252,10 @@ const EARLY_INTROS = [
   (c) => `Early in the game we roll ${c.diceName}, and ${raceText(c.facts.myPip, c.facts.opPip)}.`,
   (c) => `An early-game decision with ${c.diceName}: both sides are still developing, and ${raceText(c.facts.myPip, c.facts.opPip)}.`,
   (c) => `After a couple of exchanges the pip count reads ${c.facts.myPip} to ${c.facts.opPip}, and we have ${c.diceName} to play.`,
-  (c) => `With ${c.diceName} to play, this is the classic early-game question of building, splitting or hitting.`,
-  (c) => `The position is still close to the opening setup, and ${c.diceName} offers several reasonable ideas.`,
+  (c) => `With ${c.diceName} to play, this is the classic early-game question of building, splitting or hitting. ${opponentText(c.facts)}`,
+  (c) => `The position is still close to the opening setup. ${opponentText(c.facts)}`,
   (c) => `We have ${c.diceName} in a fluid early position (${c.facts.myPip} pips against ${c.facts.opPip}).`,
-];
-
-const EARLY_LESSONS = [
-  'Early in the game, points in front of the opponent\'s back checkers are worth more than a few pips.',
-  'When the opponent\'s board is weak, hitting loose is cheap: a return hit costs little.',
-  'Diversify your builders so that next turn as many rolls as possible make a new point.',
-  'The 5-point is the most important point for both sides; make it, or fight for it with an anchor.',
-  'Splitting is safest before the opponent has built a board; once they own three or four points, keep the back checkers together.',
-  'Count the shots before you slot: a risky play needs a big reward when the opponent\'s board is strong.',
-  'Tempo matters early: a hit forces the opponent to spend half the roll entering instead of attacking.',
-  'Do not stack: a fourth or fifth checker on one point is a resource doing no work.',
-  'Prefer flexibility over safety when being hit costs little.',
-  'Make the points you can now; points you hope to make next turn are not yet worth anything.',
-  'In the early game, ask first which play makes the best point, then which play gives the best builders.',
-  'A good early play usually does two jobs at once: it builds and it limits the opponent\'s good numbers.',
+  (c) => `${opponentText(c.facts)} We have ${c.diceName} to play.`,
 ];
 
 // ---------------------------------------------------------------- MIDDLE
@@ -1072,9 +1275,9 @@ const MIDDLE_CONTEXT = {
     (c) => `With anchors on ${pointList(c.facts.myAnchors)} and a ${c.facts.myPip - c.facts.opPip}-pip deficit, we are playing a back game and waiting for a late shot.`,
   ],
   BLITZ: [
-    (c) => `We are on the attack: the opponent has ${c.facts.opBar > 0 ? plural(c.facts.opBar, 'checker') + ' on the bar' : 'a blot in our home board'} and we already own ${c.facts.myHome} home-board points.`,
-    (c) => `This is blitzing territory, with ${c.facts.myHome} of our home points closed and the opponent ${c.facts.opBar > 0 ? 'on the bar' : 'stuck with a loose checker in our board'}.`,
-    (c) => `A blitz is under way: ${c.facts.myHome} home points are made and gammon chances are real if we keep up the pressure.`,
+    (c) => `We are on the attack: the opponent has ${c.facts.opBar > 0 ? `${c.facts.opBar === 1 ? 'a checker' : `${numWord(c.facts.opBar)} checkers`} on the bar` : `a blot on ${ourPointName(c.facts.opBlotsInHome[0])}`} and we already own ${numWord(c.facts.myHome)} home-board points.`,
+    (c) => `This is blitzing territory, with ${numWord(c.facts.myHome)} of our home points closed and the opponent ${c.facts.opBar > 0 ? 'on the bar' : 'stuck with a loose checker in our board'}.`,
+    (c) => `A blitz is under way: ${numWord(c.facts.myHome)} home points are made and gammon chances are real if we keep up the pressure.`,
   ],
   PRIMING: [
     (c) => c.facts.myPrime.length >= 4
@@ -1090,6 +1293,7 @@ const MIDDLE_CONTEXT = {
     (c) => `A fluid middle-game position with ${c.diceName} to play; ${raceText(c.facts.myPip, c.facts.opPip)}.`,
     (c) => `Both sides still have checkers in contact, and ${raceText(c.facts.myPip, c.facts.opPip)}.`,
     (c) => `In this middle-game position ${raceText(c.facts.myPip, c.facts.opPip)}, so the question is how much risk to take with ${c.diceName}.`,
+    (c) => `${opponentText(c.facts)} We have ${c.diceName} in the middle game.`,
   ],
 };
 
@@ -1107,9 +1311,8 @@ const MIDDLE_LESSONS = {
   ],
   PRIMING: [
     'In priming battles, the side with better timing wins: keep your prime and let the opponent crunch.',
-    'Extend the prime in front of trapped checkers before worrying about the rest of the board.',
-    'A six-point prime wins the game; a five-point prime with a spare nearby is almost as good.',
     'Escape before the prime closes, or anchor and wait for the opponent to break it.',
+    'Extend the prime in front of trapped checkers before worrying about the rest of the board.',
   ],
   HOLDING: [
     'In a holding game, keep the anchor and keep your outfield flexible so you are ready when a shot comes.',
@@ -1121,7 +1324,6 @@ const MIDDLE_LESSONS = {
     'In the middle game, connectivity between our checkers is worth as much as any single point.',
     'Safe play is right when we lead the race; bold play is right when we need contact.',
     'Count the shots and the gammon chances before choosing between a safe and a bold play.',
-    'The best middle-game plays keep several good options open for the next roll.',
   ],
 };
 
@@ -1133,20 +1335,31 @@ function bearoffTheme(F) {
   return 'RACE';
 }
 
+/** "an opposing checker on the bar", "two opposing checkers on our 2-point" - who we bear off against. */
+function contactText(F) {
+  const bits = [];
+  if (F.opBar > 0) bits.push(`${F.opBar === 1 ? 'a checker' : `${numWord(F.opBar)} checkers`} on the bar`);
+  const back = F.opBackPoints.filter((q) => q <= 12);
+  for (const q of back) bits.push(`${numWord(F.opAt[q])} ${F.opAt[q] === 1 ? 'checker' : 'checkers'} on ${ourPointName(q)}`);
+  return bits.length ? listText(bits) : 'checkers that still have to pass ours';
+}
+
 const BEAROFF_CONTEXT = {
   RACE: [
     (c) => `Pure race: no contact remains, and ${raceText(c.facts.myPip, c.facts.opPip)}.`,
     (c) => `There is no contact left, so this is all about bearing off efficiently; ${raceText(c.facts.myPip, c.facts.opPip)}.`,
     (c) => `A straight bearoff with ${c.diceName}: ${c.facts.myOff > 0 ? `${plural(c.facts.myOff, 'checker')} already off, ` : ''}${c.facts.myPip} pips left against ${c.facts.opPip}.`,
+    (c) => `We are bearing off in a no-contact race with ${c.diceName} to play (${c.facts.myPip} pips to ${c.facts.opPip}).`,
   ],
   CONTACT: [
-    (c) => `This is a bearoff against contact: the opponent still has ${plural(c.facts.opBack, 'checker')} back${c.facts.opBar ? ' (some on the bar)' : ''}, so any blot we leave can be hit.`,
-    (c) => `We are bearing off, but ${c.facts.opBack === 1 ? 'an opposing checker is' : 'opposing checkers are'} still waiting in our home board area, so safety comes first.`,
-    (c) => `A contact bearoff with ${c.diceName}: ${raceText(c.facts.myPip, c.facts.opPip)}, but a single hit could turn the game around.`,
+    (c) => `This is a bearoff against contact: the opponent still has ${contactText(c.facts)}, so any blot we leave can be hit.`,
+    (c) => `We are bearing off, but the opponent keeps ${contactText(c.facts)}, so safety comes first.`,
+    (c) => `A contact bearoff with ${c.diceName}: ${raceText(c.facts.myPip, c.facts.opPip)}, but the opponent still has ${contactText(c.facts)} and a single hit could turn the game around.`,
   ],
   BEARIN: [
     (c) => `We still have ${plural(c.facts.outside, 'checker')} outside our home board, so the first job is bearing in.`,
     (c) => `Bearing in: ${plural(c.facts.outside, 'checker')} must come home before we can start taking checkers off, and ${raceText(c.facts.myPip, c.facts.opPip)}.`,
+    (c) => `With ${c.diceName} we are still bringing checkers home (${numWord(c.facts.outside)} outside), ${c.facts.contact ? 'and the opponent still has checkers back' : 'with no contact left'}.`,
   ],
 };
 
@@ -1155,7 +1368,7 @@ const BEAROFF_LESSONS = {
     'In a pure race, bear off a checker whenever you can; when you cannot, fill the gaps on the high points.',
     'Wastage is the hidden cost of the bearoff: avoid piling checkers on the low points.',
     'Gaps on the high points waste future rolls; keep the distribution smooth.',
-    'Bear off as many checkers as possible; the count of rolls needed matters more than the pip count at the end.',
+    'Bear off as many checkers as possible; the number of rolls needed matters more than the pip count at the end.',
   ],
   CONTACT: [
     'With contact, safety comes first: clear points from the back and keep even numbers on the highest points.',
@@ -1172,6 +1385,7 @@ const BEAROFF_LESSONS = {
 
 function bearoffReasons(rng, c) {
   const f = c.fb;
+  const P = c.plan;
   const out = [];
   if (f.outside === 0 && c.facts.outside > 0) {
     out.push(rng.pick([
@@ -1181,21 +1395,38 @@ function bearoffReasons(rng, c) {
   } else if (f.outside < c.facts.outside) {
     out.push(`It reduces the checkers outside from ${c.facts.outside} to ${f.outside}.`);
   }
-  if (f.cleared.length > 0 && f.cleared.some((p) => p <= 6)) {
-    const p = Math.max(...f.cleared.filter((x) => x <= 6));
+  if (f.off > 0) {
+    out.push(rng.pick([
+      `It bears off ${plural(f.off, 'checker')}, which is what wins races.`,
+      `${capitalize(numWord(f.off))} ${f.off === 1 ? 'checker comes' : 'checkers come'} off, bringing us a step closer to the finish.`,
+      `Taking ${numWord(f.off)} off now keeps us ahead of the opponent's count of rolls.`,
+    ]));
+  }
+  const clearedHome = f.cleared.filter((p) => p <= 6);
+  if (clearedHome.length > 0) {
+    const p = Math.max(...clearedHome);
     out.push(rng.pick([
       `It clears ${pointName(p)}, following the principle of clearing from the back.`,
-      `${capitalize(pointName(p))} is cleared, so higher numbers will not be wasted later.`,
+      `${capitalize(pointName(p))} is cleared, so high numbers will bear off rather than be played inside.`,
     ]));
   }
   if (f.gaps.length === 0 && f.outside === 0 && checkerTotal(c.post.me) > 3) {
     out.push(rng.pick([
-      'The remaining checkers are spread without gaps, so almost every number bears off next turn.',
+      'The remaining checkers are spread without gaps, so almost every number is useful next turn.',
       'It keeps a smooth distribution with no gaps in the home board.',
     ]));
   }
+  if (P.twoOff !== undefined && P.twoOff > P.twoOffAlt) {
+    out.push(`Next turn ${P.twoOff} of our 36 rolls bear off two checkers, compared with ${P.twoOffAlt} after ${c.alt}.`);
+  } else if (P.twoOff !== undefined && P.twoOff > 0) {
+    out.push(`Next turn ${P.twoOff} of 36 rolls take two checkers off.`);
+  }
+  if (P.awkBest !== undefined) {
+    out.push(P.awkBest === 0
+      ? 'Better still, no roll next turn forces us to leave a shot.'
+      : `Next turn only ${P.awkBest} rolls would force us to leave a shot.`);
+  }
   if (f.wasted === 0 && f.off > 0) out.push('Not a single pip of the roll is wasted.');
-  else if (f.wasted > 0 && f.wasted <= 3) out.push(`Only ${plural(f.wasted, 'pip')} of the roll ${f.wasted === 1 ? 'is' : 'are'} wasted.`);
   return out;
 }
 
@@ -1230,7 +1461,7 @@ function reportedEquity(rng, phase, best) {
 }
 
 function buildPosition(rng, phase, index, b, dice, theme, writer) {
-  const ranked = rankMoves(b, dice);
+  const ranked = rankMoves(b, dice).slice(0, 6).map(withText);
   if (ranked.length < 3 || ranked[0].steps.length === 0) return null;
   const alts = selectAlternatives(rng, ranked, phase === 'BEAROFF' ? 0.6 : 0.75);
   if (alts.length < 2) return null;
@@ -1246,11 +1477,13 @@ function buildPosition(rng, phase, index, b, dice, theme, writer) {
     best: ranked[0].text,
     fb: moveFeatures(b, ranked[0], dice),
     alt: alts[0].m.text,
+    altBoard: alts[0].m.board,
     fa: moveFeatures(b, alts[0].m, dice),
     err: alts[0].err,
     eq,
     alts: alts.map((a) => ({ move: a.m.text, err: a.err })),
   };
+  ctx.plan = planFacts(ctx);
   return {
     positionId: `${phase}-${String(index + 1).padStart(3, '0')}`,
     gamePhase: phase,
@@ -1264,23 +1497,27 @@ function buildPosition(rng, phase, index, b, dice, theme, writer) {
   };
 }
 
+const LEAD_INS = ['Take-away: ', 'The lesson: ', 'Principle: ', 'Remember: ', 'In short: ', ''];
+
 /** Shared skeleton for EARLY and MIDDLE prose, in one of three block orders. */
-function contactAnalysis(rng, c, context, lessons) {
-  const reasons = bestReasons(rng, c).slice(0, 3);
+function contactAnalysis(rng, c, context, lessonDecks, themeDeck) {
+  c.reasons = bestReasons(rng, c);
+  const reasons = c.reasons.slice(0, 3).map((r) => r.text);
   const safety = safetySentence(rng, c);
+  const plan = planSentence(rng, c);
   const critique = altCritique(rng, c);
   const other = otherAltSentence(rng, c);
-  const lesson = lessons();
   const layout = rng.int(0, 2);
   const s = [];
   if (layout === 0) {
     s.push(req(context), ...reasons.map(req));
     if (safety) s.push(req(safety));
-    s.push(...critique.map(req));
+    s.push(...plan.map(opt), req(critique));
   } else if (layout === 1) {
     s.push(req(verdictSentence(rng, c)), req(context), ...reasons.map(req));
+    s.push(...plan.map(opt));
     if (safety) s.push(opt(safety));
-    s.push(...critique.map(req));
+    s.push(req(critique));
   } else {
     s.push(req(context), req(rng.pick([
       `The natural-looking alternative is ${c.alt}, but ${c.best} is better.`,
@@ -1288,30 +1525,32 @@ function contactAnalysis(rng, c, context, lessons) {
       `${c.best} beats the tempting ${c.alt}.`,
     ])), ...reasons.map(req));
     if (safety) s.push(opt(safety));
-    s.push(...critique.map(req));
+    s.push(req(critique), ...plan.map(opt));
   }
   if (other) s.push(opt(other));
-  s.push(req(`${rng.pick(['Take-away: ', 'The lesson: ', 'Principle: ', 'Remember: ', ''])}${lesson}`));
-  return fitLength(rng, s, genericFillers(rng, c));
+  s.push(req(lessonText(rng, c, lessonDecks, themeDeck)));
+  return fitLength(rng, s, fillers(rng, c));
 }
 
-function bearoffAnalysis(rng, c, lessons) {
+function bearoffAnalysis(rng, c, lessonDecks, themeDecks) {
+  c.reasons = [{ tag: c.fb.contact ? 'SAFE' : 'BUILD' }];
   const context = rng.pick(BEAROFF_CONTEXT[c.theme])(c);
-  const reasons = [...bearoffReasons(rng, c), ...bestReasons(rng, c).filter((r) => !/bears off|come off|comes off/.test(r))];
-  const unique = [...new Set(reasons)].slice(0, 3);
-  const safety = c.theme === 'CONTACT' || c.fb.contact ? safetySentence(rng, c) : null;
+  const reasons = bearoffReasons(rng, c);
   const s = [req(context)];
   if (rng.chance(0.5)) s.push(req(verdictSentence(rng, c)));
-  s.push(...unique.map(req));
-  if (c.fb.off > 0 && !unique.some((r) => /off/.test(r))) {
-    s.push(req(`${c.best} takes ${plural(c.fb.off, 'checker')} off.`));
-  }
+  else s.push(req(rng.pick([
+    `The play is ${c.best}.`,
+    `${c.best} is right.`,
+    `We play ${c.best}.`,
+  ])));
+  s.push(...reasons.slice(0, 2).map(req), ...reasons.slice(2, 4).map(opt));
+  const safety = c.fb.contact ? safetySentence(rng, c) : null;
   if (safety) s.push(req(safety));
-  s.push(...altCritique(rng, c).map(req));
+  s.push(req(altCritique(rng, c)));
   const other = otherAltSentence(rng, c);
   if (other) s.push(opt(other));
-  s.push(req(`${rng.pick(['Take-away: ', 'The lesson: ', 'Principle: ', 'Remember: ', ''])}${lessons[c.theme]()}`));
-  return fitLength(rng, s, genericFillers(rng, c));
+  s.push(req(`${rng.pick(LEAD_INS)}${themeDecks[c.theme]()}`));
+  return fitLength(rng, s, fillers(rng, c));
 }
 
 // --------------------------------------------------------------- generators
@@ -1349,64 +1588,91 @@ function generateOpening() {
 
 /** The hand-written book must describe legal plays; compare token sets so word order does not matter. */
 function assertLegalOpening(entry) {
-  const legal = new Set(legalMoves(startBoard(), entry.dice).map((m) => m.text.split(' ').sort().join(' ')));
+  const legal = new Set(legalMoves(startBoard(), entry.dice).map((m) => notation(m.steps).split(' ').sort().join(' ')));
   for (const move of [entry.best, ...entry.alts.map(([m]) => m)]) {
     if (!legal.has(move.split(' ').sort().join(' '))) throw new Error(`opening ${diceText(entry.dice)}: illegal play ${move}`);
   }
 }
 
 /**
- * Fills one phase: for each of the 36 dice slots, sample self-play positions
- * with the wanted theme until one gives a real decision (3+ distinct plays).
+ * Fills one phase. Self-play games feed a pool of candidate positions (several
+ * snapshots per game, which is far cheaper than one game per slot); each of
+ * the 36 dice slots then takes a pooled position with the wanted theme that
+ * gives a real decision (3+ distinct plays) and prose of the right length.
  */
-function generatePhase(phase, seed, { accept, theme, quotas, play, writer }) {
+function generatePhase(phase, seed, { collect, fits, theme, quotas, play, writer }) {
   const rng = makeRng(seed);
   const diceList = phaseDice(rng);
   const themes = rng.shuffle(quotas);
-  const seen = new Set();
+  const pool = [];
+  const used = new Set();
   const texts = new Set();
   const out = [];
-  for (let i = 0; i < PER_PHASE; i++) {
-    let position = null;
-    for (let attempt = 0; attempt < 60 && !position; attempt++) {
-      const wanted = attempt < 40 ? themes[i] : null; // relax the theme only if it proves scarce
-      const b = samplePosition(rng, (x) => accept(x) && (!wanted || theme(x) === wanted), play);
-      if (!b || seen.has(boardKey(b))) continue;
-      const got = theme(b);
-      const candidate = buildPosition(rng, phase, i, b, diceList[i], got, writer);
-      if (!candidate || texts.has(candidate.analysis)) continue;
-      const words = wordCount(candidate.analysis);
-      if (words < WORDS_MIN || words > WORDS_MAX) continue;
-      seen.add(boardKey(b));
-      texts.add(candidate.analysis);
-      position = candidate;
+  const playGame = () => {
+    let b = startBoard();
+    for (let ply = 0; ply < play.maxPly; ply++) {
+      if (checkerTotal(b.me) === 0 || checkerTotal(b.op) === 0) return;
+      if (ply >= play.minPly && collect(b) && rng.chance(play.take)) {
+        pool.push({ board: b, theme: theme(b), key: boardKey(b) });
+      }
+      let dice = rollDice(rng);
+      while (ply === 0 && dice[0] === dice[1]) dice = rollDice(rng); // no doubles on the opening roll
+      b = playPly(rng, b, dice);
     }
-    if (!position) throw new Error(`${phase}: could not build position ${i + 1}`);
+  };
+  for (let i = 0; i < PER_PHASE; i++) {
+    const dice = diceList[i];
+    const tried = new Set();
+    let position = null;
+    for (let games = 0; !position && games < 400; games++) {
+      const strict = games < 60; // relax the theme only if it proves scarce
+      for (const cand of rng.shuffle(pool)) {
+        if (used.has(cand.key) || tried.has(cand.key)) continue;
+        if (strict && cand.theme !== themes[i]) continue;
+        if (!fits(cand.board, dice)) continue;
+        tried.add(cand.key);
+        const built = buildPosition(rng, phase, i, cand.board, dice, cand.theme, writer);
+        if (!built || texts.has(built.analysis)) continue;
+        const words = wordCount(built.analysis);
+        if (words < WORDS_MIN || words > WORDS_MAX) continue;
+        used.add(cand.key);
+        texts.add(built.analysis);
+        position = built;
+        break;
+      }
+      if (!position) playGame();
+    }
+    if (!position) throw new Error(`${phase}: could not build position ${i + 1} (${diceText(dice)})`);
     out.push(position);
   }
   return out;
 }
 
+const lessonDecksFor = (rng) => Object.fromEntries(Object.entries(LESSONS).map(([k, v]) => [k, rng.deck(v)]));
+
 function generateEarly() {
   const rng = makeRng(0xea71);
-  const lessons = rng.deck(EARLY_LESSONS);
+  const decks = lessonDecksFor(rng);
   const intros = rng.deck(EARLY_INTROS);
   return generatePhase('EARLY', 0xea7100, {
-    accept: (b) => {
+    collect: (b) => {
       const my = pipCount(b.me);
       const op = pipCount(b.op);
       return my >= 140 && my <= 165 && op >= 135 && op <= 167 && hasContact(b) && b.me[25] === 0;
     },
+    fits: () => true,
     theme: () => 'EARLY',
     quotas: new Array(PER_PHASE).fill('EARLY'),
-    play: { minPly: 2, maxPly: 7, take: 0.45 },
-    writer: (r, c) => contactAnalysis(r, c, intros()(c), lessons),
+    play: { minPly: 2, maxPly: 7, take: 0.4 },
+    writer: (r, c) => contactAnalysis(r, c, intros()(c), decks, null),
   });
 }
 
 function generateMiddle() {
   const rng = makeRng(0x3dd1e);
-  const lessonDecks = Object.fromEntries(Object.entries(MIDDLE_LESSONS).map(([k, v]) => [k, rng.deck(v)]));
+  const decks = lessonDecksFor(rng);
+  const themeDecks = Object.fromEntries(Object.entries(MIDDLE_LESSONS).map(([k, v]) => [k, rng.deck(v)]));
+  const contexts = Object.fromEntries(Object.entries(MIDDLE_CONTEXT).map(([k, v]) => [k, rng.deck(v)]));
   const quotas = [
     ...new Array(10).fill('PRIMING'),
     ...new Array(8).fill('BLITZ'),
@@ -1415,32 +1681,39 @@ function generateMiddle() {
     ...new Array(7).fill('TIMING'),
   ];
   return generatePhase('MIDDLE', 0x3dd1e00, {
-    accept: (b) => {
+    collect: (b) => {
       const my = pipCount(b.me);
       const op = pipCount(b.op);
       return my >= 90 && my <= 140 && op >= 80 && op <= 150 && hasContact(b) && borneOff(b.me) === 0 && borneOff(b.op) === 0;
     },
+    fits: () => true,
     theme: (b) => middleTheme(positionFacts(b)),
     quotas,
-    play: { minPly: 8, maxPly: 40, take: 0.3 },
-    writer: (r, c) => contactAnalysis(r, c, r.pick(MIDDLE_CONTEXT[c.theme])(c), lessonDecks[c.theme]),
+    play: { minPly: 8, maxPly: 40, take: 0.25 },
+    writer: (r, c) => contactAnalysis(r, c, contexts[c.theme]()(c), decks, themeDecks[c.theme]),
   });
 }
 
 function generateBearoff() {
   const rng = makeRng(0xbea2);
-  const lessonDecks = Object.fromEntries(Object.entries(BEAROFF_LESSONS).map(([k, v]) => [k, rng.deck(v)]));
+  const themeDecks = Object.fromEntries(Object.entries(BEAROFF_LESSONS).map(([k, v]) => [k, rng.deck(v)]));
   const quotas = [...new Array(16).fill('RACE'), ...new Array(12).fill('CONTACT'), ...new Array(8).fill('BEARIN')];
   return generatePhase('BEAROFF', 0xbea200, {
-    accept: (b) => {
+    // stragglers up to the midpoint are allowed: without them 5-5 is nearly always forced
+    collect: (b) => pipCount(b.me) <= 72 && pipCount(b.op) <= 100 && b.me[25] === 0 && highestPoint(b.me) <= 15,
+    fits: (b, dice) => {
       const my = pipCount(b.me);
-      const op = pipCount(b.op);
-      return my >= 10 && my <= 60 && op <= 100 && b.me[25] === 0 && highestPoint(b.me) <= 9 && outsideHome(b.me) <= 3;
+      if (dice[0] === 6 && dice[1] === 6) {
+        // in a bearoff 6-6 is a forced play unless several checkers are still
+        // outside, so its slot takes a slightly longer bear-in position
+        return outsideHome(b.me) >= 2;
+      }
+      return my >= 10 && my <= 60 && highestPoint(b.me) <= 13 && outsideHome(b.me) <= 4;
     },
     theme: (b) => bearoffTheme(positionFacts(b)),
     quotas,
-    play: { minPly: 20, maxPly: 140, take: 0.5 },
-    writer: (r, c) => bearoffAnalysis(r, c, lessonDecks),
+    play: { minPly: 20, maxPly: 140, take: 0.35 },
+    writer: (r, c) => bearoffAnalysis(r, c, null, themeDecks),
   });
 }
 
@@ -1479,7 +1752,18 @@ function validate(positions) {
 
 // ===================================================================== main
 
-const positions = [...generateOpening(), ...generateEarly(), ...generateMiddle(), ...generateBearoff()];
+const timed = (name, fn) => {
+  const t0 = Date.now();
+  const out = fn();
+  if (process.env.GEN_TIMING) console.error(`${name}: ${Date.now() - t0} ms`);
+  return out;
+};
+const positions = [
+  ...timed('opening', generateOpening),
+  ...timed('early', generateEarly),
+  ...timed('middle', generateMiddle),
+  ...timed('bearoff', generateBearoff),
+];
 validate(positions);
 mkdirSync(dirname(OUT_FILE), { recursive: true });
 writeFileSync(OUT_FILE, `${JSON.stringify(positions, null, 2)}\n`);
