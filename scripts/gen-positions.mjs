@@ -81,6 +81,7 @@ const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const capitalize = (s) => s.charAt(0).toUpperCase() + s.slice(1);
 const NUMBER_WORDS = ['no', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten'];
 const numWord = (n) => NUMBER_WORDS[n] ?? String(n);
+const pluralW = (n, one, many = `${one}s`) => `${numWord(n)} ${n === 1 ? one : many}`;
 
 // ====================================================================== dice
 
@@ -318,7 +319,8 @@ function structure(me, op) {
   let s = 0;
   for (let p = 1; p <= 24; p++) {
     if (me[p] >= 2) s += POINT_VALUE[p];
-    if (me[p] > 3) s -= 0.04 * (me[p] - 3); // stacks waste checkers
+    if (me[p] > 3) s -= 0.05 * (me[p] - 3) + 0.03 * (me[p] - 3) ** 2; // stacks waste checkers
+    if (p <= 2 && me[p] > 2) s -= 0.08 * (me[p] - 2); // buried checkers are out of play
   }
   s += PRIME_BONUS[Math.min(6, primeInfo(me, op).length)];
   // builders: spare checkers within direct range of the key open points
@@ -367,7 +369,9 @@ function blotRisk(b, maxPoint = 24) {
   if (onBar > 0) sources.push(0);
   else for (let j = 1; j <= 24; j++) if (b.op[j] > 0) sources.push(25 - j);
   const board = homePoints(b.op);
-  const cost = (p) => (0.03 + 0.011 * (25 - p)) * (1 + 0.22 * board);
+  // once we are bearing off, a hit throws away a won race, so it costs far more
+  const bearing = highestPoint(b.me) <= 6 ? 2.2 : 1;
+  const cost = (p) => (0.03 + 0.011 * (25 - p)) * (1 + 0.22 * board) * bearing;
   let shots = 0;
   let risk = 0;
   for (const [d1, d2] of ALL_ROLLS) {
@@ -496,7 +500,7 @@ function moveFeatures(pre, move, dice) {
     cleared,
     blots,
     shots: risk.shots,
-    slotted: blots.filter((p) => p >= 3 && p <= 9 && pre.me[p] === 0),
+    slotted: blots.filter((p) => p >= 2 && p <= 7 && pre.me[p] === 0),
     builders: blots.filter((p) => p >= 7 && p <= 11 && pre.me[p] === 0),
     split: move.steps.some((s) => s.from >= 19 && s.from <= 24 && s.to >= 18 && pre.me[s.from] >= 2),
     escaped: Math.max(0, backBefore - backAfter),
@@ -527,7 +531,7 @@ function pointNote(p) {
     7: 'a blocking point that takes away the sixes the back checkers need',
     8: 'an outside point that extends the blockade',
     13: 'our main landing spot in the outfield',
-    18: "a strong outfield anchor on the opponent's bar point",
+    18: 'a strong outfield anchor',
     19: 'an anchor that can never be primed in completely',
     20: 'the golden anchor and the best defensive point there is',
     21: 'an advanced anchor that guarantees outfield coverage',
@@ -542,16 +546,17 @@ function pointNote(p) {
 //
 // An analysis is a list of sentences, each marked required or optional. After
 // the phase writer assembles them, `fitLength` adds fact-based filler sentences
-// ({ text, early }) or drops optional ones until the text lands inside the word
+// ({ text, early, skip }) or drops optional ones until the text lands inside the word
 // window.
 
-function fitLength(rng, sentences, fillers) {
-  const target = rng.int(152, 176);
+function fitLength(rng, sentences, fillers, [lo, hi] = [152, 176]) {
+  const target = rng.int(lo, hi);
   const out = sentences.slice();
   const text = () => out.map((s) => s.text).join(' ');
   for (const filler of fillers) {
     if (wordCount(text()) >= target) break;
-    if (text().includes(filler.text)) continue; // never state the same fact twice
+    // never state the same fact twice
+    if (text().includes(filler.text) || (filler.skip && text().includes(filler.skip))) continue;
     // position descriptions follow the opening sentence; the rest go before the closing lesson
     const at = filler.early ? 1 : Math.max(1, out.length - 1);
     out.splice(at, 0, { text: filler.text, optional: true });
@@ -791,12 +796,20 @@ const OPENING_INTROS = [
 ];
 
 const OPENING_FILLERS = [
-  'The opponent has no home board yet, so any checker hit now loses only a few pips and re-enters easily.',
+  'The opponent has no home board yet, so a checker that gets hit now comes back in easily.',
   'In the opening, points matter more than pips: a race lead of a few pips is worth much less than a good point.',
   'The opponent\'s back checkers on our ace point are the target of every building plan we make in the next few turns.',
   'The midpoint is our supply depot: the checkers there become the builders for the 5-point and the bar point.',
   'Because both sides start with the same structure, small differences in flexibility decide these early choices.',
   'Rollouts of the opening rolls have been refined for decades, and the top plays are now well established.',
+  'Every checker is still in its starting place, so this choice shapes the structure of the whole game.',
+  'The best opening plays are the ones that leave good replies against most of the opponent\'s 36 rolls.',
+  'With 167 pips each, the race hardly matters yet; structure decides.',
+  'Our back checkers are the long-term worry: if they get primed, the game can be lost from a good start.',
+  'The bar point and the 5-point are the two points that would start a prime against the opponent\'s back checkers.',
+  'Modern bots agree on these plays within a few hundredths, so small style choices rarely cost much.',
+  'A blot on the opponent\'s side of the board is cheap to lose; a blot in our own board costs far more pips.',
+  'Learning the opening plays by heart is easy; knowing why they work is what helps in similar positions later.',
 ];
 
 const OPENING_LESSONS = [
@@ -808,12 +821,13 @@ const OPENING_LESSONS = [
   'The general rule is points first, then builders, then safety.',
 ];
 
-function openingAnalysis(rng, entry, ctx) {
+function openingAnalysis(rng, entry, ctx, fillerDeck) {
   const fill = (s) =>
     s.replace(/\{a(\d)\}/g, (_, i) => ctx.alts[i - 1].move).replace(/\{e(\d)\}/g, (_, i) => fmtEq(ctx.errs[i - 1]));
   const sentences = [req(rng.pick(OPENING_INTROS)(ctx)), ...entry.notes.map((n) => req(fill(n)))];
   sentences.push(req(rng.pick(OPENING_LESSONS)));
-  return fitLength(rng, sentences, rng.shuffle(OPENING_FILLERS).map((text) => ({ text, early: false })));
+  const fillers = Array.from({ length: 4 }, () => ({ text: fillerDeck(), early: false }));
+  return fitLength(rng, sentences, fillers, [142, 160]);
 }
 
 // ============================================================== phase prose
@@ -899,24 +913,86 @@ function planFacts(c) {
 }
 
 /** "The opponent holds our 5-point and has made three home-board points." */
+/**
+ * Picks a phrasing variant from the position itself (pip counts), so the
+ * describing helpers stay pure functions of the facts yet vary between positions.
+ */
+const vary = (F, n, salt = 0) => (F.myPip * 7 + F.opPip * 13 + salt) % n;
+
+/** "The opponent holds our 5-point and has made three home-board points." */
 function opponentText(F) {
   const bits = [];
   if (F.opBar > 0) bits.push(`has ${F.opBar === 1 ? 'a checker' : `${numWord(F.opBar)} checkers`} on the bar`);
   const anchors = F.opAnchors.filter((q) => q <= 11);
-  if (anchors.length) bits.push(`holds ${listText(anchors.map(ourPointName))}`);
   const loose = F.opBlots.filter((q) => q <= 11);
-  if (loose.length) bits.push(`has ${loose.length === 1 ? 'a loose checker' : 'loose checkers'} on ${listText(loose.map(ourPointName))}`);
-  if (F.opHome >= 2) bits.push(`has made ${numWord(F.opHome)} home-board points`);
-  else if (F.opHome === 1) bits.push('owns just one home-board point');
-  else bits.push('has no home-board points yet');
-  return `The opponent ${listText(bits)}.`;
+  if (anchors.length === 1 && anchors[0] === 1 && F.opAt[1] === 2 && loose.length === 0 && F.opBar === 0) {
+    bits.push(['still has both back checkers on our ace point', 'keeps both back checkers on our ace point', 'has not moved the back checkers yet'][vary(F, 3)]);
+  } else if (anchors.length) {
+    bits.push(`${['holds', 'has anchored on', 'owns'][vary(F, 3)]} ${listText(anchors.map(ourPointName))}`);
+  }
+  if (loose.length) {
+    bits.push(`${vary(F, 2, 1) ? 'has left' : 'has'} ${loose.length === 1 ? 'a loose checker' : 'loose checkers'} on ${listText(loose.map(ourPointName))}`);
+  }
+  if (F.opHome >= 2) bits.push([`has made ${numWord(F.opHome)} home-board points`, `owns ${numWord(F.opHome)} points in their board`][vary(F, 2, 2)]);
+  else if (F.opHome === 1) bits.push(['owns just one home-board point', 'has only one point in their board'][vary(F, 2, 3)]);
+  else bits.push(['has no home-board points yet', 'has yet to make a home-board point'][vary(F, 2, 4)]);
+  const lead = ['The opponent', 'On the other side, the opponent', 'Meanwhile the opponent'][vary(F, 3, 5)];
+  return `${lead} ${listText(bits)}.`;
 }
 
-function ourText(F) {
-  const bits = [F.myHome ? `${numWord(F.myHome)} home-board point${F.myHome === 1 ? '' : 's'}` : 'no home-board points yet'];
-  if (F.myAnchors.length) bits.push(`an anchor on ${pointName(F.myAnchors[F.myAnchors.length - 1])}`);
-  if (F.myPrime.length >= 3) bits.push(`a ${F.myPrime.length}-point block`);
-  return `Before the roll we have ${listText(bits)}.`;
+/** Our own structure before the roll, phrased a few different ways. */
+function ourText(F, b) {
+  const bits = [];
+  const backBlots = [19, 20, 21, 22, 23, 24].filter((p) => b.me[p] === 1);
+  if (b.me[24] === 2 && F.myBack === 2) {
+    bits.push(['our back checkers are still together on the opponent\'s ace point', 'both our back checkers still sit on the opponent\'s ace point'][vary(F, 2, 6)]);
+  } else if (F.myAnchors.length) {
+    bits.push(`we hold ${pointList(F.myAnchors)}`);
+  } else if (backBlots.length >= 2) {
+    bits.push('our back checkers are already split');
+  } else if (F.myBack === 0) {
+    bits.push('all our back checkers have escaped');
+  }
+  if (F.myHome) bits.push([`we own ${pluralW(F.myHome, 'home-board point')}`, `we have ${pluralW(F.myHome, 'point')} in our board`][vary(F, 2, 7)]);
+  if (F.myPrime.length >= 3) bits.push(`our best block is ${F.myPrime.length} points long`);
+  if (bits.length === 0) return null;
+  const text = listText(bits);
+  return [`${capitalize(text)}.`, `So far ${text}.`, `Before the roll ${text}.`][vary(F, 3, 8)];
+}
+
+/** One theme-specific observation for middle-game positions (timing, shots to come, gammons). */
+function middleInsight(c) {
+  const F = c.facts;
+  const b = c.pre;
+  const passing = (p) => {
+    let n = b.op[25];
+    for (let q = 1; q < p; q++) n += F.opAt[q];
+    return n;
+  };
+  const deficit = F.myPip - F.opPip;
+  switch (c.theme) {
+    case 'HOLDING':
+    case 'BACKGAME': {
+      const anchor = Math.min(...F.myAnchors);
+      const n = passing(anchor);
+      return n > 0
+        ? `The opponent still has ${pluralW(n, 'checker')} to bring past our anchor on ${pointName(anchor)}, so more shots are likely to come.`
+        : `Every opposing checker is already past our anchor, so the waiting game is running out of time.`;
+    }
+    case 'PRIMING':
+      if (F.myPrime.length >= 4) {
+        return deficit > 0
+          ? `Trailing by ${deficit} pips actually helps our timing: the opponent is more likely to crack first.`
+          : `Because we lead the race by ${-deficit} pips, our own timing is the worry: we need spare checkers so the prime does not have to break.`;
+      }
+      return `Our back checkers face a ${F.opPrime.length}-point block, so each roll we can still play elsewhere is valuable.`;
+    case 'BLITZ': {
+      const targets = F.opBar + F.opBlotsInHome.length;
+      return `With ${pluralW(targets, 'opposing checker')} under attack and our ${numWord(F.myHome)}-point board, gammons are a real factor.`;
+    }
+    default:
+      return `We still have ${pluralW(F.myBack, 'checker')} back against the opponent's ${numWord(F.opBack)}, so both sides have work to do before the race.`;
+  }
 }
 
 /** What the best play achieves, most important first; each entry carries a tag for the lesson. */
@@ -1068,12 +1144,14 @@ function altClauses(c) {
   const better = [];
   if (fb.hits > fa.hits) worse.push(fa.hits === 0 ? 'passes up the hit' : 'hits fewer checkers');
   if (fa.hits > fb.hits) better.push(fb.hits === 0 ? 'hits' : 'hits more');
-  const lost = fb.made.filter((p) => !fa.made.includes(p));
+  // in a pure race points are irrelevant; only checkers off and distribution count
+  const pointsMatter = phase !== 'BEAROFF' || fb.contact || fa.contact;
+  const lost = pointsMatter ? fb.made.filter((p) => !fa.made.includes(p)) : [];
   if (lost.length) worse.push(`does not make ${pointList(lost)}`);
-  const gained = fa.made.filter((p) => !fb.made.includes(p));
+  const gained = pointsMatter ? fa.made.filter((p) => !fb.made.includes(p)) : [];
   if (gained.length) better.push(`makes ${pointList(gained)}`);
   const anchorLost = fa.broken.filter((p) => p >= 18 && !fb.broken.includes(p));
-  const pointLost = fa.broken.filter((p) => p < 18 && !fb.broken.includes(p));
+  const pointLost = pointsMatter ? fa.broken.filter((p) => p < 18 && !fb.broken.includes(p)) : [];
   if (anchorLost.length) worse.push(`gives up the anchor on ${pointName(anchorLost[0])}`);
   if (pointLost.length) worse.push(`breaks ${pointList(pointLost)}`);
   if (fa.shots > fb.shots + 1) worse.push(`leaves ${shotText(fa.shots)} instead of ${fb.shots === 0 ? 'none' : fb.shots}`);
@@ -1081,12 +1159,15 @@ function altClauses(c) {
   if (fb.escaped > fa.escaped && fb.entered === 0) worse.push('leaves the back checker behind');
   if (fa.escaped > fb.escaped && fa.entered === 0) better.push('runs a back checker');
   if (fa.off < fb.off) worse.push(fa.off === 0 ? 'bears off nothing' : `bears off only ${numWord(fa.off)}`);
+  if (phase === 'BEAROFF' && fa.maxStack >= 4 && fa.maxStack > fb.maxStack && fa.stackPoint <= 2) {
+    worse.push(`buries another checker on ${pointName(fa.stackPoint)}`);
+  }
   if (phase === 'BEAROFF' && fa.gaps.length > fb.gaps.length) {
     worse.push(`leaves a gap on ${pointList(fa.gaps.filter((p) => !fb.gaps.includes(p)))}`);
   }
   if (fa.wasted > fb.wasted + 1) worse.push(`wastes ${fa.wasted} pips of the roll`);
-  if (phase === 'BEAROFF' && fa.outside > fb.outside) worse.push(`leaves ${plural(fa.outside, 'checker')} outside`);
-  if (fa.maxStack >= 5 && fa.maxStack > fb.maxStack) worse.push(`piles ${numWord(fa.maxStack)} checkers on ${pointName(fa.stackPoint)}`);
+  if (phase === 'BEAROFF' && fa.outside > fb.outside) worse.push(`leaves ${pluralW(fa.outside, 'checker')} outside`);
+  if (fa.maxStack >= 5 && fa.maxStack > fb.maxStack && !(phase === 'BEAROFF' && fa.stackPoint <= 2)) worse.push(`piles ${numWord(fa.maxStack)} checkers on ${pointName(fa.stackPoint)}`);
   const P = c.plan;
   if (P.buildersAlt !== undefined && P.buildersAlt + 1 < P.buildersBest) worse.push(`leaves fewer builders for ${pointName(P.target)}`);
   if (P.awkBest !== undefined && P.awkAlt > P.awkBest + 2) worse.push(`leaves ${P.awkAlt} awkward rolls next turn instead of ${P.awkBest}`);
@@ -1228,22 +1309,27 @@ function fillers(rng, c) {
   const F = c.facts;
   const early = [];
   const late = [];
-  if (c.phase !== 'BEAROFF') early.push(opponentText(F), ourText(F));
-  late.push(`${capitalize(raceText(F.myPip, F.opPip))}.`);
-  if (c.fb.hits > 0) late.push(`After the hit the pip count reads ${pipCount(c.post.me)} to ${pipCount(c.post.op)}.`);
-  if (c.phase === 'BEAROFF') {
-    late.push(`We need about ${plural(c.plan.rollsUs, 'roll')} to finish; the opponent needs about ${c.plan.rollsThem}.`);
-    if (F.myOff > 0) early.push(F.myOff === 1 ? 'One of our checkers is already off.' : `${capitalize(numWord(F.myOff))} of our checkers are already off.`);
-    if (F.opOff > 0) early.push(`The opponent has borne off ${F.opOff === 1 ? 'one checker' : `${numWord(F.opOff)} checkers`}.`);
-    late.push(rng.pick([
-      `After ${c.best} we have ${distributionText(c.post.me)}.`,
-      `That leaves ${distributionText(c.post.me)}.`,
-    ]));
-    if (!F.contact) late.push(outlookText(c.eq));
-    else late.push(`The opponent ${F.opBar ? 'must first bring the hit checker in' : 'is waiting for a shot'} while we bear off against ${plural(F.opHome, 'closed point')} in their board${F.opHome >= 4 ? ', so getting hit would probably cost the game' : ''}.`);
-    if (F.opHome > 0 && F.contact) late.push(`Their board has ${plural(F.opHome, 'closed point')}, which is what makes a hit so expensive.`);
+  // the race sentence is skipped when the pip count was already quoted
+  late.push({ text: `${capitalize(raceText(F.myPip, F.opPip))}.`, skip: `${F.myPip} ` });
+  if (c.phase !== 'BEAROFF') {
+    early.push({ text: opponentText(F), skip: 'The opponent ' });
+    const ours = ourText(F, c.pre);
+    if (ours) early.push({ text: ours });
   }
-  return rng.shuffle([...early.map((text) => ({ text, early: true })), ...late.map((text) => ({ text, early: false }))]);
+  if (c.fb.hits > 0) late.push({ text: `After the hit the pip count reads ${pipCount(c.post.me)} to ${pipCount(c.post.op)}.` });
+  if (c.phase === 'BEAROFF') {
+    late.push({ text: `We need about ${pluralW(c.plan.rollsUs, 'roll')} to finish; the opponent needs about ${numWord(c.plan.rollsThem)}.` });
+    if (F.myOff > 0) early.push({ text: F.myOff === 1 ? 'One of our checkers is already off.' : `${capitalize(numWord(F.myOff))} of our checkers are already off.` });
+    if (F.opOff > 0) early.push({ text: `The opponent has borne off ${pluralW(F.opOff, 'checker')}.` });
+    late.push({ text: rng.pick([`After ${c.best} we have ${distributionText(c.post.me)}.`, `That leaves ${distributionText(c.post.me)}.`]) });
+    if (!F.contact) late.push({ text: outlookText(c.eq) });
+    else if (F.opHome === 0) late.push({ text: 'Their board is empty, so even getting hit would not be a disaster, but it would cost the race.' });
+    else {
+      late.push({ text: `${F.opBar ? 'The opponent must first bring the hit checker in, but their' : 'Their'} board has ${pluralW(F.opHome, 'closed point')}${F.opHome >= 4 ? ', so getting hit now would probably cost the game' : ', which sets the price of a hit'}.` });
+    }
+  }
+  const tag = (list, isEarly) => list.map((f) => ({ ...f, early: isEarly }));
+  return rng.shuffle([...tag(early, true), ...tag(late, false)]);
 }
 
 // ---------------------------------------------------------------- EARLY
@@ -1396,10 +1482,13 @@ function bearoffReasons(rng, c) {
     out.push(`It reduces the checkers outside from ${c.facts.outside} to ${f.outside}.`);
   }
   if (f.off > 0) {
+    const ahead = P.rollsUs <= P.rollsThem;
     out.push(rng.pick([
-      `It bears off ${plural(f.off, 'checker')}, which is what wins races.`,
+      `It bears off ${pluralW(f.off, 'checker')}, which is what wins races.`,
       `${capitalize(numWord(f.off))} ${f.off === 1 ? 'checker comes' : 'checkers come'} off, bringing us a step closer to the finish.`,
-      `Taking ${numWord(f.off)} off now keeps us ahead of the opponent's count of rolls.`,
+      ahead
+        ? `Taking ${numWord(f.off)} off now keeps us ahead in the count of rolls.`
+        : `Taking ${numWord(f.off)} off now is the only way to catch up in the count of rolls.`,
     ]));
   }
   const clearedHome = f.cleared.filter((p) => p <= 6);
@@ -1416,17 +1505,26 @@ function bearoffReasons(rng, c) {
       'It keeps a smooth distribution with no gaps in the home board.',
     ]));
   }
+  const rolls = (n) => (n === 36 ? 'every roll' : `${n} of our 36 rolls`);
   if (P.twoOff !== undefined && P.twoOff > P.twoOffAlt) {
-    out.push(`Next turn ${P.twoOff} of our 36 rolls bear off two checkers, compared with ${P.twoOffAlt} after ${c.alt}.`);
+    out.push(`Next turn ${rolls(P.twoOff)} ${P.twoOff === 36 ? 'bears' : 'bear'} off two checkers, compared with ${P.twoOffAlt} after ${c.alt}.`);
   } else if (P.twoOff !== undefined && P.twoOff > 0) {
-    out.push(`Next turn ${P.twoOff} of 36 rolls take two checkers off.`);
+    out.push(P.twoOff === 36 ? 'Next turn every roll takes two checkers off.' : `Next turn ${P.twoOff} of 36 rolls take two checkers off.`);
   }
   if (P.awkBest !== undefined) {
     out.push(P.awkBest === 0
       ? 'Better still, no roll next turn forces us to leave a shot.'
-      : `Next turn only ${P.awkBest} rolls would force us to leave a shot.`);
+      : `Next turn ${P.awkBest <= 10 ? 'only ' : ''}${P.awkBest} rolls would force us to leave a shot${P.awkAlt > P.awkBest ? `, against ${P.awkAlt} after ${c.alt}` : ''}.`);
   }
-  if (f.wasted === 0 && f.off > 0) out.push('Not a single pip of the roll is wasted.');
+  if (f.wasted === 0 && f.off > 0) {
+    out.push(rng.pick([
+      'Not a single pip of the roll is wasted.',
+      'Every pip of the roll is used.',
+      'There is no wastage at all with this play.',
+    ]));
+  } else if (f.wasted > 0 && f.off > 0 && f.wasted <= 3) {
+    out.push(`Only ${pluralW(f.wasted, 'pip')} of the roll ${f.wasted === 1 ? 'is' : 'are'} wasted.`);
+  }
   return out;
 }
 
@@ -1453,10 +1551,12 @@ function selectAlternatives(rng, ranked, scale) {
 }
 
 function reportedEquity(rng, phase, best) {
-  // Scores are equity-like already; tanh keeps them inside the money-game range
-  // and a little jitter stops similar positions from printing identical numbers.
+  // Scores are equity-like already. Contact scores are squashed with tanh to stay
+  // in the money-game range; races use the race formula as is. A little jitter
+  // stops similar positions from printing identical numbers.
   const jitter = (rng.next() - 0.5) * 0.02;
-  const squash = phase === 'EARLY' ? 0.8 : 0.95;
+  if (!hasContact(best.board)) return round3(clamp(best.score + jitter, -0.99, 0.99));
+  const squash = phase === 'EARLY' ? 0.8 : phase === 'BEAROFF' ? 1.4 : 0.95;
   return round3(clamp(Math.tanh(best.score * squash) + jitter, -0.97, 0.97));
 }
 
@@ -1473,6 +1573,7 @@ function buildPosition(rng, phase, index, b, dice, theme, writer) {
     dice: diceText(dice),
     diceName: diceName(dice),
     facts,
+    pre: b,
     post: ranked[0].board,
     best: ranked[0].text,
     fb: moveFeatures(b, ranked[0], dice),
@@ -1501,6 +1602,7 @@ const LEAD_INS = ['Take-away: ', 'The lesson: ', 'Principle: ', 'Remember: ', 'I
 
 /** Shared skeleton for EARLY and MIDDLE prose, in one of three block orders. */
 function contactAnalysis(rng, c, context, lessonDecks, themeDeck) {
+  if (c.phase === 'MIDDLE') context = `${context} ${middleInsight(c)}`;
   c.reasons = bestReasons(rng, c);
   const reasons = c.reasons.slice(0, 3).map((r) => r.text);
   const safety = safetySentence(rng, c);
@@ -1557,6 +1659,7 @@ function bearoffAnalysis(rng, c, lessonDecks, themeDecks) {
 
 function generateOpening() {
   const rng = makeRng(0x0be11a);
+  const fillerDeck = rng.deck(OPENING_FILLERS);
   // order: the 15 non-double rolls by high die, then the doubles
   const order = [...OPENING_BOOK].sort((a, b) => {
     const da = a.dice[0] === a.dice[1];
@@ -1581,7 +1684,7 @@ function generateOpening() {
       bestMove: entry.best,
       bestMoveEquity: eq,
       alternatives: entry.alts.map(([move, equity]) => ({ move, equity })),
-      analysis: openingAnalysis(rng, entry, ctx),
+      analysis: openingAnalysis(rng, entry, ctx, fillerDeck),
     };
   });
 }
@@ -1593,6 +1696,9 @@ function assertLegalOpening(entry) {
     if (!legal.has(move.split(' ').sort().join(' '))) throw new Error(`opening ${diceText(entry.dice)}: illegal play ${move}`);
   }
 }
+
+/** Heuristic self-play sometimes piles checkers up; no library position shows more than seven on a point. */
+const realistic = (b) => Math.max(...b.me.slice(1, 25), ...b.op.slice(1, 25)) <= 7;
 
 /**
  * Fills one phase. Self-play games feed a pool of candidate positions (several
@@ -1612,7 +1718,7 @@ function generatePhase(phase, seed, { collect, fits, theme, quotas, play, writer
     let b = startBoard();
     for (let ply = 0; ply < play.maxPly; ply++) {
       if (checkerTotal(b.me) === 0 || checkerTotal(b.op) === 0) return;
-      if (ply >= play.minPly && collect(b) && rng.chance(play.take)) {
+      if (ply >= play.minPly && realistic(b) && collect(b) && rng.chance(play.take)) {
         pool.push({ board: b, theme: theme(b), key: boardKey(b) });
       }
       let dice = rollDice(rng);
@@ -1708,7 +1814,9 @@ function generateBearoff() {
         // outside, so its slot takes a slightly longer bear-in position
         return outsideHome(b.me) >= 2;
       }
-      return my >= 10 && my <= 60 && highestPoint(b.me) <= 13 && outsideHome(b.me) <= 4;
+      if (my < 10 || my > 60 || highestPoint(b.me) > 13 || outsideHome(b.me) > 4) return false;
+      // a race that is already decided teaches nothing; contact positions may be lopsided
+      return hasContact(b) || (pipCount(b.op) >= 15 && Math.abs(my - pipCount(b.op)) <= 40);
     },
     theme: (b) => bearoffTheme(positionFacts(b)),
     quotas,

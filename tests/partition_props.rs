@@ -1,4 +1,5 @@
 //! Property tests of the partition invariants (native only: proptest does not target wasm32).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::collections::{HashMap, HashSet};

@@ -1,4 +1,5 @@
 //! The spec's Phase 1 tests and the whole pure pipeline on the sample position library.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::collections::HashSet;

@@ -1,6 +1,7 @@
 //! The exports through the JS boundary, run by wasm-bindgen-test in Node (`wasm-pack test --node`)
 //! and in headless Chromium (`WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome`).
 //! No `wasm_bindgen_test_configure!` line on purpose: one file serves both runtimes.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![cfg(target_arch = "wasm32")]
 
 use drillgen::bindings::pipeline::*;
@@ -169,7 +170,7 @@ fn unseeded_sampling_draws_a_seed_from_the_platform() {
         None,
     )
     .expect("plan");
-    let a: JsValue = sample_positions(library(), plan.clone(), None)
+    let a: JsValue = sample_positions(library(), plan.clone().unchecked_into(), None)
         .expect("sample")
         .into();
     let b: JsValue = sample_positions(library(), plan, None)
@@ -253,7 +254,7 @@ fn the_pipeline_round_trips_through_js_values() {
     stored.reverse(); // storage returns rows in any order
     let drills: JsDrills = json(&format!("[{}]", stored.join(","))).unchecked_into();
     let artifact = merge_drills(request(req), drills).expect("merge");
-    let artifact_value: JsValue = artifact.clone().into();
+    let artifact_value: JsValue = artifact.clone();
     let indices: Vec<f64> = js_sys::Array::from(&get(&artifact_value, "drills"))
         .iter()
         .filter_map(|d| get(&d, "index").as_f64())
