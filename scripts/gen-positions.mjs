@@ -280,6 +280,7 @@ function effectivePips(side) {
   let k = pipCount(side);
   k += 2 * Math.max(0, side[1] - 1) + Math.max(0, side[2] - 1) + Math.max(0, side[3] - 3);
   for (const p of [4, 5, 6]) if (side[p] === 0) k += 1;
+  k += 1.5 * outsideHome(side); // a checker still outside delays the whole bearoff
   k *= 8 / 7;
   return Math.max(k, 4.1 * checkerTotal(side)); // a roll clears at most two checkers
 }
@@ -437,6 +438,8 @@ function ourPointName(p) {
 const listText = (items) =>
   items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
 const pointList = (ps) => listText(ps.map(pointName));
+/** For negative clauses: "does not make the 5-point or the 3-point". */
+const pointListOr = (ps) => listText(ps.map(pointName)).replace(/ and (?=the |our )/, ' or ');
 const shotText = (n) => (n === 0 ? 'no shots' : n === 1 ? 'a single shot' : `${n} shots`);
 const pct = (n) => `${Math.round((n / 36) * 100)}%`;
 
@@ -546,28 +549,46 @@ function pointNote(p) {
 //
 // An analysis is a list of sentences, each marked required or optional. After
 // the phase writer assembles them, `fitLength` adds fact-based filler sentences
-// ({ text, early, skip }) or drops optional ones until the text lands inside the word
-// window.
+// ({ text, early, skip }) or drops optional ones until the formatted position
+// is near its size target, staying inside the 140-190 word window.
 
-function fitLength(rng, sentences, fillers, [lo, hi] = [152, 176]) {
-  const target = rng.int(lo, hi);
+/**
+ * Sizes one analysis. `header` is the rest of the position as a prompt shows it
+ * (id, dice, XGID, moves); the whole block should come to about 1,050-1,200
+ * characters (~280 tokens), so the prose is aimed at what the header leaves.
+ */
+function fitLength(rng, sentences, fillers, header) {
+  const goal = rng.int(1080, 1160) - header.length - '\nAnalysis: '.length;
   const out = sentences.slice();
   const text = () => out.map((s) => s.text).join(' ');
+  const words = () => wordCount(text());
   for (const filler of fillers) {
-    if (wordCount(text()) >= target) break;
+    if (text().length >= goal - 40 || words() >= WORDS_MAX - 8) break;
     // never state the same fact twice
     if (text().includes(filler.text) || (filler.skip && text().includes(filler.skip))) continue;
     // position descriptions follow the opening sentence; the rest go before the closing lesson
     const at = filler.early ? 1 : Math.max(1, out.length - 1);
     out.splice(at, 0, { text: filler.text, optional: true });
   }
-  while (wordCount(text()) > WORDS_MAX - 4) {
-    let idx = -1;
-    for (let i = out.length - 1; i >= 0; i--) if (out[i].optional) { idx = i; break; }
-    if (idx < 0) break;
-    out.splice(idx, 1);
+  // too long: drop optional sentences from the end while the text stays above the word floor
+  for (let i = out.length - 1; i >= 0 && (text().length > goal + 60 || words() > WORDS_MAX - 4); i--) {
+    if (!out[i].optional) continue;
+    if (words() - wordCount(out[i].text) < WORDS_MIN + 4) continue;
+    out.splice(i, 1);
   }
   return text();
+}
+
+/** The non-analysis part of a position as prompts format it (mirrors format_position in src/prompt.rs). */
+function promptHeader(p) {
+  const alts = p.alternatives.map((a) => `${a.move} (${signedEq(a.equity)})`).join('; ');
+  return [
+    `### Position ${p.positionId} (${p.gamePhase})`,
+    `Dice: ${p.diceRoll} | Pips: ${p.pipCount.player} vs ${p.pipCount.opponent}`,
+    `XGID: ${p.xgid}`,
+    `Best move: ${p.bestMove} (equity ${signedEq(p.bestMoveEquity)})`,
+    `Alternatives: ${alts}`,
+  ].join('\n');
 }
 
 const req = (text) => ({ text, optional: false });
@@ -819,15 +840,19 @@ const OPENING_LESSONS = [
   'Remember that in the opening a hit costs little, so modest risks for good structure are usually right.',
   'Key idea: every checker should do a job, either building a point in front of the opponent or preparing an anchor.',
   'The general rule is points first, then builders, then safety.',
+  'Take-away: when two plays are this close, choose the one whose ideas you understand and can follow up.',
+  'Principle: an opening move should make the opponent\'s best replies less effective, not just look safe.',
+  'Remember: diversified builders and a split in the back give the most good rolls next turn.',
+  'The lesson: rolls that make a point are played for the point; the rest are played for flexibility.',
 ];
 
-function openingAnalysis(rng, entry, ctx, fillerDeck) {
+function openingAnalysis(rng, entry, ctx, fillerDeck, lessonDeck) {
   const fill = (s) =>
     s.replace(/\{a(\d)\}/g, (_, i) => ctx.alts[i - 1].move).replace(/\{e(\d)\}/g, (_, i) => fmtEq(ctx.errs[i - 1]));
   const sentences = [req(rng.pick(OPENING_INTROS)(ctx)), ...entry.notes.map((n) => req(fill(n)))];
-  sentences.push(req(rng.pick(OPENING_LESSONS)));
+  sentences.push(req(lessonDeck()));
   const fillers = Array.from({ length: 4 }, () => ({ text: fillerDeck(), early: false }));
-  return fitLength(rng, sentences, fillers, [142, 160]);
+  return fitLength(rng, sentences, fillers, ctx.header);
 }
 
 // ============================================================== phase prose
@@ -897,8 +922,9 @@ function planFacts(c) {
       plan.buildersAlt = buildersFor(c.altBoard.me, plan.target);
     }
   } else {
-    plan.rollsUs = Math.max(1, Math.round(effectivePips(post.me) / 8.17));
-    plan.rollsThem = Math.max(1, Math.round(effectivePips(post.op) / 8.17));
+    // an average roll is worth 8.17 pips; a started roll still has to be thrown
+    plan.rollsUs = Math.max(1, Math.ceil(effectivePips(post.me) / 8.17));
+    plan.rollsThem = Math.max(1, Math.ceil(effectivePips(post.op) / 8.17));
     if (!c.fb.contact && c.fb.outside === 0 && checkerTotal(post.me) >= 2) {
       plan.twoOff = rollsWhere(post, (x) => borneOff(x.me) - borneOff(post.me) >= 2);
       plan.twoOffAlt = rollsWhere(c.altBoard, (x) => borneOff(x.me) - borneOff(c.altBoard.me) >= 2);
@@ -982,8 +1008,8 @@ function middleInsight(c) {
     case 'PRIMING':
       if (F.myPrime.length >= 4) {
         return deficit > 0
-          ? `Trailing by ${deficit} pips actually helps our timing: the opponent is more likely to crack first.`
-          : `Because we lead the race by ${-deficit} pips, our own timing is the worry: we need spare checkers so the prime does not have to break.`;
+          ? 'Trailing in the race actually helps our timing: the opponent is more likely to crack first.'
+          : 'Because we are ahead in the race, our own timing is the worry: we need spare checkers so the prime does not have to break.';
       }
       return `Our back checkers face a ${F.opPrime.length}-point block, so each roll we can still play elsewhere is valuable.`;
     case 'BLITZ': {
@@ -991,7 +1017,11 @@ function middleInsight(c) {
       return `With ${pluralW(targets, 'opposing checker')} under attack and our ${numWord(F.myHome)}-point board, gammons are a real factor.`;
     }
     default:
-      return `We still have ${pluralW(F.myBack, 'checker')} back against the opponent's ${numWord(F.opBack)}, so both sides have work to do before the race.`;
+      if (F.myBack > 0 && F.opBack > 0) {
+        return `We still have ${pluralW(F.myBack, 'checker')} back against the opponent's ${numWord(F.opBack)}, so both sides have work to do before the race.`;
+      }
+      if (F.myBack > 0) return `We still have ${pluralW(F.myBack, 'checker')} back while the opponent has none, so bringing them home safely is the main job.`;
+      return `Our back checkers are out while the opponent still has ${pluralW(F.opBack, 'checker')} back, so we are the one doing the attacking.`;
   }
 }
 
@@ -1008,7 +1038,13 @@ function bestReasons(rng, c) {
       `Entering comes first; the rest of ${c.best} is about keeping our structure intact while we do it.`,
     ]) });
   }
-  if (f.hits > 0) {
+  if (f.hits > 0 && f.pipLoss < 7) {
+    // a hit deep in our board gains few pips; its value is tempo
+    out.push({ tag: 'HIT', text: rng.pick([
+      `The hit costs the opponent only ${pluralW(f.pipLoss, 'pip')}, but it takes away half of their next roll, which is what matters here.`,
+      `${c.best} hits, and although the checker loses just ${pluralW(f.pipLoss, 'pip')}, the opponent has to spend part of the next roll coming in.`,
+    ]) });
+  } else if (f.hits > 0) {
     const two = f.hits > 1;
     out.push({ tag: 'HIT', text: rng.pick([
       `${c.best} ${two ? 'hits twice' : 'hits'}, costing the opponent ${f.pipLoss} pips and forcing them to spend part of their next roll entering instead of building.`,
@@ -1087,8 +1123,12 @@ function safetySentence(rng, c) {
   if (f.blots.filter((p) => p <= 18).length === 0) {
     return rng.pick([
       'Just as important, it leaves no loose checkers where a hit would hurt.',
-      `It does this without exposing a single checker on our side of the board.`,
+      'It does this without exposing a single checker on our side of the board.',
       'Every checker that matters stays on a made point.',
+      'Nothing is left for the opponent to hit.',
+      'Best of all, the opponent gets no shot next turn.',
+      `The position stays safe: there is no blot ${c.phase === 'BEAROFF' ? 'in our home board' : 'on our side of the board'}.`,
+      'And it comes at no risk at all.',
     ]);
   }
   if (f.shots === 0) {
@@ -1097,11 +1137,17 @@ function safetySentence(rng, c) {
       'The blots it leaves cannot be hit next turn.',
     ]);
   }
+  if (f.shots <= 2) {
+    return rng.pick([
+      `Only ${f.shots === 1 ? 'one roll hits' : 'two rolls hit'} the blot it leaves, a negligible risk.`,
+      `The opponent has just ${f.shots === 1 ? 'a single hitting roll' : 'two hitting rolls'} next turn.`,
+    ]);
+  }
   return rng.pick([
     `The price is ${shotText(f.shots)} (${pct(f.shots)}), a risk the position can afford.`,
     `It does leave ${shotText(f.shots)} out of 36, but the reward justifies the exposure.`,
     `The opponent hits back with ${f.shots} of 36 rolls, which is acceptable here.`,
-    `${f.shots <= 6 ? 'Only ' : ''}${f.shots} of the opponent's 36 rolls hit us back; that is the accepted cost of the play.`,
+    `Of the opponent's 36 rolls, ${f.shots} hit us back; that is the accepted cost of the play.`,
   ]);
 }
 
@@ -1147,7 +1193,7 @@ function altClauses(c) {
   // in a pure race points are irrelevant; only checkers off and distribution count
   const pointsMatter = phase !== 'BEAROFF' || fb.contact || fa.contact;
   const lost = pointsMatter ? fb.made.filter((p) => !fa.made.includes(p)) : [];
-  if (lost.length) worse.push(`does not make ${pointList(lost)}`);
+  if (lost.length) worse.push(`does not make ${pointListOr(lost.sort((a, b) => POINT_VALUE[b] - POINT_VALUE[a]))}`);
   const gained = pointsMatter ? fa.made.filter((p) => !fb.made.includes(p)) : [];
   if (gained.length) better.push(`makes ${pointList(gained)}`);
   const anchorLost = fa.broken.filter((p) => p >= 18 && !fb.broken.includes(p));
@@ -1155,7 +1201,7 @@ function altClauses(c) {
   if (anchorLost.length) worse.push(`gives up the anchor on ${pointName(anchorLost[0])}`);
   if (pointLost.length) worse.push(`breaks ${pointList(pointLost)}`);
   if (fa.shots > fb.shots + 1) worse.push(`leaves ${shotText(fa.shots)} instead of ${fb.shots === 0 ? 'none' : fb.shots}`);
-  if (fa.shots + 1 < fb.shots) better.push(`is safer (${fa.shots} shots instead of ${fb.shots})`);
+  if (fa.shots + 1 < fb.shots) better.push(`is safer (${fa.shots === 0 ? 'no shots' : shotText(fa.shots)} instead of ${fb.shots})`);
   if (fb.escaped > fa.escaped && fb.entered === 0) worse.push('leaves the back checker behind');
   if (fa.escaped > fb.escaped && fa.entered === 0) better.push('runs a back checker');
   if (fa.off < fb.off) worse.push(fa.off === 0 ? 'bears off nothing' : `bears off only ${numWord(fa.off)}`);
@@ -1169,7 +1215,7 @@ function altClauses(c) {
   if (phase === 'BEAROFF' && fa.outside > fb.outside) worse.push(`leaves ${pluralW(fa.outside, 'checker')} outside`);
   if (fa.maxStack >= 5 && fa.maxStack > fb.maxStack && !(phase === 'BEAROFF' && fa.stackPoint <= 2)) worse.push(`piles ${numWord(fa.maxStack)} checkers on ${pointName(fa.stackPoint)}`);
   const P = c.plan;
-  if (P.buildersAlt !== undefined && P.buildersAlt + 1 < P.buildersBest) worse.push(`leaves fewer builders for ${pointName(P.target)}`);
+  if (P.buildersAlt !== undefined && P.buildersAlt + 1 < P.buildersBest && !fa.made.includes(P.target)) worse.push(`leaves fewer builders for ${pointName(P.target)}`);
   if (P.awkBest !== undefined && P.awkAlt > P.awkBest + 2) worse.push(`leaves ${P.awkAlt} awkward rolls next turn instead of ${P.awkBest}`);
   return { worse: worse.slice(0, 2), better: better.slice(0, 1) };
 }
@@ -1297,12 +1343,16 @@ function distributionText(side) {
 }
 
 /** Race outlook from the equity, with the practical priority it implies. */
-function outlookText(eq) {
-  if (eq > 0.5) return 'We are a big favourite, so the only way to go wrong is to waste pips needlessly.';
-  if (eq > 0.1) return 'We are the favourite, and efficient bearoff technique keeps it that way.';
-  if (eq > -0.1) return 'The race is close to a coin flip, so every wasted pip matters.';
-  if (eq > -0.5) return 'We are the underdog and need every roll to count.';
-  return 'We are a big underdog and need a couple of big doubles to win.';
+function outlookText(eq, variant) {
+  const bands = [
+    [0.5, ['We are a big favourite, so the only way to go wrong is to waste pips needlessly.', 'We are a clear favourite now; careful technique is all that is needed.']],
+    [0.1, ['We are the favourite, and efficient bearoff technique keeps it that way.', 'The race favours us, as long as we do not waste pips.']],
+    [-0.1, ['The race is close to a coin flip, so every wasted pip matters.', 'It is a tight race in which a single wasted pip can decide the game.']],
+    [-0.5, ['We are the underdog and need every roll to count.', 'We are behind, so we must get the maximum out of every roll.']],
+    [-Infinity, ['We are a big underdog and need a couple of big doubles to win.', 'Only good doubles can save us, so we keep the position ready for them.']],
+  ];
+  const [, texts] = bands.find(([floor]) => eq > floor);
+  return texts[variant % texts.length];
 }
 
 function fillers(rng, c) {
@@ -1314,15 +1364,16 @@ function fillers(rng, c) {
   if (c.phase !== 'BEAROFF') {
     early.push({ text: opponentText(F), skip: 'The opponent ' });
     const ours = ourText(F, c.pre);
-    if (ours) early.push({ text: ours });
+    // skip our inventory if the context already talked about our anchor
+    if (ours) early.push({ text: ours, skip: F.myAnchors.length ? pointName(F.myAnchors[0]) : undefined });
   }
   if (c.fb.hits > 0) late.push({ text: `After the hit the pip count reads ${pipCount(c.post.me)} to ${pipCount(c.post.op)}.` });
   if (c.phase === 'BEAROFF') {
     late.push({ text: `We need about ${pluralW(c.plan.rollsUs, 'roll')} to finish; the opponent needs about ${numWord(c.plan.rollsThem)}.` });
-    if (F.myOff > 0) early.push({ text: F.myOff === 1 ? 'One of our checkers is already off.' : `${capitalize(numWord(F.myOff))} of our checkers are already off.` });
+    if (F.myOff > 0) early.push({ text: F.myOff === 1 ? 'One of our checkers is already off.' : `${capitalize(numWord(F.myOff))} of our checkers are already off.`, skip: 'already off' });
     if (F.opOff > 0) early.push({ text: `The opponent has borne off ${pluralW(F.opOff, 'checker')}.` });
     late.push({ text: rng.pick([`After ${c.best} we have ${distributionText(c.post.me)}.`, `That leaves ${distributionText(c.post.me)}.`]) });
-    if (!F.contact) late.push({ text: outlookText(c.eq) });
+    if (!F.contact) late.push({ text: outlookText(c.eq, vary(F, 2, 9)) });
     else if (F.opHome === 0) late.push({ text: 'Their board is empty, so even getting hit would not be a disaster, but it would cost the race.' });
     else {
       late.push({ text: `${F.opBar ? 'The opponent must first bring the hit checker in, but their' : 'Their'} board has ${pluralW(F.opHome, 'closed point')}${F.opHome >= 4 ? ', so getting hit now would probably cost the game' : ', which sets the price of a hit'}.` });
@@ -1458,7 +1509,7 @@ const BEAROFF_LESSONS = {
   ],
   CONTACT: [
     'With contact, safety comes first: clear points from the back and keep even numbers on the highest points.',
-    'Against an anchor, plan the bearoff two rolls ahead so that awkward numbers do not leave a shot.',
+    'Plan the bearoff two rolls ahead so that awkward numbers do not leave a shot.',
     'In a contact bearoff, a checker not borne off is much cheaper than a blot that gets hit.',
     'Clear from the back: the highest points are where blots are most exposed.',
   ],
@@ -1472,7 +1523,8 @@ const BEAROFF_LESSONS = {
 function bearoffReasons(rng, c) {
   const f = c.fb;
   const P = c.plan;
-  const out = [];
+  // a late hit is the headline whenever it happens
+  const out = bestReasons(rng, c).filter((r) => r.tag === 'HIT').map((r) => r.text);
   if (f.outside === 0 && c.facts.outside > 0) {
     out.push(rng.pick([
       'It brings the last checkers home, so every die can be used for bearing off from the next roll on.',
@@ -1503,6 +1555,8 @@ function bearoffReasons(rng, c) {
     out.push(rng.pick([
       'The remaining checkers are spread without gaps, so almost every number is useful next turn.',
       'It keeps a smooth distribution with no gaps in the home board.',
+      'No gap opens up, so next turn\'s numbers will not be wasted.',
+      'The home board stays evenly covered, which keeps future wastage low.',
     ]));
   }
   const rolls = (n) => (n === 36 ? 'every roll' : `${n} of our 36 rolls`);
@@ -1585,7 +1639,7 @@ function buildPosition(rng, phase, index, b, dice, theme, writer) {
     alts: alts.map((a) => ({ move: a.m.text, err: a.err })),
   };
   ctx.plan = planFacts(ctx);
-  return {
+  const position = {
     positionId: `${phase}-${String(index + 1).padStart(3, '0')}`,
     gamePhase: phase,
     diceRoll: diceText(dice),
@@ -1594,8 +1648,11 @@ function buildPosition(rng, phase, index, b, dice, theme, writer) {
     bestMove: ranked[0].text,
     bestMoveEquity: eq,
     alternatives: alts.map((a) => ({ move: a.m.text, equity: round3(eq - a.err) })),
-    analysis: writer(rng, ctx),
+    analysis: '',
   };
+  ctx.header = promptHeader(position);
+  position.analysis = writer(rng, ctx);
+  return position;
 }
 
 const LEAD_INS = ['Take-away: ', 'The lesson: ', 'Principle: ', 'Remember: ', 'In short: ', ''];
@@ -1631,7 +1688,7 @@ function contactAnalysis(rng, c, context, lessonDecks, themeDeck) {
   }
   if (other) s.push(opt(other));
   s.push(req(lessonText(rng, c, lessonDecks, themeDeck)));
-  return fitLength(rng, s, fillers(rng, c));
+  return fitLength(rng, s, fillers(rng, c), c.header);
 }
 
 function bearoffAnalysis(rng, c, lessonDecks, themeDecks) {
@@ -1652,7 +1709,7 @@ function bearoffAnalysis(rng, c, lessonDecks, themeDecks) {
   const other = otherAltSentence(rng, c);
   if (other) s.push(opt(other));
   s.push(req(`${rng.pick(LEAD_INS)}${themeDecks[c.theme]()}`));
-  return fitLength(rng, s, fillers(rng, c));
+  return fitLength(rng, s, fillers(rng, c), c.header);
 }
 
 // --------------------------------------------------------------- generators
@@ -1660,6 +1717,7 @@ function bearoffAnalysis(rng, c, lessonDecks, themeDecks) {
 function generateOpening() {
   const rng = makeRng(0x0be11a);
   const fillerDeck = rng.deck(OPENING_FILLERS);
+  const lessonDeck = rng.deck(OPENING_LESSONS);
   // order: the 15 non-double rolls by high die, then the doubles
   const order = [...OPENING_BOOK].sort((a, b) => {
     const da = a.dice[0] === a.dice[1];
@@ -1669,13 +1727,7 @@ function generateOpening() {
   return order.map((entry) => {
     assertLegalOpening(entry);
     const eq = entry.eq;
-    const ctx = {
-      dice: diceName(entry.dice),
-      my: 167,
-      alts: entry.alts.map(([move]) => ({ move })),
-      errs: entry.alts.map(([, e]) => round3(eq - e)),
-    };
-    return {
+    const position = {
       positionId: `OPENING-${entry.dice[0]}${entry.dice[1]}`,
       gamePhase: 'OPENING',
       diceRoll: diceText(entry.dice),
@@ -1684,8 +1736,17 @@ function generateOpening() {
       bestMove: entry.best,
       bestMoveEquity: eq,
       alternatives: entry.alts.map(([move, equity]) => ({ move, equity })),
-      analysis: openingAnalysis(rng, entry, ctx, fillerDeck),
+      analysis: '',
     };
+    const ctx = {
+      dice: diceName(entry.dice),
+      my: 167,
+      alts: entry.alts.map(([move]) => ({ move })),
+      errs: entry.alts.map(([, e]) => round3(eq - e)),
+      header: promptHeader(position),
+    };
+    position.analysis = openingAnalysis(rng, entry, ctx, fillerDeck, lessonDeck);
+    return position;
   });
 }
 
@@ -1697,8 +1758,9 @@ function assertLegalOpening(entry) {
   }
 }
 
-/** Heuristic self-play sometimes piles checkers up; no library position shows more than seven on a point. */
-const realistic = (b) => Math.max(...b.me.slice(1, 25), ...b.op.slice(1, 25)) <= 7;
+/** Heuristic self-play sometimes piles checkers up; library positions keep stacks to what strong players allow. */
+const realistic = (b) =>
+  [b.me, b.op].every((side) => Math.max(...side.slice(1, 25)) <= 6 && side[1] <= 5 && side[2] <= 5);
 
 /**
  * Fills one phase. Self-play games feed a pool of candidate positions (several
@@ -1806,13 +1868,13 @@ function generateBearoff() {
   const quotas = [...new Array(16).fill('RACE'), ...new Array(12).fill('CONTACT'), ...new Array(8).fill('BEARIN')];
   return generatePhase('BEAROFF', 0xbea200, {
     // stragglers up to the midpoint are allowed: without them 5-5 is nearly always forced
-    collect: (b) => pipCount(b.me) <= 72 && pipCount(b.op) <= 100 && b.me[25] === 0 && highestPoint(b.me) <= 15,
+    collect: (b) => pipCount(b.me) <= 76 && pipCount(b.op) <= 100 && b.me[25] === 0 && highestPoint(b.me) <= 15,
     fits: (b, dice) => {
       const my = pipCount(b.me);
       if (dice[0] === 6 && dice[1] === 6) {
         // in a bearoff 6-6 is a forced play unless several checkers are still
         // outside, so its slot takes a slightly longer bear-in position
-        return outsideHome(b.me) >= 2;
+        return outsideHome(b.me) >= 2 && (hasContact(b) || Math.abs(pipCount(b.me) - pipCount(b.op)) <= 40);
       }
       if (my < 10 || my > 60 || highestPoint(b.me) > 13 || outsideHome(b.me) > 4) return false;
       // a race that is already decided teaches nothing; contact positions may be lopsided
