@@ -1379,9 +1379,51 @@ function fillers(rng, c) {
       late.push({ text: `${F.opBar ? 'The opponent must first bring the hit checker in, but their' : 'Their'} board has ${pluralW(F.opHome, 'closed point')}${F.opHome >= 4 ? ', so getting hit now would probably cost the game' : ', which sets the price of a hit'}.` });
     }
   }
+  if (c.phase !== 'BEAROFF') {
+    const prime = c.fb.prime.length;
+    late.push({ text: `After ${c.best} we own ${pluralW(c.fb.homePts, 'home-board point')}${prime >= 3 ? ` and a ${prime}-point block` : ''}.` });
+    const target = F.opBlots.find((q) => q >= 2 && q <= 18);
+    if (target && c.post.op[25 - target] === 1) {
+      const n = rollsWhere(c.post, (x) => x.op[25] > c.post.op[25]);
+      if (n > 0) late.push({ text: `If the opponent leaves the blot on ${ourPointName(target)} alone, ${n} of our rolls hit a checker next turn.` });
+    }
+  }
+  if (c.alts.length >= 3) late.push({ text: `${c.alts[2].move} is further behind at ${fmtEq(c.alts[2].err)}.` });
   const tag = (list, isEarly) => list.map((f) => ({ ...f, early: isEarly }));
-  return rng.shuffle([...tag(early, true), ...tag(late, false)]);
+  const general = c.general ? [c.general(), c.general()].map((text) => ({ text, early: false })) : [];
+  // position facts first; the general remarks only top up texts that are still short
+  return [...rng.shuffle([...tag(early, true), ...tag(late, false)]), ...general];
 }
+
+const GENERAL_REMARKS = {
+  EARLY: [
+    'At this stage both sides are racing to build the key points first, so every tempo counts.',
+    'Early positions reward flexibility: the more rolls that work next turn, the better the play.',
+    'Neither side has a strong board yet, so the cost of being hit is still moderate.',
+    'The next two or three rolls will decide who gets the better structure.',
+    'It is the kind of decision where a small structural edge adds up over the game.',
+    'Checkers on the midpoint and the 8-point are the raw material for the points we still need.',
+    'Plays that look similar at first glance often differ in how many good numbers they leave for next turn.',
+    'A useful habit is to ask what the opponent wants to roll after each candidate play.',
+  ],
+  MIDDLE: [
+    'In the middle game, every play has to balance offence, defence and timing.',
+    'Positions like this are often decided by which side runs out of good moves first.',
+    'The key question in the middle game is always which checkers are doing useful work.',
+    'A good middle-game play keeps options open for both attack and defence.',
+    'Gammon chances on both sides make errors here more expensive than they look.',
+    'With contact on both sides, a single hit can swing the game, so safety has real value.',
+    'It pays to count both sides\' spare checkers before committing to a plan.',
+  ],
+  BEAROFF: [
+    'In the bearoff, the right play is usually found by counting how many checkers each option leaves and where.',
+    'Small bearoff errors add up: a few hundredths here and there decide many close races.',
+    'Bearoff technique is mostly about avoiding gaps and wastage, and this position is a good example.',
+    'With so few checkers left, every decision changes the number of rolls we need.',
+    'Bots rarely disagree about bearoff plays, so this is a pattern worth memorising.',
+    'Visualising the position after each candidate play is the quickest way to find the best bearoff move.',
+  ],
+};
 
 // ---------------------------------------------------------------- EARLY
 
@@ -1770,6 +1812,7 @@ const realistic = (b) =>
  */
 function generatePhase(phase, seed, { collect, fits, theme, quotas, play, writer }) {
   const rng = makeRng(seed);
+  const general = rng.deck(GENERAL_REMARKS[phase]);
   const diceList = phaseDice(rng);
   const themes = rng.shuffle(quotas);
   const pool = [];
@@ -1799,7 +1842,7 @@ function generatePhase(phase, seed, { collect, fits, theme, quotas, play, writer
         if (strict && cand.theme !== themes[i]) continue;
         if (!fits(cand.board, dice)) continue;
         tried.add(cand.key);
-        const built = buildPosition(rng, phase, i, cand.board, dice, cand.theme, writer);
+        const built = buildPosition(rng, phase, i, cand.board, dice, cand.theme, (r, c) => writer(r, { ...c, general }));
         if (!built || texts.has(built.analysis)) continue;
         const words = wordCount(built.analysis);
         if (words < WORDS_MIN || words > WORDS_MAX) continue;
@@ -1868,7 +1911,7 @@ function generateBearoff() {
   const quotas = [...new Array(16).fill('RACE'), ...new Array(12).fill('CONTACT'), ...new Array(8).fill('BEARIN')];
   return generatePhase('BEAROFF', 0xbea200, {
     // stragglers up to the midpoint are allowed: without them 5-5 is nearly always forced
-    collect: (b) => pipCount(b.me) <= 76 && pipCount(b.op) <= 100 && b.me[25] === 0 && highestPoint(b.me) <= 15,
+    collect: (b) => pipCount(b.me) <= 70 && pipCount(b.op) <= 100 && b.me[25] === 0 && highestPoint(b.me) <= 15,
     fits: (b, dice) => {
       const my = pipCount(b.me);
       if (dice[0] === 6 && dice[1] === 6) {

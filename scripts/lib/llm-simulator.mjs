@@ -99,6 +99,9 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, h
       "access-control-allow-headers": req.headers["access-control-request-headers"] ?? "content-type, authorization",
       "access-control-expose-headers": "retry-after, retry-after-ms, x-should-retry",
       "access-control-max-age": "600",
+      // A fresh connection per call: browsers silently replay a request whose reused keep-alive
+      // connection was reset, which would hide the "reset" fault from the client under test.
+      connection: "close",
     };
     if (req.method === "OPTIONS") return res.writeHead(204, cors).end();
     const provider = req.url.endsWith("/messages") ? "anthropic" : req.url.endsWith("/chat/completions") ? "openai" : null;

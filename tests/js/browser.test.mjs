@@ -1,0 +1,78 @@
+// End to end in headless Chromium: the built package (web target, async init) in a page on one
+// origin, real fetch to the fault-injecting LLM simulator on another (CORS), driven by playwright-core.
+import { test, before, after, beforeEach } from "node:test";
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
+import { startStaticServer, chromiumLaunchOptions } from "./support/static-server.mjs";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+let sim, site, browser, page;
+
+before(async () => {
+  sim = await startLlmSimulator();
+  site = await startStaticServer(root);
+  browser = await chromium.launch(chromiumLaunchOptions);
+  page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e));
+  await page.goto(`${site.url}/tests/js/support/browser.html`);
+  await page.waitForFunction(() => window.ready === true, null, { timeout: 15000 }).catch((e) => { throw errors[0] ?? e; });
+});
+after(async () => { await browser?.close(); await site?.close(); await sim?.close(); });
+beforeEach(() => sim.reset());
+
+const scenario = (args = {}) => page.evaluate((a) => window.runScenario(a), { baseUrl: sim.url, ...args });
+
+test("a full run in the page", async () => {
+  const { result, events, violations } = await scenario();
+  assert.deepEqual(violations, []);
+  assert.equal(result.status, "COMPLETED");
+  assert.equal(result.drills.length, 25);
+  assert.ok(result.verification.passed);
+  assert.equal(sim.requests.length, 5);
+  assert.ok(sim.requests.every((r) => r.headers.origin === site.url), "cross-origin requests");
+  assert.deepEqual(events.filter((e) => e.type === "batchCompleted").map((e) => e.completedDrills), [5, 10, 15, 20, 25]);
+});
+
+for (const [fault, code] of [[429, "HTTP_ERROR"], [503, "HTTP_ERROR"], ["hang", "TIMEOUT"], ["reset", "NETWORK_ERROR"], ["malformed", "INVALID_OUTPUT"], ["foreignPosition", "INVALID_OUTPUT"], ["oversizedChunked", "RESPONSE_TOO_LARGE"]]) {
+  test(`fault ${fault} in the page is retried`, async () => {
+    sim.script(10, [fault]);
+    const { result, events, violations } = await scenario({
+      llm: { provider: "openai", baseUrl: sim.url, model: "sim-1", apiKey: "sk-test-secret-0042", timeoutMs: 400, maxResponseBytes: 1024 * 1024 },
+    });
+    assert.deepEqual(violations, []);
+    assert.equal(result.drills.length, 25);
+    assert.equal(result.batches[2].attempts, 2);
+    const retry = events.find((e) => e.type === "batchRetrying");
+    assert.equal(retry.error.code, code);
+    if (fault === 429) assert.equal(retry.delayMs, 1000, "Retry-After is readable through CORS");
+  });
+}
+
+test("Anthropic in the page", async () => {
+  const { result, violations } = await scenario({ llm: { provider: "anthropic", baseUrl: sim.url, model: "claude-sim", apiKey: "sk-test-secret-0042" } });
+  assert.deepEqual(violations, []);
+  assert.equal(result.drills.length, 25);
+});
+
+test("Cancel in the page stops the run and persists nothing after", async () => {
+  sim.script(10, ["hang"]);
+  const { result, writesAfterAbort, storedIndices } = await scenario({ concurrency: 1, abortOnBatch: 2 });
+  assert.equal(result.status, "CANCELLED");
+  assert.equal(writesAfterAbort, 0);
+  assert.deepEqual(storedIndices, [...Array(10).keys()]);
+  assert.equal(sim.requests.length, 3);
+});
+
+test("resume in the page generates only what is missing", async () => {
+  sim.script(20, [401]);
+  const first = await scenario({ storeName: "resume" });
+  assert.deepEqual(first.result.missingIndices, [20, 21, 22, 23, 24]);
+  sim.reset();
+  const second = await scenario({ storeName: "resume", seed: first.result.seed });
+  assert.deepEqual(second.violations, []);
+  assert.equal(second.result.drills.length, 25);
+  assert.deepEqual(sim.requests.map((r) => r.indices), [[20, 21, 22, 23, 24]]);
+});
