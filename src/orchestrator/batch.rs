@@ -95,8 +95,11 @@ impl<H: Host> Ctx<'_, H> {
             self.emit(ProgressKind::BatchFailed, Some(info.clone()), None, message);
         }
         // A skipped batch reports the indices it already had; others what they were asked for.
-        let drill_indices =
-            if status == BatchOutcomeStatus::Skipped { self.job.spec.drill_indices.clone() } else { self.job.todo.clone() };
+        let drill_indices = if status == BatchOutcomeStatus::Skipped {
+            self.job.spec.drill_indices.clone()
+        } else {
+            self.job.todo.clone()
+        };
         BatchOutcome {
             batch_index: self.job.spec.batch_index,
             status,
