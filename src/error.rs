@@ -94,6 +94,16 @@ pub enum DrillgenError {
 
     #[error("load failed: {0}")]
     LoadFailed(String),
+
+    #[error(
+        "this run may need {needed} LLM calls ({batches} batches × {attempts} attempts), more than the subrequest budget of {budget}"
+    )]
+    SubrequestBudget {
+        needed: u32,
+        budget: u32,
+        batches: u32,
+        attempts: u32,
+    },
 }
 
 impl DrillgenError {
@@ -126,6 +136,7 @@ impl DrillgenError {
             Self::Aborted => "ABORTED",
             Self::PersistFailed(_) => "PERSIST_FAILED",
             Self::LoadFailed(_) => "LOAD_FAILED",
+            Self::SubrequestBudget { .. } => "SUBREQUEST_BUDGET",
         }
     }
 
@@ -208,6 +219,12 @@ mod tests {
             DrillgenError::Aborted,
             DrillgenError::PersistFailed(String::new()),
             DrillgenError::LoadFailed(String::new()),
+            DrillgenError::SubrequestBudget {
+                needed: 2,
+                budget: 1,
+                batches: 1,
+                attempts: 2,
+            },
         ];
         let mut codes: Vec<&str> = all.iter().map(|e| e.code()).collect();
         assert!(

@@ -35,7 +35,8 @@ export type DrillgenErrorCode =
   | "INVALID_OUTPUT"
   | "ABORTED"
   | "PERSIST_FAILED"
-  | "LOAD_FAILED";
+  | "LOAD_FAILED"
+  | "SUBREQUEST_BUDGET";
 
 /** Callbacks and cancellation of `generateDrillSeries` (the data part is `GenerateOptions`). */
 export interface GenerateSeriesOptions extends GenerateOptions {

@@ -20,7 +20,7 @@ use rand::rngs::StdRng;
 
 use batch::{BatchJob, run_batch};
 pub use events::*;
-pub use options::{BatchOptions, GenerateOptions, Mode, RunConfig};
+pub use options::{BatchOptions, BudgetPolicy, GenerateOptions, Mode, RunConfig, fit_budget};
 
 use crate::drill::Drill;
 use crate::error::DrillgenError;
@@ -130,6 +130,17 @@ pub async fn generate_series<T: Transport, C: Clock, H: Host>(
             spec: b.clone(),
         })
         .collect();
+    // The budget counts only batches that still have work (a resume needs fewer calls).
+    let busy = jobs.iter().filter(|j| !j.todo.is_empty()).count() as u32;
+    let (retries, reduced) = fit_budget(
+        options.subrequest_budget,
+        options.budget_policy,
+        busy,
+        run.config.retry.max_retries,
+    )?;
+    let mut run = run;
+    run.config.retry.max_retries = retries;
+    run.warnings.extend(reduced);
     let config = &run.config;
     let mut outcomes: Vec<BatchOutcome> = stream::iter(jobs)
         .map(|job| run_batch(job, config, transport, clock, host, &state))

@@ -24,6 +24,18 @@ pub enum Mode {
     Single,
 }
 
+/// What to do when the worst case (every batch using every retry) exceeds `subrequestBudget`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "lowercase")]
+pub enum BudgetPolicy {
+    /// Refuse the run with `SUBREQUEST_BUDGET` before any request.
+    #[default]
+    Fail,
+    /// Lower the retries so the worst case fits (refuse only if one attempt per batch does not).
+    Reduce,
+}
+
 /// The data part of `generateDrillSeries` options (the callbacks and the signal are the host's).
 #[derive(Debug, Clone, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
@@ -57,6 +69,58 @@ pub struct GenerateOptions {
     #[serde(default)]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub existing_drills: Vec<Drill>,
+    /// Most LLM calls the run may make (Cloudflare Workers' free plan allows 50 subrequests per
+    /// invocation, and every retry is one). Checked against the worst case before the first call.
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub subrequest_budget: Option<f64>,
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub budget_policy: BudgetPolicy,
+}
+
+/// Fits the retries of `batches` batches into `budget` calls, or refuses. Returns the retry count
+/// to use and a warning when it had to be lowered.
+pub fn fit_budget(
+    budget: Option<f64>,
+    policy: BudgetPolicy,
+    batches: u32,
+    max_retries: u32,
+) -> Result<(u32, Option<Warning>)> {
+    let Some(budget) = budget else {
+        return Ok((max_retries, None));
+    };
+    if !(budget.fract() == 0.0 && (1.0..=1_000_000.0).contains(&budget)) {
+        return Err(DrillgenError::InvalidOptions(format!(
+            "subrequestBudget must be a positive integer, got {budget}"
+        )));
+    }
+    let budget = budget as u32;
+    let attempts = max_retries + 1;
+    let needed = batches * attempts;
+    if needed <= budget || batches == 0 {
+        return Ok((max_retries, None));
+    }
+    let refuse = |attempts| DrillgenError::SubrequestBudget {
+        needed: batches * attempts,
+        budget,
+        batches,
+        attempts,
+    };
+    match policy {
+        BudgetPolicy::Fail => Err(refuse(attempts)),
+        BudgetPolicy::Reduce if batches > budget => Err(refuse(1)),
+        BudgetPolicy::Reduce => {
+            let retries = budget / batches - 1;
+            let warning = Warning::new(
+                "RETRIES_REDUCED",
+                format!(
+                    "{batches} batches × {attempts} attempts would exceed the subrequest budget of {budget}; retries lowered from {max_retries} to {retries}"
+                ),
+            );
+            Ok((retries, Some(warning)))
+        }
+    }
 }
 
 /// What every batch of a run shares.

@@ -800,3 +800,58 @@ fn a_single_batch_runs_on_its_own_over_anthropic() {
     );
     assert_eq!(w.host.stored.borrow().len(), 5);
 }
+
+#[test]
+fn the_subrequest_budget_is_checked_before_the_first_call() {
+    let w = world();
+    let err = block_on(generate_series(
+        options(json!({ "subrequestBudget": 12 })),
+        &w.llm,
+        &w.clock,
+        &w.host,
+    ))
+    .unwrap_err();
+    assert_eq!(err.code(), "SUBREQUEST_BUDGET");
+    assert!(
+        err.to_string()
+            .contains("20 LLM calls (5 batches × 4 attempts)"),
+        "{err}"
+    );
+    assert!(w.llm.calls.borrow().is_empty());
+
+    let w = world();
+    *w.llm.default.borrow_mut() = None;
+    w.llm.script(10, &vec![Reply::Status(503, vec![], "x"); 4]);
+    let r = run(
+        &w,
+        options(json!({ "subrequestBudget": 12, "budgetPolicy": "reduce" })),
+    );
+    assert_eq!(
+        r.batches[2].attempts, 2,
+        "retries lowered to 12 / 5 - 1 = 1"
+    );
+    assert!(w.llm.calls.borrow().len() <= 12);
+    assert!(r.warnings.iter().any(|w| w.code == "RETRIES_REDUCED"));
+
+    let w = world();
+    let tight = options(json!({ "subrequestBudget": 3, "budgetPolicy": "reduce" }));
+    assert_eq!(
+        block_on(generate_series(tight, &w.llm, &w.clock, &w.host))
+            .unwrap_err()
+            .code(),
+        "SUBREQUEST_BUDGET"
+    );
+
+    // A resume with one batch left fits where the whole run would not.
+    let existing: Vec<Drill> = run(&world(), options(json!({})))
+        .drills
+        .into_iter()
+        .filter(|d| d.draft.index < 20)
+        .collect();
+    let w = world();
+    let r = run(
+        &w,
+        options(json!({ "subrequestBudget": 4, "existingDrills": existing })),
+    );
+    assert_eq!(r.drills.len(), 25);
+}
