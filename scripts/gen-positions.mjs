@@ -19,6 +19,15 @@
  *   prose, the XGID and the pip counts agree with each other.
  * The evaluator is a heuristic, not a neural net: equities are plausible,
  * not rollout-accurate.
+ * - Size: each analysis is fitted so that the whole position, formatted the way
+ *   prompts show it, comes to about TOKENS_GOAL (280) o200k tokens, which is
+ *   roughly 90-125 words of prose. The prose draws on the same random streams
+ *   as the position sampling, so a writer change that alters how many numbers
+ *   it draws (or rejects a text) reshuffles every later position of its phase.
+ *
+ * The script validates its own output (counts, ids, word counts, equity gaps,
+ * unique texts) and throws instead of writing a library that breaks them.
+ * GEN_TIMING=1 prints how long each phase took.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -27,8 +36,10 @@ import { fileURLToPath } from 'node:url';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT_FILE = resolve(ROOT, 'data', 'positions.json');
 const PER_PHASE = 36;
-const WORDS_MIN = 140;
-const WORDS_MAX = 190;
+/** Target size of one position as a prompt shows it, in o200k tokens (header plus analysis). */
+const TOKENS_GOAL = 280;
+const WORDS_MIN = 85;
+const WORDS_MAX = 130;
 
 // ===================================================================== random
 
@@ -456,7 +467,6 @@ function positionFacts(b) {
     opHome: homePoints(b.op),
     myOff: borneOff(b.me),
     opOff: borneOff(b.op),
-    myBar: b.me[25],
     opBar: b.op[25],
     myBack: b.me.slice(18).reduce((s, n) => s + n, 0),
     opBack: b.op.slice(18).reduce((s, n) => s + n, 0),
@@ -474,7 +484,7 @@ function positionFacts(b) {
 }
 
 /** What a play does, measured against the position before it. */
-function moveFeatures(pre, move, dice) {
+function moveFeatures(pre, move) {
   const post = move.board;
   const made = [];
   const broken = [];
@@ -491,11 +501,9 @@ function moveFeatures(pre, move, dice) {
   const top = highestPoint(post.me);
   const gaps = [];
   for (let p = 2; p < Math.min(top, 7); p++) if (post.me[p] === 0) gaps.push(p);
-  const diceTotal = dice[0] === dice[1] ? 4 * dice[0] : dice[0] + dice[1];
   const used = move.steps.reduce((s, st) => s + st.die, 0);
   const risk = hasContact(post) ? blotRisk(post, 18) : { shots: 0, risk: 0 };
   return {
-    text: move.text,
     hits: move.steps.filter((s) => s.hit).length,
     pipLoss: pipCount(post.op) - pipCount(pre.op),
     made,
@@ -511,14 +519,12 @@ function moveFeatures(pre, move, dice) {
     off: borneOff(post.me) - borneOff(pre.me),
     gaps,
     wasted: Math.max(0, used - (pipCount(pre.me) - pipCount(post.me))),
-    unplayed: diceTotal - used,
     maxStack: Math.max(...post.me.slice(1, 25)),
     stackPoint: post.me.indexOf(Math.max(...post.me.slice(1, 25))),
     prime: primeInfo(post.me, post.op),
     homePts: homePoints(post.me),
     outside: outsideHome(post.me),
     contact: hasContact(post),
-    oppOnBar: post.op[25],
   };
 }
 
@@ -547,34 +553,67 @@ function pointNote(p) {
 
 // ============================================================== prose engine
 //
-// An analysis is a list of sentences, each marked required or optional. After
-// the phase writer assembles them, `fitLength` adds fact-based filler sentences
-// ({ text, early, skip }) or drops optional ones until the formatted position
-// is near its size target, staying inside the 140-190 word window.
+// An analysis is a list of sentences, each with a drop rank: 0 is required,
+// higher ranks are the first to go when the text runs long. After the phase
+// writer assembles them, `fitLength` drops optional sentences or adds
+// fact-based filler sentences ({ text, early, skip }) until the formatted
+// position is near its token target, staying inside the word window.
+
+/**
+ * Rough o200k token count: one token per word (with its leading space), per
+ * group of up to three digits and per run of punctuation. Measured against the
+ * real tokenizer it is within a few per cent on both the prose and the header,
+ * which is all the length targeting needs (and it keeps the script dependency-free).
+ */
+const approxTokens = (text) => (text.match(/ ?[A-Za-z]+|\d{1,3}|[^\sA-Za-z\d]+|\s+/g) ?? []).length;
 
 /**
  * Sizes one analysis. `header` is the rest of the position as a prompt shows it
- * (id, dice, XGID, moves); the whole block should come to about 1,050-1,200
- * characters (~280 tokens), so the prose is aimed at what the header leaves.
+ * (id, dice, XGID, moves); the whole block should come to about TOKENS_GOAL
+ * tokens, so the prose gets what the header leaves, within the word window.
  */
-function fitLength(rng, sentences, fillers, header) {
-  const goal = rng.int(1080, 1160) - header.length - '\nAnalysis: '.length;
+function fitLength(rng, sentences, fillers, header, best) {
+  const goal = rng.int(TOKENS_GOAL - 8, TOKENS_GOAL + 8);
+  const fixed = approxTokens(`${header}\nAnalysis: `);
   const out = sentences.slice();
   const text = () => out.map((s) => s.text).join(' ');
+  const tokens = () => fixed + approxTokens(text());
   const words = () => wordCount(text());
+  const floor = WORDS_MIN + 6;
+  const ceiling = WORDS_MAX - 6;
+  // too long: drop optional sentences, highest rank first, latest first within a rank
+  for (;;) {
+    if (tokens() <= goal + 10 && words() <= ceiling) break;
+    let victim = -1;
+    out.forEach((s, i) => {
+      if (s.drop > 0 && (victim < 0 || s.drop >= out[victim].drop)) victim = i;
+    });
+    if (victim < 0 || words() - wordCount(out[victim].text) < floor) break;
+    out.splice(victim, 1);
+  }
+  // too short: add fillers that fit, in the order given
   for (const filler of fillers) {
-    if (text().length >= goal - 40 || words() >= WORDS_MAX - 8) break;
+    const short = tokens() < goal - 10 || words() < floor;
+    if (!short) break;
     // never state the same fact twice
     if (text().includes(filler.text) || (filler.skip && text().includes(filler.skip))) continue;
+    const size = approxTokens(filler.text) + 1;
+    if (words() >= floor && tokens() + size > goal + 12) continue; // would overshoot; try a shorter one
+    if (words() + wordCount(filler.text) > ceiling) continue;
     // position descriptions follow the opening sentence; the rest go before the closing lesson
     const at = filler.early ? 1 : Math.max(1, out.length - 1);
-    out.splice(at, 0, { text: filler.text, optional: true });
+    out.splice(at, 0, { text: filler.text, drop: 9 });
   }
-  // too long: drop optional sentences from the end while the text stays above the word floor
-  for (let i = out.length - 1; i >= 0 && (text().length > goal + 60 || words() > WORDS_MAX - 4); i--) {
-    if (!out[i].optional) continue;
-    if (words() - wordCount(out[i].text) < WORDS_MIN + 4) continue;
-    out.splice(i, 1);
+  // a dropped sentence may have been the one naming the play, so "It makes ..." may need its
+  // subject back; and two sentences in a row that open with the play read better as "X ... It ..."
+  let named = false;
+  let prevOpens = false;
+  for (const s of out) {
+    const opens = s.text.startsWith(`${best} `) && /^[a-z]/.test(s.text.slice(best.length + 1));
+    if (!named && /^It (?!is |all )/.test(s.text)) s.text = `${best}${s.text.slice(2)}`;
+    else if (opens && prevOpens) s.text = `It${s.text.slice(best.length)}`;
+    prevOpens = opens;
+    if (s.text.includes(best)) named = true;
   }
   return text();
 }
@@ -591,8 +630,9 @@ function promptHeader(p) {
   ].join('\n');
 }
 
-const req = (text) => ({ text, optional: false });
-const opt = (text) => ({ text, optional: true });
+const req = (text) => ({ text, drop: 0 });
+/** An optional sentence; `rank` orders the drops (higher goes first). */
+const opt = (text, rank = 5) => ({ text, drop: rank });
 
 /** How big an error is, in the words a coach would use. */
 function errorSize(err) {
@@ -621,8 +661,8 @@ const OPENING_BOOK = [
     alts: [['13/11 6/5', -0.014], ['24/21', -0.029], ['13/10', -0.047]],
     notes: [
       'The modern standard is to bring a builder down and split the back checkers.',
-      'The checker on the 11-point bears on the 5-point, the 4-point and the bar point, while the split gives us more ways to make an advanced anchor and makes the opponent pay for attacking our blot: any point they slot can be hit back from two directions.',
-      'The old favourite {a1} is only {e1} behind. When the slot survives we often make the 5-point next turn, but it is hit by 15 of the opponent\'s 36 rolls and a hit there costs 20 pips.',
+      'The checker on the 11-point aims at the 5-point, the 4-point and the bar point, while the split gives us more ways to make an advanced anchor and makes the opponent pay for slotting against us.',
+      'The old favourite {a1} is only {e1} behind: the slot often becomes the 5-point next turn, but 15 of the opponent\'s 36 rolls hit it and a hit there costs 20 pips.',
     ],
   },
   {
@@ -630,8 +670,8 @@ const OPENING_BOOK = [
     alts: [['24/23 13/10', 0.006], ['13/10 6/5', -0.021]],
     notes: [
       'This is the best opening roll in backgammon: it makes the 5-point immediately.',
-      'With the 5-, 6- and 8-points we already have three points in front of the opponent\'s back checkers and a home board that makes every later hit more dangerous for them.',
-      'Nothing else comes close; {a1} keeps the builders flexible but gives up {e1}, and slotting with {a2} only takes a risk for a point we can simply make now.',
+      'With the 5-, 6- and 8-points we already have three points in front of the opponent\'s back checkers, and every later hit becomes more dangerous for them.',
+      'Nothing else comes close: {a1} keeps the builders flexible but gives up {e1}, and slotting with {a2} takes a risk for a point we can simply make now.',
     ],
   },
   {
@@ -639,8 +679,8 @@ const OPENING_BOOK = [
     alts: [['13/11 13/10', -0.021], ['13/8', -0.049]],
     notes: [
       'The two main ideas with 3-2 are almost equal, and the split 24/21 with 13/11 is a fraction better.',
-      'Stepping up to the opponent\'s 4-point prepares an advanced anchor and takes away some of the opponent\'s best building numbers, while the 11-point checker is a fresh builder for our own 5-point and bar point.',
-      'Bringing down two builders with {a1} is the aggressive alternative and costs only {e1}; it works well if the opponent rolls poorly but leaves the back checkers stuck together on the ace point. The safe {a2} just adds a spare to the 8-point and is {e2} worse.',
+      'Stepping up to the opponent\'s 4-point prepares an advanced anchor and spoils some of their building numbers, while the 11-point checker is a fresh builder for our 5-point and bar point.',
+      'The aggressive {a1} costs only {e1} but leaves the back checkers stuck together on the ace point. The safe {a2} just adds a spare to the 8-point and is {e2} worse.',
     ],
   },
   {
@@ -648,7 +688,7 @@ const OPENING_BOOK = [
     alts: [['13/9 6/5', -0.038], ['13/8', -0.052]],
     notes: [
       'The 4 is played 13/9, bringing a builder that aims at the 5-point, the 4-point and the bar point.',
-      'With the 1 we split to the opponent\'s 2-point rather than slot: the 9-point blot already invites indirect shots, and the split makes the opponent\'s attacking plays against it riskier.',
+      'With the 1 we split rather than slot: the 9-point blot already invites indirect shots, and the split makes attacking it riskier for the opponent.',
       '{a1} adds a slot on the 5-point on top of the outfield blot, so too many rolls hit something; it costs {e1}. The quiet {a2} is safe but builds nothing and is {e2} worse.',
     ],
   },
@@ -657,7 +697,7 @@ const OPENING_BOOK = [
     alts: [['13/9 13/11', 0.023], ['24/20 13/11', 0.008]],
     notes: [
       'The second-best opening roll makes the 4-point at once.',
-      'Together with the 6- and 8-points, the 4-point starts a broken prime against the opponent\'s back checkers and gives us a two-point home board if we need to hit later.',
+      'Together with the 6- and 8-points, the 4-point starts a block against the opponent\'s back checkers and gives us a two-point board for any later hit.',
       'Playing for builders with {a1} keeps options open but gives up the point we can own right now, costing {e1}. Splitting with {a2} is worse still at {e2}.',
     ],
   },
@@ -665,9 +705,9 @@ const OPENING_BOOK = [
     dice: [4, 3], best: '24/20 13/10', eq: -0.012,
     alts: [['13/9 13/10', -0.019], ['24/21 13/9', -0.024], ['13/6', -0.064]],
     notes: [
-      'Three plays are close with 4-3, and the rollouts slightly prefer splitting to the golden point with 24/20 and bringing a builder with 13/10.',
+      'Three plays are close with 4-3, and the rollouts slightly prefer splitting to the golden point and bringing a builder to the 10-point.',
       'The checker on the opponent\'s 5-point fights for the best anchor on the board and makes the opponent think twice before bringing builders into range.',
-      'The double-builder play {a1} is more ambitious, aiming at our own 5-point with two fresh checkers, and is only {e1} worse. {a2} is in the same family. The safe {a3} simply stacks a checker on the 6-point and builds nothing.',
+      'The double-builder play {a1} aims two fresh checkers at our 5-point and is only {e1} worse; {a2} is in the same family. The safe {a3} stacks the 6-point and builds nothing.',
     ],
   },
   {
@@ -675,8 +715,8 @@ const OPENING_BOOK = [
     alts: [['13/8 6/5', -0.051], ['24/18', -0.085]],
     notes: [
       'The 5 has one natural home, 13/8, which is safe and adds a spare to the 8-point.',
-      'The only question is the 1, and a small split to the opponent\'s 2-point is the modern answer: it is hard to attack two split checkers, and the spare on the 8-point is ready to cover or hit next turn.',
-      '{a1} slots the 5-point instead, a bolder plan that loses only {e1}: 15 rolls hit the slot, but the rest often lead to a strong board. {a2} moves a checker to the opponent\'s bar point where it is easily attacked.',
+      'For the 1, a small split to the opponent\'s 2-point is the modern answer: two split checkers are hard to attack, and the new spare on the 8-point can cover or hit next turn.',
+      '{a1} slots the 5-point instead, a bolder plan that loses only {e1}: 15 rolls hit the slot, but the rest often lead to a strong board. {a2} leaves a checker on the opponent\'s bar point where it is easily attacked.',
     ],
   },
   {
@@ -711,8 +751,8 @@ const OPENING_BOOK = [
     alts: [['24/23 13/7', 0.046], ['13/6', 0.012]],
     notes: [
       'Making the bar point is clearly right with 6-1.',
-      'The 6-, 7- and 8-points form a three-point block directly in front of the opponent\'s back checkers, so their sixes are already blocked and escaping becomes a real problem for them.',
-      '{a1} brings a checker down but leaves a blot on the bar point instead of owning it and costs {e1}. Running a checker all the way with {a2} wastes the roll.',
+      'The 6-, 7- and 8-points form a three-point block in front of the opponent\'s back checkers, so their sixes are already blocked.',
+      '{a1} brings a checker down but leaves a blot on the bar point instead of owning it, which costs {e1}. {a2} simply wastes the roll.',
     ],
   },
   {
@@ -729,8 +769,8 @@ const OPENING_BOOK = [
     alts: [['24/15', -0.015], ['13/7 13/10', -0.022]],
     notes: [
       'The usual 6-3 is a split to the opponent\'s bar point combined with a builder on the 10-point.',
-      'Both checkers get to work: the split contests the opponent\'s most important outfield point, and the 10-point checker aims at our 4-point and bar point.',
-      'Running with {a1} is a close alternative at {e1}, but the lone checker on the opponent\'s 10-point is easy to attack. {a2} puts two builders in the outfield and is {e2} worse.',
+      'The split contests the opponent\'s most important outfield point, and the 10-point checker aims at our 4-point and bar point.',
+      'Running with {a1} is close at {e1}, but the lone checker on the opponent\'s 10-point is easy to attack. {a2} leaves two blots in the outfield and is {e2} worse.',
     ],
   },
   {
@@ -738,8 +778,8 @@ const OPENING_BOOK = [
     alts: [['24/14', -0.004], ['24/18 13/9', -0.007]],
     notes: [
       'Three plays are almost equal with 6-4, and making the 2-point with 8/2 6/2 edges the rollouts.',
-      'The 2-point is deep, but a second home-board point adds permanent value and gives us a stronger board for any hit we get.',
-      'Running with {a1} is only {e1} behind and is the natural choice in a racing style. Splitting with {a2} costs {e2}.',
+      'The 2-point is deep, but a second home-board point is permanent value and makes any later hit stronger.',
+      'Running with {a1} is only {e1} behind and suits a racing style, though the runner can be attacked. Splitting with {a2} costs {e2}.',
     ],
   },
   {
@@ -747,15 +787,15 @@ const OPENING_BOOK = [
     alts: [['24/18 13/8', -0.015], ['13/2', -0.038]],
     notes: [
       'Lover\'s leap: 24/13 runs a back checker all the way to the safety of the midpoint.',
-      'It gains eleven pips in the race and leaves only one checker behind, which is too little for the opponent to attack profitably.',
-      'Splitting with {a1} is inferior by {e1} because the split checker can be pointed on, and {a2} buries a checker on the 2-point.',
+      'It gains eleven pips and leaves only one checker behind, too little for the opponent to attack profitably.',
+      'Splitting with {a1} is {e1} worse because the split checker can be pointed on, and {a2} buries a checker on the 2-point.',
     ],
   },
   {
     dice: [1, 1], best: '8/7(2) 6/5(2)', eq: 0.384,
     alts: [['24/23(2) 6/5(2)', 0.352], ['8/7(2) 24/23(2)', 0.311]],
     notes: [
-      'Double 1s make the two best points in the early game at once: 8/7(2) 6/5(2) owns both the bar point and the 5-point.',
+      'Four 1s make the two best points in the early game at once: 8/7(2) 6/5(2) owns both the bar point and the 5-point.',
       'We now hold four consecutive points from the 5 to the 8, a powerful block in front of the opponent\'s back checkers.',
       '{a1} makes the 5-point and an anchor on the opponent\'s 2-point instead of the bar point; it is safer but {e1} worse.',
     ],
@@ -764,7 +804,7 @@ const OPENING_BOOK = [
     dice: [2, 2], best: '13/11(2) 6/4(2)', eq: 0.348,
     alts: [['24/22(2) 6/4(2)', 0.321], ['13/9(2)', 0.29]],
     notes: [
-      'With double 2s we make the 4-point with 6/4(2) and the 11-point with 13/11(2).',
+      'The standard play makes the 4-point with 6/4(2) and the 11-point with 13/11(2).',
       'The 4-point strengthens the home board, and the 11-point checkers are safe builders for the 5-point and the bar point next turn.',
       '{a1} makes the 4-point and an anchor on the opponent\'s 3-point instead, a safer but more passive plan that costs {e1}.',
     ],
@@ -773,7 +813,7 @@ const OPENING_BOOK = [
     dice: [3, 3], best: '8/5(2) 6/3(2)', eq: 0.421,
     alts: [['24/21(2) 8/5(2)', 0.397], ['13/7(2)', 0.372]],
     notes: [
-      'Double 3s make two home-board points: 8/5(2) 6/3(2) owns the 5-point and the 3-point.',
+      'The strongest play makes two home-board points: 8/5(2) 6/3(2) owns the 5-point and the 3-point.',
       'Three home-board points plus the 8-point give us a strong position against the back checkers and a great base for attacking any blot.',
       '{a1} makes the 5-point and an advanced anchor, a balanced plan only {e1} behind. Making the bar point with {a2} is {e2} worse.',
     ],
@@ -782,7 +822,7 @@ const OPENING_BOOK = [
     dice: [4, 4], best: '24/20(2) 13/9(2)', eq: 0.467,
     alts: [['13/5(2)', 0.445], ['24/16(2)', 0.388]],
     notes: [
-      'Double 4s make the golden anchor with 24/20(2) and the 9-point with 13/9(2).',
+      'The best play makes the golden anchor with 24/20(2) and the 9-point with 13/9(2).',
       'The anchor on the opponent\'s 5-point secures the back checkers for the rest of the game, and the 9-point checkers are perfectly placed to make our own 5-point or bar point.',
       'Making the 5-point from the midpoint with {a1} is the main alternative, just {e1} behind, but it leaves the back checkers exposed to attack.',
     ],
@@ -791,16 +831,16 @@ const OPENING_BOOK = [
     dice: [5, 5], best: '13/3(2)', eq: 0.302,
     alts: [['13/8(2) 13/3', 0.236], ['13/8(4)', 0.184]],
     notes: [
-      'There is only one good play with double 5s from the starting position: 13/3(2).',
+      'Only one play makes sense: 13/3(2).',
       'It makes the 3-point, adding a second home-board point, and stays completely safe. Fives are awkward from the opening setup because the back checkers cannot move them, so most of the roll must be played from the midpoint.',
-      '{a1} leaves a blot on the 3-point and a gap in the outfield, costing {e1}; {a2} piles seven checkers on the 8-point and is {e2} worse.',
+      '{a1} leaves a blot on the 3-point, costing {e1}; {a2} piles seven checkers on the 8-point and is {e2} worse.',
     ],
   },
   {
     dice: [6, 6], best: '24/18(2) 13/7(2)', eq: 0.571,
     alts: [['13/7(2) 8/2(2)', 0.508], ['24/18(2) 8/2(2)', 0.462]],
     notes: [
-      'Double 6s make both bar points: 24/18(2) anchors on the opponent\'s bar point and 13/7(2) makes ours.',
+      'The roll makes both bar points: 24/18(2) anchors on the opponent\'s bar point and 13/7(2) makes ours.',
       'We gain 24 pips in the race, block the opponent\'s sixes with a three-point prime from the 6 to the 8, and secure the back checkers on a strong point.',
       '{a1} keeps both back checkers on the ace point and buries two checkers deep; it costs {e1}.',
     ],
@@ -808,12 +848,19 @@ const OPENING_BOOK = [
 ];
 
 const OPENING_INTROS = [
-  (c) => `On the opening roll the player rolls ${c.dice}, and both sides start with ${c.my} pips.`,
+  (c) => `On the opening roll we have ${c.dice}, and both sides start with ${c.my} pips.`,
   (c) => `From the starting position we have ${c.dice} to play.`,
   (c) => `Opening play: ${c.dice} from the initial setup, with the race level at ${c.my} pips each.`,
-  (c) => `This is the player's first move, with ${c.dice} from the starting position.`,
+  (c) => `This is our first move, with ${c.dice} from the starting position.`,
   (c) => `${capitalize(c.dice)} is our first roll, and the opponent's back checkers are still together on our ace point.`,
   (c) => `We start the game with ${c.dice}.`,
+];
+
+// Doubles cannot start a game, so their positions are introduced as our first turn.
+const DOUBLES_INTROS = [
+  (c) => `Our first turn of the game brings ${c.dice}, played from the starting position.`,
+  (c) => `With ${c.dice} on our first turn, both sides still have ${c.my} pips.`,
+  (c) => `This is our first move of the game, and we have ${c.dice} to play from the initial setup.`,
 ];
 
 const OPENING_FILLERS = [
@@ -849,10 +896,14 @@ const OPENING_LESSONS = [
 function openingAnalysis(rng, entry, ctx, fillerDeck, lessonDeck) {
   const fill = (s) =>
     s.replace(/\{a(\d)\}/g, (_, i) => ctx.alts[i - 1].move).replace(/\{e(\d)\}/g, (_, i) => fmtEq(ctx.errs[i - 1]));
-  const sentences = [req(rng.pick(OPENING_INTROS)(ctx)), ...entry.notes.map((n) => req(fill(n)))];
+  const intros = entry.dice[0] === entry.dice[1] ? DOUBLES_INTROS : OPENING_INTROS;
+  const sentences = [req(rng.pick(intros)(ctx)), ...entry.notes.map((n) => req(fill(n)))];
   sentences.push(req(lessonDeck()));
-  const fillers = Array.from({ length: 4 }, () => ({ text: fillerDeck(), early: false }));
-  return fitLength(rng, sentences, fillers, ctx.header);
+  // drawn lazily, so a remark is only used up when a text needs it and repeats stay rare
+  const fillers = (function* () {
+    for (let i = 0; i < 4; i++) yield { text: fillerDeck(), early: false };
+  })();
+  return fitLength(rng, sentences, fillers, ctx.header, entry.best);
 }
 
 // ============================================================== phase prose
@@ -909,6 +960,9 @@ function entryFailures(board) {
   return fails;
 }
 
+/** Rough number of rolls a side needs to bear off: an average roll moves 8.17 pips and at most two checkers. */
+const rollsNeeded = (side) => Math.max(1, Math.ceil(checkerTotal(side) / 2), Math.round(effectivePips(side) / 8.17));
+
 /** Next-turn facts for the plays we write about (too slow to compute for every candidate). */
 function planFacts(c) {
   const plan = {};
@@ -922,9 +976,8 @@ function planFacts(c) {
       plan.buildersAlt = buildersFor(c.altBoard.me, plan.target);
     }
   } else {
-    // an average roll is worth 8.17 pips; a started roll still has to be thrown
-    plan.rollsUs = Math.max(1, Math.ceil(effectivePips(post.me) / 8.17));
-    plan.rollsThem = Math.max(1, Math.ceil(effectivePips(post.op) / 8.17));
+    plan.rollsUs = rollsNeeded(post.me);
+    plan.rollsThem = rollsNeeded(post.op);
     if (!c.fb.contact && c.fb.outside === 0 && checkerTotal(post.me) >= 2) {
       plan.twoOff = rollsWhere(post, (x) => borneOff(x.me) - borneOff(post.me) >= 2);
       plan.twoOffAlt = rollsWhere(c.altBoard, (x) => borneOff(x.me) - borneOff(c.altBoard.me) >= 2);
@@ -938,7 +991,6 @@ function planFacts(c) {
   return plan;
 }
 
-/** "The opponent holds our 5-point and has made three home-board points." */
 /**
  * Picks a phrasing variant from the position itself (pip counts), so the
  * describing helpers stay pure functions of the facts yet vary between positions.
@@ -946,7 +998,7 @@ function planFacts(c) {
 const vary = (F, n, salt = 0) => (F.myPip * 7 + F.opPip * 13 + salt) % n;
 
 /** "The opponent holds our 5-point and has made three home-board points." */
-function opponentText(F) {
+function opponentText(F, first = false) {
   const bits = [];
   if (F.opBar > 0) bits.push(`has ${F.opBar === 1 ? 'a checker' : `${numWord(F.opBar)} checkers`} on the bar`);
   const anchors = F.opAnchors.filter((q) => q <= 11);
@@ -962,7 +1014,8 @@ function opponentText(F) {
   if (F.opHome >= 2) bits.push([`has made ${numWord(F.opHome)} home-board points`, `owns ${numWord(F.opHome)} points in their board`][vary(F, 2, 2)]);
   else if (F.opHome === 1) bits.push(['owns just one home-board point', 'has only one point in their board'][vary(F, 2, 3)]);
   else bits.push(['has no home-board points yet', 'has yet to make a home-board point'][vary(F, 2, 4)]);
-  const lead = ['The opponent', 'On the other side, the opponent', 'Meanwhile the opponent'][vary(F, 3, 5)];
+  // "Meanwhile" needs something before it; a text that opens with the opponent starts plainly
+  const lead = first ? 'The opponent' : ['The opponent', 'On the other side, the opponent', 'Meanwhile the opponent'][vary(F, 3, 5)];
   return `${lead} ${listText(bits)}.`;
 }
 
@@ -999,22 +1052,31 @@ function middleInsight(c) {
   switch (c.theme) {
     case 'HOLDING':
     case 'BACKGAME': {
+      // the context already names the anchors; count the traffic past the front one
       const anchor = Math.min(...F.myAnchors);
       const n = passing(anchor);
+      const ours = F.myAnchors.length > 1 ? 'our anchors' : 'our anchor';
       return n > 0
-        ? `The opponent still has ${pluralW(n, 'checker')} to bring past our anchor on ${pointName(anchor)}, so more shots are likely to come.`
-        : `Every opposing checker is already past our anchor, so the waiting game is running out of time.`;
+        ? `The opponent still has ${pluralW(n, 'checker')} to bring home past ${ours}, so more shots are likely to come.`
+        : `Every opposing checker is already past ${ours}, so the waiting game is running out of time.`;
     }
     case 'PRIMING':
       if (F.myPrime.length >= 4) {
+        if (Math.abs(deficit) <= 4) return 'With the race about even, the side whose structure lasts longer will win this priming battle.';
         return deficit > 0
           ? 'Trailing in the race actually helps our timing: the opponent is more likely to crack first.'
           : 'Because we are ahead in the race, our own timing is the worry: we need spare checkers so the prime does not have to break.';
       }
-      return `Our back checkers face a ${F.opPrime.length}-point block, so each roll we can still play elsewhere is valuable.`;
+      // the context has just described the opponent's block
+      return 'What matters now is how many more rolls we can play without breaking our own points.';
     case 'BLITZ': {
       const targets = F.opBar + F.opBlotsInHome.length;
-      return `With ${pluralW(targets, 'opposing checker')} under attack and our ${numWord(F.myHome)}-point board, gammons are a real factor.`;
+      if (targets > 1) return `${capitalize(numWord(targets))} opposing checkers are within reach, so a successful attack can end in a gammon.`;
+      return [
+        'With one opposing checker to attack, every tempo we gain raises our gammon chances.',
+        'As long as the opponent\'s exposed checker stays in trouble, a gammon is a realistic result.',
+        'Keeping the opponent\'s exposed checker under fire is where our gammon chances come from.',
+      ][vary(F, 3, 10)];
     }
     default:
       if (F.myBack > 0 && F.opBack > 0) {
@@ -1028,7 +1090,6 @@ function middleInsight(c) {
 /** What the best play achieves, most important first; each entry carries a tag for the lesson. */
 function bestReasons(rng, c) {
   const f = c.fb;
-  const P = c.plan;
   const out = [];
   const homeMade = f.made.filter((p) => p <= 12);
   const anchorMade = f.made.filter((p) => p >= 18);
@@ -1064,7 +1125,7 @@ function bestReasons(rng, c) {
       `The play builds ${pointName(p)}, ${pointNote(p)}${extra}.`,
     ]) });
     if (f.prime.length >= 4 && f.prime.length > c.facts.myPrime.length) {
-      out.push({ tag: 'PRIME', text: `Our block now runs ${f.prime.length} points, from ${pointName(f.prime.low)} to ${pointName(f.prime.high)}, with ${plural(f.prime.trapped, 'opposing checker')} behind it.` });
+      out.push({ tag: 'PRIME', text: `Our block now runs ${f.prime.length} points, from ${pointName(f.prime.low)} to ${pointName(f.prime.high)}, with ${pluralW(f.prime.trapped, 'opposing checker')} behind it.` });
     }
   }
   if (anchorMade.length > 0) {
@@ -1085,13 +1146,15 @@ function bestReasons(rng, c) {
     out.push({ tag: 'SPLIT', text: rng.pick([
       'Splitting the back checkers gives them more ways to make an advanced anchor and discourages the opponent from bringing builders into range.',
       'The split adds flexibility in the back: next turn many rolls make an anchor or hit a loose opposing checker.',
-      'Moving up in the back now, while the opponent has little to attack with, is cheaper than doing it later.',
+      c.facts.opHome <= 2
+        ? 'Moving up in the back now, while the opponent has little to attack with, is cheaper than doing it later.'
+        : 'Moving up in the back keeps the back checkers from being trapped on the opponent\'s deep points.',
     ]) });
   }
   if (f.slotted.length > 0 && f.hits === 0 && !f.made.includes(f.slotted[0])) {
     const p = f.slotted[0];
     out.push({ tag: 'SLOT', text: rng.pick([
-      `It also slots ${pointName(p)}, accepting some risk to make that point next turn.`,
+      `It ${out.length ? 'also ' : ''}slots ${pointName(p)}, ${f.shots > 0 ? 'accepting some risk' : 'at no real risk'} to make that point next turn.`,
       `The checker left on ${pointName(p)} is a deliberate slot aimed at owning the point next turn.`,
     ]) });
   } else if (f.builders.length > 0 && f.hits === 0) {
@@ -1123,12 +1186,12 @@ function safetySentence(rng, c) {
   if (f.blots.filter((p) => p <= 18).length === 0) {
     return rng.pick([
       'Just as important, it leaves no loose checkers where a hit would hurt.',
-      'It does this without exposing a single checker on our side of the board.',
+      'Not a single checker is exposed on our side of the board.',
       'Every checker that matters stays on a made point.',
       'Nothing is left for the opponent to hit.',
       'Best of all, the opponent gets no shot next turn.',
       `The position stays safe: there is no blot ${c.phase === 'BEAROFF' ? 'in our home board' : 'on our side of the board'}.`,
-      'And it comes at no risk at all.',
+      'It all comes at no risk.',
     ]);
   }
   if (f.shots === 0) {
@@ -1216,7 +1279,7 @@ function altClauses(c) {
   if (fa.maxStack >= 5 && fa.maxStack > fb.maxStack && !(phase === 'BEAROFF' && fa.stackPoint <= 2)) worse.push(`piles ${numWord(fa.maxStack)} checkers on ${pointName(fa.stackPoint)}`);
   const P = c.plan;
   if (P.buildersAlt !== undefined && P.buildersAlt + 1 < P.buildersBest && !fa.made.includes(P.target)) worse.push(`leaves fewer builders for ${pointName(P.target)}`);
-  if (P.awkBest !== undefined && P.awkAlt > P.awkBest + 2) worse.push(`leaves ${P.awkAlt} awkward rolls next turn instead of ${P.awkBest}`);
+  if (P.awkBest !== undefined && P.awkAlt > P.awkBest + 2) worse.push(`leaves ${P.awkAlt} awkward rolls next turn instead of ${P.awkBest || 'none'}`);
   return { worse: worse.slice(0, 2), better: better.slice(0, 1) };
 }
 
@@ -1237,7 +1300,7 @@ function altCritique(rng, c) {
       `${alt} ${cls}, ${errorSize(err)} of ${e}.`,
       `What is wrong with ${alt}? It ${cls}, which costs ${e}.`,
       `Compared with the best play, ${alt} ${cls}; the difference is ${e}.`,
-      `The runner-up, ${alt}, ${cls} and loses ${e}.`,
+      `The runner-up, ${alt}, ${cls}, losing ${e}.`,
     ]);
   }
   if (better.length) {
@@ -1331,7 +1394,7 @@ const LESSONS = {
 function lessonText(rng, c, decks, themeDeck) {
   const tag = c.reasons[0]?.tag ?? 'BUILD';
   const pool = themeDeck && rng.chance(0.5) ? themeDeck : decks[tag] ?? decks.BUILD;
-  return `${rng.pick(LEAD_INS)}${pool()}`;
+  return withLeadIn(rng.pick(LEAD_INS), pool());
 }
 
 /** Fact-based filler sentences for when the text is short; each is skipped if its fact was already mentioned. */
@@ -1369,7 +1432,16 @@ function fillers(rng, c) {
   }
   if (c.fb.hits > 0) late.push({ text: `After the hit the pip count reads ${pipCount(c.post.me)} to ${pipCount(c.post.op)}.` });
   if (c.phase === 'BEAROFF') {
-    late.push({ text: `We need about ${pluralW(c.plan.rollsUs, 'roll')} to finish; the opponent needs about ${numWord(c.plan.rollsThem)}.` });
+    const { rollsUs, rollsThem } = c.plan;
+    late.push({ text: rollsUs === rollsThem
+      ? `We need about ${pluralW(rollsUs, 'roll')} to finish, the same as the opponent, who rolls next.`
+      : `We need about ${pluralW(rollsUs, 'roll')} to finish; the opponent needs about ${numWord(rollsThem)}.` });
+    // when checker count and pip count disagree, say so: it is the point of many bearoff lessons
+    const ourLeft = checkerTotal(c.post.me);
+    const theirLeft = checkerTotal(c.post.op);
+    if (!F.contact && ((c.eq > 0.1 && F.myPip > F.opPip) || (c.eq < -0.1 && F.myPip < F.opPip))) {
+      late.push({ text: `The pip count is misleading here: we have ${pluralW(ourLeft, 'checker')} left against the opponent's ${numWord(theirLeft)}.` });
+    }
     if (F.myOff > 0) early.push({ text: F.myOff === 1 ? 'One of our checkers is already off.' : `${capitalize(numWord(F.myOff))} of our checkers are already off.`, skip: 'already off' });
     if (F.opOff > 0) early.push({ text: `The opponent has borne off ${pluralW(F.opOff, 'checker')}.` });
     late.push({ text: rng.pick([`After ${c.best} we have ${distributionText(c.post.me)}.`, `That leaves ${distributionText(c.post.me)}.`]) });
@@ -1434,7 +1506,7 @@ const EARLY_INTROS = [
   (c) => `With ${c.diceName} to play, this is the classic early-game question of building, splitting or hitting. ${opponentText(c.facts)}`,
   (c) => `The position is still close to the opening setup. ${opponentText(c.facts)}`,
   (c) => `We have ${c.diceName} in a fluid early position (${c.facts.myPip} pips against ${c.facts.opPip}).`,
-  (c) => `${opponentText(c.facts)} We have ${c.diceName} to play.`,
+  (c) => `${opponentText(c.facts, true)} We have ${c.diceName} to play.`,
 ];
 
 // ---------------------------------------------------------------- MIDDLE
@@ -1456,11 +1528,11 @@ const MIDDLE_CONTEXT = {
   BLITZ: [
     (c) => `We are on the attack: the opponent has ${c.facts.opBar > 0 ? `${c.facts.opBar === 1 ? 'a checker' : `${numWord(c.facts.opBar)} checkers`} on the bar` : `a blot on ${ourPointName(c.facts.opBlotsInHome[0])}`} and we already own ${numWord(c.facts.myHome)} home-board points.`,
     (c) => `This is blitzing territory, with ${numWord(c.facts.myHome)} of our home points closed and the opponent ${c.facts.opBar > 0 ? 'on the bar' : 'stuck with a loose checker in our board'}.`,
-    (c) => `A blitz is under way: ${numWord(c.facts.myHome)} home points are made and gammon chances are real if we keep up the pressure.`,
+    (c) => `A blitz is under way: ${numWord(c.facts.myHome)} home points are made and the opponent is struggling to find a foothold.`,
   ],
   PRIMING: [
     (c) => c.facts.myPrime.length >= 4
-      ? `This is a priming battle: our ${c.facts.myPrime.length}-point block from ${pointName(c.facts.myPrime.low)} to ${pointName(c.facts.myPrime.high)} traps ${plural(c.facts.myPrime.trapped, 'opposing checker')}.`
+      ? `This is a priming battle: our ${c.facts.myPrime.length}-point block from ${pointName(c.facts.myPrime.low)} to ${pointName(c.facts.myPrime.high)} traps ${pluralW(c.facts.myPrime.trapped, 'opposing checker')}.`
       : `The opponent has a ${c.facts.opPrime.length}-point block in front of our back checkers, so this is a priming battle and timing is everything.`,
     (c) => `Both sides are building blockades; ${c.facts.myPrime.length >= 4 ? `ours is ${c.facts.myPrime.length} points long` : `the opponent's is ${c.facts.opPrime.length} points long`}, and ${raceText(c.facts.myPip, c.facts.opPip)}.`,
   ],
@@ -1472,7 +1544,7 @@ const MIDDLE_CONTEXT = {
     (c) => `A fluid middle-game position with ${c.diceName} to play; ${raceText(c.facts.myPip, c.facts.opPip)}.`,
     (c) => `Both sides still have checkers in contact, and ${raceText(c.facts.myPip, c.facts.opPip)}.`,
     (c) => `In this middle-game position ${raceText(c.facts.myPip, c.facts.opPip)}, so the question is how much risk to take with ${c.diceName}.`,
-    (c) => `${opponentText(c.facts)} We have ${c.diceName} in the middle game.`,
+    (c) => `${opponentText(c.facts, true)} We have ${c.diceName} in the middle game.`,
   ],
 };
 
@@ -1536,8 +1608,8 @@ const BEAROFF_CONTEXT = {
     (c) => `A contact bearoff with ${c.diceName}: ${raceText(c.facts.myPip, c.facts.opPip)}, but the opponent still has ${contactText(c.facts)} and a single hit could turn the game around.`,
   ],
   BEARIN: [
-    (c) => `We still have ${plural(c.facts.outside, 'checker')} outside our home board, so the first job is bearing in.`,
-    (c) => `Bearing in: ${plural(c.facts.outside, 'checker')} must come home before we can start taking checkers off, and ${raceText(c.facts.myPip, c.facts.opPip)}.`,
+    (c) => `We still have ${pluralW(c.facts.outside, 'checker')} outside our home board, so the first job is bearing in.`,
+    (c) => `Bearing in: ${pluralW(c.facts.outside, 'checker')} must come home before we can start taking checkers off, and ${raceText(c.facts.myPip, c.facts.opPip)}.`,
     (c) => `With ${c.diceName} we are still bringing checkers home (${numWord(c.facts.outside)} outside), ${c.facts.contact ? 'and the opponent still has checkers back' : 'with no contact left'}.`,
   ],
 };
@@ -1576,13 +1648,11 @@ function bearoffReasons(rng, c) {
     out.push(`It reduces the checkers outside from ${c.facts.outside} to ${f.outside}.`);
   }
   if (f.off > 0) {
-    const ahead = P.rollsUs <= P.rollsThem;
+    const standing = P.rollsUs < P.rollsThem ? 'keeps us ahead in' : P.rollsUs === P.rollsThem ? 'keeps us level in' : 'is the only way to catch up in';
     out.push(rng.pick([
       `It bears off ${pluralW(f.off, 'checker')}, which is what wins races.`,
       `${capitalize(numWord(f.off))} ${f.off === 1 ? 'checker comes' : 'checkers come'} off, bringing us a step closer to the finish.`,
-      ahead
-        ? `Taking ${numWord(f.off)} off now keeps us ahead in the count of rolls.`
-        : `Taking ${numWord(f.off)} off now is the only way to catch up in the count of rolls.`,
+      `Taking ${numWord(f.off)} off now ${standing} the count of rolls.`,
     ]));
   }
   const clearedHome = f.cleared.filter((p) => p <= 6);
@@ -1637,7 +1707,8 @@ function selectAlternatives(rng, ranked, scale) {
     // "alternatives" a student would weigh, so they are skipped
     const raw = (best.score - m.score) * scale;
     if (raw > 0.25) break;
-    let err = clamp(round3(raw), 0.005, 0.25);
+    // near-ties still print as a small but visible error (0.005-0.009)
+    let err = raw < 0.005 ? round3(0.005 + rng.int(0, 4) / 1000) : clamp(round3(raw), 0.005, 0.25);
     if (err <= floor) err = round3(floor + 0.001 + rng.int(0, 3) / 1000); // keep the list strictly ordered
     if (err > 0.25) break;
     floor = err;
@@ -1672,10 +1743,10 @@ function buildPosition(rng, phase, index, b, dice, theme, writer) {
     pre: b,
     post: ranked[0].board,
     best: ranked[0].text,
-    fb: moveFeatures(b, ranked[0], dice),
+    fb: moveFeatures(b, ranked[0]),
     alt: alts[0].m.text,
     altBoard: alts[0].m.board,
-    fa: moveFeatures(b, alts[0].m, dice),
+    fa: moveFeatures(b, alts[0].m),
     err: alts[0].err,
     eq,
     alts: alts.map((a) => ({ move: a.m.text, err: a.err })),
@@ -1698,60 +1769,73 @@ function buildPosition(rng, phase, index, b, dice, theme, writer) {
 }
 
 const LEAD_INS = ['Take-away: ', 'The lesson: ', 'Principle: ', 'Remember: ', 'In short: ', ''];
+/** "Remember: " + "Make the points ..." reads "Remember: make the points ...". */
+/** A lesson that has a colon of its own reads better without a second one in front. */
+const withLeadIn = (lead, lesson) =>
+  lead && !lesson.includes(':') ? `${lead}${lesson.charAt(0).toLowerCase()}${lesson.slice(1)}` : lesson;
 
-/** Shared skeleton for EARLY and MIDDLE prose, in one of three block orders. */
+/**
+ * Shared skeleton for EARLY and MIDDLE prose, in one of three block orders.
+ * Required: the context, the main reason, the critique of the runner-up and the
+ * lesson; the rest is optional and ranked for `fitLength` to drop.
+ */
 function contactAnalysis(rng, c, context, lessonDecks, themeDeck) {
-  if (c.phase === 'MIDDLE') context = `${context} ${middleInsight(c)}`;
+  const insight = c.phase === 'MIDDLE' ? middleInsight(c) : null;
   c.reasons = bestReasons(rng, c);
-  const reasons = c.reasons.slice(0, 3).map((r) => r.text);
+  const reasons = c.reasons.slice(0, 3).map((r, i) => (i === 0 ? req(r.text) : opt(r.text, i === 1 ? 2 : 4)));
   const safety = safetySentence(rng, c);
-  const plan = planSentence(rng, c);
+  const plan = planSentence(rng, c).map((t) => opt(t, 4));
   const critique = altCritique(rng, c);
   const other = otherAltSentence(rng, c);
   const layout = rng.int(0, 2);
   const s = [];
   if (layout === 0) {
-    s.push(req(context), ...reasons.map(req));
-    if (safety) s.push(req(safety));
-    s.push(...plan.map(opt), req(critique));
+    s.push(req(context));
+    if (insight) s.push(opt(insight, 3));
+    s.push(...reasons);
+    if (safety) s.push(opt(safety, 2));
+    s.push(...plan, req(critique));
   } else if (layout === 1) {
-    s.push(req(verdictSentence(rng, c)), req(context), ...reasons.map(req));
-    s.push(...plan.map(opt));
-    if (safety) s.push(opt(safety));
+    s.push(opt(verdictSentence(rng, c), 3), req(context));
+    if (insight) s.push(opt(insight, 3));
+    s.push(...reasons, ...plan);
+    if (safety) s.push(opt(safety, 3));
     s.push(req(critique));
   } else {
-    s.push(req(context), req(rng.pick([
+    s.push(req(context));
+    if (insight) s.push(opt(insight, 3));
+    s.push(opt(rng.pick([
       `The natural-looking alternative is ${c.alt}, but ${c.best} is better.`,
       `Many players would reach for ${c.alt}; the stronger play is ${c.best}.`,
       `${c.best} beats the tempting ${c.alt}.`,
-    ])), ...reasons.map(req));
-    if (safety) s.push(opt(safety));
-    s.push(req(critique), ...plan.map(opt));
+    ]), 3), ...reasons);
+    if (safety) s.push(opt(safety, 2));
+    s.push(req(critique), ...plan);
   }
-  if (other) s.push(opt(other));
+  if (other) s.push(opt(other, 5));
   s.push(req(lessonText(rng, c, lessonDecks, themeDeck)));
-  return fitLength(rng, s, fillers(rng, c), c.header);
+  return fitLength(rng, s, fillers(rng, c), c.header, c.best);
 }
 
-function bearoffAnalysis(rng, c, lessonDecks, themeDecks) {
+function bearoffAnalysis(rng, c, themeDecks) {
   c.reasons = [{ tag: c.fb.contact ? 'SAFE' : 'BUILD' }];
   const context = rng.pick(BEAROFF_CONTEXT[c.theme])(c);
   const reasons = bearoffReasons(rng, c);
   const s = [req(context)];
-  if (rng.chance(0.5)) s.push(req(verdictSentence(rng, c)));
-  else s.push(req(rng.pick([
+  if (rng.chance(0.5)) s.push(opt(verdictSentence(rng, c), 3));
+  else s.push(opt(rng.pick([
     `The play is ${c.best}.`,
     `${c.best} is right.`,
     `We play ${c.best}.`,
-  ])));
-  s.push(...reasons.slice(0, 2).map(req), ...reasons.slice(2, 4).map(opt));
+  ]), 3));
+  s.push(...reasons.slice(0, 4).map((t, i) => (i === 0 ? req(t) : opt(t, i === 1 ? 2 : 4))));
   const safety = c.fb.contact ? safetySentence(rng, c) : null;
-  if (safety) s.push(req(safety));
+  if (safety) s.push(opt(safety, 2));
   s.push(req(altCritique(rng, c)));
   const other = otherAltSentence(rng, c);
-  if (other) s.push(opt(other));
-  s.push(req(`${rng.pick(LEAD_INS)}${themeDecks[c.theme]()}`));
-  return fitLength(rng, s, fillers(rng, c), c.header);
+  if (other) s.push(opt(other, 5));
+  s.push(req(withLeadIn(rng.pick(LEAD_INS), themeDecks[c.theme]())));
+  return fitLength(rng, s, fillers(rng, c), c.header, c.best);
 }
 
 // --------------------------------------------------------------- generators
@@ -1910,23 +1994,25 @@ function generateBearoff() {
   const themeDecks = Object.fromEntries(Object.entries(BEAROFF_LESSONS).map(([k, v]) => [k, rng.deck(v)]));
   const quotas = [...new Array(16).fill('RACE'), ...new Array(12).fill('CONTACT'), ...new Array(8).fill('BEARIN')];
   return generatePhase('BEAROFF', 0xbea200, {
-    // stragglers up to the midpoint are allowed: without them 5-5 is nearly always forced
-    collect: (b) => pipCount(b.me) <= 70 && pipCount(b.op) <= 100 && b.me[25] === 0 && highestPoint(b.me) <= 15,
+    // the pool is a little wider than the phase (see the 6-6 note below)
+    collect: (b) => pipCount(b.me) <= 80 && pipCount(b.op) <= 100 && b.me[25] === 0 && highestPoint(b.me) <= 18,
     fits: (b, dice) => {
       const my = pipCount(b.me);
       if (dice[0] === 6 && dice[1] === 6) {
-        // in a bearoff 6-6 is a forced play unless several checkers are still
-        // outside, so its slot takes a slightly longer bear-in position
-        return outsideHome(b.me) >= 2 && (hasContact(b) || Math.abs(pipCount(b.me) - pipCount(b.op)) <= 40);
+        // In a short bearoff 6-6 is nearly always a forced play (a sample of
+        // 220 bear-in positions under 72 pips had one real decision), so this
+        // slot takes a longer bear-in with three or more checkers still outside.
+        return my <= 80 && outsideHome(b.me) >= 3 && (hasContact(b) || Math.abs(raceEquity(flip(b))) <= 0.85);
       }
+      // stragglers up to the midpoint are allowed: without them 5-5 is nearly always forced
       if (my < 10 || my > 60 || highestPoint(b.me) > 13 || outsideHome(b.me) > 4) return false;
       // a race that is already decided teaches nothing; contact positions may be lopsided
-      return hasContact(b) || (pipCount(b.op) >= 15 && Math.abs(my - pipCount(b.op)) <= 40);
+      return hasContact(b) || Math.abs(raceEquity(flip(b))) <= 0.85;
     },
     theme: (b) => bearoffTheme(positionFacts(b)),
     quotas,
     play: { minPly: 20, maxPly: 140, take: 0.35 },
-    writer: (r, c) => bearoffAnalysis(r, c, null, themeDecks),
+    writer: (r, c) => bearoffAnalysis(r, c, themeDecks),
   });
 }
 

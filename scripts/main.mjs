@@ -6,7 +6,8 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import * as drillgen from "../pkg/node.js";
+// DRILLGEN_PACKAGE runs the job on an installed copy of the package (the tests use the packed tarball).
+const drillgen = await import(process.env.DRILLGEN_PACKAGE ?? "../pkg/node.js");
 import { countTokens, formatTokenTable, tokenRow } from "./lib/tokens.mjs";
 import { startLlmSimulator } from "./lib/llm-simulator.mjs";
 import { openStore } from "./lib/sqlite-store.mjs";

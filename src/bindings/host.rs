@@ -12,7 +12,7 @@ use crate::drill::Drill;
 use crate::error::DrillgenError;
 use crate::input::Argument;
 use crate::merge::Artifact;
-use crate::orchestrator::{BatchInfo, Host, ProgressEvent};
+use crate::orchestrator::{BatchInfo, DrillProgressEvent, Host};
 
 thread_local! {
     /// One shared no-op rejection handler (a closure per event would leak one each time).
@@ -101,7 +101,7 @@ impl Host for JsHost {
         })
     }
 
-    fn progress(&self, event: &ProgressEvent) {
+    fn progress(&self, event: &DrillProgressEvent) {
         let Some(f) = &self.on_progress else { return };
         let Ok(event) = to_js::<_, JsValue>(event) else {
             return;

@@ -83,7 +83,10 @@ pub struct LlmConfig {
     pub api_key: Option<Secret>,
     /// Extra headers sent with every call (a proxy's auth, `anthropic-beta`, …).
     #[serde(default)]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    #[cfg_attr(
+        target_arch = "wasm32",
+        tsify(optional, type = "Record<string, string>")
+    )]
     pub headers: BTreeMap<String, String>,
     /// OpenAI-compatible only; default `json_schema`.
     #[serde(default)]

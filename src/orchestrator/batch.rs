@@ -52,7 +52,7 @@ impl<H: Host> Ctx<'_, H> {
         message: String,
     ) {
         let st = self.state.borrow();
-        let event = ProgressEvent {
+        let event = DrillProgressEvent {
             kind,
             completed_drills: st.completed_drills,
             total_drills: st.total_drills,

@@ -64,11 +64,11 @@ pub enum ProgressKind {
     RunFinished,
 }
 
-/// Named `DrillProgressEvent` in TypeScript, apart from the DOM's `ProgressEvent`.
+/// Not `ProgressEvent`: that name is the DOM's, and TypeScript consumers see both.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[serde(rename = "DrillProgressEvent", rename_all = "camelCase")]
-pub struct ProgressEvent {
+#[serde(rename_all = "camelCase")]
+pub struct DrillProgressEvent {
     #[serde(rename = "type")]
     pub kind: ProgressKind,
     pub completed_drills: u32,

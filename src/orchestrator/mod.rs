@@ -59,7 +59,7 @@ pub trait Host {
     /// The stored drills of this artifact; `None` when the host keeps no readable store.
     fn load(&self) -> impl Future<Output = Option<Result<Vec<Drill>, String>>>;
     /// Must not fail the run: implementations swallow the host's exceptions.
-    fn progress(&self, event: &ProgressEvent);
+    fn progress(&self, event: &DrillProgressEvent);
     fn verify(
         &self,
         artifact: &Artifact,
@@ -269,7 +269,7 @@ pub async fn generate_series<T: Transport, C: Clock, H: Host>(
     };
     let mut progress = st.progress.clone();
     progress.failed.sort_unstable();
-    host.progress(&ProgressEvent {
+    host.progress(&DrillProgressEvent {
         kind: ProgressKind::RunFinished,
         completed_drills: artifact.drills.len() as u32,
         total_drills: st.total_drills,

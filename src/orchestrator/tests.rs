@@ -205,7 +205,7 @@ struct FakeHost {
     persist_calls: Cell<u32>,
     /// Rejections still to give, per batch (`u32::MAX` = always).
     reject: RefCell<HashMap<u32, u32>>,
-    events: RefCell<Vec<ProgressEvent>>,
+    events: RefCell<Vec<DrillProgressEvent>>,
     loads: bool,
     aborted: Rc<Cell<bool>>,
 }
@@ -228,7 +228,7 @@ impl Host for FakeHost {
         self.loads.then(|| Ok(self.stored.borrow().clone()))
     }
 
-    fn progress(&self, event: &ProgressEvent) {
+    fn progress(&self, event: &DrillProgressEvent) {
         self.events.borrow_mut().push(event.clone());
     }
 

@@ -1,0 +1,196 @@
+// The packed tarball as users get it: installed into throw-away projects under out/consumers and
+// used from a Node 20 script, a TypeScript file (tsc --noEmit), a Vite build of a page (loaded in
+// Chromium), a Worker under miniflare (with the D1 host example), and the README's main job.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFile, execFileSync } from "node:child_process";
+import { promisify } from "node:util";
+import { mkdirSync, readFileSync, rmSync, writeFileSync, copyFileSync, readdirSync, statSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import * as esbuild from "esbuild";
+import { Miniflare } from "miniflare";
+import { chromium } from "playwright-core";
+import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
+import { startStaticServer, chromiumLaunchOptions } from "../js/support/static-server.mjs";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const here = fileURLToPath(new URL("./", import.meta.url));
+const work = join(root, "out/consumers");
+const bin = (name) => join(root, "node_modules/.bin", name);
+const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], ...opts });
+// For children that call the simulator in this process: a sync exec would block its event loop.
+const runAsync = async (cmd, args, opts = {}) => (await promisify(execFile)(cmd, args, { encoding: "utf8", ...opts })).stdout;
+const positions = JSON.parse(readFileSync(join(root, "data/positions.json"), "utf8"));
+let tarball, sim;
+
+before(async () => {
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const packed = run(join(root, "scripts/pack"), []);
+  tarball = join(root, packed.match(/^(out\/drillgen-[^:]+\.tgz)/m)[1]);
+  console.log(`# ${packed.split("\n")[0]}`);
+  writeFileSync(join(work, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
+  run("npm", ["install", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error", tarball], { cwd: work });
+  sim = await startLlmSimulator();
+});
+after(() => sim?.close());
+
+test("the tarball holds the package and nothing else", () => {
+  const files = run("tar", ["tzf", tarball]).trim().split("\n").sort();
+  assert.deepEqual(files, ["package/README.md", "package/drillgen.d.ts", "package/drillgen.js", "package/drillgen_bg.wasm",
+    "package/drillgen_bg.wasm.d.ts", "package/node.js", "package/package.json", "package/workerd.js"]);
+  const size = statSync(tarball).size;
+  console.log(`# tarball ${size} bytes`);
+  assert.ok(size < 400 * 1024, `${size} bytes`);
+});
+
+test("a Node 20 script imports it with no flags and runs a generation", async () => {
+  writeFileSync(join(work, "script.mjs"), `
+    import { planPositions, generateDrillSeries } from "drillgen";
+    import { readFileSync } from "node:fs";
+    const positions = JSON.parse(readFileSync(process.argv[2], "utf8"));
+    const plan = planPositions({ targetDrillCount: 10, gamePhases: ["MIDDLE"] });
+    const stored = [];
+    const result = await generateDrillSeries({ artifactId: "n1", request: { targetDrillCount: 10, gamePhases: ["MIDDLE"] },
+      positions, context: { mentalModel: "m", curriculum: "c" }, llm: { provider: "openai", baseUrl: process.env.SIM_URL, model: "s" },
+      persist: (d) => { stored.push(...d); } });
+    console.log(JSON.stringify({ perPhase: plan.perPhase, status: result.status, drills: result.drills.length, stored: stored.length }));
+  `);
+  const out = JSON.parse(await runAsync(process.execPath, ["script.mjs", join(root, "data/positions.json")], { cwd: work, env: { ...process.env, SIM_URL: sim.url } }));
+  assert.deepEqual(out, { perPhase: { MIDDLE: 12 }, status: "COMPLETED", drills: 10, stored: 10 });
+});
+
+test("TypeScript type-checks a full generateDrillSeries call, and rejects wrong ones", () => {
+  for (const f of ["consumer.ts", "consumer-bad.ts"]) copyFileSync(join(here, f), join(work, f));
+  const flags = ["--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--lib", "es2022,dom", "--skipLibCheck", "false"];
+  run(bin("tsc"), [...flags, "consumer.ts"], { cwd: work });
+  let failure = "";
+  try { run(bin("tsc"), [...flags, "consumer-bad.ts"], { cwd: work }); } catch (e) { failure = e.stdout + e.stderr; }
+  assert.match(failure, /LATE_GAME/);
+  assert.match(failure, /gemini/);
+});
+
+test("a Vite build of a page uses it, and the built page runs in Chromium", async () => {
+  const app = join(work, "vite-app");
+  mkdirSync(app, { recursive: true });
+  writeFileSync(join(app, "index.html"), `<!doctype html><title>vite consumer</title><pre id="out">loading</pre><script type="module" src="/main.js"></script>`);
+  writeFileSync(join(app, "main.js"), `
+    import init, { planPositions } from "drillgen";
+    await init();
+    const plan = planPositions({ targetDrillCount: 20, gamePhases: ["EARLY", "MIDDLE"] });
+    document.getElementById("out").textContent = JSON.stringify(plan.perPhase);
+  `);
+  run(bin("vite"), ["build", "--logLevel", "error", "--outDir", "dist", "--emptyOutDir"], { cwd: app });
+  const assets = readdirSync(join(app, "dist/assets"));
+  assert.ok(assets.some((f) => f.endsWith(".wasm")), `the .wasm is emitted as an asset: ${assets}`);
+  const site = await startStaticServer(join(app, "dist"));
+  const browser = await chromium.launch(chromiumLaunchOptions);
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${site.url}/index.html`);
+    await page.waitForFunction(() => document.getElementById("out").textContent.startsWith("{"), null, { timeout: 15000 });
+    assert.deepEqual(JSON.parse(await page.textContent("#out")), { EARLY: 12, MIDDLE: 12 });
+  } finally {
+    await browser.close();
+    await site.close();
+  }
+});
+
+/** Bundles a Worker the way wrangler does: `workerd` condition, .wasm kept as a module file. */
+async function bundleWorker(entry, outdir) {
+  await esbuild.build({
+    entryPoints: [entry], outdir, bundle: true, format: "esm", platform: "neutral", target: "es2022",
+    conditions: ["workerd", "worker", "browser"], mainFields: ["module", "main"],
+    nodePaths: [join(work, "node_modules")], loader: { ".wasm": "copy", ".json": "json" }, logLevel: "error",
+  });
+}
+
+const workerOptions = (dir, extra = {}) => ({
+  modules: true, rootPath: dir, scriptPath: join(dir, "index.js"), compatibilityDate: "2026-04-01",
+  modulesRules: [{ type: "ESModule", include: ["**/*.js"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }],
+  ...extra,
+});
+
+test("a Worker under miniflare imports it through the workerd condition", async () => {
+  const dir = join(work, "worker-smoke");
+  await bundleWorker(join(here, "worker-smoke.js"), dir);
+  const mf = new Miniflare(workerOptions(dir, { scriptPath: join(dir, "worker-smoke.js") }));
+  try {
+    const body = await (await mf.dispatchFetch("http://worker/")).json();
+    assert.deepEqual(body.plan.perPhase, { EARLY: 12, MIDDLE: 12 });
+  } finally {
+    await mf.dispose();
+  }
+});
+
+test("the D1 Worker host: full run, failing batch, resume, budget", async () => {
+  const dir = join(work, "worker-d1");
+  await bundleWorker(join(root, "examples/worker/src/index.js"), dir);
+  const mf = new Miniflare(workerOptions(dir, {
+    d1Databases: ["DB"],
+    bindings: { LLM_PROVIDER: "openai", LLM_BASE_URL: sim.url, LLM_MODEL: "sim", LLM_API_KEY: "sk-worker-secret", CONCURRENCY: "6", SUBREQUEST_BUDGET: "50" },
+  }));
+  const call = async (method, path, body) => {
+    const res = await mf.dispatchFetch(`http://worker${path}`, { method, body: body && JSON.stringify(body), headers: { "content-type": "application/json" } });
+    return { status: res.status, body: await res.json() };
+  };
+  const finished = async (id) => {
+    for (let i = 0; i < 200; i++) {
+      const { body } = await call("GET", `/series/${id}`);
+      if (body.status !== "GENERATING") return body;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error("series did not finish");
+  };
+  try {
+    assert.deepEqual((await call("POST", "/positions", positions)).body, { imported: positions.length });
+    assert.equal((await call("POST", "/series", { targetDrillCount: 0 })).body.error.code, "INVALID_TARGET_COUNT");
+
+    sim.reset();
+    const started = await call("POST", "/series", { targetDrillCount: 25, gamePhases: ["EARLY", "MIDDLE", "BEAROFF"] });
+    assert.equal(started.status, 202);
+    const full = await finished(started.body.id);
+    assert.equal(full.status, "COMPLETED");
+    assert.deepEqual(full.drills.map((d) => d.index), [...Array(25).keys()]);
+    assert.deepEqual(full.batchProgress, { completed: 5, total: 5, failed: [] });
+    assert.ok(full.verification.passed);
+    assert.equal(sim.requests.length, 5);
+    assert.ok(!JSON.stringify(full).includes("sk-worker-secret"));
+
+    sim.reset();
+    sim.script(10, [401]);
+    const partial = await finished((await call("POST", "/series", { targetDrillCount: 25, gamePhases: ["EARLY", "MIDDLE", "BEAROFF"] })).body.id);
+    assert.equal(partial.status, "COMPLETED");
+    assert.deepEqual(partial.batchProgress.failed, [2]);
+    assert.equal(partial.drills.length, 20);
+    assert.ok(partial.warnings.some((w) => w.code === "BATCHES_FAILED"));
+
+    sim.reset();
+    assert.equal((await call("POST", `/series/${partial.id}/resume`)).status, 202);
+    const resumed = await finished(partial.id);
+    assert.equal(resumed.status, "COMPLETED");
+    assert.equal(resumed.drills.length, 25);
+    assert.deepEqual(sim.requests.map((r) => r.indices), [[10, 11, 12, 13, 14]], "only the missing batch is generated");
+    assert.deepEqual(resumed.batchProgress, { completed: 5, total: 5, failed: [] });
+
+    // 60 drills = 12 batches × 4 attempts = 48 ≤ 50; 100 drills = 20 batches × 4 = 80: retries lowered to 1.
+    sim.reset();
+    const big = await finished((await call("POST", "/series", { targetDrillCount: 100, gamePhases: ["EARLY", "MIDDLE", "BEAROFF"] })).body.id);
+    assert.ok(big.warnings.some((w) => w.code === "RETRIES_REDUCED"), JSON.stringify(big.warnings));
+    assert.equal(big.drills.length, 100);
+    const tooBig = await finished((await call("POST", "/series", { targetDrillCount: 60, batchSize: 1, gamePhases: ["EARLY", "MIDDLE", "BEAROFF"] })).body.id);
+    assert.equal(tooBig.status, "FAILED");
+    assert.equal(tooBig.error.code, "SUBREQUEST_BUDGET");
+  } finally {
+    await mf.dispose();
+  }
+});
+
+test("the README's main job runs from the packed tarball", async () => {
+  const out = await runAsync(process.execPath, [join(root, "scripts/main.mjs"), "--target", "10", "--phases", "EARLY", "--db", join(work, "main.sqlite")], {
+    env: { ...process.env, DRILLGEN_PACKAGE: join(work, "node_modules/drillgen/node.js") },
+  });
+  assert.match(out, /Series series-\d+: COMPLETED, 10\/10 drills/);
+  assert.match(out, /drill rows: 10 COMPLETED/);
+});
