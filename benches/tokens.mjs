@@ -33,12 +33,14 @@ const rows = requests.map((request) => {
 console.log(`Position-data prompt tokens, o200k, mean over ${SEEDS} seeds (library: ${library.length} positions, ` +
   `${Math.round(rows[0].beforeTokens / rows[0].beforePositions)} tokens a position)\n`);
 console.log(formatTokenTable(rows, specTargets));
-let met = true;
-for (const r of rows) {
-  const target = specTargets[r.label];
-  if (target !== undefined && r.savingPercent < target) met = false;
+// The spec's savings are its position ratios, rounded (24/96 = 75 %, 12/25 = 52 %, 36/96 = 62.5 %
+// shown as 63 %); token savings follow the positions within the spread of position lengths.
+console.log("\nagainst the spec's figures:");
+for (const r of rows.filter((r) => specTargets[r.label] !== undefined)) {
+  const byPositions = Math.round(1000 * (1 - r.afterPositions / r.beforePositions)) / 10;
+  const verdict = r.savingPercent >= specTargets[r.label] ? "met" : "below";
+  console.log(`  ${r.label.padEnd(22)} tokens ${r.savingPercent} % vs ${specTargets[r.label]} %: ${verdict} (positions ${byPositions} %)`);
 }
-console.log(`\nspec targets (75 / 51 / 63 %): ${met ? "met" : "NOT met"}`);
 
 const pkg = new URL("../pkg/", import.meta.url);
 const size = (file) => {
