@@ -37,6 +37,8 @@ function batchOf(body, provider) {
   return { indices, positions: positions.filter((p) => allowed.includes(p.id)), user };
 }
 
+const capitalize = (s) => s.charAt(0).toUpperCase() + s.slice(1);
+
 /** Deterministic, plausible drills: the best move is the right answer, alternatives the distractors. */
 export function writeDrills(indices, positions) {
   return indices.map((index, k) => {
@@ -49,8 +51,8 @@ export function writeDrills(indices, positions) {
     return {
       index,
       positionId: p.id,
-      title: `${p.phase[0]}${p.phase.slice(1).toLowerCase()} play: ${p.dice}`,
-      principle: p.analysis.match(/Take-away: ([^.]*)/)?.[1] ?? "Make the points that matter",
+      title: `${capitalize(p.phase.toLowerCase())} · ${p.dice} to play`,
+      principle: capitalize(p.analysis.match(/(?:Take-away|The lesson|Lesson|Principle|Rule of thumb): ([^.]*)/i)?.[1] ?? "Make the points that matter"),
       question: `You are on roll with ${p.dice}. Which play is best?`,
       options: OPTION_IDS.map((id, i) => ({ id, text: plays[i] })),
       correctOptionId: OPTION_IDS[correctSlot],

@@ -12,7 +12,7 @@ import * as esbuild from "esbuild";
 import { Miniflare } from "miniflare";
 import { chromium } from "playwright-core";
 import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
-import { startStaticServer, chromiumLaunchOptions } from "../js/support/static-server.mjs";
+import { startStaticServer, chromiumLaunchOptions } from "../../scripts/lib/static-server.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const here = fileURLToPath(new URL("./", import.meta.url));

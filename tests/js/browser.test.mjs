@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
-import { startStaticServer, chromiumLaunchOptions } from "./support/static-server.mjs";
+import { startStaticServer, chromiumLaunchOptions } from "../../scripts/lib/static-server.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 let sim, site, browser, page;

@@ -1,0 +1,93 @@
+// The www demo page in headless Chromium, as a teacher uses it: Generate, watch the bar advance,
+// see a failing batch, fix it with "Retry failed batches", reload and find the series, Cancel a run.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
+import { startStaticServer, chromiumLaunchOptions } from "../../scripts/lib/static-server.mjs";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const shots = `${root}out/screenshots`;
+let sim, site, browser, page;
+
+before(async () => {
+  mkdirSync(shots, { recursive: true });
+  sim = await startLlmSimulator({ latencyMs: 150, msPerOutputToken: 0.5 });
+  site = await startStaticServer(root, { routes: { "/config.json": () => ({ simulatorUrl: sim.url }) } });
+  browser = await chromium.launch(chromiumLaunchOptions);
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on("pageerror", (e) => console.error("page error:", e));
+  await open();
+});
+after(async () => { await browser?.close(); await site?.close(); await sim?.close(); });
+
+async function open() {
+  await page.goto(`${site.url}/www/`);
+  await page.waitForSelector("body[data-ready=true]", { timeout: 15000 });
+  // Records every text the progress line shows, to see the bar advance in steps.
+  await page.evaluate(() => {
+    window.progressLog = [];
+    new MutationObserver(() => window.progressLog.push(document.getElementById("progress-text").textContent))
+      .observe(document.getElementById("progress-text"), { childList: true, characterData: true, subtree: true });
+  });
+}
+
+const cards = () => page.locator(".drill").count();
+const chipClasses = () => page.$$eval(".chip", (cs) => cs.map((c) => c.className.replace("chip ", "")));
+const waitIdle = () => page.waitForSelector("body[data-running=false]", { timeout: 30000 });
+
+test("Generate: the bar advances batch by batch; a failing batch is shown failed", async () => {
+  sim.reset();
+  sim.script(10, [401]); // batch 3 is refused
+  await page.click("#generate");
+  await waitIdle();
+  const log = await page.evaluate(() => window.progressLog);
+  const steps = [...new Set(log.filter((t) => /^Generated \d+\/25 drills \(Batch \d\/5\)$/.test(t)))];
+  assert.ok(steps.length >= 4, `progress steps seen: ${JSON.stringify(log)}`);
+  const counts = steps.map((t) => Number(t.match(/Generated (\d+)/)[1]));
+  assert.deepEqual(counts, [...counts].sort((a, b) => a - b), "the count only grows");
+  assert.equal(await cards(), 20);
+  assert.deepEqual(await chipClasses(), ["completed", "completed", "failed", "completed", "completed"]);
+  assert.match(await page.textContent("#status"), /batch 3 failed/);
+  assert.equal(await page.isEnabled("#retry"), true);
+  assert.match(await page.textContent("#saving"), /% fewer position tokens/);
+});
+
+test("Retry failed batches generates only the missing batch", async () => {
+  sim.reset();
+  await page.click("#retry");
+  await waitIdle();
+  assert.equal(await cards(), 25);
+  assert.deepEqual(await chipClasses(), ["completed", "completed", "completed", "completed", "completed"]);
+  assert.deepEqual(sim.requests.map((r) => r.indices), [[10, 11, 12, 13, 14]]);
+  assert.match(await page.textContent("#status"), /^Done: 25 drills/);
+  assert.equal(await page.isEnabled("#retry"), false);
+  await page.screenshot({ path: `${shots}/demo.png`, fullPage: true });
+});
+
+test("a reload shows the stored series from IndexedDB", async () => {
+  await open();
+  assert.equal(await cards(), 25);
+  assert.match(await page.textContent("#progress-text"), /Stored series: 25\/25 drills/);
+  const order = await page.$$eval(".drill", (ds) => ds.map((d) => Number(d.dataset.index)));
+  assert.deepEqual(order, [...Array(25).keys()]);
+});
+
+test("Cancel stops a run mid-way and keeps what was stored", async () => {
+  sim.reset();
+  sim.script(5, ["hang"]);
+  sim.script(10, ["hang"]);
+  sim.script(15, ["hang"]);
+  sim.script(20, ["hang"]);
+  await page.fill("input[name=concurrency]", "1");
+  await page.click("#generate");
+  await page.waitForFunction(() => document.querySelectorAll(".drill").length === 5, null, { timeout: 15000 });
+  await page.click("#cancel");
+  await waitIdle();
+  assert.match(await page.textContent("#status"), /^Cancelled: 5 drills kept/);
+  assert.equal(await cards(), 5);
+  assert.equal(sim.requests.length, 2, "no request after Cancel");
+  await page.screenshot({ path: `${shots}/demo-cancelled.png` });
+});

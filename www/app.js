@@ -1,0 +1,210 @@
+// The demo page: a teacher asks for a drill series, watches it arrive batch by batch, and finds it
+// again after a reload. drillgen does the planning, the LLM calls and the merge; this page only
+// draws and stores (IndexedDB).
+import init, { planPositions, generateDrillSeries } from "../pkg/drillgen.js";
+import { openStore } from "./store.js";
+
+const $ = (id) => document.getElementById(id);
+const form = $("request");
+let positions, context, store, current = null, controller = null;
+
+async function boot() {
+  await init();
+  const [pool, ctx, config] = await Promise.all([
+    fetch("../data/positions.json").then((r) => r.json()),
+    fetch("../data/context.json").then((r) => r.json()),
+    fetch("/config.json").then((r) => (r.ok ? r.json() : {})).catch(() => ({})),
+  ]);
+  positions = pool;
+  context = ctx;
+  form.baseUrl.value = config.simulatorUrl ?? "http://127.0.0.1:8787/v1";
+  store = await openStore();
+  current = await store.latestArtifact();
+  if (current) await showStored(current);
+  document.body.dataset.ready = "true";
+}
+
+function readRequest() {
+  const phases = [...form.querySelectorAll("input[name=phase]:checked")].map((i) => i.value);
+  return {
+    targetDrillCount: Number(form.target.value),
+    ...(phases.length && { gamePhases: phases }),
+    batchSize: Number(form.batchSize.value),
+  };
+}
+
+const readLlm = () => ({
+  provider: form.provider.value,
+  baseUrl: form.baseUrl.value.trim(),
+  model: form.model.value.trim(),
+  ...(form.apiKey.value && { apiKey: form.apiKey.value }), // memory only: never stored
+});
+
+function showTokens(plan) {
+  const n = (x) => x.toLocaleString("en-US");
+  $("base-pos").textContent = n(plan.baselinePositions);
+  $("base-tok").textContent = `~${n(plan.baselinePromptTokens)}`;
+  $("plan-pos").textContent = n(plan.totalPositions);
+  $("plan-tok").textContent = `~${n(plan.estimatedPromptTokens)}`;
+  $("saving").textContent = `${plan.savingsPercent} % fewer position tokens`;
+}
+
+function setChips(total, states = []) {
+  $("chips").replaceChildren(...Array.from({ length: total }, (_, i) => {
+    const li = document.createElement("li");
+    li.className = `chip ${states[i] ?? "pending"}`;
+    li.dataset.batch = String(i);
+    li.textContent = `Batch ${i + 1} · ${states[i] ?? "pending"}`;
+    return li;
+  }));
+}
+
+function setChip(index, state, detail = "") {
+  const chip = $("chips").children[index];
+  if (!chip) return;
+  chip.className = `chip ${state}`;
+  chip.textContent = `Batch ${index + 1} · ${state}${detail}`;
+}
+
+function setProgress(done, total, text) {
+  const pct = total ? Math.round((100 * done) / total) : 0;
+  $("bar-fill").style.width = `${pct}%`;
+  document.querySelector(".bar").setAttribute("aria-valuenow", String(pct));
+  $("progress-text").textContent = text;
+}
+
+function setStatus(text, kind = "") {
+  $("status").textContent = text;
+  $("status").className = `status ${kind}`;
+}
+
+function card(drill) {
+  const el = document.createElement("article");
+  el.className = "drill";
+  el.dataset.index = String(drill.index);
+  const options = drill.options.map((o) =>
+    `<li class="${o.id === drill.correctOptionId ? "correct" : ""}"><b>${o.id}.</b> ${escape(o.text)}</li>`).join("");
+  el.innerHTML = `
+    <header><h3>${drill.index + 1}. ${escape(drill.title)}</h3><span class="badge">${drill.gamePhase.toLowerCase()}</span></header>
+    <p class="meta">${escape(drill.positionId)} · ${drill.difficulty.toLowerCase()} · ${escape(drill.principle)}</p>
+    <p>${escape(drill.question)}</p>
+    <ol>${options}</ol>
+    <p class="explanation">${escape(drill.explanation)}</p>`;
+  return el;
+}
+
+const escape = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+
+/** Adds drills in index order, replacing any card already shown for the same index. */
+function showDrills(drills) {
+  const box = $("drills");
+  for (const d of drills) {
+    box.querySelector(`[data-index="${d.index}"]`)?.remove();
+    const next = [...box.children].find((c) => Number(c.dataset.index) > d.index);
+    box.insertBefore(card(d), next ?? null);
+  }
+}
+
+async function showStored(artifact) {
+  const plan = planPositions(artifact.request, positions);
+  const drills = await store.loadDrills(artifact.id);
+  const have = new Set(drills.map((d) => d.index));
+  const states = Array.from({ length: plan.batches }, (_, b) => {
+    const indices = Array.from({ length: Math.min(plan.batchSize, plan.targetDrillCount - b * plan.batchSize) }, (_, k) => b * plan.batchSize + k);
+    return indices.every((i) => have.has(i)) ? "completed" : artifact.status === "GENERATING" ? "pending" : "failed";
+  });
+  showTokens(plan);
+  setChips(plan.batches, states);
+  $("drills").replaceChildren();
+  showDrills(drills);
+  setProgress(drills.length, plan.targetDrillCount, `Stored series: ${drills.length}/${plan.targetDrillCount} drills`);
+  setStatus(`${artifact.id} · ${artifact.status.toLowerCase()}`, artifact.status === "COMPLETED" ? "" : "failed");
+  $("retry").disabled = drills.length >= plan.targetDrillCount;
+}
+
+function onEvent(event) {
+  if (event.batchIndex !== undefined) {
+    const state = { batchStarted: "generating", batchRetrying: "retrying", batchCompleted: "completed", batchFailed: "failed" }[event.type];
+    const detail = event.type === "batchRetrying" ? ` (attempt ${event.attempt + 1})` : "";
+    setChip(event.batchIndex, state, detail);
+  }
+  setProgress(event.completedDrills, event.totalDrills, event.message);
+}
+
+async function run(artifact, { resume }) {
+  controller = new AbortController();
+  $("generate").disabled = $("retry").disabled = true;
+  $("cancel").disabled = false;
+  setStatus(resume ? "Generating the missing drills…" : "Generating…");
+  try {
+    const result = await generateDrillSeries({
+      artifactId: artifact.id,
+      request: artifact.request,
+      positions,
+      context,
+      llm: readLlm(),
+      concurrency: Number(form.concurrency.value),
+      seed: artifact.seed,
+      signal: controller.signal,
+      persist: async (drills, info) => {
+        await store.putDrills(artifact.id, drills, info.batchProgress);
+        showDrills(drills);
+      },
+      load: () => store.loadDrills(artifact.id),
+      onProgress: onEvent,
+    });
+    current = { ...artifact, status: result.status, batchProgress: result.batchProgress };
+    await store.putArtifact(current);
+    const failed = result.batchProgress.failed.map((b) => b + 1);
+    const text = result.status === "CANCELLED" ? `Cancelled: ${result.drills.length} drills kept`
+      : failed.length ? `${result.drills.length}/${artifact.request.targetDrillCount} drills; batch ${failed.join(", ")} failed (${result.batches.find((b) => b.error)?.error.message ?? ""})`
+      : `Done: ${result.drills.length} drills, verification ${result.verification.passed ? "passed" : "found issues"}`;
+    setStatus(text, result.status === "COMPLETED" && !failed.length ? "" : result.status === "CANCELLED" ? "cancelled" : "failed");
+    $("retry").disabled = result.missingIndices.length === 0;
+  } catch (e) {
+    setStatus(`${e.code ?? "ERROR"}: ${e.message}`, "failed");
+  } finally {
+    controller = null;
+    $("generate").disabled = false;
+    $("cancel").disabled = true;
+  }
+}
+
+/** `data-running` tells (tests, styles) whether a click's work is still going on. */
+function busy(work) {
+  return async (ev) => {
+    ev.preventDefault();
+    document.body.dataset.running = "true";
+    try {
+      await work();
+    } finally {
+      document.body.dataset.running = "false";
+    }
+  };
+}
+
+form.addEventListener("submit", busy(async () => {
+  const request = readRequest();
+  let plan;
+  try {
+    plan = planPositions(request, positions);
+  } catch (e) {
+    return setStatus(`${e.code}: ${e.message}`, "failed");
+  }
+  showTokens(plan);
+  setChips(plan.batches);
+  $("drills").replaceChildren();
+  setProgress(0, plan.targetDrillCount, `Generated 0/${plan.targetDrillCount} drills`);
+  current = { id: `series-${Date.now()}`, request, seed: Math.floor(Math.random() * 2 ** 53), status: "GENERATING" };
+  await store.putArtifact(current);
+  await run(current, { resume: false });
+}));
+
+$("cancel").addEventListener("click", () => controller?.abort());
+$("retry").addEventListener("click", busy(async () => {
+  if (!current) return;
+  await showStored({ ...current, status: "GENERATING" });
+  await run(current, { resume: true });
+}));
+
+boot().catch((e) => setStatus(`Could not start: ${e.message}`, "failed"));
