@@ -3,7 +3,7 @@
 use wasm_bindgen::prelude::*;
 
 use super::convert::{from_js, js_error, map_err, to_js};
-use super::host::JsHost;
+use super::host::{JsHost, data_part};
 use super::runtime::{FetchTransport, JsClock};
 use super::ts::*;
 use crate::input::Argument;
@@ -22,7 +22,7 @@ pub async fn generate_drill_series(
 ) -> Result<JsGenerationResult, JsValue> {
     let options: JsValue = options.into();
     let host = JsHost::from_options(&options, true).map_err(|e| js_error(&e))?;
-    let data: GenerateOptions = from_js(Argument::Options, options)?;
+    let data: GenerateOptions = from_js(Argument::Options, data_part(&options))?;
     let transport = FetchTransport {
         signal: host.signal.clone(),
     };
@@ -42,7 +42,7 @@ pub async fn generate_batch(
     let batch: BatchSpec = from_js(Argument::Batch, batch.into())?;
     let options: JsValue = options.into();
     let host = JsHost::from_options(&options, false).map_err(|e| js_error(&e))?;
-    let data: BatchOptions = from_js(Argument::Options, options)?;
+    let data: BatchOptions = from_js(Argument::Options, data_part(&options))?;
     let transport = FetchTransport {
         signal: host.signal.clone(),
     };

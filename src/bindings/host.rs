@@ -48,6 +48,19 @@ fn function(
         .map_err(|_| DrillgenError::InvalidOptions(format!("options.{name} must be a function")))
 }
 
+/// The option keys that hold the host's callbacks and signal rather than data.
+const HOST_KEYS: [&str; 5] = ["persist", "load", "onProgress", "verify", "signal"];
+
+/// A shallow copy of `options` without the host's callbacks, for deserializing the data part
+/// (serde buffers unknown keys of flattened structs, and a function is no value it can buffer).
+pub fn data_part(options: &JsValue) -> JsValue {
+    let copy = js_sys::Object::assign(&js_sys::Object::new(), options.unchecked_ref());
+    for key in HOST_KEYS {
+        let _ = Reflect::delete_property(&copy, &JsValue::from_str(key));
+    }
+    copy.into()
+}
+
 impl JsHost {
     pub fn from_options(options: &JsValue, persist_required: bool) -> Result<Self, DrillgenError> {
         let signal =

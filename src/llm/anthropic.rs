@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::config::ANTHROPIC_VERSION;
-use super::{CallFailure, Completion, HttpRequest, LlmConfig, Usage, truncate};
+use super::{CallFailure, Completion, HttpRequest, LlmConfig, Usage, json_body};
 use crate::error::DrillgenError;
 use crate::prompt::BatchPrompt;
 
@@ -45,12 +45,7 @@ pub fn build_request(config: &LlmConfig, prompt: &BatchPrompt, schema: &Value) -
 }
 
 pub fn parse_response(body: &str) -> Result<Completion, CallFailure> {
-    let v: Value = serde_json::from_str(body).map_err(|e| {
-        DrillgenError::InvalidOutput(format!(
-            "the response is not JSON ({e}): {}",
-            truncate(body, 200)
-        ))
-    })?;
+    let v = json_body(body)?;
     let u = &v["usage"];
     let (plain, read, created) = (
         u["input_tokens"].as_u64().unwrap_or(0),

@@ -127,6 +127,16 @@ fn status_error(response: &HttpResponse) -> DrillgenError {
     }
 }
 
+/// A 2xx body that must be JSON; anything else is invalid output (retryable).
+pub(crate) fn json_body(body: &str) -> Result<Value, CallFailure> {
+    serde_json::from_str(body).map_err(|e| {
+        CallFailure::from(DrillgenError::InvalidOutput(format!(
+            "the response is not JSON ({e}): {}",
+            truncate(body, 200)
+        )))
+    })
+}
+
 pub(crate) fn truncate(text: &str, max_chars: usize) -> String {
     match text.char_indices().nth(max_chars) {
         Some((cut, _)) => format!("{}…", &text[..cut]),

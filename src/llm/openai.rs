@@ -2,7 +2,9 @@
 
 use serde_json::{Value, json};
 
-use super::{CallFailure, Completion, HttpRequest, LlmConfig, ResponseFormat, Usage, truncate};
+use super::{
+    CallFailure, Completion, HttpRequest, LlmConfig, ResponseFormat, Usage, json_body, truncate,
+};
 use crate::error::DrillgenError;
 use crate::prompt::BatchPrompt;
 
@@ -49,12 +51,7 @@ pub fn build_request(config: &LlmConfig, prompt: &BatchPrompt, schema: &Value) -
 }
 
 pub fn parse_response(body: &str) -> Result<Completion, CallFailure> {
-    let v: Value = serde_json::from_str(body).map_err(|e| {
-        DrillgenError::InvalidOutput(format!(
-            "the response is not JSON ({e}): {}",
-            truncate(body, 200)
-        ))
-    })?;
+    let v = json_body(body)?;
     let u = &v["usage"];
     let usage = Usage {
         input_tokens: u["prompt_tokens"].as_u64().unwrap_or(0),

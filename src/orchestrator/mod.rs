@@ -283,7 +283,7 @@ pub async fn generate_series<T: Transport, C: Clock, H: Host>(
         message,
     });
     Ok(GenerationResult {
-        artifact_id: options.artifact_id.clone(),
+        artifact_id: options.batch.artifact_id.clone(),
         status,
         seed: run.seed,
         drills: artifact.drills,

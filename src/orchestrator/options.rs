@@ -36,35 +36,24 @@ pub enum BudgetPolicy {
     Reduce,
 }
 
-/// The data part of `generateDrillSeries` options (the callbacks and the signal are the host's).
+/// The data part of `generateDrillSeries` options (the callbacks and the signal are the host's):
+/// what every batch needs (`BatchOptions`) plus what the run decides.
 #[derive(Debug, Clone, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct GenerateOptions {
-    /// Names the series; drills are keyed `artifactId:index`.
-    pub artifact_id: String,
+    #[serde(flatten)]
+    pub batch: BatchOptions,
     pub request: DrillRequest,
     /// The host's position pool.
     pub positions: Vec<Position>,
-    pub context: PromptContext,
-    #[serde(default)]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
-    pub prompts: PromptTemplates,
-    pub llm: LlmConfig,
     /// Batches in flight at once (default 4, at most 6).
     #[serde(default)]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub concurrency: Option<f64>,
     #[serde(default)]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
-    pub retry: RetryPolicy,
-    #[serde(default)]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub mode: Mode,
-    /// Replays the same sample (and jitter); a resume should pass the first run's `seed`.
-    #[serde(default)]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
-    pub seed: Option<f64>,
     /// Resume: drills already stored; their indices are not generated again.
     #[serde(default)]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
@@ -145,35 +134,9 @@ pub struct Prepared {
     pub warnings: Vec<Warning>,
 }
 
-fn check_artifact_id(id: &str) -> Result<()> {
-    if id.trim().is_empty() || id.len() > 200 {
-        return Err(DrillgenError::InvalidOptions(
-            "artifactId must be a non-empty string of at most 200 characters".into(),
-        ));
-    }
-    Ok(())
-}
-
-fn check_shared(
-    llm: &LlmConfig,
-    context: &PromptContext,
-    prompts: &PromptTemplates,
-    retry: &RetryPolicy,
-) -> Result<()> {
-    llm.validate()?;
-    retry.validate()?;
-    shared_prefix(context, prompts)?;
-    if let Some(t) = &prompts.user_prompt_template {
-        check_user_template(t)?;
-    }
-    Ok(())
-}
-
 impl GenerateOptions {
     pub fn prepare(&self) -> Result<Prepared> {
-        check_artifact_id(&self.artifact_id)?;
         let request = self.request.validate()?;
-        check_shared(&self.llm, &self.context, &self.prompts, &self.retry)?;
         let concurrency = match self.concurrency {
             None => DEFAULT_CONCURRENCY,
             Some(c) if c.fract() == 0.0 && (1.0..=f64::from(MAX_CONCURRENCY)).contains(&c) => {
@@ -185,7 +148,8 @@ impl GenerateOptions {
                 )));
             }
         };
-        let seed = crate::sample::resolve_seed(self.seed)?;
+        let config = self.batch.run_config(concurrency)?;
+        let seed = crate::sample::resolve_seed(self.batch.seed)?;
         crate::sample::validate_pool(&self.positions)?;
         let phases: Vec<GamePhase> = self.positions.iter().map(|p| p.game_phase).collect();
         let plan = crate::plan::plan(&request, Some(&phases))?;
@@ -204,21 +168,13 @@ impl GenerateOptions {
             seed,
             sample: sample.positions,
             batches,
-            config: RunConfig {
-                artifact_id: self.artifact_id.clone(),
-                llm: self.llm.clone(),
-                context: self.context.clone(),
-                prompts: self.prompts.clone(),
-                retry: self.retry,
-                concurrency,
-                persist_retries: 3,
-            },
+            config,
             warnings: sample.warnings,
         })
     }
 }
 
-/// Options of `generateBatch`: what one batch needs from a run.
+/// Options of `generateBatch`, and the part of `generateDrillSeries` options every batch shares.
 #[derive(Debug, Clone, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
@@ -232,16 +188,37 @@ pub struct BatchOptions {
     #[serde(default)]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub retry: RetryPolicy,
-    /// Seeds the retry jitter.
+    /// Seeds the retry jitter and, for a run, the sample: a resume should pass the first run's `seed`.
     #[serde(default)]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub seed: Option<f64>,
 }
 
 impl BatchOptions {
+    fn run_config(&self, concurrency: u32) -> Result<RunConfig> {
+        if self.artifact_id.trim().is_empty() || self.artifact_id.len() > 200 {
+            return Err(DrillgenError::InvalidOptions(
+                "artifactId must be a non-empty string of at most 200 characters".into(),
+            ));
+        }
+        self.llm.validate()?;
+        self.retry.validate()?;
+        shared_prefix(&self.context, &self.prompts)?;
+        if let Some(t) = &self.prompts.user_prompt_template {
+            check_user_template(t)?;
+        }
+        Ok(RunConfig {
+            artifact_id: self.artifact_id.clone(),
+            llm: self.llm.clone(),
+            context: self.context.clone(),
+            prompts: self.prompts.clone(),
+            retry: self.retry,
+            concurrency,
+            persist_retries: 3,
+        })
+    }
+
     pub fn prepare(&self, batch: &BatchSpec) -> Result<RunConfig> {
-        check_artifact_id(&self.artifact_id)?;
-        check_shared(&self.llm, &self.context, &self.prompts, &self.retry)?;
         crate::sample::validate_pool(&batch.positions)?;
         if batch.drill_indices.is_empty()
             || batch.positions.is_empty()
@@ -251,14 +228,6 @@ impl BatchOptions {
                 "batch needs drill indices, positions, and batchIndex < totalBatches".into(),
             ));
         }
-        Ok(RunConfig {
-            artifact_id: self.artifact_id.clone(),
-            llm: self.llm.clone(),
-            context: self.context.clone(),
-            prompts: self.prompts.clone(),
-            retry: self.retry,
-            concurrency: 1,
-            persist_retries: 3,
-        })
+        self.run_config(1)
     }
 }
