@@ -29,8 +29,11 @@ async function open() {
   // Records every text the progress line shows, to see the bar advance in steps.
   await page.evaluate(() => {
     window.progressLog = [];
+    window.chipLog = [];
     new MutationObserver(() => window.progressLog.push(document.getElementById("progress-text").textContent))
       .observe(document.getElementById("progress-text"), { childList: true, characterData: true, subtree: true });
+    new MutationObserver(() => window.chipLog.push(...[...document.querySelectorAll(".chip")].map((c) => c.textContent)))
+      .observe(document.getElementById("chips"), { childList: true, characterData: true, subtree: true, attributes: true });
   });
 }
 
@@ -38,8 +41,9 @@ const cards = () => page.locator(".drill").count();
 const chipClasses = () => page.$$eval(".chip", (cs) => cs.map((c) => c.className.replace("chip ", "")));
 const waitIdle = () => page.waitForSelector("body[data-running=false]", { timeout: 30000 });
 
-test("Generate: the bar advances batch by batch; a failing batch is shown failed", async () => {
+test("Generate: the bar advances batch by batch; retries and a failing batch are shown", async () => {
   sim.reset();
+  sim.script(5, [503]); // batch 2 fails once, then succeeds
   sim.script(10, [401]); // batch 3 is refused
   await page.click("#generate");
   await waitIdle();
@@ -50,6 +54,9 @@ test("Generate: the bar advances batch by batch; a failing batch is shown failed
   assert.deepEqual(counts, [...counts].sort((a, b) => a - b), "the count only grows");
   assert.equal(await cards(), 20);
   assert.deepEqual(await chipClasses(), ["completed", "completed", "failed", "completed", "completed"]);
+  const chips = await page.evaluate(() => window.chipLog);
+  assert.ok(chips.includes("Batch 2 · retrying (attempt 2)"), "the retrying chip names the attempt");
+  assert.ok(chips.includes("Batch 1 · generating"));
   assert.match(await page.textContent("#status"), /batch 3 failed/);
   assert.equal(await page.isEnabled("#retry"), true);
   assert.match(await page.textContent("#saving"), /% fewer position tokens/);
