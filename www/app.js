@@ -153,6 +153,11 @@ async function run(artifact, { resume }) {
       load: () => store.loadDrills(artifact.id),
       onProgress: onEvent,
     });
+    // Batches stopped by Cancel are shown as such, not left "generating".
+    for (const b of result.batches) {
+      const state = { COMPLETED: "completed", SKIPPED: "completed", FAILED: "failed", CANCELLED: "cancelled" }[b.status];
+      setChip(b.batchIndex, state);
+    }
     current = { ...artifact, status: result.status, batchProgress: result.batchProgress };
     await store.putArtifact(current);
     const failed = result.batchProgress.failed.map((b) => b + 1);

@@ -39,6 +39,14 @@ function batchOf(body, provider) {
 
 const capitalize = (s) => s.charAt(0).toUpperCase() + s.slice(1);
 
+/** The analyses end on their lesson ("Remember: …", "The general rule is …"): that is the principle. */
+function principleOf(analysis) {
+  const last = analysis.trim().split(/(?<=[.!?])\s+/).at(-1) ?? "";
+  const colon = last.indexOf(": ");
+  const lesson = colon > 0 && colon < 40 ? last.slice(colon + 2) : last;
+  return capitalize(lesson.replace(/[.!]$/, "")) || "Make the points that matter";
+}
+
 /** Deterministic, plausible drills: the best move is the right answer, alternatives the distractors. */
 export function writeDrills(indices, positions) {
   return indices.map((index, k) => {
@@ -52,7 +60,7 @@ export function writeDrills(indices, positions) {
       index,
       positionId: p.id,
       title: `${capitalize(p.phase.toLowerCase())} · ${p.dice} to play`,
-      principle: capitalize(p.analysis.match(/(?:Take-away|The lesson|Lesson|Principle|Rule of thumb): ([^.]*)/i)?.[1] ?? "Make the points that matter"),
+      principle: principleOf(p.analysis),
       question: `You are on roll with ${p.dice}. Which play is best?`,
       options: OPTION_IDS.map((id, i) => ({ id, text: plays[i] })),
       correctOptionId: OPTION_IDS[correctSlot],

@@ -96,5 +96,6 @@ test("Cancel stops a run mid-way and keeps what was stored", async () => {
   assert.match(await page.textContent("#status"), /^Cancelled: 5 drills kept/);
   assert.equal(await cards(), 5);
   assert.equal(sim.requests.length, 2, "no request after Cancel");
+  assert.deepEqual(await chipClasses(), ["completed", "cancelled", "cancelled", "cancelled", "cancelled"]);
   await page.screenshot({ path: `${shots}/demo-cancelled.png` });
 });
