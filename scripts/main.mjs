@@ -86,8 +86,7 @@ async function main() {
   const seed = args.resume && previous?.seed != null ? Number(previous.seed) : args.seed ? Number(args.seed) : undefined;
   const plan = drillgen.planPositions(request, library);
   const sample = drillgen.samplePositions(library, plan, seed === undefined ? {} : { seed });
-  const batches = args.mode === "single" ? [] : drillgen.partitionBatches(request, sample.positions);
-  printPlan(plan, sample, batches.length ? batches : drillgen.partitionBatches(request, sample.positions));
+  printPlan(plan, sample, drillgen.partitionBatches(request, sample.positions));
   if (args["plan-only"]) return store.close();
 
   const real = process.env.DRILLGEN_BASE_URL;

@@ -5,7 +5,6 @@ use serde_json::{Value, json};
 
 use super::config::ANTHROPIC_VERSION;
 use super::{CallFailure, Completion, HttpRequest, LlmConfig, Usage, json_body};
-use crate::error::DrillgenError;
 use crate::prompt::BatchPrompt;
 
 const TOOL: &str = "submit_drills";
@@ -57,11 +56,7 @@ pub fn parse_response(body: &str) -> Result<Completion, CallFailure> {
         cached_input_tokens: read,
         output_tokens: u["output_tokens"].as_u64().unwrap_or(0),
     };
-    let fail = |m: String| CallFailure {
-        error: DrillgenError::InvalidOutput(m),
-        usage,
-        retry_after_ms: None,
-    };
+    let fail = |m: String| CallFailure::invalid_output(m, usage);
     if v["stop_reason"] == "max_tokens" {
         return Err(fail(
             "the answer was cut off at the output token limit (stop_reason: max_tokens)".into(),

@@ -64,6 +64,17 @@ pub struct CallFailure {
     pub retry_after_ms: Option<u64>,
 }
 
+impl CallFailure {
+    /// The model answered, at a cost, but not with usable output (retryable).
+    pub(crate) fn invalid_output(message: String, usage: Usage) -> Self {
+        Self {
+            error: DrillgenError::InvalidOutput(message),
+            usage,
+            retry_after_ms: None,
+        }
+    }
+}
+
 impl From<DrillgenError> for CallFailure {
     fn from(error: DrillgenError) -> Self {
         Self {

@@ -5,7 +5,6 @@ use serde_json::{Value, json};
 use super::{
     CallFailure, Completion, HttpRequest, LlmConfig, ResponseFormat, Usage, json_body, truncate,
 };
-use crate::error::DrillgenError;
 use crate::prompt::BatchPrompt;
 
 pub fn build_request(config: &LlmConfig, prompt: &BatchPrompt, schema: &Value) -> HttpRequest {
@@ -61,11 +60,7 @@ pub fn parse_response(body: &str) -> Result<Completion, CallFailure> {
         output_tokens: u["completion_tokens"].as_u64().unwrap_or(0),
     };
     let choice = &v["choices"][0];
-    let fail = |m: String| CallFailure {
-        error: DrillgenError::InvalidOutput(m),
-        usage,
-        retry_after_ms: None,
-    };
+    let fail = |m: String| CallFailure::invalid_output(m, usage);
     if choice["finish_reason"] == "length" {
         return Err(fail(
             "the answer was cut off at the output token limit (finish_reason: length)".into(),
