@@ -10,10 +10,10 @@ use crate::verify::{VerificationReport, verify};
 
 /// `pool`, when given, is checked and tells which phases exist when the request names none.
 pub fn plan_positions(request: &DrillRequest, pool: Option<&[Position]>) -> Result<Plan> {
-    let request = request.validate()?;
+    let request = request.check()?;
     let phases: Option<Vec<GamePhase>> = match pool {
         Some(pool) => {
-            crate::sample::validate_pool(pool)?;
+            crate::sample::check_pool(pool)?;
             Some(pool.iter().map(|p| p.game_phase).collect())
         }
         None => None,
@@ -27,8 +27,8 @@ pub fn sample_positions(pool: &[Position], plan: &Plan, options: &SampleOptions)
 }
 
 pub fn partition_batches(request: &DrillRequest, positions: &[Position]) -> Result<Vec<BatchSpec>> {
-    crate::sample::validate_pool(positions)?;
-    crate::partition::partition(&request.validate()?, positions)
+    crate::sample::check_pool(positions)?;
+    crate::partition::partition(&request.check()?, positions)
 }
 
 pub fn batch_prompt(
@@ -40,7 +40,7 @@ pub fn batch_prompt(
 }
 
 pub fn merge_drills(request: &DrillRequest, stored: Vec<Drill>) -> Result<Artifact> {
-    Ok(merge(&request.validate()?, stored))
+    Ok(merge(&request.check()?, stored))
 }
 
 pub fn verify_artifact(artifact: &Artifact, positions: &[Position]) -> VerificationReport {

@@ -1,17 +1,30 @@
-//! The drill schema, defined once: the Rust types, the JSON Schema the LLM is held to, and the
-//! checks of one drill. `verify` runs these checks on the rebuilt artifact; the LLM output validator
-//! of the orchestrator runs the same ones on each batch.
+//! The drill, defined once: what the model writes (`DrillDraft`: only words), what the host stores
+//! (`Drill`: the words plus the engine's answer key and where the drill came from), the JSON Schema
+//! the model is held to, and the checks of a stored drill.
+//!
+//! The schema is the same for every batch of every run but for the drill count: the drill's
+//! position, index and options are decided by drillgen, not written by the model. That keeps the
+//! schema in the providers' cached prefix (OpenAI puts the structured-output schema before the
+//! system message; Anthropic caches tools before the system prompt) and leaves the model nothing to
+//! get wrong that the engine already knows.
 
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::types::GamePhase;
+use crate::engine::same_move;
+use crate::types::{GamePhase, Position};
 
-/// Every drill offers exactly this many options, ids `A`..`D`; a fixed count lets a
-/// schema-constrained decoder only produce well-formed drills.
+/// Option ids in order; a drill has 2 to 4 options (the best move and up to three distractors).
 pub const OPTION_IDS: [&str; 4] = ["A", "B", "C", "D"];
+
+/// Longest texts, in characters. The schema states them in descriptions (OpenAI strict mode has
+/// no `maxLength`); longer texts are cut at a word boundary.
+pub const TITLE_MAX: usize = 80;
+pub const PRINCIPLE_MAX: usize = 200;
+pub const QUESTION_MAX: usize = 300;
+pub const EXPLANATION_MAX: usize = 1500;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
@@ -20,6 +33,18 @@ pub enum Difficulty {
     Beginner,
     Intermediate,
     Advanced,
+}
+
+impl Difficulty {
+    pub const ALL: [Difficulty; 3] = [Self::Beginner, Self::Intermediate, Self::Advanced];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Beginner => "BEGINNER",
+            Self::Intermediate => "INTERMEDIATE",
+            Self::Advanced => "ADVANCED",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,24 +65,17 @@ pub struct DrillOption {
     pub text: String,
 }
 
-/// A drill as the LLM writes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[serde(rename_all = "camelCase")]
+/// What the model writes for one drill, already cleaned and bounded (see `output`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DrillDraft {
-    pub index: u32,
-    pub position_id: String,
     pub title: String,
-    /// The principle of the curriculum this drill teaches.
     pub principle: String,
     pub question: String,
-    pub options: Vec<DrillOption>,
-    pub correct_option_id: String,
     pub explanation: String,
     pub difficulty: Difficulty,
 }
 
-/// A drill as the host stores it: the draft plus where it came from.
+/// A drill as the host stores it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
@@ -67,8 +85,19 @@ pub struct Drill {
     pub batch_index: u32,
     pub batch_status: BatchStatus,
     pub game_phase: GamePhase,
-    #[serde(flatten)]
-    pub draft: DrillDraft,
+    pub index: u32,
+    pub position_id: String,
+    /// At most 80 characters.
+    pub title: String,
+    /// The curriculum principle the drill teaches.
+    pub principle: String,
+    pub question: String,
+    /// The engine's best move and up to three of its alternatives, ids `A`.. in order.
+    pub options: Vec<DrillOption>,
+    /// The option holding the engine's best move.
+    pub correct_option_id: String,
+    pub explanation: String,
+    pub difficulty: Difficulty,
 }
 
 /// A problem found in one drill. `code` is stable.
@@ -79,7 +108,6 @@ pub struct DrillIssue {
     pub code: String,
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub index: Option<u32>,
 }
 
@@ -93,77 +121,122 @@ impl DrillIssue {
     }
 }
 
-/// Checks one draft on its own: texts present, options `A`..`D` in order, exactly one correct,
-/// its position among `allowed_positions`.
-pub fn check_draft(draft: &DrillDraft, allowed_positions: &HashSet<&str>) -> Vec<DrillIssue> {
-    let idx = Some(draft.index);
+/// Checks a stored drill on its own and against the engine's view of its position (`None` when the
+/// position is not known): texts present, 2-4 options `A`.. in order and distinct, the correct one
+/// among them, the correct one the engine's best move (`WRONG_ANSWER`) and every other one a move
+/// the engine listed for that position (`UNKNOWN_MOVE`).
+pub fn check_drill(drill: &Drill, position: Option<&Position>) -> Vec<DrillIssue> {
+    let i = drill.index;
     let mut issues = Vec::new();
-    if !allowed_positions.contains(draft.position_id.as_str()) {
-        issues.push(DrillIssue::new(
-            "UNKNOWN_POSITION",
-            idx,
-            format!(
-                "drill {} uses position {:?}, which was not given to it",
-                draft.index, draft.position_id
-            ),
-        ));
-    }
-    let texts = [
-        ("title", &draft.title),
-        ("principle", &draft.principle),
-        ("question", &draft.question),
-        ("explanation", &draft.explanation),
-    ];
-    for (field, text) in texts {
+    let mut add =
+        |code: &str, message: String| issues.push(DrillIssue::new(code, Some(i), message));
+    for (field, text) in [
+        ("title", &drill.title),
+        ("principle", &drill.principle),
+        ("question", &drill.question),
+        ("explanation", &drill.explanation),
+    ] {
         if text.trim().is_empty() {
-            issues.push(DrillIssue::new(
-                "EMPTY_TEXT",
-                idx,
-                format!("drill {} has an empty {field}", draft.index),
-            ));
+            add("EMPTY_TEXT", format!("drill {i} has an empty {field}"));
         }
     }
-    let ids: Vec<&str> = draft.options.iter().map(|o| o.id.as_str()).collect();
-    if ids != OPTION_IDS {
-        issues.push(DrillIssue::new(
+    let ids: Vec<&str> = drill.options.iter().map(|o| o.id.as_str()).collect();
+    if !(2..=OPTION_IDS.len()).contains(&ids.len()) || ids != OPTION_IDS[..ids.len()] {
+        add(
             "BAD_OPTIONS",
-            idx,
-            format!(
-                "drill {} must have options A, B, C, D in order, got {:?}",
-                draft.index, ids
-            ),
-        ));
+            format!("drill {i} must have 2 to 4 options A, B, … in order, got {ids:?}"),
+        );
     }
-    if let Some(empty) = draft.options.iter().find(|o| o.text.trim().is_empty()) {
-        issues.push(DrillIssue::new(
-            "EMPTY_TEXT",
-            idx,
-            format!("drill {} option {} has no text", draft.index, empty.id),
-        ));
+    let mut texts = HashSet::new();
+    for o in &drill.options {
+        if o.text.trim().is_empty() {
+            add(
+                "EMPTY_TEXT",
+                format!("drill {i} option {} has no text", o.id),
+            );
+        } else if !texts.insert(crate::engine::normalize_move(&o.text)) {
+            add(
+                "DUPLICATE_OPTION",
+                format!("drill {i} offers {:?} twice", o.text),
+            );
+        }
     }
-    let correct = draft
+    let correct: Vec<&DrillOption> = drill
         .options
         .iter()
-        .filter(|o| o.id == draft.correct_option_id)
-        .count();
-    if correct != 1 {
-        issues.push(DrillIssue::new(
+        .filter(|o| o.id == drill.correct_option_id)
+        .collect();
+    if correct.len() != 1 {
+        add(
             "CORRECT_OPTION",
-            idx,
             format!(
-                "drill {} must have exactly one correct option, correctOptionId {:?} matches {correct}",
-                draft.index, draft.correct_option_id
+                "drill {i} must have exactly one correct option, correctOptionId {:?} matches {}",
+                drill.correct_option_id,
+                correct.len()
             ),
-        ));
+        );
+    }
+    let Some(position) = position else {
+        add(
+            "UNKNOWN_POSITION",
+            format!(
+                "drill {i} uses position {:?}, which is not among the positions given",
+                drill.position_id
+            ),
+        );
+        return issues;
+    };
+    if let [right] = correct.as_slice()
+        && !same_move(&right.text, &position.best_move)
+    {
+        add(
+            "WRONG_ANSWER",
+            format!(
+                "drill {i} marks {:?} correct, but the engine's best move in {} is {:?}",
+                right.text, position.position_id, position.best_move
+            ),
+        );
+    }
+    for o in drill
+        .options
+        .iter()
+        .filter(|o| o.id != drill.correct_option_id)
+    {
+        if same_move(&o.text, &position.best_move) {
+            add(
+                "WRONG_ANSWER",
+                format!(
+                    "drill {i} offers the best move {:?} as a wrong option {}",
+                    o.text, o.id
+                ),
+            );
+        } else if !position
+            .alternatives
+            .iter()
+            .any(|a| same_move(&a.play, &o.text))
+        {
+            add(
+                "UNKNOWN_MOVE",
+                format!(
+                    "drill {i} option {} {:?} is not a move the engine lists for {}",
+                    o.id, o.text, position.position_id
+                ),
+            );
+        }
     }
     issues
 }
 
-/// JSON Schema of one batch's output. The allowed position ids and the exact drill indices are
-/// enums and the item counts are fixed, so a decoder held to this schema cannot name a position it
-/// was not given, skip an index, or mark two options correct.
-pub fn batch_output_schema(position_ids: &[&str], drill_indices: &[u32]) -> Value {
-    let n = drill_indices.len();
+fn text(description: String) -> Value {
+    // `pattern` (which OpenAI strict mode supports) keeps a constrained decoder from writing an
+    // empty or blank text; lengths can only be stated in words (`maxLength` is not supported).
+    json!({ "type": "string", "pattern": "\\S", "description": description })
+}
+
+/// JSON Schema of one batch's output: exactly `drill_count` drills of words. Identical for every
+/// batch of that size, so it stays in the providers' cached prefix.
+pub fn batch_output_schema(drill_count: usize) -> Value {
+    let difficulty: Vec<&str> = Difficulty::ALL.iter().map(|d| d.as_str()).collect();
     json!({
         "type": "object",
         "additionalProperties": false,
@@ -171,36 +244,19 @@ pub fn batch_output_schema(position_ids: &[&str], drill_indices: &[u32]) -> Valu
         "properties": {
             "drills": {
                 "type": "array",
-                "minItems": n,
-                "maxItems": n,
+                "description": "One drill per requested slot, in the order the slots are listed",
+                "minItems": drill_count,
+                "maxItems": drill_count,
                 "items": {
                     "type": "object",
                     "additionalProperties": false,
-                    "required": ["index", "positionId", "title", "principle", "question", "options",
-                                 "correctOptionId", "explanation", "difficulty"],
+                    "required": ["title", "principle", "question", "explanation", "difficulty"],
                     "properties": {
-                        "index": { "type": "integer", "enum": drill_indices },
-                        "positionId": { "type": "string", "enum": position_ids },
-                        "title": { "type": "string", "description": "Short drill title, at most 80 characters" },
-                        "principle": { "type": "string", "description": "The curriculum principle this drill teaches" },
-                        "question": { "type": "string", "description": "What the student must decide in this position" },
-                        "options": {
-                            "type": "array",
-                            "minItems": OPTION_IDS.len(),
-                            "maxItems": OPTION_IDS.len(),
-                            "items": {
-                                "type": "object",
-                                "additionalProperties": false,
-                                "required": ["id", "text"],
-                                "properties": {
-                                    "id": { "type": "string", "enum": OPTION_IDS },
-                                    "text": { "type": "string" }
-                                }
-                            }
-                        },
-                        "correctOptionId": { "type": "string", "enum": OPTION_IDS },
-                        "explanation": { "type": "string", "description": "Why the correct option is right and the others are wrong" },
-                        "difficulty": { "type": "string", "enum": ["BEGINNER", "INTERMEDIATE", "ADVANCED"] }
+                        "title": text(format!("Short drill title, at most {TITLE_MAX} characters")),
+                        "principle": text(format!("The curriculum principle this drill teaches, at most {PRINCIPLE_MAX} characters")),
+                        "question": text(format!("The decision the student must make, at most {QUESTION_MAX} characters")),
+                        "explanation": text(format!("Why the correct option is best and what is wrong with each other option, at most {EXPLANATION_MAX} characters")),
+                        "difficulty": { "type": "string", "enum": difficulty }
                     }
                 }
             }
@@ -211,23 +267,27 @@ pub fn batch_output_schema(position_ids: &[&str], drill_indices: &[u32]) -> Valu
 #[cfg(test)]
 pub(crate) mod fixtures {
     use super::*;
+    use crate::engine::answer_key;
 
-    pub fn draft(index: u32, position_id: &str) -> DrillDraft {
-        DrillDraft {
+    /// A stored drill on `position`, with the engine's answer key.
+    pub fn drill_on(index: u32, position: &Position, artifact: &str, batch_size: u32) -> Drill {
+        let key = answer_key(position, index).unwrap_or(crate::engine::AnswerKey {
+            options: vec![],
+            correct_option_id: "A".into(),
+        });
+        Drill {
+            drill_id: format!("{artifact}:{index}"),
+            batch_index: index / batch_size,
+            batch_status: BatchStatus::Completed,
+            game_phase: position.game_phase,
             index,
-            position_id: position_id.to_owned(),
+            position_id: position.position_id.clone(),
             title: format!("Drill {index}"),
             principle: "Make your 5-point".to_owned(),
             question: "What is the best play?".to_owned(),
-            options: OPTION_IDS
-                .iter()
-                .map(|id| DrillOption {
-                    id: (*id).to_owned(),
-                    text: format!("Play {id}"),
-                })
-                .collect(),
-            correct_option_id: "B".to_owned(),
-            explanation: "B makes the point.".to_owned(),
+            options: key.options,
+            correct_option_id: key.correct_option_id,
+            explanation: "The best move makes the point.".to_owned(),
             difficulty: Difficulty::Beginner,
         }
     }
@@ -235,82 +295,82 @@ pub(crate) mod fixtures {
 
 #[cfg(test)]
 mod tests {
-    use super::fixtures::draft;
+    use super::fixtures::drill_on;
     use super::*;
+    use crate::sample::fixtures::position;
 
-    fn allowed() -> HashSet<&'static str> {
-        ["P1", "P2"].into_iter().collect()
+    fn codes(issues: &[DrillIssue]) -> Vec<&str> {
+        issues.iter().map(|i| i.code.as_str()).collect()
     }
 
     #[test]
-    fn a_well_formed_draft_has_no_issues() {
-        assert_eq!(check_draft(&draft(0, "P1"), &allowed()), vec![]);
+    fn an_engine_keyed_drill_has_no_issues() {
+        let p = position("P1", GamePhase::Early, "3-1");
+        for i in 0..4 {
+            assert_eq!(check_drill(&drill_on(i, &p, "a", 5), Some(&p)), vec![]);
+        }
     }
 
     #[test]
-    fn each_defect_is_reported_with_its_code() {
-        let mut d = draft(3, "P9");
+    fn a_wrong_answer_key_and_invented_moves_are_caught_without_an_llm() {
+        let p = position("P1", GamePhase::Early, "3-1");
+        let mut d = drill_on(1, &p, "a", 5);
+        // Mark a distractor correct: the engine says otherwise.
+        d.correct_option_id = "A".into();
+        assert_eq!(
+            codes(&check_drill(&d, Some(&p))),
+            ["WRONG_ANSWER", "WRONG_ANSWER"]
+        );
+        let mut d = drill_on(0, &p, "a", 5);
+        d.options[1].text = "24/13".into();
+        assert_eq!(codes(&check_drill(&d, Some(&p))), ["UNKNOWN_MOVE"]);
+        let mut d = drill_on(0, &p, "a", 5);
+        d.options[2].text = d.options[1].text.clone();
+        assert!(codes(&check_drill(&d, Some(&p))).contains(&"DUPLICATE_OPTION"));
+    }
+
+    #[test]
+    fn structural_defects_are_reported_with_their_codes() {
+        let p = position("P1", GamePhase::Early, "3-1");
+        let mut d = drill_on(3, &p, "a", 5);
         d.title = "  ".into();
         d.correct_option_id = "E".into();
-        d.options.pop();
-        let codes: Vec<String> = check_draft(&d, &allowed())
-            .into_iter()
-            .map(|i| i.code)
-            .collect();
+        d.options.truncate(1);
         assert_eq!(
-            codes,
+            codes(&check_drill(&d, None)),
             [
-                "UNKNOWN_POSITION",
                 "EMPTY_TEXT",
                 "BAD_OPTIONS",
-                "CORRECT_OPTION"
+                "CORRECT_OPTION",
+                "UNKNOWN_POSITION"
             ]
         );
     }
 
     #[test]
-    fn duplicate_option_ids_mean_not_exactly_one_correct() {
-        let mut d = draft(1, "P1");
-        d.options[2].id = "B".into();
-        let codes: Vec<String> = check_draft(&d, &allowed())
-            .into_iter()
-            .map(|i| i.code)
-            .collect();
-        assert_eq!(codes, ["BAD_OPTIONS", "CORRECT_OPTION"]);
-    }
-
-    #[test]
-    fn schema_pins_indices_positions_and_counts() {
-        let s = batch_output_schema(&["P1", "P2"], &[5, 6, 7]);
+    fn the_schema_is_the_same_for_every_batch_of_a_size() {
+        let s = batch_output_schema(3);
         let drills = &s["properties"]["drills"];
-        assert_eq!(drills["minItems"], 3);
-        assert_eq!(drills["maxItems"], 3);
         assert_eq!(
-            drills["items"]["properties"]["index"]["enum"],
-            json!([5, 6, 7])
+            (drills["minItems"].as_u64(), drills["maxItems"].as_u64()),
+            (Some(3), Some(3))
         );
-        assert_eq!(
-            drills["items"]["properties"]["positionId"]["enum"],
-            json!(["P1", "P2"])
-        );
-        let required = drills["items"]["required"].as_array().map(Vec::len);
-        assert_eq!(required, Some(9));
+        let item = &drills["items"];
+        assert_eq!(item["required"].as_array().map(Vec::len), Some(5));
+        assert_eq!(item["properties"]["title"]["pattern"], "\\S");
+        assert_eq!(batch_output_schema(3), s);
+        assert_ne!(batch_output_schema(2), s);
     }
 
     #[test]
     fn stored_drill_round_trips_flat_camel_case() {
-        let d = Drill {
-            drill_id: "a1:0".into(),
-            batch_index: 0,
-            batch_status: BatchStatus::Completed,
-            game_phase: GamePhase::Early,
-            draft: draft(0, "P1"),
-        };
+        let p = position("P1", GamePhase::Early, "3-1");
+        let d = drill_on(0, &p, "a1", 5);
         let v = serde_json::to_value(&d).unwrap_or_default();
         assert_eq!(v["drillId"], "a1:0");
         assert_eq!(v["batchStatus"], "COMPLETED");
         assert_eq!(v["positionId"], "P1");
-        assert_eq!(v["correctOptionId"], "B");
+        assert_eq!(v["correctOptionId"], "A");
         let back: Drill = serde_json::from_value(v).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, d);
     }

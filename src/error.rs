@@ -1,7 +1,103 @@
 //! One error type for the whole crate. `code()` is the stable contract with JS hosts (they switch on
-//! it); messages may improve over time, codes may not change.
+//! it); messages may improve over time, codes may not change. The codes are an enum of their own
+//! so the TypeScript union `DrillgenErrorCode` is generated from it: a variant added here is in the
+//! `.d.ts` with no second edit (the exhaustive `match` in `code()` forces the code to exist).
 
+use serde::Serialize;
 use thiserror::Error;
+
+/// Stable codes of the errors drillgen throws and reports; switch on these, not on messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+pub enum DrillgenErrorCode {
+    INVALID_TARGET_COUNT,
+    INVALID_BATCH_SIZE,
+    INVALID_MAX_POSITIONS,
+    INVALID_PHASES,
+    INVALID_SEED,
+    INVALID_REQUEST,
+    INVALID_POSITIONS,
+    DUPLICATE_POSITION_ID,
+    EMPTY_POOL,
+    INSUFFICIENT_POSITIONS,
+    INVALID_CONTEXT,
+    INVALID_TEMPLATE,
+    INVALID_DRILLS,
+    INVALID_ARTIFACT,
+    INVALID_OPTIONS,
+    INVALID_XGID,
+    RANDOM_UNAVAILABLE,
+    NETWORK_ERROR,
+    TIMEOUT,
+    HTTP_ERROR,
+    INSUFFICIENT_QUOTA,
+    RATE_LIMITED,
+    RESPONSE_TOO_LARGE,
+    REDIRECT_REFUSED,
+    INVALID_OUTPUT,
+    ABORTED,
+    DEADLINE_EXCEEDED,
+    PERSIST_FAILED,
+    LOAD_FAILED,
+    SUBREQUEST_BUDGET,
+}
+
+/// The short name inside the crate.
+pub type ErrorCode = DrillgenErrorCode;
+
+impl ErrorCode {
+    /// The code as JS sees it (the variant's name).
+    pub fn as_str(self) -> &'static str {
+        macro_rules! names {
+            ($($v:ident),*) => { match self { $(Self::$v => stringify!($v),)* } };
+        }
+        names!(
+            INVALID_TARGET_COUNT,
+            INVALID_BATCH_SIZE,
+            INVALID_MAX_POSITIONS,
+            INVALID_PHASES,
+            INVALID_SEED,
+            INVALID_REQUEST,
+            INVALID_POSITIONS,
+            DUPLICATE_POSITION_ID,
+            EMPTY_POOL,
+            INSUFFICIENT_POSITIONS,
+            INVALID_CONTEXT,
+            INVALID_TEMPLATE,
+            INVALID_DRILLS,
+            INVALID_ARTIFACT,
+            INVALID_OPTIONS,
+            INVALID_XGID,
+            RANDOM_UNAVAILABLE,
+            NETWORK_ERROR,
+            TIMEOUT,
+            HTTP_ERROR,
+            INSUFFICIENT_QUOTA,
+            RATE_LIMITED,
+            RESPONSE_TOO_LARGE,
+            REDIRECT_REFUSED,
+            INVALID_OUTPUT,
+            ABORTED,
+            DEADLINE_EXCEEDED,
+            PERSIST_FAILED,
+            LOAD_FAILED,
+            SUBREQUEST_BUDGET
+        )
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum DrillgenError {
@@ -89,6 +185,15 @@ pub enum DrillgenError {
     #[error("the run was aborted")]
     Aborted,
 
+    #[error("the run passed its deadline of {ms} ms")]
+    DeadlineExceeded { ms: u64 },
+
+    #[error("{0}")]
+    RedirectRefused(String),
+
+    #[error("{0}")]
+    InvalidXgid(String),
+
     #[error("persist failed: {0}")]
     PersistFailed(String),
 
@@ -108,35 +213,39 @@ pub enum DrillgenError {
 
 impl DrillgenError {
     /// Stable SCREAMING_SNAKE identifier that JS code can switch on.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
+        use ErrorCode as C;
         match self {
-            Self::InvalidTargetCount { .. } => "INVALID_TARGET_COUNT",
-            Self::InvalidBatchSize { .. } => "INVALID_BATCH_SIZE",
-            Self::InvalidMaxPositions { .. } => "INVALID_MAX_POSITIONS",
-            Self::InvalidPhases(_) => "INVALID_PHASES",
-            Self::InvalidSeed(_) => "INVALID_SEED",
-            Self::InvalidRequest(_) => "INVALID_REQUEST",
-            Self::InvalidPositions(_) => "INVALID_POSITIONS",
-            Self::DuplicatePositionId(_) => "DUPLICATE_POSITION_ID",
-            Self::EmptyPool(_) => "EMPTY_POOL",
-            Self::InsufficientPositions { .. } => "INSUFFICIENT_POSITIONS",
-            Self::InvalidContext(_) => "INVALID_CONTEXT",
-            Self::InvalidTemplate(_) => "INVALID_TEMPLATE",
-            Self::InvalidDrills(_) => "INVALID_DRILLS",
-            Self::InvalidArtifact(_) => "INVALID_ARTIFACT",
-            Self::InvalidOptions(_) => "INVALID_OPTIONS",
-            Self::RandomUnavailable(_) => "RANDOM_UNAVAILABLE",
-            Self::Network(_) => "NETWORK_ERROR",
-            Self::Timeout { .. } => "TIMEOUT",
-            Self::Http { .. } => "HTTP_ERROR",
-            Self::InsufficientQuota(_) => "INSUFFICIENT_QUOTA",
-            Self::RateLimited { .. } => "RATE_LIMITED",
-            Self::ResponseTooLarge { .. } => "RESPONSE_TOO_LARGE",
-            Self::InvalidOutput(_) => "INVALID_OUTPUT",
-            Self::Aborted => "ABORTED",
-            Self::PersistFailed(_) => "PERSIST_FAILED",
-            Self::LoadFailed(_) => "LOAD_FAILED",
-            Self::SubrequestBudget { .. } => "SUBREQUEST_BUDGET",
+            Self::InvalidTargetCount { .. } => C::INVALID_TARGET_COUNT,
+            Self::InvalidBatchSize { .. } => C::INVALID_BATCH_SIZE,
+            Self::InvalidMaxPositions { .. } => C::INVALID_MAX_POSITIONS,
+            Self::InvalidPhases(_) => C::INVALID_PHASES,
+            Self::InvalidSeed(_) => C::INVALID_SEED,
+            Self::InvalidRequest(_) => C::INVALID_REQUEST,
+            Self::InvalidPositions(_) => C::INVALID_POSITIONS,
+            Self::DuplicatePositionId(_) => C::DUPLICATE_POSITION_ID,
+            Self::EmptyPool(_) => C::EMPTY_POOL,
+            Self::InsufficientPositions { .. } => C::INSUFFICIENT_POSITIONS,
+            Self::InvalidContext(_) => C::INVALID_CONTEXT,
+            Self::InvalidTemplate(_) => C::INVALID_TEMPLATE,
+            Self::InvalidDrills(_) => C::INVALID_DRILLS,
+            Self::InvalidArtifact(_) => C::INVALID_ARTIFACT,
+            Self::InvalidOptions(_) => C::INVALID_OPTIONS,
+            Self::InvalidXgid(_) => C::INVALID_XGID,
+            Self::RandomUnavailable(_) => C::RANDOM_UNAVAILABLE,
+            Self::Network(_) => C::NETWORK_ERROR,
+            Self::Timeout { .. } => C::TIMEOUT,
+            Self::Http { .. } => C::HTTP_ERROR,
+            Self::InsufficientQuota(_) => C::INSUFFICIENT_QUOTA,
+            Self::RateLimited { .. } => C::RATE_LIMITED,
+            Self::ResponseTooLarge { .. } => C::RESPONSE_TOO_LARGE,
+            Self::RedirectRefused(_) => C::REDIRECT_REFUSED,
+            Self::InvalidOutput(_) => C::INVALID_OUTPUT,
+            Self::Aborted => C::ABORTED,
+            Self::DeadlineExceeded { .. } => C::DEADLINE_EXCEEDED,
+            Self::PersistFailed(_) => C::PERSIST_FAILED,
+            Self::LoadFailed(_) => C::LOAD_FAILED,
+            Self::SubrequestBudget { .. } => C::SUBREQUEST_BUDGET,
         }
     }
 
@@ -150,6 +259,16 @@ impl DrillgenError {
             | Self::ResponseTooLarge { .. }
             | Self::InvalidOutput(_) => true,
             Self::Http { retryable, .. } => *retryable,
+            _ => false,
+        }
+    }
+
+    /// Whether the same failure would hit every other batch of the run (a wrong or revoked key,
+    /// no quota left, an unknown model or endpoint): the run stops starting and retrying batches.
+    pub fn is_fatal_for_run(&self) -> bool {
+        match self {
+            Self::InsufficientQuota(_) => true,
+            Self::Http { status, .. } => matches!(status, 401 | 403 | 404),
             _ => false,
         }
     }
@@ -171,7 +290,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_are_screaming_snake_and_distinct() {
+    fn every_code_is_its_variant_name_and_retryability_is_pinned() {
         let all = [
             DrillgenError::InvalidTargetCount {
                 got: "0".into(),
@@ -200,6 +319,7 @@ mod tests {
             DrillgenError::InvalidDrills(String::new()),
             DrillgenError::InvalidArtifact(String::new()),
             DrillgenError::InvalidOptions(String::new()),
+            DrillgenError::InvalidXgid(String::new()),
             DrillgenError::RandomUnavailable(String::new()),
             DrillgenError::Network(String::new()),
             DrillgenError::Timeout { ms: 1 },
@@ -215,8 +335,10 @@ mod tests {
                 retry_at_ms: 0.0,
             },
             DrillgenError::ResponseTooLarge { limit: 1 },
+            DrillgenError::RedirectRefused(String::new()),
             DrillgenError::InvalidOutput(String::new()),
             DrillgenError::Aborted,
+            DrillgenError::DeadlineExceeded { ms: 1 },
             DrillgenError::PersistFailed(String::new()),
             DrillgenError::LoadFailed(String::new()),
             DrillgenError::SubrequestBudget {
@@ -226,28 +348,19 @@ mod tests {
                 attempts: 2,
             },
         ];
-        let mut codes: Vec<&str> = all.iter().map(|e| e.code()).collect();
-        assert!(
-            codes
-                .iter()
-                .all(|c| c.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_'))
-        );
+        let mut codes: Vec<ErrorCode> = all.iter().map(DrillgenError::code).collect();
+        for code in &codes {
+            // What JS receives is exactly what serde (and so the generated TS union) says.
+            let json = serde_json::to_string(code).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
         codes.sort_unstable();
         codes.dedup();
-        assert_eq!(codes.len(), all.len());
-        // The .d.ts union is written by hand in the bindings; it must list exactly these codes.
-        let ts = include_str!("bindings/ts.rs");
-        let start = ts
-            .find("export type DrillgenErrorCode =")
-            .expect("union in ts.rs");
-        let union = &ts[start..start + ts[start..].find(';').expect("union ends")];
-        let mut declared: Vec<&str> = union.split('"').skip(1).step_by(2).collect();
-        declared.sort_unstable();
-        assert_eq!(declared, codes, "DrillgenErrorCode in src/bindings/ts.rs");
+        assert_eq!(codes.len(), all.len(), "every variant has its own code");
         let retryable: Vec<&str> = all
             .iter()
             .filter(|e| e.is_retryable())
-            .map(|e| e.code())
+            .map(|e| e.code().as_str())
             .collect();
         assert_eq!(
             retryable,
@@ -259,5 +372,21 @@ mod tests {
                 "INVALID_OUTPUT"
             ]
         );
+        let fatal: Vec<&str> = all
+            .iter()
+            .filter(|e| e.is_fatal_for_run())
+            .map(|e| e.code().as_str())
+            .collect();
+        assert_eq!(
+            fatal,
+            ["INSUFFICIENT_QUOTA"],
+            "a 500 is not fatal for the run"
+        );
+        let unauthorized = DrillgenError::Http {
+            status: 401,
+            detail: String::new(),
+            retryable: false,
+        };
+        assert!(unauthorized.is_fatal_for_run());
     }
 }

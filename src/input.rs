@@ -1,10 +1,10 @@
-//! Turning host input into typed values with coded errors. Works over any serde `Deserializer`:
-//! the bindings feed it a `serde_wasm_bindgen::Deserializer` (no JSON round trip), native callers
-//! and tests a `serde_json::Value`. The path of the offending field picks the error code, so
-//! `{targetDrillCount: 2.5}` is `INVALID_TARGET_COUNT` and `positions[3].gamePhase` is
-//! `INVALID_POSITIONS`.
+//! Turning host input into typed values with coded errors. Everything arrives as one
+//! `serde_json::Value` (the bindings build it from the JS value with a defensive walk, native callers
+//! hold JSON), so there is exactly one deserializer to compile into the wasm module. The path of the
+//! offending field picks the error code, so `{targetDrillCount: 2.5}` is `INVALID_TARGET_COUNT` and
+//! `positions[3].gamePhase` is `INVALID_POSITIONS`.
 
-use serde::de::{Deserialize, DeserializeOwned, Deserializer};
+use serde::de::DeserializeOwned;
 
 use crate::error::DrillgenError;
 
@@ -94,22 +94,24 @@ impl Argument {
 }
 
 /// Deserializes one argument, mapping any failure to the coded error of the field it hit.
-pub fn parse<'de, T, D>(argument: Argument, deserializer: D) -> Result<T, DrillgenError>
-where
-    T: Deserialize<'de>,
-    D: Deserializer<'de>,
-{
-    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+pub fn parse<T: DeserializeOwned>(
+    argument: Argument,
+    value: serde_json::Value,
+) -> Result<T, DrillgenError> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
-        // serde-wasm-bindgen errors print as JS errors do ("Error: …"); the prefix says nothing.
-        let inner = err.inner().to_string();
-        let inner = inner.strip_prefix("Error: ").unwrap_or(&inner).to_owned();
-        let message = match path.as_str() {
-            "" | "." => format!("{}: {inner}", argument.name()),
-            p => format!("{p}: {inner}"),
-        };
-        argument.error(&path, inner, message)
+        invalid(argument, &path, err.inner().to_string())
     })
+}
+
+/// The coded error for a bad value at `path` (`.`-separated, `[i]` for elements) of `argument`.
+/// Also used by the bindings for what a JS value cannot carry (a NaN, a throwing getter).
+pub fn invalid(argument: Argument, path: &str, inner: String) -> DrillgenError {
+    let message = match path {
+        "" | "." => format!("{}: {inner}", argument.name()),
+        p => format!("{p}: {inner}"),
+    };
+    argument.error(path, inner, message)
 }
 
 /// The argument is not even of the right kind (an array where one was expected, say).

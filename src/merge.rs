@@ -52,7 +52,7 @@ fn preference(d: &Drill) -> (u32, &str, String) {
     (
         d.batch_index,
         d.drill_id.as_str(),
-        serde_json::to_string(&d.draft).unwrap_or_default(),
+        serde_json::to_string(d).unwrap_or_default(),
     )
 }
 
@@ -64,10 +64,10 @@ pub fn merge(request: &ValidRequest, stored: Vec<Drill>) -> Artifact {
     for d in stored {
         if d.batch_status != BatchStatus::Completed {
             not_completed += 1;
-        } else if d.draft.index >= target {
-            out_of_range.push(d.draft.index);
+        } else if d.index >= target {
+            out_of_range.push(d.index);
         } else {
-            by_index.entry(d.draft.index).or_default().push(d);
+            by_index.entry(d.index).or_default().push(d);
         }
     }
     if not_completed > 0 {
@@ -109,7 +109,7 @@ pub fn merge(request: &ValidRequest, stored: Vec<Drill>) -> Artifact {
         ));
     }
 
-    let mut present = drills.iter().map(|d| d.draft.index).peekable();
+    let mut present = drills.iter().map(|d| d.index).peekable();
     let mut missing_indices = Vec::new();
     for i in 0..target {
         if present.peek() == Some(&i) {
@@ -151,17 +151,13 @@ pub fn merge(request: &ValidRequest, stored: Vec<Drill>) -> Artifact {
 #[cfg(test)]
 pub(crate) mod fixtures {
     use super::*;
-    use crate::drill::fixtures::draft;
+    use crate::drill::fixtures::drill_on;
+    use crate::sample::fixtures::position;
     use crate::types::GamePhase;
 
     pub fn stored(index: u32, batch_size: u32) -> Drill {
-        Drill {
-            drill_id: format!("art:{index}"),
-            batch_index: index / batch_size,
-            batch_status: BatchStatus::Completed,
-            game_phase: GamePhase::Early,
-            draft: draft(index, &format!("EARLY-{index:03}")),
-        }
+        let p = position(&format!("EARLY-{index:03}"), GamePhase::Early, "3-1");
+        drill_on(index, &p, "art", batch_size)
     }
 }
 
@@ -176,12 +172,12 @@ mod tests {
             target_drill_count: Some(target as f64),
             ..Default::default()
         }
-        .validate()
+        .check()
         .unwrap()
     }
 
     fn indices(a: &Artifact) -> Vec<u32> {
-        a.drills.iter().map(|d| d.draft.index).collect()
+        a.drills.iter().map(|d| d.index).collect()
     }
 
     #[test]
@@ -214,7 +210,7 @@ mod tests {
     fn duplicates_resolve_the_same_whatever_the_input_order() {
         let mut a = stored(3, 5);
         a.drill_id = "art:3-b".into();
-        a.draft.title = "second".into();
+        a.title = "second".into();
         let b = stored(3, 5);
         let first = merge(&request(5), vec![a.clone(), b.clone(), stored(0, 5)]);
         let second = merge(&request(5), vec![stored(0, 5), b, a]);

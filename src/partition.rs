@@ -7,11 +7,11 @@ use crate::error::{DrillgenError, Result};
 use crate::plan::ValidRequest;
 use crate::types::{BatchSpec, GamePhase, Position};
 
-/// `ceil(target / batchSize)` batches of contiguous drill indices. Each batch's share of the
-/// positions is proportional to its drill count (at least one), so a batch has at least as many
-/// positions as drills whenever the sample allows, and the shares are filled so that each batch
-/// gets a mix of phases.
-/// Every position goes to exactly one batch.
+/// `ceil(target / batchSize)` batches of contiguous drill indices, each with one position per
+/// drill (`positions[k]` is the position of `drillIndices[k]`) whenever the sample has enough, and a
+/// mix of phases in every batch. With fewer positions than drills each batch still gets one and its
+/// drills reuse them in turn; with more, the spare positions (the spec's "+2 for variety") stay out
+/// of the prompts: they cost tokens and no drill would use them.
 pub fn partition(request: &ValidRequest, positions: &[Position]) -> Result<Vec<BatchSpec>> {
     let target = request.target_drill_count;
     let size = request.batch_size;
@@ -34,7 +34,7 @@ pub fn partition(request: &ValidRequest, positions: &[Position]) -> Result<Vec<B
         remaining.entry(p.game_phase).or_default().push_back(p);
     }
     let mut assigned: Vec<Vec<Position>> = vec![Vec::new(); batches];
-    let mut left = positions.len();
+    let mut left: usize = quotas.iter().sum();
     // Round-robin over batches; each takes from the phase it holds fewest of (ties: the phase with
     // most left), so phases spread evenly instead of one batch collecting a whole phase.
     while left > 0 {
@@ -74,15 +74,15 @@ pub fn partition(request: &ValidRequest, positions: &[Position]) -> Result<Vec<B
         .collect())
 }
 
-/// Shares of `total` positions for batches of `weights` drills: each batch first gets one
-/// position per drill (or just one when there are fewer positions than drills), then the rest
-/// goes by largest remainder in proportion to the drill counts.
+/// Shares of `total` positions for batches of `weights` drills: one position per drill when there
+/// are enough; otherwise one each, then the rest by largest remainder in proportion to the drill
+/// counts.
 fn quotas(total: usize, weights: &[u32]) -> Vec<usize> {
     let drills: usize = weights.iter().map(|&w| w as usize).sum();
-    let mut shares: Vec<usize> = weights
-        .iter()
-        .map(|&w| if total >= drills { w as usize } else { 1 })
-        .collect();
+    if total >= drills {
+        return weights.iter().map(|&w| w as usize).collect();
+    }
+    let mut shares: Vec<usize> = vec![1; weights.len()];
     let spare = (total - shares.iter().sum::<usize>()) as u64;
     let sum = drills as u64;
     for (share, &w) in shares.iter_mut().zip(weights) {
@@ -115,7 +115,7 @@ mod tests {
             batch_size: Some(batch as f64),
             ..Default::default()
         }
-        .validate()
+        .check()
         .unwrap()
     }
 
@@ -137,7 +137,11 @@ mod tests {
             let first = 5 * b as u32;
             assert_eq!(batch.drill_indices, (first..first + 5).collect::<Vec<_>>());
             assert_eq!(batch.total_batches, 5);
-            assert_eq!(batch.positions.len(), 6);
+            assert_eq!(
+                batch.positions.len(),
+                5,
+                "one position per drill; the spare 5 are unused"
+            );
             let phases: HashSet<GamePhase> = batch.positions.iter().map(|p| p.game_phase).collect();
             assert_eq!(phases.len(), 2, "batch {b} mixes both phases");
         }
@@ -150,8 +154,12 @@ mod tests {
         let drills: Vec<usize> = batches.iter().map(|b| b.drill_indices.len()).collect();
         assert_eq!(drills, [5, 5, 5, 5, 2]);
         let shares: Vec<usize> = batches.iter().map(|b| b.positions.len()).collect();
-        assert_eq!(shares.iter().sum::<usize>(), 34);
-        assert!(shares[4] < shares[0] && shares[4] >= 2, "{shares:?}");
+        assert_eq!(shares, drills);
+        // With fewer positions than drills the shares follow the drill counts, one at least.
+        let few = partition(&request(22, 5), &positions(&[(GamePhase::Early, 9)])).unwrap();
+        let shares: Vec<usize> = few.iter().map(|b| b.positions.len()).collect();
+        assert_eq!(shares.iter().sum::<usize>(), 9);
+        assert!(shares[4] >= 1 && shares[4] <= shares[0], "{shares:?}");
     }
 
     #[test]
@@ -202,7 +210,8 @@ mod tests {
                     for &i in &b.drill_indices { seen[i as usize] += 1; }
                 }
                 prop_assert!(seen.iter().all(|&c| c == 1));
-                // Every position in exactly one batch, each batch has one at least.
+                // No position in two batches, each batch has one at least; all are used when they
+                // do not outnumber the drills.
                 let mut owner = HashMap::new();
                 for b in &batches {
                     prop_assert!(!b.positions.is_empty());
@@ -210,11 +219,11 @@ mod tests {
                         prop_assert!(owner.insert(p.position_id.clone(), b.batch_index).is_none());
                     }
                 }
-                prop_assert_eq!(owner.len(), pos.len());
-                // Enough positions for the drills whenever the sample allows it.
+                prop_assert_eq!(owner.len(), pos.len().min(target as usize));
+                // One position per drill whenever the sample allows it.
                 if pos.len() >= target as usize {
                     for b in &batches {
-                        prop_assert!(b.positions.len() >= b.drill_indices.len(),
+                        prop_assert_eq!(b.positions.len(), b.drill_indices.len(),
                             "batch {} has {} positions for {} drills", b.batch_index, b.positions.len(), b.drill_indices.len());
                     }
                 }

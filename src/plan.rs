@@ -38,7 +38,7 @@ fn in_range(value: Option<f64>, default: u32, max: u32) -> std::result::Result<u
 }
 
 impl DrillRequest {
-    pub fn validate(&self) -> Result<ValidRequest> {
+    pub fn check(&self) -> Result<ValidRequest> {
         let target_drill_count = in_range(
             self.target_drill_count,
             DEFAULT_TARGET_DRILLS,
@@ -182,7 +182,7 @@ mod tests {
             game_phases: Some(phases.to_vec()),
             ..Default::default()
         }
-        .validate()
+        .check()
         .unwrap()
     }
 
@@ -220,7 +220,7 @@ mod tests {
             max_positions_per_phase: Some(3.0),
             ..Default::default()
         };
-        let p = plan(&r.validate().unwrap(), None).unwrap();
+        let p = plan(&r.check().unwrap(), None).unwrap();
         assert_eq!(p.per_phase.get(&Opening), Some(&21));
         assert_eq!(p.per_phase.get(&Early), Some(&3));
     }
@@ -238,7 +238,7 @@ mod tests {
             target_drill_count: Some(20.0),
             ..Default::default()
         }
-        .validate()
+        .check()
         .unwrap();
         let p = plan(&r, Some(&[Middle, Early, Middle])).unwrap();
         assert_eq!(p.phases, vec![Early, Middle]);
@@ -253,7 +253,7 @@ mod tests {
 
     #[test]
     fn defaults_are_21_drills_in_batches_of_5() {
-        let r = DrillRequest::default().validate().unwrap();
+        let r = DrillRequest::default().check().unwrap();
         assert_eq!(
             (
                 r.target_drill_count,
@@ -333,13 +333,13 @@ mod tests {
             ),
         ];
         for (r, code) in cases {
-            assert_eq!(r.validate().unwrap_err().code(), code, "{r:?}");
+            assert_eq!(r.check().unwrap_err().code(), code, "{r:?}");
         }
     }
 
     #[test]
     fn an_empty_pool_without_phases_is_an_error() {
-        let r = DrillRequest::default().validate().unwrap();
+        let r = DrillRequest::default().check().unwrap();
         assert_eq!(plan(&r, Some(&[])).unwrap_err().code(), "EMPTY_POOL");
     }
 }

@@ -1,13 +1,15 @@
 //! The prompt of one batch. Everything shared by all batches (instructions, mental model,
 //! curriculum, profile) is in `system`, byte-identical across batches, so providers' prompt caches
-//! reuse it; only `user` holds this batch's positions and "exactly N drills". No batch's prompt
-//! mentions another batch's positions or drills.
+//! reuse it; only `user` holds this batch's drills: for each, its position and the options drillgen
+//! built from the engine's analysis, with the correct one named. No batch's prompt mentions another
+//! batch's positions or drills.
 
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::engine::{AnswerKey, answer_key};
 use crate::error::{DrillgenError, Result};
 use crate::types::{BatchSpec, Position};
 
@@ -23,6 +25,11 @@ const PLACEHOLDERS: [&str; 6] = [
     "positions",
 ];
 const REQUIRED_PLACEHOLDERS: [&str; 2] = ["positions", "drillCount"];
+/// Largest shared prefix (system prompt and context), about 64k tokens: far beyond a useful prompt,
+/// small enough that a hostile context cannot make every call send megabytes.
+pub const MAX_PREFIX_BYTES: usize = 256 * 1024;
+/// Longest user template: it is repeated in every call.
+const MAX_TEMPLATE_BYTES: usize = 20_000;
 
 /// The teacher's material every drill must follow. Objects are rendered as JSON with sorted keys.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,12 +143,24 @@ pub fn shared_prefix(context: &PromptContext, templates: &PromptTemplates) -> Re
     if let Some(profile) = context.guru_profile.as_ref().filter(|v| !is_blank(v)) {
         let _ = write!(s, "\n\n## Guru profile\n{}", render(profile));
     }
+    if s.len() > MAX_PREFIX_BYTES {
+        return Err(DrillgenError::InvalidContext(format!(
+            "the system prompt with the context is {} KiB, more than the {} KiB a batch prompt may carry",
+            s.len() / 1024,
+            MAX_PREFIX_BYTES / 1024
+        )));
+    }
     Ok(s)
 }
 
 /// Checks a user template: known placeholders only (a typo would silently leave `{{…}}` in the
 /// prompt), and the ones without which the model cannot do the batch.
 pub fn check_user_template(template: &str) -> Result<()> {
+    if template.len() > MAX_TEMPLATE_BYTES {
+        return Err(DrillgenError::InvalidTemplate(format!(
+            "prompts.userPromptTemplate is longer than {MAX_TEMPLATE_BYTES} bytes"
+        )));
+    }
     let mut rest = template;
     while let Some(open) = rest.find("{{") {
         let after = &rest[open + 2..];
@@ -167,33 +186,96 @@ pub fn check_user_template(template: &str) -> Result<()> {
     Ok(())
 }
 
-/// The batch-specific part, last in the prompt.
-pub fn batch_part(batch: &BatchSpec, templates: &PromptTemplates) -> Result<String> {
+/// One drill to write: its index, its position and the answer key built from the engine's analysis.
+#[derive(Debug, Clone)]
+pub struct Slot<'a> {
+    pub index: u32,
+    pub position: &'a Position,
+    pub key: AnswerKey,
+}
+
+/// The slots of `batch` for `indices` (all of them, or the ones still missing). The drill at rank
+/// `k` of `drillIndices` is on `positions[k % positions.length]`, whatever subset is asked, so a
+/// retry writes about the same position as the first attempt.
+pub fn slots<'a>(batch: &'a BatchSpec, indices: &[u32]) -> Result<Vec<Slot<'a>>> {
     if batch.positions.is_empty() || batch.drill_indices.is_empty() {
         return Err(DrillgenError::InvalidOptions(format!(
             "batch {} needs at least one position and one drill index",
             batch.batch_index
         )));
     }
+    indices
+        .iter()
+        .map(|&index| {
+            let rank = batch.drill_indices.iter().position(|&i| i == index).ok_or_else(|| {
+                DrillgenError::InvalidOptions(format!("drill {index} is not in batch {}", batch.batch_index))
+            })?;
+            let position = &batch.positions[rank % batch.positions.len()];
+            let key = answer_key(position, index).ok_or_else(|| {
+                DrillgenError::InvalidPositions(format!(
+                    "position {:?} has no alternative clearly worse than its best move, so it cannot make a multiple-choice drill",
+                    crate::text::bound(&position.position_id, 100)
+                ))
+            })?;
+            Ok(Slot { index, position, key })
+        })
+        .collect()
+}
+
+/// One drill as the model reads it: the position, then the options the student will see.
+pub fn format_slot(rank: usize, count: usize, slot: &Slot) -> String {
+    let mut s = format!("## Drill {} of {count} (index {})\n", rank + 1, slot.index);
+    s.push_str(&format_position(slot.position));
+    let options: Vec<String> = slot
+        .key
+        .options
+        .iter()
+        .map(|o| format!("{}) {}", o.id, o.text))
+        .collect();
+    let correct = slot
+        .key
+        .options
+        .iter()
+        .find(|o| o.id == slot.key.correct_option_id);
+    let _ = write!(s, "\nOptions the student sees: {}", options.join(" | "));
+    if let Some(c) = correct {
+        let _ = write!(
+            s,
+            "\nCorrect option: {} ({}), the engine's best move",
+            c.id, c.text
+        );
+    }
+    s
+}
+
+/// The batch-specific part, last in the prompt.
+pub fn batch_part(
+    batch: &BatchSpec,
+    slots: &[Slot],
+    templates: &PromptTemplates,
+) -> Result<String> {
     let template = templates
         .user_prompt_template
         .as_deref()
         .unwrap_or(DEFAULT_USER_TEMPLATE);
     check_user_template(template)?;
-    let indices: Vec<String> = batch.drill_indices.iter().map(u32::to_string).collect();
-    let ids: Vec<&str> = batch
-        .positions
+    let indices: Vec<String> = slots.iter().map(|s| s.index.to_string()).collect();
+    let ids: Vec<&str> = slots
         .iter()
-        .map(|p| p.position_id.as_str())
+        .map(|s| s.position.position_id.as_str())
         .collect();
-    let positions: Vec<String> = batch.positions.iter().map(format_position).collect();
+    let blocks: Vec<String> = slots
+        .iter()
+        .enumerate()
+        .map(|(k, slot)| format_slot(k, slots.len(), slot))
+        .collect();
     let values = [
         ("batchNumber", (batch.batch_index + 1).to_string()),
         ("totalBatches", batch.total_batches.to_string()),
-        ("drillCount", batch.drill_indices.len().to_string()),
+        ("drillCount", slots.len().to_string()),
         ("drillIndices", indices.join(", ")),
         ("positionIds", ids.join(", ")),
-        ("positions", positions.join("\n\n")),
+        ("positions", blocks.join("\n\n")),
     ];
     let mut out = template.trim().to_owned();
     for (name, value) in values {
@@ -203,7 +285,7 @@ pub fn batch_part(batch: &BatchSpec, templates: &PromptTemplates) -> Result<Stri
 }
 
 /// The retry of a batch whose output was rejected tells the model what was wrong; it goes in the
-/// batch-specific part so the shared prefix stays cacheable.
+/// batch-specific part so the shared prefix stays cacheable. `feedback` is already bounded.
 pub fn with_feedback(mut prompt: BatchPrompt, feedback: &str) -> BatchPrompt {
     prompt.user.push_str(&format!(
         "\n\nYour previous answer for this batch was rejected: {feedback}\nReturn the corrected JSON object."
@@ -211,15 +293,26 @@ pub fn with_feedback(mut prompt: BatchPrompt, feedback: &str) -> BatchPrompt {
     prompt
 }
 
+/// The prompt for `indices` of `batch` (every index when `indices` is the batch's own list).
+pub fn prompt_for(
+    batch: &BatchSpec,
+    indices: &[u32],
+    context: &PromptContext,
+    templates: &PromptTemplates,
+) -> Result<BatchPrompt> {
+    let slots = slots(batch, indices)?;
+    Ok(BatchPrompt {
+        system: shared_prefix(context, templates)?,
+        user: batch_part(batch, &slots, templates)?,
+    })
+}
+
 pub fn build_batch_prompt(
     batch: &BatchSpec,
     context: &PromptContext,
     templates: &PromptTemplates,
 ) -> Result<BatchPrompt> {
-    Ok(BatchPrompt {
-        system: shared_prefix(context, templates)?,
-        user: batch_part(batch, templates)?,
-    })
+    prompt_for(batch, &batch.drill_indices, context, templates)
 }
 
 #[cfg(test)]
@@ -244,7 +337,7 @@ mod tests {
             target_drill_count: Some(25.0),
             ..Default::default()
         }
-        .validate()
+        .check()
         .unwrap();
         let positions: Vec<Position> = pool(10)
             .into_iter()
@@ -293,6 +386,8 @@ mod tests {
             for p in &b.positions {
                 assert!(user.contains(&format!("### Position {}", p.position_id)));
             }
+            assert!(user.contains("Options the student sees: A) "));
+            assert!(user.contains("the engine's best move"));
             assert!(!user.contains("{{"), "every placeholder is filled");
         }
     }
@@ -305,7 +400,7 @@ mod tests {
         };
         let p = build_batch_prompt(&batches()[0], &context(), &t).unwrap();
         assert!(p.system.starts_with("Be brief.\n\n## Mental model"));
-        assert!(p.user.starts_with("Make 5 drills from:\n### Position"));
+        assert!(p.user.starts_with("Make 5 drills from:\n## Drill 1 of 5"));
     }
 
     #[test]

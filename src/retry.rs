@@ -31,7 +31,7 @@ impl Default for RetryPolicy {
 pub const MAX_RETRIES: u32 = 10;
 
 impl RetryPolicy {
-    pub fn validate(&self) -> Result<(), DrillgenError> {
+    pub fn check(&self) -> Result<(), DrillgenError> {
         if self.max_retries > MAX_RETRIES {
             return Err(DrillgenError::InvalidOptions(format!(
                 "retry.maxRetries must be at most {MAX_RETRIES}, got {}",
@@ -42,6 +42,12 @@ impl RetryPolicy {
             return Err(DrillgenError::InvalidOptions(
                 "retry.baseDelayMs must be positive and at most retry.maxDelayMs".into(),
             ));
+        }
+        let limit = crate::llm::MAX_TIMER_MS;
+        if self.max_delay_ms > limit || self.max_retry_after_ms > limit {
+            return Err(DrillgenError::InvalidOptions(format!(
+                "retry.maxDelayMs and retry.maxRetryAfterMs must be at most {limit} (timers cannot wait longer)"
+            )));
         }
         Ok(())
     }
@@ -96,20 +102,132 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// The wait a response asks for: `retry-after-ms` first, then `retry-after` in seconds or as an
-/// HTTP date (relative to `now_ms`, milliseconds since the Unix epoch).
-pub fn retry_after_ms(headers: &[(String, String)], now_ms: f64) -> Option<u64> {
+/// HTTP date (relative to `now_ms`, milliseconds since the Unix epoch); for a 429 without either,
+/// the reset time of the exhausted limit in the providers' rate-limit headers.
+pub fn retry_after_ms(status: u16, headers: &[(String, String)], now_ms: f64) -> Option<u64> {
     if let Some(ms) = header(headers, "retry-after-ms").and_then(|v| v.parse::<f64>().ok())
         && ms.is_finite()
         && ms >= 0.0
     {
-        return Some(ms.round() as u64);
+        return Some(ms.round().min(u64::MAX as f64) as u64);
     }
-    let value = header(headers, "retry-after")?;
-    if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| (secs * 1000.0).round() as u64);
+    if let Some(value) = header(headers, "retry-after") {
+        if let Ok(secs) = value.parse::<f64>() {
+            return (secs.is_finite() && secs >= 0.0)
+                .then(|| (secs * 1000.0).round().min(u64::MAX as f64) as u64);
+        }
+        let at = parse_http_date(value)?;
+        return Some((at - now_ms).max(0.0).round() as u64);
     }
-    let at = parse_http_date(value)?;
-    Some((at - now_ms).max(0.0).round() as u64)
+    (status == 429)
+        .then(|| rate_limit_reset_ms(headers, now_ms))
+        .flatten()
+}
+
+/// Anthropic sends `anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{remaining,reset}`
+/// (reset as an RFC 3339 time), OpenAI `x-ratelimit-{remaining,reset}-{requests,tokens}` (reset as a
+/// duration like `6m0s`). The wait is until the latest reset of a limit with nothing remaining.
+fn rate_limit_reset_ms(headers: &[(String, String)], now_ms: f64) -> Option<u64> {
+    let mut wait: Option<f64> = None;
+    for limit in ["requests", "tokens", "input-tokens", "output-tokens"] {
+        let anthropic = (
+            header(headers, &format!("anthropic-ratelimit-{limit}-remaining")),
+            header(headers, &format!("anthropic-ratelimit-{limit}-reset"))
+                .and_then(parse_rfc3339)
+                .map(|at| at - now_ms),
+        );
+        let openai = (
+            header(headers, &format!("x-ratelimit-remaining-{limit}")),
+            header(headers, &format!("x-ratelimit-reset-{limit}")).and_then(parse_duration_ms),
+        );
+        for (remaining, ms) in [anthropic, openai] {
+            if remaining == Some("0")
+                && let Some(ms) = ms.filter(|m| m.is_finite())
+            {
+                wait = Some(wait.map_or(ms, |w| w.max(ms)));
+            }
+        }
+    }
+    wait.map(|ms| ms.max(0.0).round() as u64)
+}
+
+/// `1s`, `6m0s`, `20ms`, `1h2m3.5s` (Go's duration format, which OpenAI's headers use).
+pub fn parse_duration_ms(value: &str) -> Option<f64> {
+    let (mut total, mut number) = (0.0, String::new());
+    let mut chars = value.trim().chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            number.push(c);
+            continue;
+        }
+        let n: f64 = number.parse().ok()?;
+        number.clear();
+        let unit = match (c, chars.peek()) {
+            ('m', Some('s')) => {
+                chars.next();
+                1.0
+            }
+            ('h', _) => 3_600_000.0,
+            ('m', _) => 60_000.0,
+            ('s', _) => 1000.0,
+            _ => return None,
+        };
+        total += n * unit;
+        any = true;
+    }
+    (any && number.is_empty()).then_some(total)
+}
+
+/// `2026-11-26T18:43:35Z` or with an offset and fractional seconds; milliseconds since the epoch.
+pub fn parse_rfc3339(value: &str) -> Option<f64> {
+    let (date, time) = value.trim().split_once(['T', 't', ' '])?;
+    let d: Vec<i64> = date
+        .split('-')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [year, month, day] = d.as_slice() else {
+        return None;
+    };
+    let (clock, offset_min) = if let Some(c) = time.strip_suffix(['Z', 'z']) {
+        (c, 0)
+    } else {
+        let at = time.rfind(['+', '-'])?;
+        let (c, off) = time.split_at(at);
+        let sign = if off.starts_with('-') { -1 } else { 1 };
+        let (h, m) = off[1..].split_once(':')?;
+        (
+            c,
+            sign * (h.parse::<i64>().ok()? * 60 + m.parse::<i64>().ok()?),
+        )
+    };
+    let mut hms = clock.split(':');
+    let (h, m) = (
+        hms.next()?.parse::<i64>().ok()?,
+        hms.next()?.parse::<i64>().ok()?,
+    );
+    let s: f64 = hms.next()?.parse().ok()?;
+    if !(1..=12).contains(month)
+        || !(1..=31).contains(day)
+        || h > 23
+        || m > 59
+        || !(0.0..61.0).contains(&s)
+    {
+        return None;
+    }
+    let days = days_from_civil(*year, *month, *day);
+    Some(((days * 86_400 + h * 3600 + m * 60 - offset_min * 60) as f64 + s) * 1000.0)
+}
+
+/// Days since 1970-01-01 (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// `x-should-retry: true|false`, which OpenAI and Anthropic send to override the status class.
@@ -152,14 +270,7 @@ pub fn parse_http_date(value: &str) -> Option<f64> {
     if !(1..=31).contains(&day) || *h > 23 || *m > 59 || *s > 60 {
         return None;
     }
-    // Days from civil date (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = days_from_civil(year, month, day);
     Some(((days * 86_400 + h * 3600 + m * 60 + s) * 1000) as f64)
 }
 
@@ -188,20 +299,69 @@ mod tests {
         let now = parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
         assert_eq!(now, 1_445_412_480_000.0);
         assert_eq!(
-            retry_after_ms(&h(&[("retry-after-ms", "1500"), ("retry-after", "9")]), now),
+            retry_after_ms(
+                503,
+                &h(&[("retry-after-ms", "1500"), ("retry-after", "9")]),
+                now
+            ),
             Some(1500)
         );
-        assert_eq!(retry_after_ms(&h(&[("Retry-After", "2")]), now), Some(2000));
         assert_eq!(
-            retry_after_ms(&h(&[("retry-after", "Wed, 21 Oct 2015 07:28:30 GMT")]), now),
+            retry_after_ms(503, &h(&[("Retry-After", "2")]), now),
+            Some(2000)
+        );
+        assert_eq!(
+            retry_after_ms(
+                503,
+                &h(&[("retry-after", "Wed, 21 Oct 2015 07:28:30 GMT")]),
+                now
+            ),
             Some(30_000)
         );
         assert_eq!(
-            retry_after_ms(&h(&[("retry-after", "Wed, 21 Oct 2015 07:27:00 GMT")]), now),
+            retry_after_ms(
+                503,
+                &h(&[("retry-after", "Wed, 21 Oct 2015 07:27:00 GMT")]),
+                now
+            ),
             Some(0)
         );
-        assert_eq!(retry_after_ms(&h(&[("retry-after", "soon")]), now), None);
-        assert_eq!(retry_after_ms(&h(&[]), now), None);
+        assert_eq!(
+            retry_after_ms(503, &h(&[("retry-after", "soon")]), now),
+            None
+        );
+        assert_eq!(retry_after_ms(503, &h(&[]), now), None);
+    }
+
+    #[test]
+    fn a_429_without_retry_after_waits_for_the_exhausted_limit() {
+        let now = parse_rfc3339("2026-11-26T18:00:00Z").unwrap();
+        let anthropic = h(&[
+            ("anthropic-ratelimit-requests-remaining", "12"),
+            ("anthropic-ratelimit-requests-reset", "2026-11-26T18:00:40Z"),
+            ("anthropic-ratelimit-input-tokens-remaining", "0"),
+            (
+                "anthropic-ratelimit-input-tokens-reset",
+                "2026-11-26T18:00:07.5Z",
+            ),
+        ]);
+        assert_eq!(retry_after_ms(429, &anthropic, now), Some(7500));
+        assert_eq!(
+            retry_after_ms(503, &anthropic, now),
+            None,
+            "only a 429 is a rate limit"
+        );
+        let openai = h(&[
+            ("x-ratelimit-remaining-tokens", "0"),
+            ("x-ratelimit-reset-tokens", "6m0s"),
+            ("x-ratelimit-remaining-requests", "0"),
+            ("x-ratelimit-reset-requests", "20ms"),
+        ]);
+        assert_eq!(retry_after_ms(429, &openai, now), Some(360_000));
+        assert_eq!(parse_duration_ms("1h2m3.5s"), Some(3_723_500.0));
+        assert_eq!(parse_duration_ms("soon"), None);
+        assert_eq!(parse_rfc3339("2026-11-26T19:00:00+01:00"), Some(now));
+        assert_eq!(parse_rfc3339("2026-13-01T00:00:00Z"), None);
     }
 
     #[test]

@@ -5,37 +5,76 @@
 
 use std::collections::HashSet;
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-
+use crate::engine::distractors;
 use crate::error::{DrillgenError, Result};
+use crate::rng::SeededRng;
 use crate::types::{GamePhase, Plan, Position, Sample, Warning};
 
 /// Seeds travel through JS numbers, so they stay below 2^53 to survive the round trip.
 pub const MAX_SEED: u64 = (1 << 53) - 1;
 
-/// Rejects pools the rest of the pipeline could not use: blank ids, duplicate ids, bad dice.
-pub fn validate_pool(pool: &[Position]) -> Result<()> {
+/// Most positions a pool may hold: a library far larger than any teacher's, small enough that a
+/// run's preparation stays quick in a Worker.
+pub const MAX_POOL: usize = 20_000;
+
+/// Longest texts of a position, in characters: they go verbatim into prompts.
+const FIELD_LIMITS: [(&str, usize); 4] = [
+    ("positionId", 100),
+    ("bestMove", 100),
+    ("xgid", 120),
+    ("analysis", 20_000),
+];
+
+/// Rejects pools the rest of the pipeline could not use: blank or duplicate ids, bad dice, a missing
+/// best move, texts too long for a prompt, more than 20 alternatives or `MAX_POOL` positions.
+pub fn check_pool(pool: &[Position]) -> Result<()> {
+    if pool.len() > MAX_POOL {
+        return Err(DrillgenError::InvalidPositions(format!(
+            "the pool has {} positions, more than the {MAX_POOL} allowed",
+            pool.len()
+        )));
+    }
     let mut seen = HashSet::with_capacity(pool.len());
     for (i, p) in pool.iter().enumerate() {
+        let bad = |m: String| {
+            Err(DrillgenError::InvalidPositions(format!(
+                "positions[{i}].{m}"
+            )))
+        };
         if p.position_id.trim().is_empty() {
-            return Err(DrillgenError::InvalidPositions(format!(
-                "positions[{i}].positionId is empty"
-            )));
+            return bad("positionId is empty".into());
         }
         if !is_dice_roll(&p.dice_roll) {
-            return Err(DrillgenError::InvalidPositions(format!(
-                "positions[{i}].diceRoll must look like \"3-1\" (two dice 1-6), got {:?}",
-                p.dice_roll
-            )));
+            return bad(format!(
+                "diceRoll must look like \"3-1\" (two dice 1-6), got {:?}",
+                crate::text::bound(&p.dice_roll, 40)
+            ));
         }
         if p.best_move.trim().is_empty() {
-            return Err(DrillgenError::InvalidPositions(format!(
-                "positions[{i}].bestMove is empty"
-            )));
+            return bad("bestMove is empty".into());
+        }
+        let texts = [
+            p.position_id.as_str(),
+            &p.best_move,
+            p.xgid.as_deref().unwrap_or_default(),
+            &p.analysis,
+        ];
+        for ((name, max), text) in FIELD_LIMITS.iter().zip(texts) {
+            if text.chars().count() > *max {
+                return bad(format!("{name} is longer than {max} characters"));
+            }
+        }
+        if p.alternatives.len() > 20
+            || p.alternatives
+                .iter()
+                .any(|a| a.play.trim().is_empty() || a.play.len() > 100)
+        {
+            return bad("alternatives must be at most 20 moves, each 1 to 100 characters".into());
         }
         if !seen.insert(p.position_id.as_str()) {
-            return Err(DrillgenError::DuplicatePositionId(p.position_id.clone()));
+            return Err(DrillgenError::DuplicatePositionId(
+                crate::text::bound(&p.position_id, 100).into_owned(),
+            ));
         }
     }
     Ok(())
@@ -72,30 +111,40 @@ pub fn resolve_seed(seed: Option<f64>) -> Result<u64> {
 
 /// Draws the plan's positions from the pool. OPENING keeps every opening roll, sorted by dice;
 /// other phases get `perPhase[phase]` positions chosen uniformly without replacement, in random
-/// order. A phase with fewer positions than planned gives all it has and a warning.
+/// order. A phase with fewer positions than planned gives all it has and a warning. Positions for
+/// which the engine lists no clearly worse alternative cannot make a multiple-choice drill: they are
+/// left out, with a warning.
 pub fn sample(pool: &[Position], plan: &Plan, seed: u64) -> Result<Sample> {
-    validate_pool(pool)?;
-    let mut rng = StdRng::seed_from_u64(seed);
+    check_pool(pool)?;
+    let mut rng = SeededRng::new(seed);
     let mut positions = Vec::with_capacity(plan.total_positions as usize);
     let mut warnings = Vec::new();
+    let mut unusable = 0usize;
     for &phase in &plan.phases {
         let want = plan.per_phase.get(&phase).copied().unwrap_or(0) as usize;
-        let candidates: Vec<&Position> = pool.iter().filter(|p| p.game_phase == phase).collect();
-        if phase == GamePhase::Opening {
-            let mut all = candidates;
-            all.sort_by(|a, b| dice_key(a).cmp(&dice_key(b)));
-            if all.len() < want {
-                warnings.push(short_pool(phase, all.len(), want));
-            }
-            positions.extend(all.into_iter().cloned());
-            continue;
-        }
+        let in_phase = pool.iter().filter(|p| p.game_phase == phase);
+        let (candidates, skipped): (Vec<&Position>, Vec<&Position>) =
+            in_phase.partition(|p| !distractors(p).is_empty());
+        unusable += skipped.len();
         if candidates.len() < want {
             warnings.push(short_pool(phase, candidates.len(), want));
         }
-        let take = want.min(candidates.len());
-        let chosen = rand::seq::index::sample(&mut rng, candidates.len(), take);
+        if phase == GamePhase::Opening {
+            let mut all = candidates;
+            all.sort_by(|a, b| dice_key(a).cmp(&dice_key(b)));
+            positions.extend(all.into_iter().cloned());
+            continue;
+        }
+        let chosen = rng.choose(candidates.len(), want);
         positions.extend(chosen.into_iter().map(|i| candidates[i].clone()));
+    }
+    if unusable > 0 {
+        warnings.push(Warning::new(
+            "POSITION_UNUSABLE",
+            format!(
+                "{unusable} positions of the phases asked have no alternative clearly worse than the best move, so no answer key can be built from the engine's analysis; they were left out"
+            ),
+        ));
     }
     if positions.is_empty() {
         let names: Vec<&str> = plan.phases.iter().map(|p| p.as_str()).collect();
@@ -119,7 +168,7 @@ fn short_pool(phase: GamePhase, have: usize, want: usize) -> Warning {
 
 #[cfg(test)]
 pub(crate) mod fixtures {
-    use crate::types::{GamePhase, Position};
+    use crate::types::{GamePhase, MoveAlternative, Position};
 
     pub fn position(id: &str, phase: GamePhase, dice: &str) -> Position {
         Position {
@@ -127,11 +176,18 @@ pub(crate) mod fixtures {
             game_phase: phase,
             dice_roll: dice.to_owned(),
             best_move: "13/11 24/23".to_owned(),
-            analysis: format!("Analysis of {id}."),
+            analysis: format!("Analysis of {id}. Remember: split against few builders."),
             xgid: None,
             pip_count: None,
-            best_move_equity: None,
-            alternatives: vec![],
+            best_move_equity: Some(0.0),
+            alternatives: [("13/11 6/5", -0.01), ("24/21", -0.03), ("13/10", -0.05)]
+                .iter()
+                .map(|(m, e)| MoveAlternative {
+                    play: (*m).to_owned(),
+                    equity: *e,
+                })
+                .collect(),
+            extra: serde_json::Map::new(),
         }
     }
 
@@ -173,7 +229,7 @@ mod tests {
             game_phases: Some(phases.to_vec()),
             ..Default::default()
         };
-        plan(&r.validate().unwrap(), None).unwrap()
+        plan(&r.check().unwrap(), None).unwrap()
     }
 
     fn ids(s: &Sample) -> Vec<&str> {

@@ -45,19 +45,15 @@ impl fmt::Display for GamePhase {
 pub struct DrillRequest {
     /// Number of drills in the series (default 21, at most 500).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub target_drill_count: Option<f64>,
     /// Phases to draw positions from; absent = the phases present in the pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub game_phases: Option<Vec<GamePhase>>,
     /// Upper bound of positions loaded per phase (default 25; OPENING always keeps its 21).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub max_positions_per_phase: Option<f64>,
     /// Drills per LLM call (default 5, at most 25).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub batch_size: Option<f64>,
 }
 
@@ -90,17 +86,18 @@ pub struct Position {
     pub best_move: String,
     pub analysis: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub xgid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub pip_count: Option<PipCount>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub best_move_equity: Option<f64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub alternatives: Vec<MoveAlternative>,
+    /// The host's own fields (an id, `createdAt`, …): kept as they are through sampling and
+    /// partitioning, never shown to the model.
+    #[serde(flatten)]
+    #[cfg_attr(target_arch = "wasm32", tsify(type = "Record<string, unknown>"))]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A warning that does not stop the run; `code` is stable like error codes.
@@ -166,7 +163,6 @@ pub struct Sample {
 #[serde(rename_all = "camelCase")]
 pub struct SampleOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub seed: Option<f64>,
 }
 

@@ -1,11 +1,12 @@
-//! Structural verification of the rebuilt artifact. It reports, it never throws: a host decides
-//! whether a partial series is good enough.
+//! Verification of the rebuilt artifact: its structure, and every drill against the engine's
+//! analysis of its position (`WRONG_ANSWER`, `UNKNOWN_MOVE`), listed per drill. It reports, it never
+//! throws: a host decides whether a partial series is good enough.
 
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::drill::{DrillIssue, check_draft};
+use crate::drill::{DrillIssue, check_drill};
 use crate::merge::Artifact;
 use crate::types::Position;
 
@@ -31,15 +32,14 @@ pub fn verify(artifact: &Artifact, positions: &[Position]) -> VerificationReport
             ),
         ));
     }
-    let phase_of: HashMap<&str, _> = positions
+    let by_id: HashMap<&str, &Position> = positions
         .iter()
-        .map(|p| (p.position_id.as_str(), p.game_phase))
+        .map(|p| (p.position_id.as_str(), p))
         .collect();
-    let allowed: HashSet<&str> = phase_of.keys().copied().collect();
     let (mut indices, mut ids) = (HashSet::new(), HashSet::new());
     let mut previous: Option<u32> = None;
     for d in &artifact.drills {
-        let index = d.draft.index;
+        let index = d.index;
         if !indices.insert(index) {
             issues.push(DrillIssue::new(
                 "DUPLICATE_INDEX",
@@ -68,16 +68,17 @@ pub fn verify(artifact: &Artifact, positions: &[Position]) -> VerificationReport
                 format!("index {index} is beyond the target"),
             ));
         }
-        issues.extend(check_draft(&d.draft, &allowed));
-        if let Some(&phase) = phase_of.get(d.draft.position_id.as_str())
-            && phase != d.game_phase
+        let position = by_id.get(d.position_id.as_str()).copied();
+        issues.extend(check_drill(d, position));
+        if let Some(p) = position
+            && p.game_phase != d.game_phase
         {
             issues.push(DrillIssue::new(
                 "PHASE_MISMATCH",
                 Some(index),
                 format!(
-                    "drill {index} says {} but position {} is {phase}",
-                    d.game_phase, d.draft.position_id
+                    "drill {index} says {} but position {} is {}",
+                    d.game_phase, d.position_id, p.game_phase
                 ),
             ));
         }
@@ -107,7 +108,7 @@ mod tests {
             target_drill_count: Some(target as f64),
             ..Default::default()
         }
-        .validate()
+        .check()
         .unwrap();
         merge(&r, present.map(|i| stored(i, 5)).collect())
     }
@@ -132,10 +133,10 @@ mod tests {
     #[test]
     fn foreign_positions_phases_and_duplicates_are_reported() {
         let mut a = artifact(4, 0..4);
-        a.drills[1].draft.position_id = "MIDDLE-999".into();
+        a.drills[1].position_id = "MIDDLE-999".into();
         a.drills[2].game_phase = GamePhase::Bearoff;
         a.drills[3].drill_id = a.drills[0].drill_id.clone();
-        a.drills[3].draft.correct_option_id = "Z".into();
+        a.drills[3].correct_option_id = "Z".into();
         let r = verify(&a, &positions(4));
         assert!(!r.passed);
         assert_eq!(
@@ -144,17 +145,47 @@ mod tests {
                 "UNKNOWN_POSITION",
                 "PHASE_MISMATCH",
                 "DUPLICATE_DRILL_ID",
-                "CORRECT_OPTION"
+                "CORRECT_OPTION",
+                "WRONG_ANSWER"
             ]
         );
         assert_eq!(r.issues[0].index, Some(1));
     }
 
     #[test]
+    fn a_drill_that_teaches_a_wrong_answer_is_listed_with_its_index() {
+        let mut a = artifact(3, 0..3);
+        // A stored drill (hand-edited, or written by an older version) marks a distractor correct.
+        let other = a.drills[2]
+            .options
+            .iter()
+            .find(|o| o.id != a.drills[2].correct_option_id)
+            .map(|o| o.id.clone());
+        a.drills[2].correct_option_id = other.unwrap_or_default();
+        a.drills[1].options[0].text = "24/1".into();
+        let r = verify(&a, &positions(3));
+        let by_drill: Vec<(Option<u32>, &str)> = r
+            .issues
+            .iter()
+            .map(|i| (i.index, i.code.as_str()))
+            .collect();
+        assert!(
+            by_drill.contains(&(Some(2), "WRONG_ANSWER")),
+            "{by_drill:?}"
+        );
+        assert!(
+            by_drill.contains(&(Some(1), "UNKNOWN_MOVE"))
+                || by_drill.contains(&(Some(1), "WRONG_ANSWER")),
+            "{by_drill:?}"
+        );
+        assert!(!r.passed);
+    }
+
+    #[test]
     fn duplicated_and_unsorted_indices_are_reported() {
         let mut a = artifact(3, 0..3);
         a.drills.swap(0, 2);
-        a.drills[1].draft.index = 0;
+        a.drills[1].index = 0;
         let r = verify(&a, &positions(3));
         assert_eq!(codes(&r), ["ORDER", "DUPLICATE_INDEX"]);
     }

@@ -5,7 +5,8 @@
 use std::collections::HashSet;
 
 use drillgen::api;
-use drillgen::drill::{BatchStatus, Difficulty, Drill, DrillDraft, DrillOption, OPTION_IDS};
+use drillgen::drill::{BatchStatus, Difficulty, Drill};
+use drillgen::engine::answer_key;
 use drillgen::input::{Argument, from_json};
 use drillgen::merge::ArtifactStatus;
 use drillgen::prompt::{PromptContext, PromptTemplates, format_position};
@@ -112,7 +113,7 @@ fn twenty_five_drills_make_five_batches_of_five() {
     assert!(
         batches
             .iter()
-            .all(|b| b.drill_indices.len() == 5 && b.positions.len() >= 5)
+            .all(|b| b.drill_indices.len() == 5 && b.positions.len() == 5)
     );
 }
 
@@ -148,21 +149,21 @@ fn seeded_sample_matches_the_fixture() {
     assert_eq!(actual, expected);
 }
 
-fn draft_for(index: u32, position: &Position) -> DrillDraft {
-    DrillDraft {
+/// A stored drill as a run would write it: the engine's answer key, words from the model.
+fn drill_for(index: u32, batch_index: u32, position: &Position) -> Drill {
+    let key = answer_key(position, index).expect("every library position has distractors");
+    Drill {
+        drill_id: format!("art:{index}"),
+        batch_index,
+        batch_status: BatchStatus::Completed,
+        game_phase: position.game_phase,
         index,
         position_id: position.position_id.clone(),
         title: format!("Find the play with {}", position.dice_roll),
         principle: "Make points that block".into(),
         question: format!("You rolled {}. What is the best play?", position.dice_roll),
-        options: OPTION_IDS
-            .iter()
-            .map(|id| DrillOption {
-                id: (*id).into(),
-                text: format!("Play {id}"),
-            })
-            .collect(),
-        correct_option_id: OPTION_IDS[index as usize % 4].into(),
+        options: key.options,
+        correct_option_id: key.correct_option_id,
         explanation: position.analysis.clone(),
         difficulty: Difficulty::Intermediate,
     }
@@ -192,19 +193,13 @@ fn a_failed_batch_never_corrupts_the_others() {
     for b in batches.iter().filter(|b| b.batch_index != 2) {
         for (k, &index) in b.drill_indices.iter().enumerate() {
             let position = &b.positions[k % b.positions.len()];
-            stored.push(Drill {
-                drill_id: format!("art:{index}"),
-                batch_index: b.batch_index,
-                batch_status: BatchStatus::Completed,
-                game_phase: position.game_phase,
-                draft: draft_for(index, position),
-            });
+            stored.push(drill_for(index, b.batch_index, position));
         }
     }
     // A retried persist stored batch 0 twice; a failed attempt left a FAILED row for batch 2.
     stored.extend(stored[..5].to_vec());
     let mut failed = stored[5].clone();
-    failed.draft.index = 10;
+    failed.index = 10;
     failed.batch_status = BatchStatus::Failed;
     stored.push(failed);
     stored.reverse();

@@ -5,7 +5,6 @@
 #![cfg(target_arch = "wasm32")]
 
 use drillgen::bindings::pipeline::*;
-use drillgen::bindings::ts::*;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -35,13 +34,15 @@ fn ids(positions: &JsValue) -> Vec<String> {
         .collect()
 }
 
-fn library() -> JsPositions {
-    json(LIBRARY).unchecked_into()
+fn library() -> JsValue {
+    json(LIBRARY)
 }
 
-fn request(text: &str) -> JsDrillRequest {
-    json(text).unchecked_into()
+fn request(text: &str) -> JsValue {
+    json(text)
 }
+
+const NONE: JsValue = JsValue::UNDEFINED;
 
 /// The thrown value must be a real `Error` named `DrillgenError`; returns its code.
 fn code_of<T>(result: Result<T, JsValue>) -> String {
@@ -58,10 +59,9 @@ fn code_of<T>(result: Result<T, JsValue>) -> String {
 fn plan_is_computed_through_the_boundary() {
     let plan: JsValue = plan_positions(
         request(r#"{"targetDrillCount":20,"gamePhases":["MIDDLE","EARLY"]}"#),
-        None,
+        NONE,
     )
-    .expect("valid request")
-    .into();
+    .expect("valid request");
     assert_eq!(get(&get(&plan, "perPhase"), "EARLY").as_f64(), Some(12.0));
     assert_eq!(get(&get(&plan, "perPhase"), "MIDDLE").as_f64(), Some(12.0));
     assert_eq!(get(&plan, "totalPositions").as_f64(), Some(24.0));
@@ -84,62 +84,44 @@ fn bad_input_throws_coded_errors() {
     ];
     for (input, code) in cases {
         assert_eq!(
-            code_of(plan_positions(request(input), None)),
+            code_of(plan_positions(request(input), NONE)),
             code,
             "{input}"
         );
     }
-    let plan = plan_positions(request("{}"), None).expect("defaults are valid");
-    let not_an_array: JsPositions = json(r#"{"positionId":"A"}"#).unchecked_into();
+    let plan = plan_positions(request("{}"), NONE).expect("defaults are valid");
+    let not_an_array = json(r#"{"positionId":"A"}"#);
     assert_eq!(
-        code_of(sample_positions(
-            not_an_array,
-            plan.clone().unchecked_into(),
-            None
-        )),
+        code_of(sample_positions(not_an_array, plan.clone(), NONE)),
         "INVALID_POSITIONS"
     );
-    let missing_field: JsPositions =
-        json(r#"[{"positionId":"A","gamePhase":"EARLY","diceRoll":"3-1"}]"#).unchecked_into();
+    let missing_field = json(r#"[{"positionId":"A","gamePhase":"EARLY","diceRoll":"3-1"}]"#);
     assert_eq!(
-        code_of(sample_positions(
-            missing_field,
-            plan.clone().unchecked_into(),
-            None
-        )),
+        code_of(sample_positions(missing_field, plan.clone(), NONE)),
         "INVALID_POSITIONS"
     );
-    let bad_phase: JsPositions =
-        json(r#"[{"positionId":"A","gamePhase":"LATE","diceRoll":"3-1","bestMove":"8/5 6/5","analysis":"x"}]"#)
-            .unchecked_into();
+    let bad_phase = json(
+        r#"[{"positionId":"A","gamePhase":"LATE","diceRoll":"3-1","bestMove":"8/5 6/5","analysis":"x"}]"#,
+    );
     assert_eq!(
-        code_of(sample_positions(
-            bad_phase,
-            plan.clone().unchecked_into(),
-            None
-        )),
+        code_of(sample_positions(bad_phase, plan.clone(), NONE)),
         "INVALID_POSITIONS"
     );
-    let twice: JsPositions = json(
+    let twice = json(
         r#"[{"positionId":"A","gamePhase":"EARLY","diceRoll":"3-1","bestMove":"8/5 6/5","analysis":"x"},
             {"positionId":"A","gamePhase":"EARLY","diceRoll":"4-2","bestMove":"8/4 6/4","analysis":"y"}]"#,
-    )
-    .unchecked_into();
+    );
     assert_eq!(
-        code_of(sample_positions(twice, plan.clone().unchecked_into(), None)),
+        code_of(sample_positions(twice, plan.clone(), NONE)),
         "DUPLICATE_POSITION_ID"
     );
-    let bad_seed: JsSampleOptions = json(r#"{"seed":-1}"#).unchecked_into();
+    let bad_seed = json(r#"{"seed":-1}"#);
     assert_eq!(
-        code_of(sample_positions(
-            library(),
-            plan.unchecked_into(),
-            Some(bad_seed)
-        )),
+        code_of(sample_positions(library(), plan, bad_seed)),
         "INVALID_SEED"
     );
     assert_eq!(
-        code_of(plan_positions(JsValue::NULL.unchecked_into(), None)),
+        code_of(plan_positions(JsValue::NULL, NONE)),
         "INVALID_REQUEST"
     );
 }
@@ -147,16 +129,12 @@ fn bad_input_throws_coded_errors() {
 #[wasm_bindgen_test]
 fn seeded_sampling_equals_native() {
     let fixture = json(SEEDED);
-    let plan =
-        plan_positions(get(&fixture, "request").unchecked_into(), None).expect("fixture request");
-    let options: JsSampleOptions = json(&format!(
+    let plan = plan_positions(get(&fixture, "request"), NONE).expect("fixture request");
+    let options = json(&format!(
         r#"{{"seed":{}}}"#,
         get(&fixture, "seed").as_f64().unwrap_or(0.0)
-    ))
-    .unchecked_into();
-    let sample: JsValue = sample_positions(library(), plan, Some(options))
-        .expect("sample")
-        .into();
+    ));
+    let sample: JsValue = sample_positions(library(), plan, options).expect("sample");
     assert_eq!(
         ids(&get(&sample, "positions")),
         strings(&get(&fixture, "positionIds"))
@@ -167,15 +145,11 @@ fn seeded_sampling_equals_native() {
 fn unseeded_sampling_draws_a_seed_from_the_platform() {
     let plan = plan_positions(
         request(r#"{"targetDrillCount":20,"gamePhases":["EARLY","MIDDLE"]}"#),
-        None,
+        NONE,
     )
     .expect("plan");
-    let a: JsValue = sample_positions(library(), plan.clone().unchecked_into(), None)
-        .expect("sample")
-        .into();
-    let b: JsValue = sample_positions(library(), plan, None)
-        .expect("sample")
-        .into();
+    let a: JsValue = sample_positions(library(), plan.clone(), NONE).expect("sample");
+    let b: JsValue = sample_positions(library(), plan, NONE).expect("sample");
     assert_ne!(get(&a, "seed").as_f64(), get(&b, "seed").as_f64());
     assert_ne!(ids(&get(&a, "positions")), ids(&get(&b, "positions")));
 }
@@ -184,12 +158,10 @@ fn unseeded_sampling_draws_a_seed_from_the_platform() {
 fn opening_keeps_all_21_rolls_sorted() {
     let plan = plan_positions(
         request(r#"{"targetDrillCount":5,"gamePhases":["OPENING"]}"#),
-        None,
+        NONE,
     )
     .expect("plan");
-    let sample: JsValue = sample_positions(library(), plan, None)
-        .expect("sample")
-        .into();
+    let sample: JsValue = sample_positions(library(), plan, NONE).expect("sample");
     let dice: Vec<String> = js_sys::Array::from(&get(&sample, "positions"))
         .iter()
         .filter_map(|p| get(&p, "diceRoll").as_string())
@@ -203,31 +175,20 @@ fn opening_keeps_all_21_rolls_sorted() {
 #[wasm_bindgen_test]
 fn the_pipeline_round_trips_through_js_values() {
     let req = r#"{"targetDrillCount":12,"gamePhases":["EARLY","BEAROFF"],"batchSize":5}"#;
-    let plan = plan_positions(request(req), None).expect("plan");
-    let options: JsSampleOptions = json(r#"{"seed":7}"#).unchecked_into();
-    let sample: JsValue = sample_positions(library(), plan, Some(options))
-        .expect("sample")
-        .into();
+    let plan = plan_positions(request(req), NONE).expect("plan");
+    let options = json(r#"{"seed":7}"#);
+    let sample: JsValue = sample_positions(library(), plan, options).expect("sample");
     let positions = get(&sample, "positions");
-    let batches: JsValue = partition_batches(request(req), positions.clone().unchecked_into())
-        .expect("batches")
-        .into();
+    let batches: JsValue = partition_batches(request(req), positions.clone()).expect("batches");
     let batches = js_sys::Array::from(&batches);
     assert_eq!(batches.length(), 3);
 
-    let context: JsPromptContext =
-        json(r#"{"mentalModel":{"core":"Points before pips"},"curriculum":"Module 1"}"#)
-            .unchecked_into();
+    let context = json(r#"{"mentalModel":{"core":"Points before pips"},"curriculum":"Module 1"}"#);
     let mut systems = Vec::new();
     let mut stored = Vec::new();
     for batch in batches.iter() {
-        let prompt: JsValue = build_batch_prompt(
-            batch.clone().unchecked_into(),
-            context.clone().unchecked_into(),
-            None,
-        )
-        .expect("prompt")
-        .into();
+        let prompt: JsValue =
+            build_batch_prompt(batch.clone(), context.clone(), NONE).expect("prompt");
         systems.push(get(&prompt, "system").as_string().unwrap_or_default());
         let batch_positions = js_sys::Array::from(&get(&batch, "positions"));
         for (k, index) in js_sys::Array::from(&get(&batch, "drillIndices"))
@@ -236,11 +197,19 @@ fn the_pipeline_round_trips_through_js_values() {
         {
             let position = batch_positions.get(k as u32 % batch_positions.length());
             let index = index.as_f64().unwrap_or(-1.0);
+            // The answer key as the engine gives it: the best move right, an alternative wrong.
+            let best = get(&position, "bestMove").as_string().unwrap_or_default();
+            let alternative = get(
+                &js_sys::Array::from(&get(&position, "alternatives")).get(0),
+                "move",
+            )
+            .as_string()
+            .unwrap_or_default();
             stored.push(format!(
                 r#"{{"drillId":"art:{index}","batchIndex":{},"batchStatus":"COMPLETED","gamePhase":"{}",
                     "index":{index},"positionId":"{}","title":"T","principle":"P","question":"Q?",
-                    "options":[{{"id":"A","text":"a"}},{{"id":"B","text":"b"}},{{"id":"C","text":"c"}},{{"id":"D","text":"d"}}],
-                    "correctOptionId":"C","explanation":"E","difficulty":"BEGINNER"}}"#,
+                    "options":[{{"id":"A","text":"{alternative}"}},{{"id":"B","text":"{best}"}}],
+                    "correctOptionId":"B","explanation":"E","difficulty":"BEGINNER"}}"#,
                 get(&batch, "batchIndex").as_f64().unwrap_or(-1.0),
                 get(&position, "gamePhase").as_string().unwrap_or_default(),
                 get(&position, "positionId").as_string().unwrap_or_default(),
@@ -252,7 +221,7 @@ fn the_pipeline_round_trips_through_js_values() {
         "shared prefix is byte-identical"
     );
     stored.reverse(); // storage returns rows in any order
-    let drills: JsDrills = json(&format!("[{}]", stored.join(","))).unchecked_into();
+    let drills = json(&format!("[{}]", stored.join(",")));
     let artifact = merge_drills(request(req), drills).expect("merge");
     let artifact_value: JsValue = artifact.clone();
     let indices: Vec<f64> = js_sys::Array::from(&get(&artifact_value, "drills"))
@@ -264,8 +233,6 @@ fn the_pipeline_round_trips_through_js_values() {
         get(&artifact_value, "status").as_string().as_deref(),
         Some("COMPLETED")
     );
-    let report: JsValue = verify_artifact(artifact, positions.unchecked_into())
-        .expect("report")
-        .into();
+    let report: JsValue = verify_artifact(artifact, positions).expect("report");
     assert_eq!(get(&report, "passed").as_bool(), Some(true));
 }

@@ -1,83 +1,266 @@
-//! Crossing the boundary: JS values in, coded `DrillgenError` JS `Error`s and plain objects out.
+//! Crossing the boundary. In: a defensive walk turns any JS value into one `serde_json::Value`
+//! (catching every throwing getter, Proxy trap and revoked object, refusing NaN, BigInt, functions,
+//! cycles, depth past 64 and inputs past 2 million values or 64 MiB of text), so a hostile argument
+//! becomes a coded error naming its field, never an exception escaping from wasm. Out: results as
+//! JSON text, credentials redacted, then `JSON.parse` (plain objects, `__proto__` an ordinary key).
+//! Errors: real `Error`s named `DrillgenError` with a stable `code` and `retryable`.
 
-use serde::{Deserialize, Serialize};
-use wasm_bindgen::{JsCast, JsValue};
+use js_sys::{Array, JsString, Reflect};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Number, Value};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
 
 use crate::error::DrillgenError;
-use crate::input::{Argument, parse, wrong_shape};
+use crate::input::{Argument, invalid, parse, wrong_shape};
+use crate::text::{MAX_MESSAGE_BYTES, Redactor, bound};
 
-/// Deserializes straight from the JS value (no JSON round trip); a failure names the field.
-pub fn from_js<T: for<'de> Deserialize<'de>>(
-    argument: Argument,
-    value: JsValue,
-) -> Result<T, JsValue> {
-    let expects_array = matches!(argument, Argument::Positions | Argument::Drills);
-    let (fits, expected) = if expects_array {
-        (js_sys::Array::is_array(&value), "an array")
-    } else {
-        (
-            value.is_object() && !js_sys::Array::is_array(&value),
-            "an object",
-        )
-    };
-    if !fits {
-        return Err(js_error(&wrong_shape(
-            argument,
-            expected,
-            &describe(&value),
-        )));
-    }
-    parse(argument, serde_wasm_bindgen::Deserializer::from(value)).map_err(|e| js_error(&e))
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = Object, js_name = keys, catch)]
+    fn object_keys(value: &JsValue) -> Result<Array, JsValue>;
+    #[wasm_bindgen(js_namespace = Array, js_name = isArray, catch)]
+    fn is_array(value: &JsValue) -> Result<bool, JsValue>;
+    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
+    fn json_parse(text: &str) -> Result<JsValue, JsValue>;
 }
 
-fn describe(value: &JsValue) -> String {
-    if value.is_null() {
-        "null".to_owned()
-    } else if js_sys::Array::is_array(value) {
-        "an array".to_owned()
-    } else {
-        value
-            .js_typeof()
-            .as_string()
-            .unwrap_or_else(|| "an unknown value".to_owned())
+const MAX_DEPTH: usize = 64;
+const MAX_VALUES: usize = 2_000_000;
+const MAX_TEXT_BYTES: usize = 64 * 1024 * 1024;
+
+/// One walk over a JS value: its budget and where it is.
+struct Walk<'a> {
+    values: usize,
+    text_bytes: usize,
+    path: Vec<String>,
+    /// Top-level keys that hold the host's callbacks rather than data.
+    skip: &'a [&'a str],
+}
+
+impl Walk<'_> {
+    fn path(&self) -> String {
+        let mut out = String::new();
+        for seg in &self.path {
+            if !seg.starts_with('[') && !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(seg);
+        }
+        out
     }
+
+    /// `None` for `undefined` (an absent field, as `JSON.stringify` treats it).
+    fn value(&mut self, v: &JsValue, depth: usize) -> Result<Option<Value>, String> {
+        self.values += 1;
+        if self.values > MAX_VALUES {
+            return Err(format!("the input holds more than {MAX_VALUES} values"));
+        }
+        if v.is_undefined() {
+            return Ok(None);
+        }
+        if v.is_null() {
+            return Ok(Some(Value::Null));
+        }
+        if let Some(b) = v.as_bool() {
+            return Ok(Some(Value::Bool(b)));
+        }
+        if let Some(n) = v.as_f64() {
+            return number(n).map(Some);
+        }
+        if v.is_string() {
+            return self.string(v).map(Some);
+        }
+        if v.is_bigint() {
+            return Err("a BigInt is not accepted; pass a number".into());
+        }
+        if v.is_symbol() || v.is_function() {
+            return Err(format!(
+                "a {} is not data",
+                if v.is_symbol() { "symbol" } else { "function" }
+            ));
+        }
+        if depth >= MAX_DEPTH {
+            return Err(format!(
+                "nested deeper than {MAX_DEPTH} levels (or a cycle)"
+            ));
+        }
+        let array = is_array(v).map_err(|e| format!("reading it threw: {}", message_of(&e)))?;
+        if array {
+            self.array(v, depth).map(Some)
+        } else {
+            self.object(v, depth).map(Some)
+        }
+    }
+
+    fn string(&mut self, v: &JsValue) -> Result<Value, String> {
+        // Measured before copying: UTF-16 length × 3 bounds the UTF-8 size.
+        let units = v.unchecked_ref::<JsString>().length() as usize;
+        self.text_bytes += units;
+        if self.text_bytes > MAX_TEXT_BYTES {
+            return Err(format!(
+                "the input holds more than {} MiB of text",
+                MAX_TEXT_BYTES >> 20
+            ));
+        }
+        Ok(Value::String(v.as_string().unwrap_or_default()))
+    }
+
+    fn array(&mut self, v: &JsValue, depth: usize) -> Result<Value, String> {
+        let length = Reflect::get(v, &JsValue::from_str("length"))
+            .map_err(|e| format!("reading its length threw: {}", message_of(&e)))?
+            .as_f64()
+            .unwrap_or(0.0);
+        if !(0.0..=MAX_VALUES as f64).contains(&length) {
+            return Err(format!("an array of {length} elements is too long"));
+        }
+        let mut items = Vec::with_capacity((length as usize).min(1024));
+        for i in 0..length as u32 {
+            self.path.push(format!("[{i}]"));
+            let item = Reflect::get_u32(v, i)
+                .map_err(|e| format!("reading it threw: {}", message_of(&e)))?;
+            items.push(self.value(&item, depth + 1)?.unwrap_or(Value::Null));
+            self.path.pop();
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn object(&mut self, v: &JsValue, depth: usize) -> Result<Value, String> {
+        let keys =
+            object_keys(v).map_err(|e| format!("listing its keys threw: {}", message_of(&e)))?;
+        let mut map = Map::new();
+        for key in keys.iter() {
+            let Some(name) = key.as_string() else {
+                continue;
+            };
+            if depth == 0 && self.skip.contains(&name.as_str()) {
+                continue;
+            }
+            self.path.push(name.clone());
+            let field = Reflect::get(v, &key)
+                .map_err(|e| format!("reading it threw: {}", message_of(&e)))?;
+            if let Some(value) = self.value(&field, depth + 1)? {
+                map.insert(name, value);
+            }
+            self.path.pop();
+        }
+        Ok(Value::Object(map))
+    }
+}
+
+/// JS numbers as JSON numbers: integers stay integers (so `u32` fields accept `5`), NaN and
+/// ±Infinity are refused (JSON cannot carry them; `JSON.stringify` would silently make them null).
+fn number(n: f64) -> Result<Value, String> {
+    if !n.is_finite() {
+        return Err(format!("{n} is not a finite number"));
+    }
+    let n = if n == 0.0 { 0.0 } else { n }; // -0 → 0
+    if n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_992.0 {
+        return Ok(if n >= 0.0 {
+            Value::from(n as u64)
+        } else {
+            Value::from(n as i64)
+        });
+    }
+    Number::from_f64(n)
+        .map(Value::Number)
+        .ok_or_else(|| format!("{n} is not a finite number"))
+}
+
+/// The JSON of a JS value (`skip`: top-level keys to leave out), or the coded error of
+/// `argument` naming the field that could not be read.
+pub fn snapshot(
+    argument: Argument,
+    value: &JsValue,
+    skip: &[&str],
+) -> Result<Value, DrillgenError> {
+    let mut walk = Walk {
+        values: 0,
+        text_bytes: 0,
+        path: Vec::new(),
+        skip,
+    };
+    match walk.value(value, 0) {
+        Ok(v) => Ok(v.unwrap_or(Value::Null)),
+        Err(inner) => Err(invalid(
+            argument,
+            &walk.path(),
+            bound(&inner, MAX_MESSAGE_BYTES).into_owned(),
+        )),
+    }
+}
+
+/// Reads one argument: the right kind (an array or an object), then typed with coded errors.
+pub fn from_js<T: DeserializeOwned>(
+    argument: Argument,
+    value: &JsValue,
+) -> Result<T, DrillgenError> {
+    let json = snapshot(argument, value, &[])?;
+    let expects_array = matches!(argument, Argument::Positions | Argument::Drills);
+    let fits = if expects_array {
+        json.is_array()
+    } else {
+        json.is_object()
+    };
+    if !fits {
+        let expected = if expects_array {
+            "an array"
+        } else {
+            "an object"
+        };
+        return Err(wrong_shape(argument, expected, kind(&json)));
+    }
+    parse(argument, json)
 }
 
 /// `undefined` and `null` mean "not given".
-pub fn from_js_opt<T: for<'de> Deserialize<'de>>(
+pub fn from_js_opt<T: DeserializeOwned>(
     argument: Argument,
-    value: Option<JsValue>,
-) -> Result<Option<T>, JsValue> {
-    match value {
-        Some(v) if !v.is_undefined() && !v.is_null() => from_js(argument, v).map(Some),
-        _ => Ok(None),
+    value: &JsValue,
+) -> Result<Option<T>, DrillgenError> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    from_js(argument, value).map(Some)
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 
-/// Plain JS objects (not `Map`s), numbers (not `BigInt`s): what `JSON.stringify` and IndexedDB expect.
-pub fn to_js<T: Serialize + ?Sized, R: JsCast>(value: &T) -> Result<R, JsValue> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map(JsCast::unchecked_into)
-        .map_err(|e| {
-            js_error(&DrillgenError::InvalidOptions(format!(
-                "could not convert the result: {e}"
-            )))
-        })
+/// A result for JS: JSON text with credentials removed, parsed by the engine into plain objects.
+pub fn to_js<T: Serialize + ?Sized>(value: &T, redactor: &Redactor) -> Result<JsValue, JsValue> {
+    let text = serde_json::to_string(value).map_err(|e| {
+        js_error(
+            &DrillgenError::InvalidOptions(format!("could not convert the result: {e}")),
+            redactor,
+        )
+    })?;
+    json_parse(&redactor.redact(&text))
+        .map_err(|e| js_error(&DrillgenError::InvalidOptions(message_of(&e)), redactor))
 }
 
-/// A real `Error` (with a stack) whose `name` is `DrillgenError` and whose `code` is stable.
-pub fn js_error(error: &DrillgenError) -> JsValue {
-    let err = js_sys::Error::new(&error.to_string());
+/// A real `Error` (with a stack) whose `name` is `DrillgenError`, with a stable `code` and
+/// `retryable`; its message redacted and at most 2 KB.
+pub fn js_error(error: &DrillgenError, redactor: &Redactor) -> JsValue {
+    let err = js_sys::Error::new(&redactor.message(&error.to_string()));
     err.set_name("DrillgenError");
     let obj: &JsValue = err.as_ref();
     // Reflect::set only fails on frozen or proxy objects, which a fresh Error is not.
-    let _ = js_sys::Reflect::set(
+    let _ = Reflect::set(
         obj,
         &JsValue::from_str("code"),
-        &JsValue::from_str(error.code()),
+        &JsValue::from_str(error.code().as_str()),
     );
-    let _ = js_sys::Reflect::set(
+    let _ = Reflect::set(
         obj,
         &JsValue::from_str("retryable"),
         &JsValue::from_bool(error.is_retryable()),
@@ -85,6 +268,64 @@ pub fn js_error(error: &DrillgenError) -> JsValue {
     err.into()
 }
 
-pub fn map_err<T>(result: crate::Result<T>) -> Result<T, JsValue> {
-    result.map_err(|e| js_error(&e))
+pub fn coded<T>(result: crate::Result<T>) -> Result<T, JsValue> {
+    result.map_err(|e| js_error(&e, &Redactor::default()))
+}
+
+/// What a thrown or rejected value says, without running more of the host's code than reading
+/// `message` (a getter there is caught too): bounded, never itself a throw.
+pub fn message_of(value: &JsValue) -> String {
+    let text = if let Some(s) = value.as_string() {
+        s
+    } else if value.is_object() {
+        match Reflect::get(value, &JsValue::from_str("message"))
+            .ok()
+            .and_then(|m| m.as_string())
+        {
+            Some(m) => m,
+            None => "a value that is not an Error".to_owned(),
+        }
+    } else if value.is_undefined() || value.is_null() {
+        "nothing (undefined)".to_owned()
+    } else if let Some(n) = value.as_f64() {
+        format!("the number {n}")
+    } else {
+        "a value that is not an Error".to_owned()
+    };
+    bound(&text, MAX_MESSAGE_BYTES).into_owned()
+}
+
+/// The credentials in raw options, for redacting even errors about options that did not parse:
+/// `llm.apiKey`, `llm.headers` values, the base URL's query values and any `user:password@`.
+pub fn redactor_from(options: &Value) -> Redactor {
+    let llm = &options["llm"];
+    let mut secrets: Vec<String> = llm["apiKey"]
+        .as_str()
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    if let Some(headers) = llm["headers"].as_object() {
+        secrets.extend(
+            headers
+                .values()
+                .filter_map(Value::as_str)
+                .map(|v| v.trim().to_owned()),
+        );
+    }
+    if let Some(url) = llm["baseUrl"].as_str() {
+        if let Some((_, rest)) = url.split_once("://")
+            && let Some((userinfo, _)) = rest.split('/').next().unwrap_or_default().rsplit_once('@')
+        {
+            secrets.extend(userinfo.split(':').map(str::to_owned));
+        }
+        if let Some((_, query)) = url.split_once('?') {
+            secrets.extend(
+                query
+                    .split('&')
+                    .filter_map(|p| p.split_once('='))
+                    .map(|(_, v)| v.to_owned()),
+            );
+        }
+    }
+    Redactor::new(secrets)
 }

@@ -1,54 +1,108 @@
-//! Exports of Phase 2: the whole run and a single batch.
+//! Exports of Phase 2: the whole run and a single batch. Each reads its options defensively
+//! (callbacks first, then the data part as JSON), calls the core, and converts the result out with
+//! the run's credentials redacted. Every failure is a coded `DrillgenError` or a coded outcome.
 
 use wasm_bindgen::prelude::*;
 
-use super::convert::{from_js, js_error, map_err, to_js};
-use super::host::{JsHost, data_part};
-use super::runtime::{FetchTransport, JsClock};
-use super::ts::*;
-use crate::input::Argument;
+use super::convert::{from_js, js_error, redactor_from, snapshot, to_js};
+use super::host::{Callbacks, HOST_KEYS, JsHost};
+use super::runtime::{Cancel, FetchTransport, JsClock};
+use crate::error::DrillgenError;
+use crate::input::{Argument, parse};
+use crate::llm::Runtime;
 use crate::orchestrator::{
     BatchOptions, GenerateOptions, generate_batch as run_one, generate_series,
 };
+use crate::text::Redactor;
 use crate::types::BatchSpec;
+
+/// A web page (where a key in the options is visible to its user) or anything else.
+fn runtime() -> Runtime {
+    let global = js_sys::global();
+    let has = |name: &str| {
+        js_sys::Reflect::get(&global, &JsValue::from_str(name)).is_ok_and(|v| v.is_object())
+    };
+    if has("window") && has("document") {
+        Runtime::Browser
+    } else {
+        Runtime::Server
+    }
+}
+
+/// The data part of the options, typed, and the redactor of the credentials in it.
+fn data<T: serde::de::DeserializeOwned>(options: &JsValue) -> Result<(T, Redactor), JsValue> {
+    let json = snapshot(Argument::Options, options, &HOST_KEYS)
+        .map_err(|e| js_error(&e, &Redactor::default()))?;
+    let redactor = redactor_from(&json);
+    let typed = parse(Argument::Options, json).map_err(|e| js_error(&e, &redactor))?;
+    Ok((typed, redactor))
+}
+
+/// The host side of one call: callbacks, cancellation (signal + deadline), timeouts.
+fn host(
+    callbacks: Callbacks,
+    options: &BatchOptions,
+    redactor: &Redactor,
+) -> Result<(Cancel, JsHost), DrillgenError> {
+    let cancel = Cancel::new(callbacks.signal.as_ref(), options.deadline_ms()?)?;
+    let host = JsHost::new(
+        callbacks,
+        cancel.handle(),
+        options.host_timeout_ms()?,
+        redactor.clone(),
+    );
+    Ok((cancel, host))
+}
 
 /// Runs a whole drill series: plan, sample, partition, concurrent batch calls with retries,
 /// `persist` per batch, progress events, then the series rebuilt from storage and verified.
 /// Rejects (with a `DrillgenError`) only for bad options or a failing `load()` at start; batch
-/// failures are in the result.
-#[wasm_bindgen(js_name = generateDrillSeries)]
+/// failures, timeouts, aborts and the deadline are in the result.
+#[wasm_bindgen(js_name = generateDrillSeries, unchecked_return_type = "GenerationResult")]
 pub async fn generate_drill_series(
-    options: JsGenerateSeriesOptions,
-) -> Result<JsGenerationResult, JsValue> {
-    let options: JsValue = options.into();
-    let host = JsHost::from_options(&options, true).map_err(|e| js_error(&e))?;
-    let data: GenerateOptions = from_js(Argument::Options, data_part(&options))?;
+    #[wasm_bindgen(unchecked_param_type = "GenerateSeriesOptions")] options: JsValue,
+) -> Result<JsValue, JsValue> {
+    let callbacks =
+        Callbacks::read(&options, true).map_err(|e| js_error(&e, &Redactor::default()))?;
+    let (data, redactor): (GenerateOptions, Redactor) = data(&options)?;
+    let (cancel, host) =
+        host(callbacks, &data.batch, &redactor).map_err(|e| js_error(&e, &redactor))?;
     let transport = FetchTransport {
-        signal: host.signal.clone(),
+        cancel: cancel.handle(),
     };
     let clock = JsClock {
-        signal: host.signal.clone(),
+        cancel: cancel.handle(),
     };
-    let result = map_err(generate_series(data, &transport, &clock, &host).await)?;
-    to_js(&result)
+    let result = generate_series(data, runtime(), &transport, &clock, &host).await;
+    drop(cancel);
+    match result {
+        Ok(result) => to_js(&result, &redactor),
+        Err(e) => Err(js_error(&e, &redactor)),
+    }
 }
 
-/// One batch with retries and `persist`, for hosts that fan batches out to separate invocations.
-#[wasm_bindgen(js_name = generateBatch)]
+/// One batch with retries and `persist`, for hosts that fan batches out to separate invocations
+/// (a Workflow step, a queue consumer). Checks the batch as strictly as a run checks its own.
+#[wasm_bindgen(js_name = generateBatch, unchecked_return_type = "BatchOutcome")]
 pub async fn generate_batch(
-    batch: JsBatchSpec,
-    options: JsGenerateBatchOptions,
-) -> Result<JsBatchOutcome, JsValue> {
-    let batch: BatchSpec = from_js(Argument::Batch, batch.into())?;
-    let options: JsValue = options.into();
-    let host = JsHost::from_options(&options, false).map_err(|e| js_error(&e))?;
-    let data: BatchOptions = from_js(Argument::Options, data_part(&options))?;
+    #[wasm_bindgen(unchecked_param_type = "BatchSpec")] batch: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "GenerateBatchOptions")] options: JsValue,
+) -> Result<JsValue, JsValue> {
+    let callbacks =
+        Callbacks::read(&options, false).map_err(|e| js_error(&e, &Redactor::default()))?;
+    let (data, redactor): (BatchOptions, Redactor) = data(&options)?;
+    let batch: BatchSpec = from_js(Argument::Batch, &batch).map_err(|e| js_error(&e, &redactor))?;
+    let (cancel, host) = host(callbacks, &data, &redactor).map_err(|e| js_error(&e, &redactor))?;
     let transport = FetchTransport {
-        signal: host.signal.clone(),
+        cancel: cancel.handle(),
     };
     let clock = JsClock {
-        signal: host.signal.clone(),
+        cancel: cancel.handle(),
     };
-    let outcome = map_err(run_one(batch, data, &transport, &clock, &host).await)?;
-    to_js(&outcome)
+    let outcome = run_one(batch, data, runtime(), &transport, &clock, &host).await;
+    drop(cancel);
+    match outcome {
+        Ok(outcome) => to_js(&outcome, &redactor),
+        Err(e) => Err(js_error(&e, &redactor)),
+    }
 }

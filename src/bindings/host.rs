@@ -1,25 +1,49 @@
-//! The host's JS callbacks behind the orchestrator's `Host` trait.
+//! The host's JS callbacks behind the orchestrator's `Host` trait, under one contract:
+//! - whatever a callback returns is resolved as `Promise.resolve` would (a lazy thenable such as
+//!   Prisma's `PrismaPromise` is started and awaited, a promise from another realm too);
+//! - every call is bounded by `hostTimeoutMs` and by the call's cancellation: a callback that
+//!   never settles is an error the run handles (a retried, then failed `persist`), not a hang;
+//! - nothing a callback throws, rejects with or returns escapes as an exception: throwing getters,
+//!   Proxies, non-`Error` throws all become messages;
+//! - `onProgress` is never waited for between events (the run does not wait on a UI), but the
+//!   promises it returns are settled (or timed out) before the run resolves.
 
+use std::cell::RefCell;
+
+use futures_util::future::{Either, select};
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::AbortSignal;
 
-use super::convert::{from_js, to_js};
-use super::runtime::message_of;
+use super::convert::{from_js, message_of, to_js};
+use super::runtime::CancelHandle;
 use crate::drill::Drill;
 use crate::error::DrillgenError;
 use crate::input::Argument;
 use crate::merge::Artifact;
 use crate::orchestrator::{BatchInfo, DrillProgressEvent, Host};
+use crate::text::Redactor;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = Promise, js_name = resolve, catch)]
+    fn promise_resolve(value: &JsValue) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = Promise, js_name = all, catch)]
+    fn promise_all(values: &js_sys::Array) -> Result<Promise, JsValue>;
+}
 
 thread_local! {
     /// One shared no-op rejection handler (a closure per event would leak one each time).
-    static IGNORE_REJECTION: Closure<dyn FnMut(JsValue)> = Closure::new(|_: JsValue| {});
+    static IGNORE: Closure<dyn FnMut(JsValue)> = Closure::new(|_: JsValue| {});
 }
 
-pub struct JsHost {
+/// The option keys that hold the host's callbacks and signal rather than data.
+pub const HOST_KEYS: [&str; 5] = ["persist", "load", "onProgress", "verify", "signal"];
+
+/// The callbacks and the signal, read once, defensively.
+pub struct Callbacks {
     pub persist: Option<Function>,
     pub load: Option<Function>,
     pub on_progress: Option<Function>,
@@ -27,12 +51,21 @@ pub struct JsHost {
     pub signal: Option<AbortSignal>,
 }
 
+fn read(options: &JsValue, name: &str) -> Result<JsValue, DrillgenError> {
+    Reflect::get(options, &JsValue::from_str(name)).map_err(|e| {
+        DrillgenError::InvalidOptions(format!(
+            "options.{name}: reading it threw: {}",
+            message_of(&e)
+        ))
+    })
+}
+
 fn function(
     options: &JsValue,
     name: &str,
     required: bool,
 ) -> Result<Option<Function>, DrillgenError> {
-    let value = Reflect::get(options, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
+    let value = read(options, name)?;
     if value.is_undefined() || value.is_null() {
         return if required {
             Err(DrillgenError::InvalidOptions(format!(
@@ -48,29 +81,28 @@ fn function(
         .map_err(|_| DrillgenError::InvalidOptions(format!("options.{name} must be a function")))
 }
 
-/// The option keys that hold the host's callbacks and signal rather than data.
-const HOST_KEYS: [&str; 5] = ["persist", "load", "onProgress", "verify", "signal"];
-
-/// A shallow copy of `options` without the host's callbacks, for deserializing the data part
-/// (serde buffers unknown keys of flattened structs, and a function is no value it can buffer).
-pub fn data_part(options: &JsValue) -> JsValue {
-    let copy = js_sys::Object::assign(&js_sys::Object::new(), options.unchecked_ref());
-    for key in HOST_KEYS {
-        let _ = Reflect::delete_property(&copy, &JsValue::from_str(key));
-    }
-    copy.into()
-}
-
-impl JsHost {
-    pub fn from_options(options: &JsValue, persist_required: bool) -> Result<Self, DrillgenError> {
-        let signal =
-            Reflect::get(options, &JsValue::from_str("signal")).unwrap_or(JsValue::UNDEFINED);
+impl Callbacks {
+    pub fn read(options: &JsValue, persist_required: bool) -> Result<Self, DrillgenError> {
+        if !options.is_object() || js_sys::Array::is_array(options) {
+            return Err(DrillgenError::InvalidOptions(
+                "options must be an object".into(),
+            ));
+        }
+        let signal = read(options, "signal")?;
         let signal = if signal.is_undefined() || signal.is_null() {
             None
         } else {
-            Some(signal.dyn_into::<AbortSignal>().map_err(|_| {
-                DrillgenError::InvalidOptions("options.signal must be an AbortSignal".into())
-            })?)
+            // Duck-typed: a signal from another realm fails `instanceof` but works.
+            let listens = Reflect::get(&signal, &JsValue::from_str("addEventListener"))
+                .is_ok_and(|f| f.is_function());
+            let flag = Reflect::get(&signal, &JsValue::from_str("aborted"))
+                .is_ok_and(|a| a.as_bool().is_some());
+            if !(signal.is_object() && listens && flag) {
+                return Err(DrillgenError::InvalidOptions(
+                    "options.signal must be an AbortSignal".into(),
+                ));
+            }
+            Some(signal.unchecked_into())
         };
         Ok(Self {
             persist: function(options, "persist", persist_required)?,
@@ -82,67 +114,126 @@ impl JsHost {
     }
 }
 
-/// Calls a host callback and waits for it if it returned a promise (sync callbacks are fine).
-async fn call(f: &Function, args: &[JsValue]) -> Result<JsValue, String> {
-    let result = match args {
-        [] => f.call0(&JsValue::UNDEFINED),
-        [a] => f.call1(&JsValue::UNDEFINED, a),
-        [a, b, ..] => f.call2(&JsValue::UNDEFINED, a, b),
+pub struct JsHost {
+    pub callbacks: Callbacks,
+    pub cancel: CancelHandle,
+    pub timeout_ms: u64,
+    pub redactor: Redactor,
+    /// Promises `onProgress` returned, each with a rejection handler already attached.
+    pending: RefCell<Vec<Promise>>,
+}
+
+impl JsHost {
+    pub fn new(
+        callbacks: Callbacks,
+        cancel: CancelHandle,
+        timeout_ms: u64,
+        redactor: Redactor,
+    ) -> Self {
+        Self {
+            callbacks,
+            cancel,
+            timeout_ms,
+            redactor,
+            pending: RefCell::new(Vec::new()),
+        }
     }
-    .map_err(|e| message_of(&e))?;
-    match result.dyn_into::<Promise>() {
-        Ok(promise) => JsFuture::from(promise).await.map_err(|e| message_of(&e)),
-        Err(value) => Ok(value),
+
+    /// Calls `f`, then waits for what it returned as `Promise.resolve` would, at most
+    /// `timeout_ms` and never past the call's cancellation.
+    async fn call(&self, name: &str, f: &Function, args: &[JsValue]) -> Result<JsValue, String> {
+        let returned = match args {
+            [] => f.call0(&JsValue::UNDEFINED),
+            [a] => f.call1(&JsValue::UNDEFINED, a),
+            [a, b, ..] => f.call2(&JsValue::UNDEFINED, a, b),
+        }
+        .map_err(|e| format!("{name}() threw: {}", message_of(&e)))?;
+        let promise = promise_resolve(&returned).map_err(|e| {
+            format!(
+                "{name}() returned a value that threw when awaited: {}",
+                message_of(&e)
+            )
+        })?;
+        let settled = JsFuture::from(promise);
+        let limit = self.cancel.sleep(self.timeout_ms);
+        match select(settled, Box::pin(limit)).await {
+            Either::Left((Ok(value), _)) => Ok(value),
+            Either::Left((Err(e), _)) => Err(format!("{name}() rejected: {}", message_of(&e))),
+            Either::Right((Ok(()), _)) => Err(format!(
+                "{name}() did not settle within {} ms (hostTimeoutMs)",
+                self.timeout_ms
+            )),
+            Either::Right((Err(reason), _)) => Err(format!("{name}() was cut short: {reason}")),
+        }
     }
 }
 
 impl Host for JsHost {
     async fn persist(&self, drills: &[Drill], batch: &BatchInfo) -> Result<(), String> {
-        let Some(f) = &self.persist else {
+        let Some(f) = &self.callbacks.persist else {
             return Ok(());
         };
-        let drills: JsValue = to_js(drills).map_err(|e| message_of(&e))?;
-        let batch: JsValue = to_js(batch).map_err(|e| message_of(&e))?;
-        call(f, &[drills, batch]).await.map(|_| ())
+        let drills = to_js(drills, &self.redactor).map_err(|e| message_of(&e))?;
+        let batch = to_js(batch, &self.redactor).map_err(|e| message_of(&e))?;
+        self.call("persist", f, &[drills, batch]).await.map(|_| ())
     }
 
     async fn load(&self) -> Option<Result<Vec<Drill>, String>> {
-        let f = self.load.as_ref()?;
-        Some(match call(f, &[]).await {
-            Ok(value) => from_js::<Vec<Drill>>(Argument::Drills, value).map_err(|e| message_of(&e)),
+        let f = self.callbacks.load.as_ref()?;
+        Some(match self.call("load", f, &[]).await {
+            Ok(value) => from_js::<Vec<Drill>>(Argument::Drills, &value)
+                .map_err(|e| format!("load() returned {e}")),
             Err(e) => Err(e),
         })
     }
 
     fn progress(&self, event: &DrillProgressEvent) {
-        let Some(f) = &self.on_progress else { return };
-        let Ok(event) = to_js::<_, JsValue>(event) else {
+        let Some(f) = &self.callbacks.on_progress else {
+            return;
+        };
+        let Ok(event) = to_js(event, &self.redactor) else {
             return;
         };
         // A throwing or rejecting onProgress must never break the run.
-        if let Ok(returned) = f.call1(&JsValue::UNDEFINED, &event)
-            && let Ok(promise) = returned.dyn_into::<Promise>()
-        {
-            IGNORE_REJECTION.with(|ignore| {
-                let _ = promise.catch(ignore);
-            });
+        let Ok(returned) = f.call1(&JsValue::UNDEFINED, &event) else {
+            return;
+        };
+        if !(returned.is_object() || returned.is_function()) {
+            return;
+        }
+        if let Ok(promise) = promise_resolve(&returned) {
+            let handled = IGNORE.with(|ignore| promise.catch(ignore));
+            self.pending.borrow_mut().push(handled);
         }
     }
 
     async fn verify(&self, artifact: &Artifact) -> Option<Result<serde_json::Value, String>> {
-        let f = self.verify.as_ref()?;
-        let artifact: JsValue = match to_js(artifact) {
+        let f = self.callbacks.verify.as_ref()?;
+        let artifact = match to_js(artifact, &self.redactor) {
             Ok(a) => a,
             Err(e) => return Some(Err(message_of(&e))),
         };
-        Some(match call(f, &[artifact]).await {
+        Some(match self.call("verify", f, &[artifact]).await {
             Ok(v) if v.is_undefined() => Ok(serde_json::Value::Null),
-            Ok(v) => serde_wasm_bindgen::from_value(v).map_err(|e| e.to_string()),
+            Ok(v) => super::convert::snapshot(Argument::Artifact, &v, &[])
+                .map_err(|e| format!("verify() returned {e}")),
             Err(e) => Err(e),
         })
     }
 
-    fn is_aborted(&self) -> bool {
-        self.signal.as_ref().is_some_and(AbortSignal::aborted)
+    fn stop_reason(&self) -> Option<DrillgenError> {
+        self.cancel.reason()
+    }
+
+    async fn settle(&self) {
+        let pending: js_sys::Array = self.pending.borrow_mut().drain(..).collect();
+        if pending.length() == 0 {
+            return;
+        }
+        let Ok(all) = promise_all(&pending) else {
+            return;
+        };
+        let limit = self.cancel.sleep(self.timeout_ms);
+        let _ = select(JsFuture::from(all), Box::pin(limit)).await;
     }
 }

@@ -1,6 +1,7 @@
-//! The JS boundary: the only home of `#[wasm_bindgen]`. Every export converts its arguments in
-//! (`convert::from_js`, which gives coded errors), calls one function of `crate::api`, and converts
-//! the result out. Types in the `.d.ts` come from the Rust types (`Tsify`) and `ts.rs`.
+//! The JS boundary: the only home of `#[wasm_bindgen]`, in the way of biome's wasm crate: every
+//! export converts its arguments in (`convert`: a defensive walk to JSON, coded errors), calls one
+//! function of the core, and converts the result out. `runtime` gives the core `fetch`, timers and
+//! cancellation; `host` wraps the host's callbacks; `ts` completes the generated `.d.ts`.
 //! Public only so the wasm-bindgen tests can call the exports the way JS does.
 
 mod convert;

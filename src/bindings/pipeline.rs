@@ -1,104 +1,132 @@
-//! Exports of the pure pipeline: plan, sample, partition, prompt, merge, verify.
+//! Exports of the pure pipeline: plan, sample, partition, prompt, merge, verify, and the board.
+//! Each converts its arguments in (coded errors naming the bad field), calls one function of
+//! `crate::api`, and converts the result out.
 
 use wasm_bindgen::prelude::*;
 
-use super::convert::{from_js, from_js_opt, map_err, to_js};
-use super::ts::*;
+use super::convert::{coded, from_js, from_js_opt, to_js};
 use crate::api;
+use crate::board::BoardOptions;
 use crate::drill::{Drill, batch_output_schema};
 use crate::input::Argument;
 use crate::merge::Artifact;
 use crate::prompt::{PromptContext, PromptTemplates};
+use crate::text::Redactor;
 use crate::types::{BatchSpec, DrillRequest, Plan, Position, SampleOptions};
+
+fn out<T: serde::Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
+    to_js(value, &Redactor::default())
+}
 
 /// Positions to load per phase, batch count and prompt tokens against the spec's fixed loading.
 /// `pool` is only needed when `request.gamePhases` is absent: the phases present in it are used.
-#[wasm_bindgen(js_name = planPositions)]
+#[wasm_bindgen(js_name = planPositions, unchecked_return_type = "Plan")]
 pub fn plan_positions(
-    request: JsDrillRequest,
-    pool: Option<JsPositions>,
-) -> Result<JsPlan, JsValue> {
-    let request: DrillRequest = from_js(Argument::Request, request.into())?;
-    let pool: Option<Vec<Position>> = from_js_opt(Argument::Positions, pool.map(Into::into))?;
-    to_js(&map_err(api::plan_positions(&request, pool.as_deref()))?)
+    #[wasm_bindgen(unchecked_param_type = "DrillRequest")] request: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "Position[]")] pool: JsValue,
+) -> Result<JsValue, JsValue> {
+    let request: DrillRequest = coded(from_js(Argument::Request, &request))?;
+    let pool: Option<Vec<Position>> = coded(from_js_opt(Argument::Positions, &pool))?;
+    out(&coded(api::plan_positions(&request, pool.as_deref()))?)
 }
 
 /// Uniform random choice from the pool per the plan; OPENING = all 21 rolls sorted by dice.
-/// Pass the returned `seed` back to reproduce the sample.
-#[wasm_bindgen(js_name = samplePositions)]
+/// Positions keep the host's own fields. Pass the returned `seed` back to reproduce the sample.
+#[wasm_bindgen(js_name = samplePositions, unchecked_return_type = "Sample")]
 pub fn sample_positions(
-    pool: JsPositions,
-    plan: JsPlan,
-    options: Option<JsSampleOptions>,
-) -> Result<JsSample, JsValue> {
-    let pool: Vec<Position> = from_js(Argument::Positions, pool.into())?;
-    let plan: Plan = from_js(Argument::Plan, plan.into())?;
+    #[wasm_bindgen(unchecked_param_type = "Position[]")] pool: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Plan")] plan: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "SampleOptions")] options: JsValue,
+) -> Result<JsValue, JsValue> {
+    let pool: Vec<Position> = coded(from_js(Argument::Positions, &pool))?;
+    let plan: Plan = coded(from_js(Argument::Plan, &plan))?;
     let options: SampleOptions =
-        from_js_opt(Argument::SampleOptions, options.map(Into::into))?.unwrap_or_default();
-    to_js(&map_err(api::sample_positions(&pool, &plan, &options))?)
+        coded(from_js_opt(Argument::SampleOptions, &options))?.unwrap_or_default();
+    out(&coded(api::sample_positions(&pool, &plan, &options))?)
 }
 
-/// `ceil(target / batchSize)` batches of contiguous drill indices with positions spread over them.
-#[wasm_bindgen(js_name = partitionBatches)]
+/// `ceil(target / batchSize)` batches of contiguous drill indices, one position per drill.
+#[wasm_bindgen(js_name = partitionBatches, unchecked_return_type = "BatchSpec[]")]
 pub fn partition_batches(
-    request: JsDrillRequest,
-    positions: JsPositions,
-) -> Result<JsBatchSpecs, JsValue> {
-    let request: DrillRequest = from_js(Argument::Request, request.into())?;
-    let positions: Vec<Position> = from_js(Argument::Positions, positions.into())?;
-    to_js(&map_err(api::partition_batches(&request, &positions))?)
+    #[wasm_bindgen(unchecked_param_type = "DrillRequest")] request: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Position[]")] positions: JsValue,
+) -> Result<JsValue, JsValue> {
+    let request: DrillRequest = coded(from_js(Argument::Request, &request))?;
+    let positions: Vec<Position> = coded(from_js(Argument::Positions, &positions))?;
+    out(&coded(api::partition_batches(&request, &positions))?)
 }
 
 /// `{ system, user }` for one batch: `system` is identical for every batch of a run.
-#[wasm_bindgen(js_name = buildBatchPrompt)]
+#[wasm_bindgen(js_name = buildBatchPrompt, unchecked_return_type = "BatchPrompt")]
 pub fn build_batch_prompt(
-    batch: JsBatchSpec,
-    context: JsPromptContext,
-    prompts: Option<JsPromptTemplates>,
-) -> Result<JsBatchPrompt, JsValue> {
-    let batch: BatchSpec = from_js(Argument::Batch, batch.into())?;
-    let context: PromptContext = from_js(Argument::Context, context.into())?;
+    #[wasm_bindgen(unchecked_param_type = "BatchSpec")] batch: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "PromptContext")] context: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "PromptTemplates")] prompts: JsValue,
+) -> Result<JsValue, JsValue> {
+    let batch: BatchSpec = coded(from_js(Argument::Batch, &batch))?;
+    let context: PromptContext = coded(from_js(Argument::Context, &context))?;
     let prompts: PromptTemplates =
-        from_js_opt(Argument::Prompts, prompts.map(Into::into))?.unwrap_or_default();
-    to_js(&map_err(api::batch_prompt(&batch, &context, &prompts))?)
+        coded(from_js_opt(Argument::Prompts, &prompts))?.unwrap_or_default();
+    out(&coded(api::batch_prompt(&batch, &context, &prompts))?)
 }
 
 /// One position as the prompt shows it to the model (for token budgeting and previews).
 #[wasm_bindgen(js_name = formatPosition)]
-pub fn format_position(position: JsPosition) -> Result<String, JsValue> {
-    let position: Position = from_js(Argument::Position, position.into())?;
+pub fn format_position(
+    #[wasm_bindgen(unchecked_param_type = "Position")] position: JsValue,
+) -> Result<String, JsValue> {
+    let position: Position = coded(from_js(Argument::Position, &position))?;
     Ok(crate::prompt::format_position(&position))
 }
 
-/// JSON Schema of one batch's LLM output (positions and indices as enums, fixed counts).
-#[wasm_bindgen(js_name = batchOutputSchema)]
-pub fn batch_output_schema_js(batch: JsBatchSpec) -> Result<JsJsonSchema, JsValue> {
-    let batch: BatchSpec = from_js(Argument::Batch, batch.into())?;
-    let ids: Vec<&str> = batch
-        .positions
-        .iter()
-        .map(|p| p.position_id.as_str())
-        .collect();
-    to_js(&batch_output_schema(&ids, &batch.drill_indices))
+/// JSON Schema of one batch's LLM output: the same for every batch of that size, so it stays in
+/// the providers' cached prefix.
+#[wasm_bindgen(js_name = batchOutputSchema, unchecked_return_type = "{ [key: string]: JsonValue }")]
+pub fn batch_output_schema_js(
+    #[wasm_bindgen(unchecked_param_type = "BatchSpec")] batch: JsValue,
+) -> Result<JsValue, JsValue> {
+    let batch: BatchSpec = coded(from_js(Argument::Batch, &batch))?;
+    out(&batch_output_schema(batch.drill_indices.len()))
 }
 
 /// Rebuilds the artifact from stored drills: COMPLETED only, sorted by index, duplicates resolved.
-#[wasm_bindgen(js_name = mergeDrills)]
-pub fn merge_drills(request: JsDrillRequest, drills: JsDrills) -> Result<JsArtifact, JsValue> {
-    let request: DrillRequest = from_js(Argument::Request, request.into())?;
-    let drills: Vec<Drill> = from_js(Argument::Drills, drills.into())?;
-    to_js(&map_err(api::merge_drills(&request, drills))?)
+#[wasm_bindgen(js_name = mergeDrills, unchecked_return_type = "Artifact")]
+pub fn merge_drills(
+    #[wasm_bindgen(unchecked_param_type = "DrillRequest")] request: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Drill[]")] drills: JsValue,
+) -> Result<JsValue, JsValue> {
+    let request: DrillRequest = coded(from_js(Argument::Request, &request))?;
+    let drills: Vec<Drill> = coded(from_js(Argument::Drills, &drills))?;
+    out(&coded(api::merge_drills(&request, drills))?)
 }
 
-/// Structural checks of a rebuilt artifact; returns a report, never throws on a bad artifact.
-#[wasm_bindgen(js_name = verifyArtifact)]
+/// Checks a rebuilt artifact's structure and every drill against the engine's analysis of its
+/// position; returns a report, never throws on a bad artifact.
+#[wasm_bindgen(js_name = verifyArtifact, unchecked_return_type = "VerificationReport")]
 pub fn verify_artifact(
-    artifact: JsArtifact,
-    positions: JsPositions,
-) -> Result<JsVerificationReport, JsValue> {
-    let artifact: Artifact = from_js(Argument::Artifact, artifact.into())?;
-    let positions: Vec<Position> = from_js(Argument::Positions, positions.into())?;
-    to_js(&api::verify_artifact(&artifact, &positions))
+    #[wasm_bindgen(unchecked_param_type = "Artifact")] artifact: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Position[]")] positions: JsValue,
+) -> Result<JsValue, JsValue> {
+    let artifact: Artifact = coded(from_js(Argument::Artifact, &artifact))?;
+    let positions: Vec<Position> = coded(from_js(Argument::Positions, &positions))?;
+    out(&api::verify_artifact(&artifact, &positions))
+}
+
+/// A position's XGID as an accessible SVG board (checkers, bar, borne-off, pip counts, dice, cube,
+/// player on roll), drawn from the side of the player on roll. Invalid XGIDs throw `INVALID_XGID`.
+#[wasm_bindgen(js_name = renderBoard)]
+pub fn render_board(
+    #[wasm_bindgen(unchecked_param_type = "string")] xgid: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "BoardOptions")] options: JsValue,
+) -> Result<String, JsValue> {
+    let Some(xgid) = xgid.as_string() else {
+        return coded(Err(crate::DrillgenError::InvalidXgid(
+            "the XGID must be a string".into(),
+        )));
+    };
+    let options: BoardOptions =
+        coded(from_js_opt(Argument::Options, &options))?.unwrap_or_default();
+    coded(crate::board::render_board(&xgid, &options))
 }
 
 /// The crate version, for hosts that log what generated a series.

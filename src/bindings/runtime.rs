@@ -1,20 +1,22 @@
-//! The outside world for the orchestrator in any JS runtime: `fetch` (through gloo-net, which binds
-//! it as a global, so it works in Node, browsers, web workers and workerd), `setTimeout`, `Date.now`
-//! and the caller's `AbortSignal`. Nothing here touches `window`.
+//! The outside world for the orchestrator in any JS runtime: the global `fetch` (Node, browsers,
+//! web workers, workerd), `setTimeout`, `Date.now` and cancellation. One `Cancel` per call joins
+//! the caller's `AbortSignal` and the `deadlineMs` timer into one internal signal that every
+//! request, wait and host callback obeys. Timers and listeners are removed on drop (workers-rs'
+//! habit), so many attempts on one signal do not pile up listeners (Node warns past ten).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use gloo_net::http::RequestBuilder;
-use js_sys::{Function, Promise, Reflect, Uint8Array};
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, AbortSignal, ReadableStream, ReadableStreamDefaultReader};
+use web_sys::{AbortController, AbortSignal, ReadableStreamDefaultReader, Response};
 
+use super::convert::message_of;
 use crate::error::DrillgenError;
-use crate::llm::{HttpRequest, HttpResponse};
-use crate::orchestrator::{Clock, Transport};
+use crate::llm::{HttpRequest, HttpResponse, MAX_TIMER_MS};
+use crate::orchestrator::{Clock, SendLimits, Transport};
 
 #[wasm_bindgen]
 extern "C" {
@@ -22,44 +24,24 @@ extern "C" {
     fn set_timeout(handler: &Function, ms: f64) -> JsValue;
     #[wasm_bindgen(js_name = clearTimeout)]
     fn clear_timeout(handle: &JsValue);
+    #[wasm_bindgen(js_name = fetch, catch)]
+    fn fetch_with(input: &str, init: &JsValue) -> Result<Promise, JsValue>;
 }
 
-/// Runs `on_abort` when `signal` fires; the listener is removed on drop, so many attempts and
-/// sleeps on one signal do not pile up listeners (Node warns past ten).
-struct AbortLink {
-    signal: AbortSignal,
-    listener: Closure<dyn FnMut()>,
-}
-
-impl AbortLink {
-    fn new(signal: &AbortSignal, on_abort: impl FnMut() + 'static) -> Self {
-        let listener = Closure::<dyn FnMut()>::new(on_abort);
-        let _ = signal.add_event_listener_with_callback("abort", listener.as_ref().unchecked_ref());
-        Self {
-            signal: signal.clone(),
-            listener,
-        }
-    }
-}
-
-impl Drop for AbortLink {
-    fn drop(&mut self) {
-        let _ = self
-            .signal
-            .remove_event_listener_with_callback("abort", self.listener.as_ref().unchecked_ref());
-    }
-}
-
-/// A pending `setTimeout`, cleared on drop.
-struct Timer {
+/// A pending `setTimeout`, cleared on drop. Delays are clamped to the timer range: Node turns a
+/// larger one into 1 ms.
+pub struct Timer {
     handle: JsValue,
     _callback: Closure<dyn FnMut()>,
 }
 
 impl Timer {
-    fn new(ms: f64, callback: impl FnMut() + 'static) -> Self {
+    pub fn new(ms: u64, callback: impl FnMut() + 'static) -> Self {
         let callback = Closure::<dyn FnMut()>::new(callback);
-        let handle = set_timeout(callback.as_ref().unchecked_ref(), ms);
+        let handle = set_timeout(
+            callback.as_ref().unchecked_ref(),
+            ms.min(MAX_TIMER_MS) as f64,
+        );
         Self {
             handle,
             _callback: callback,
@@ -73,149 +55,145 @@ impl Drop for Timer {
     }
 }
 
-pub(super) fn message_of(value: &JsValue) -> String {
-    Reflect::get(value, &JsValue::from_str("message"))
-        .ok()
-        .and_then(|m| m.as_string())
-        .or_else(|| value.as_string())
-        .unwrap_or_else(|| format!("{value:?}"))
+/// Runs `on_abort` when `signal` fires; the listener is removed on drop.
+pub struct AbortLink {
+    signal: AbortSignal,
+    listener: Closure<dyn FnMut()>,
 }
 
-pub struct FetchTransport {
-    pub signal: Option<AbortSignal>,
-}
-
-impl FetchTransport {
-    fn caller_aborted(&self) -> bool {
-        self.signal.as_ref().is_some_and(AbortSignal::aborted)
-    }
-
-    async fn attempt(
-        &self,
-        request: &HttpRequest,
-        max_bytes: u64,
-        controller: &AbortController,
-    ) -> Result<HttpResponse, JsValue> {
-        let mut builder = RequestBuilder::new(&request.url).method(gloo_net::http::Method::POST);
-        for (name, value) in &request.headers {
-            builder = builder.header(name, value);
-        }
-        let response = builder
-            .abort_signal(Some(&controller.signal()))
-            .body(request.body.as_str())
-            .map_err(|e| JsValue::from_str(&e.to_string()))?
-            .send()
-            .await
-            .map_err(|e| JsValue::from_str(&e.to_string()))?;
-        let headers: Vec<(String, String)> = response
-            .headers()
-            .entries()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v))
-            .collect();
-        let declared = headers
-            .iter()
-            .find(|(k, _)| k == "content-length")
-            .and_then(|(_, v)| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > max_bytes) {
-            controller.abort();
-            return Err(too_large(max_bytes));
-        }
-        let body = match response.body() {
-            Some(stream) => read_capped(&stream, max_bytes).await?,
-            None => String::new(),
-        };
-        Ok(HttpResponse {
-            status: response.status(),
-            headers,
-            body,
+impl AbortLink {
+    pub fn new(signal: &AbortSignal, on_abort: impl FnMut() + 'static) -> Result<Self, JsValue> {
+        let listener = Closure::<dyn FnMut()>::new(on_abort);
+        signal.add_event_listener_with_callback("abort", listener.as_ref().unchecked_ref())?;
+        Ok(Self {
+            signal: signal.clone(),
+            listener,
         })
     }
 }
 
-fn too_large(limit: u64) -> JsValue {
-    let marker = js_sys::Object::new();
-    let _ = Reflect::set(
-        &marker,
-        &JsValue::from_str("tooLarge"),
-        &JsValue::from_f64(limit as f64),
-    );
-    marker.into()
-}
-
-/// Reads the body chunk by chunk and stops (cancelling the stream) as soon as it passes the cap,
-/// so an endless or huge body never fills memory.
-async fn read_capped(stream: &ReadableStream, max_bytes: u64) -> Result<String, JsValue> {
-    let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
-    let mut bytes: Vec<u8> = Vec::new();
-    loop {
-        let chunk = JsFuture::from(reader.read()).await?;
-        if Reflect::get(&chunk, &JsValue::from_str("done"))?
-            .as_bool()
-            .unwrap_or(true)
-        {
-            break;
-        }
-        let value: Uint8Array = Reflect::get(&chunk, &JsValue::from_str("value"))?.unchecked_into();
-        if bytes.len() as u64 + u64::from(value.length()) > max_bytes {
-            let _ = reader.cancel();
-            return Err(too_large(max_bytes));
-        }
-        let start = bytes.len();
-        bytes.resize(start + value.length() as usize, 0);
-        value.copy_to(&mut bytes[start..]);
+impl Drop for AbortLink {
+    fn drop(&mut self) {
+        let _ = self
+            .signal
+            .remove_event_listener_with_callback("abort", self.listener.as_ref().unchecked_ref());
     }
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-impl Transport for FetchTransport {
-    async fn send(
-        &self,
-        request: HttpRequest,
-        timeout_ms: u64,
-        max_bytes: u64,
-    ) -> Result<HttpResponse, DrillgenError> {
-        if self.caller_aborted() {
-            return Err(DrillgenError::Aborted);
-        }
-        // One controller per attempt: aborted by our timeout or by the caller's signal.
+/// A caller's signal read defensively (another realm's, or a look-alike): `aborted`, or false.
+pub fn is_aborted(signal: &AbortSignal) -> bool {
+    Reflect::get(signal, &JsValue::from_str("aborted"))
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
+}
+
+/// The call's own cancellation: fired by the caller's signal or by the deadline, with the reason.
+pub struct Cancel {
+    controller: AbortController,
+    reason: Rc<RefCell<Option<DrillgenError>>>,
+    _link: Option<AbortLink>,
+    _deadline: Option<Timer>,
+}
+
+impl Cancel {
+    pub fn new(
+        caller: Option<&AbortSignal>,
+        deadline_ms: Option<u64>,
+    ) -> Result<Self, DrillgenError> {
         let controller =
             AbortController::new().map_err(|e| DrillgenError::Network(message_of(&e)))?;
-        let timed_out = Rc::new(Cell::new(false));
-        let _timer = {
-            let (c, t) = (controller.clone(), timed_out.clone());
-            Timer::new(timeout_ms as f64, move || {
-                t.set(true);
+        let reason = Rc::new(RefCell::new(None));
+        let fire = |why: DrillgenError| {
+            let (c, r) = (controller.clone(), reason.clone());
+            move || {
+                r.borrow_mut().get_or_insert_with(|| why.clone());
                 c.abort();
-            })
-        };
-        let _link = self.signal.as_ref().map(|s| {
-            let c = controller.clone();
-            AbortLink::new(s, move || c.abort())
-        });
-        match self.attempt(&request, max_bytes, &controller).await {
-            Ok(response) => Ok(response),
-            Err(e) => {
-                if let Some(limit) = Reflect::get(&e, &JsValue::from_str("tooLarge"))
-                    .ok()
-                    .and_then(|v| v.as_f64())
-                {
-                    Err(DrillgenError::ResponseTooLarge {
-                        limit: limit as u64,
-                    })
-                } else if self.caller_aborted() {
-                    Err(DrillgenError::Aborted)
-                } else if timed_out.get() {
-                    Err(DrillgenError::Timeout { ms: timeout_ms })
-                } else {
-                    Err(DrillgenError::Network(message_of(&e)))
-                }
             }
+        };
+        let link = match caller {
+            Some(signal) if is_aborted(signal) => {
+                fire(DrillgenError::Aborted)();
+                None
+            }
+            Some(signal) => Some(
+                AbortLink::new(signal, fire(DrillgenError::Aborted)).map_err(|e| {
+                    DrillgenError::InvalidOptions(format!(
+                        "options.signal: adding an abort listener threw: {}",
+                        message_of(&e)
+                    ))
+                })?,
+            ),
+            None => None,
+        };
+        let deadline =
+            deadline_ms.map(|ms| Timer::new(ms, fire(DrillgenError::DeadlineExceeded { ms })));
+        Ok(Self {
+            controller,
+            reason,
+            _link: link,
+            _deadline: deadline,
+        })
+    }
+
+    pub fn signal(&self) -> AbortSignal {
+        self.controller.signal()
+    }
+
+    pub fn handle(&self) -> CancelHandle {
+        CancelHandle {
+            signal: self.signal(),
+            reason: self.reason.clone(),
         }
+    }
+}
+
+/// What requests, waits and callbacks hold of the `Cancel`.
+#[derive(Clone)]
+pub struct CancelHandle {
+    pub signal: AbortSignal,
+    reason: Rc<RefCell<Option<DrillgenError>>>,
+}
+
+impl CancelHandle {
+    pub fn reason(&self) -> Option<DrillgenError> {
+        if self.signal.aborted() {
+            return Some(
+                self.reason
+                    .borrow()
+                    .clone()
+                    .unwrap_or(DrillgenError::Aborted),
+            );
+        }
+        None
+    }
+
+    /// Waits `ms`; ends early with the reason when the call is cancelled.
+    pub async fn sleep(&self, ms: u64) -> Result<(), DrillgenError> {
+        if let Some(reason) = self.reason() {
+            return Err(reason);
+        }
+        let mut timer = None;
+        let mut link = None;
+        let promise = Promise::new(&mut |resolve, reject| {
+            timer = Some(Timer::new(ms, move || {
+                let _ = resolve.call0(&JsValue::UNDEFINED);
+            }));
+            link = AbortLink::new(&self.signal, move || {
+                let _ = reject.call0(&JsValue::UNDEFINED);
+            })
+            .ok();
+        });
+        let outcome = JsFuture::from(promise).await;
+        drop((timer, link));
+        outcome
+            .map(|_| ())
+            .map_err(|_| self.reason().unwrap_or(DrillgenError::Aborted))
     }
 }
 
 pub struct JsClock {
-    pub signal: Option<AbortSignal>,
+    pub cancel: CancelHandle,
 }
 
 impl Clock for JsClock {
@@ -224,23 +202,175 @@ impl Clock for JsClock {
     }
 
     async fn sleep(&self, ms: u64) -> Result<(), DrillgenError> {
-        if self.signal.as_ref().is_some_and(AbortSignal::aborted) {
-            return Err(DrillgenError::Aborted);
+        self.cancel.sleep(ms).await
+    }
+}
+
+pub struct FetchTransport {
+    pub cancel: CancelHandle,
+}
+
+/// Headers read from a response: bounded in count and size (a hostile server could send many).
+const MAX_HEADERS: usize = 200;
+
+fn init(request: &HttpRequest, signal: &AbortSignal) -> JsValue {
+    let init = Object::new();
+    let headers = Array::new();
+    for (name, value) in &request.headers {
+        headers.push(&Array::of2(
+            &JsValue::from_str(name),
+            &JsValue::from_str(value),
+        ));
+    }
+    let set = |k: &str, v: &JsValue| {
+        let _ = Reflect::set(&init, &JsValue::from_str(k), v);
+    };
+    set("method", &JsValue::from_str("POST"));
+    set("headers", &headers);
+    set("body", &JsValue::from_str(&request.body));
+    set("signal", signal);
+    // Never follow a redirect with the key on it: the 3xx comes back and is refused with a code.
+    set("redirect", &JsValue::from_str("manual"));
+    init.into()
+}
+
+fn headers_of(response: &Response) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let Ok(Some(entries)) = js_sys::try_iter(&response.headers()) else {
+        return out;
+    };
+    for entry in entries.take(MAX_HEADERS).flatten() {
+        let pair: Array = entry.unchecked_into();
+        if let (Some(k), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+            out.push((
+                k.to_ascii_lowercase(),
+                crate::text::bound(&v, 8192).into_owned(),
+            ));
         }
-        let mut timer = None;
-        let mut link = None;
-        let promise = Promise::new(&mut |resolve, reject| {
-            timer = Some(Timer::new(ms as f64, move || {
-                let _ = resolve.call0(&JsValue::UNDEFINED);
-            }));
-            link = self.signal.as_ref().map(|s| {
-                AbortLink::new(s, move || {
-                    let _ = reject.call0(&JsValue::UNDEFINED);
-                })
+    }
+    out
+}
+
+/// Reads the body chunk by chunk and stops (cancelling the stream) as soon as it passes the cap,
+/// so an endless or huge body never fills memory.
+async fn read_capped(response: &Response, max_bytes: u64) -> Result<String, DrillgenError> {
+    let Some(stream) = response.body() else {
+        return Ok(String::new());
+    };
+    let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    let mut bytes: Vec<u8> = Vec::new();
+    loop {
+        let chunk = JsFuture::from(reader.read())
+            .await
+            .map_err(|e| DrillgenError::Network(message_of(&e)))?;
+        let done = Reflect::get(&chunk, &JsValue::from_str("done"))
+            .ok()
+            .and_then(|d| d.as_bool())
+            .unwrap_or(true);
+        if done {
+            break;
+        }
+        let value = Reflect::get(&chunk, &JsValue::from_str("value")).unwrap_or(JsValue::UNDEFINED);
+        let Some(value) = value.dyn_ref::<Uint8Array>() else {
+            return Err(DrillgenError::Network(
+                "the response body is not bytes".into(),
+            ));
+        };
+        if bytes.len() as u64 + u64::from(value.length()) > max_bytes {
+            let _ = reader.cancel();
+            return Err(DrillgenError::ResponseTooLarge { limit: max_bytes });
+        }
+        let start = bytes.len();
+        bytes.resize(start + value.length() as usize, 0);
+        value.copy_to(&mut bytes[start..]);
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+impl FetchTransport {
+    async fn exchange(
+        &self,
+        request: &HttpRequest,
+        limits: SendLimits,
+        signal: &AbortSignal,
+        began: &dyn Fn(u16),
+    ) -> Result<HttpResponse, DrillgenError> {
+        let pending = fetch_with(&request.url, &init(request, signal))
+            .map_err(|e| DrillgenError::Network(message_of(&e)))?;
+        let response: Response = JsFuture::from(pending)
+            .await
+            .map_err(|e| DrillgenError::Network(message_of(&e)))?
+            .unchecked_into();
+        if response.type_() == web_sys::ResponseType::Opaqueredirect {
+            return Err(DrillgenError::RedirectRefused(
+                "the provider answered with a redirect; drillgen does not follow redirects, so credentials never go to another origin: set llm.baseUrl to the final URL".into(),
+            ));
+        }
+        let headers = headers_of(&response);
+        let declared = headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .and_then(|(_, v)| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limits.max_bytes) {
+            return Err(DrillgenError::ResponseTooLarge {
+                limit: limits.max_bytes,
             });
-        });
-        let outcome = JsFuture::from(promise).await;
-        drop((timer, link));
-        outcome.map(|_| ()).map_err(|_| DrillgenError::Aborted)
+        }
+        began(response.status());
+        let body = read_capped(&response, limits.max_bytes).await?;
+        Ok(HttpResponse {
+            status: response.status(),
+            headers,
+            body,
+        })
+    }
+}
+
+impl Transport for FetchTransport {
+    async fn send(
+        &self,
+        request: HttpRequest,
+        limits: SendLimits,
+        began: &dyn Fn(u16),
+    ) -> Result<HttpResponse, DrillgenError> {
+        if let Some(reason) = self.cancel.reason() {
+            return Err(reason);
+        }
+        // One controller per attempt: aborted by our timeout or by the call's cancellation.
+        let controller =
+            AbortController::new().map_err(|e| DrillgenError::Network(message_of(&e)))?;
+        let timed_out = Rc::new(Cell::new(false));
+        let _timer = {
+            let (c, t) = (controller.clone(), timed_out.clone());
+            Timer::new(limits.timeout_ms, move || {
+                t.set(true);
+                c.abort();
+            })
+        };
+        let _link = {
+            let c = controller.clone();
+            AbortLink::new(&self.cancel.signal, move || c.abort()).ok()
+        };
+        let outcome = self
+            .exchange(&request, limits, &controller.signal(), began)
+            .await;
+        match outcome {
+            Ok(response) => Ok(response),
+            Err(
+                e @ (DrillgenError::ResponseTooLarge { .. } | DrillgenError::RedirectRefused(_)),
+            ) => {
+                controller.abort();
+                Err(e)
+            }
+            Err(e) => Err(if let Some(reason) = self.cancel.reason() {
+                reason
+            } else if timed_out.get() {
+                DrillgenError::Timeout {
+                    ms: limits.timeout_ms,
+                }
+            } else {
+                e
+            }),
+        }
     }
 }

@@ -1,62 +1,18 @@
-//! TypeScript names for the exported functions' parameters and results. The interfaces they refer
-//! to are generated from the Rust types by `Tsify`; what Rust cannot express is declared here.
+//! TypeScript for what the data types alone cannot say: the callbacks and signal that complete the
+//! options. They are Rust structs deriving only `Tsify`, next to the data options they extend, so
+//! the `.d.ts` is generated from here like every other type, error codes included
+//! (`DrillgenErrorCode` comes from `crate::error::ErrorCode`). The one hand-written piece is the
+//! shape of a thrown error, which extends the built-in `Error`.
+#![allow(dead_code)] // the structs exist for their TypeScript declarations
 
 use wasm_bindgen::prelude::*;
+
+use crate::orchestrator::{BatchOptions, GenerateOptions};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_EXTRA: &'static str = r#"
 /** Any JSON value (what `JSON.parse` returns). */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-
-/** Stable codes of the errors drillgen throws; switch on these, not on messages. */
-export type DrillgenErrorCode =
-  | "INVALID_TARGET_COUNT"
-  | "INVALID_BATCH_SIZE"
-  | "INVALID_MAX_POSITIONS"
-  | "INVALID_PHASES"
-  | "INVALID_SEED"
-  | "INVALID_REQUEST"
-  | "INVALID_POSITIONS"
-  | "DUPLICATE_POSITION_ID"
-  | "EMPTY_POOL"
-  | "INSUFFICIENT_POSITIONS"
-  | "INVALID_CONTEXT"
-  | "INVALID_TEMPLATE"
-  | "INVALID_DRILLS"
-  | "INVALID_ARTIFACT"
-  | "INVALID_OPTIONS"
-  | "RANDOM_UNAVAILABLE"
-  | "NETWORK_ERROR"
-  | "TIMEOUT"
-  | "HTTP_ERROR"
-  | "INSUFFICIENT_QUOTA"
-  | "RATE_LIMITED"
-  | "RESPONSE_TOO_LARGE"
-  | "INVALID_OUTPUT"
-  | "ABORTED"
-  | "PERSIST_FAILED"
-  | "LOAD_FAILED"
-  | "SUBREQUEST_BUDGET";
-
-/** Callbacks and cancellation of `generateDrillSeries` (the data part is `GenerateOptions`). */
-export interface GenerateSeriesOptions extends GenerateOptions {
-  /** Stores one batch's drills (keyed by `drillId`); a rejection is retried 3 times. */
-  persist: (drills: Drill[], batch: BatchInfo) => Promise<void> | void;
-  /** Reads this artifact's stored drills: used at start (resume) and to rebuild the result. */
-  load?: () => Promise<Drill[]> | Drill[];
-  /** Never breaks the run, even if it throws. */
-  onProgress?: (event: DrillProgressEvent) => void;
-  /** Extra verification of the rebuilt artifact; its value lands in `hostVerification`. */
-  verify?: (artifact: Artifact) => Promise<JsonValue | void> | JsonValue | void;
-  signal?: AbortSignal;
-}
-
-/** Options of `generateBatch`: one batch of a run fanned out by the host. */
-export interface GenerateBatchOptions extends BatchOptions {
-  persist?: (drills: Drill[], batch: BatchInfo) => Promise<void> | void;
-  onProgress?: (event: DrillProgressEvent) => void;
-  signal?: AbortSignal;
-}
 
 /** Every error drillgen throws is an `Error` of this shape. */
 export interface DrillgenError extends Error {
@@ -67,37 +23,57 @@ export interface DrillgenError extends Error {
 }
 "#;
 
-/// Declares JS types that only carry a TypeScript name, so signatures in the `.d.ts` are exact.
-macro_rules! ts_types {
-    ($($rust:ident => $ts:literal),* $(,)?) => {
-        #[wasm_bindgen]
-        extern "C" {
-            $(
-                #[wasm_bindgen(typescript_type = $ts)]
-                pub type $rust;
-            )*
-        }
-    };
+/// Options of `generateDrillSeries`: the data (`GenerateOptions`) plus the host's callbacks.
+#[derive(tsify::Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerateSeriesOptions {
+    #[serde(flatten)]
+    pub options: GenerateOptions,
+    /// Stores one batch's drills. Keep it idempotent by `drillId`: a call that timed out may still
+    /// have written. What it returns is awaited as `Promise.resolve` would (lazy thenables such as
+    /// Prisma's are started), at most `hostTimeoutMs`; a rejection or timeout is retried 3 times,
+    /// then the drills come back in `unpersistedDrills`.
+    #[tsify(type = "(drills: Drill[], batch: BatchInfo) => PromiseLike<unknown> | void")]
+    pub persist: (),
+    /// Reads this artifact's stored drills: at start (resume) and to rebuild the result, where this
+    /// run's own writes are added even if `load` does not see them yet.
+    #[tsify(optional, type = "() => PromiseLike<Drill[]> | Drill[]")]
+    pub load: (),
+    /// Called for every event; never waited for between events, and never breaks the run, even if
+    /// it throws. A promise it returns is settled (or timed out) before the run resolves.
+    #[tsify(
+        optional,
+        type = "(event: DrillProgressEvent) => PromiseLike<unknown> | void"
+    )]
+    pub on_progress: (),
+    /// Extra verification of the rebuilt artifact; its value lands in `hostVerification`.
+    #[tsify(
+        optional,
+        type = "(artifact: Artifact) => PromiseLike<JsonValue | void> | JsonValue | void"
+    )]
+    pub verify: (),
+    /// Aborts the run: it settles promptly as `CANCELLED`, with what was generated handed back.
+    #[tsify(optional, type = "AbortSignal")]
+    pub signal: (),
 }
 
-ts_types! {
-    JsDrillRequest => "DrillRequest",
-    JsPosition => "Position",
-    JsPositions => "Position[]",
-    JsPlan => "Plan",
-    JsSampleOptions => "SampleOptions",
-    JsSample => "Sample",
-    JsBatchSpecs => "BatchSpec[]",
-    JsBatchSpec => "BatchSpec",
-    JsPromptContext => "PromptContext",
-    JsPromptTemplates => "PromptTemplates",
-    JsBatchPrompt => "BatchPrompt",
-    JsDrills => "Drill[]",
-    JsArtifact => "Artifact",
-    JsVerificationReport => "VerificationReport",
-    JsJsonSchema => "{ [key: string]: JsonValue }",
-    JsGenerateSeriesOptions => "GenerateSeriesOptions",
-    JsGenerationResult => "GenerationResult",
-    JsGenerateBatchOptions => "GenerateBatchOptions",
-    JsBatchOutcome => "BatchOutcome",
+/// Options of `generateBatch`: one batch of a run fanned out by the host.
+#[derive(tsify::Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerateBatchOptions {
+    #[serde(flatten)]
+    pub options: BatchOptions,
+    /// As in `generateDrillSeries`; without it the drills are only returned.
+    #[tsify(
+        optional,
+        type = "(drills: Drill[], batch: BatchInfo) => PromiseLike<unknown> | void"
+    )]
+    pub persist: (),
+    #[tsify(
+        optional,
+        type = "(event: DrillProgressEvent) => PromiseLike<unknown> | void"
+    )]
+    pub on_progress: (),
+    #[tsify(optional, type = "AbortSignal")]
+    pub signal: (),
 }

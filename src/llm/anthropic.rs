@@ -1,22 +1,36 @@
 //! Anthropic Messages: structured output through one forced tool whose input schema is the batch
-//! schema, and `cache_control` on the shared system prefix.
+//! schema, and `cache_control` on the shared system prefix when it is long enough to be cached
+//! (Anthropic caches tools, then system, up to the marked block; shorter prefixes are silently not
+//! cached, so the marker is left out and the run reports it).
 
 use serde_json::{Value, json};
 
 use super::config::ANTHROPIC_VERSION;
-use super::{CallFailure, Completion, HttpRequest, LlmConfig, Usage, json_body};
+use super::{
+    CallFailure, CallShape, Completion, Endpoint, HttpRequest, LlmConfig, Usage, token_count,
+};
 use crate::prompt::BatchPrompt;
 
 const TOOL: &str = "submit_drills";
 
-pub fn build_request(config: &LlmConfig, prompt: &BatchPrompt, schema: &Value) -> HttpRequest {
+pub fn build_request(
+    config: &LlmConfig,
+    endpoint: &Endpoint,
+    prompt: &BatchPrompt,
+    schema: &Value,
+    shape: &CallShape,
+) -> HttpRequest {
     let drills = schema["properties"]["drills"]["maxItems"]
         .as_u64()
         .unwrap_or(5) as usize;
+    let mut system = json!({ "type": "text", "text": prompt.system });
+    if shape.cache_control {
+        system["cache_control"] = json!({ "type": "ephemeral" });
+    }
     let mut body = json!({
         "model": config.model,
         "max_tokens": config.max_tokens_for(drills),
-        "system": [{ "type": "text", "text": prompt.system, "cache_control": { "type": "ephemeral" } }],
+        "system": [system],
         "messages": [{ "role": "user", "content": prompt.user }],
         "tools": [{
             "name": TOOL,
@@ -28,6 +42,9 @@ pub fn build_request(config: &LlmConfig, prompt: &BatchPrompt, schema: &Value) -
     if let Some(t) = config.temperature {
         body["temperature"] = json!(t.min(1.0));
     }
+    if shape.stream {
+        body["stream"] = json!(true);
+    }
     let mut headers = vec![
         ("content-type".to_owned(), "application/json".to_owned()),
         ("anthropic-version".to_owned(), ANTHROPIC_VERSION.to_owned()),
@@ -35,26 +52,30 @@ pub fn build_request(config: &LlmConfig, prompt: &BatchPrompt, schema: &Value) -
     if let Some(key) = &config.api_key {
         headers.push(("x-api-key".to_owned(), key.expose().to_owned()));
     }
-    headers.extend(config.custom_headers());
+    if config.dangerously_allow_browser {
+        headers.push((
+            "anthropic-dangerous-direct-browser-access".to_owned(),
+            "true".to_owned(),
+        ));
+    }
     HttpRequest {
-        url: config.endpoint("messages"),
+        url: endpoint.url.endpoint("messages"),
         headers,
         body: body.to_string(),
     }
 }
 
-pub fn parse_response(body: &str) -> Result<Completion, CallFailure> {
-    let v = json_body(body)?;
+pub fn parse_response(v: &Value) -> Result<Completion, CallFailure> {
     let u = &v["usage"];
     let (plain, read, created) = (
-        u["input_tokens"].as_u64().unwrap_or(0),
-        u["cache_read_input_tokens"].as_u64().unwrap_or(0),
-        u["cache_creation_input_tokens"].as_u64().unwrap_or(0),
+        token_count(&u["input_tokens"]),
+        token_count(&u["cache_read_input_tokens"]),
+        token_count(&u["cache_creation_input_tokens"]),
     );
     let usage = Usage {
-        input_tokens: plain + read + created,
+        input_tokens: plain.saturating_add(read).saturating_add(created),
         cached_input_tokens: read,
-        output_tokens: u["output_tokens"].as_u64().unwrap_or(0),
+        output_tokens: token_count(&u["output_tokens"]),
     };
     let fail = |m: String| CallFailure::invalid_output(m, usage);
     if v["stop_reason"] == "max_tokens" {
@@ -89,20 +110,31 @@ pub fn parse_response(body: &str) -> Result<Completion, CallFailure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::Provider;
+    use crate::llm::{Provider, Runtime, build_request as build, json_body};
+
+    fn request(config: &LlmConfig, shape: &CallShape) -> (HttpRequest, Value) {
+        let endpoint = Endpoint {
+            url: config.check(Runtime::Server).unwrap(),
+            runtime: Runtime::Server,
+        };
+        let prompt = BatchPrompt {
+            system: "shared".into(),
+            user: "batch".into(),
+        };
+        let schema = crate::drill::batch_output_schema(1);
+        let r = build(config, &endpoint, &prompt, &schema, shape);
+        let body = serde_json::from_str(&r.body).unwrap();
+        (r, body)
+    }
 
     #[test]
-    fn requests_force_the_tool_and_cache_the_prefix() {
-        let config = LlmConfig::for_tests(Provider::Anthropic);
-        let schema = crate::drill::batch_output_schema(&["P1"], &[0]);
-        let r = build_request(
-            &config,
-            &BatchPrompt {
-                system: "shared".into(),
-                user: "batch".into(),
-            },
-            &schema,
-        );
+    fn requests_force_the_tool_and_mark_the_prefix_only_when_cacheable() {
+        let mut config = LlmConfig::for_tests(Provider::Anthropic);
+        let shape = CallShape {
+            cache_control: true,
+            ..CallShape::default()
+        };
+        let (r, body) = request(&config, &shape);
         assert_eq!(r.url, "http://127.0.0.1:9/v1/messages");
         assert!(
             r.headers
@@ -112,19 +144,34 @@ mod tests {
             r.headers
                 .contains(&("anthropic-version".into(), "2023-06-01".into()))
         );
-        let body: Value = serde_json::from_str(&r.body).unwrap();
+        assert!(
+            !r.headers
+                .iter()
+                .any(|(k, _)| k == "anthropic-dangerous-direct-browser-access")
+        );
         assert_eq!(body["system"][0]["cache_control"]["type"], "ephemeral");
         assert_eq!(body["system"][0]["text"], "shared");
         assert_eq!(body["tool_choice"]["name"], TOOL);
-        assert_eq!(body["tools"][0]["input_schema"], schema);
+        assert_eq!(
+            body["tools"][0]["input_schema"],
+            crate::drill::batch_output_schema(1)
+        );
         assert_eq!(body["max_tokens"], 1600);
+        let (_, short) = request(&config, &CallShape::default());
+        assert!(short["system"][0].get("cache_control").is_none());
+        config.dangerously_allow_browser = true;
+        let (r, _) = request(&config, &shape);
+        assert!(r.headers.contains(&(
+            "anthropic-dangerous-direct-browser-access".into(),
+            "true".into()
+        )));
     }
 
     #[test]
     fn tool_input_and_cache_usage_are_read() {
         let body = r#"{"content":[{"type":"tool_use","name":"submit_drills","input":{"drills":[]}}],"stop_reason":"tool_use",
             "usage":{"input_tokens":200,"cache_read_input_tokens":1800,"cache_creation_input_tokens":0,"output_tokens":500}}"#;
-        let c = parse_response(body).unwrap();
+        let c = json_body(body).and_then(|v| parse_response(&v)).unwrap();
         assert_eq!(c.content, r#"{"drills":[]}"#);
         assert_eq!(
             c.usage,
@@ -135,9 +182,7 @@ mod tests {
             }
         );
         let cut = r#"{"content":[],"stop_reason":"max_tokens","usage":{"input_tokens":1,"output_tokens":4000}}"#;
-        assert_eq!(
-            parse_response(cut).unwrap_err().error.code(),
-            "INVALID_OUTPUT"
-        );
+        let f = json_body(cut).and_then(|v| parse_response(&v)).unwrap_err();
+        assert_eq!(f.error.code(), "INVALID_OUTPUT");
     }
 }

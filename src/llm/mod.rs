@@ -1,12 +1,19 @@
 //! Wire formats of the LLM providers, as pure functions: a batch prompt and schema in, an
 //! `HttpRequest` out; an `HttpResponse` in, the drills' JSON text and token usage out. No I/O here:
-//! the orchestrator sends requests through its `Transport`.
+//! the orchestrator sends requests through its `Transport`. What a server refuses (a response
+//! format, a token-limit field, streaming) is recognised here and negotiated by `negotiate`.
 
 mod anthropic;
 mod config;
+pub mod negotiate;
 mod openai;
+mod stream;
+pub mod url;
 
-pub use config::{LlmConfig, Provider, ResponseFormat, Secret};
+pub use config::{
+    LlmConfig, MAX_TIMER_MS, MaxTokensField, Provider, ResponseFormat, Runtime, Secret,
+};
+pub use negotiate::{CallShape, Feature, Negotiation};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -14,6 +21,8 @@ use serde_json::Value;
 use crate::error::DrillgenError;
 use crate::prompt::BatchPrompt;
 use crate::retry::{retry_after_ms, should_retry_override, status_is_retryable};
+use crate::text::bound;
+use url::BaseUrl;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpRequest {
@@ -40,12 +49,22 @@ pub struct Usage {
     pub output_tokens: u64,
 }
 
+/// More tokens than any call can use: a provider's `usage` above it is not believed.
+pub const MAX_TOKENS_PER_CALL: u64 = 100_000_000;
+
 impl Usage {
     pub fn add(&mut self, other: Usage) {
-        self.input_tokens += other.input_tokens;
-        self.cached_input_tokens += other.cached_input_tokens;
-        self.output_tokens += other.output_tokens;
+        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
+        self.cached_input_tokens = self
+            .cached_input_tokens
+            .saturating_add(other.cached_input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
     }
+}
+
+/// A token count from a provider's `usage`: a non-negative integer, clamped; anything else is 0.
+pub(crate) fn token_count(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0).min(MAX_TOKENS_PER_CALL)
 }
 
 /// What a successful call produced: the JSON text of the batch output, and its cost.
@@ -55,22 +74,24 @@ pub struct Completion {
     pub usage: Usage,
 }
 
-/// A failed call: the error, what it cost (a truncated answer still consumed tokens), and how long
-/// the provider asked us to wait.
+/// A failed call: the error, what it cost (a truncated answer still consumed tokens), how long the
+/// provider asked us to wait, and which feature of the request it refused, if that is the reason.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallFailure {
     pub error: DrillgenError,
     pub usage: Usage,
     pub retry_after_ms: Option<u64>,
+    pub refused: Option<Feature>,
 }
 
 impl CallFailure {
     /// The model answered, at a cost, but not with usable output (retryable).
     pub(crate) fn invalid_output(message: String, usage: Usage) -> Self {
         Self {
-            error: DrillgenError::InvalidOutput(message),
             usage,
-            retry_after_ms: None,
+            ..Self::from(DrillgenError::InvalidOutput(
+                bound(&message, 2048).into_owned(),
+            ))
         }
     }
 }
@@ -81,53 +102,126 @@ impl From<DrillgenError> for CallFailure {
             error,
             usage: Usage::default(),
             retry_after_ms: None,
+            refused: None,
         }
     }
 }
 
-pub fn build_request(config: &LlmConfig, prompt: &BatchPrompt, schema: &Value) -> HttpRequest {
-    match config.provider {
-        Provider::Openai => openai::build_request(config, prompt, schema),
-        Provider::Anthropic => anthropic::build_request(config, prompt, schema),
+/// The endpoint of a provider, checked once per run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Endpoint {
+    pub url: BaseUrl,
+    pub runtime: Runtime,
+}
+
+impl Endpoint {
+    pub fn is_openai(&self) -> bool {
+        self.url.host == "api.openai.com"
     }
 }
 
-/// Classifies the response: non-2xx statuses become coded errors (with `x-should-retry` and
-/// Retry-After honoured), 2xx bodies are parsed by the provider's format.
+pub fn build_request(
+    config: &LlmConfig,
+    endpoint: &Endpoint,
+    prompt: &BatchPrompt,
+    schema: &Value,
+    shape: &CallShape,
+) -> HttpRequest {
+    let mut request = match config.provider {
+        Provider::Openai => openai::build_request(config, endpoint, prompt, schema, shape),
+        Provider::Anthropic => anthropic::build_request(config, endpoint, prompt, schema, shape),
+    };
+    // The host's headers replace drillgen's own of the same name (a proxy's Authorization, say).
+    for (name, value) in &config.headers {
+        let name = name.to_ascii_lowercase();
+        request.headers.retain(|(k, _)| *k != name);
+        request.headers.push((name, value.trim().to_owned()));
+    }
+    request
+}
+
+/// Classifies the response: non-2xx statuses become coded errors (with `x-should-retry`,
+/// Retry-After and rate-limit headers honoured, and a refused request feature recognised), 2xx
+/// bodies are parsed by the provider's format, streamed or not.
 pub fn parse_response(
     config: &LlmConfig,
+    shape: &CallShape,
     response: &HttpResponse,
     now_ms: f64,
 ) -> Result<Completion, CallFailure> {
     if !(200..300).contains(&response.status) {
-        let retry_after = retry_after_ms(&response.headers, now_ms);
-        let error = status_error(response);
         return Err(CallFailure {
-            error,
+            error: status_error(response),
             usage: Usage::default(),
-            retry_after_ms: retry_after,
+            retry_after_ms: retry_after_ms(response.status, &response.headers, now_ms),
+            refused: negotiate::refused_feature(response, shape),
         });
     }
+    let body = if shape.stream && looks_like_sse(&response.body) {
+        stream::assemble(config.provider, &response.body)
+            .map_err(|m| CallFailure::invalid_output(m, Usage::default()))?
+    } else {
+        json_body(&response.body)?
+    };
     match config.provider {
-        Provider::Openai => openai::parse_response(&response.body),
-        Provider::Anthropic => anthropic::parse_response(&response.body),
+        Provider::Openai => openai::parse_response(&body),
+        Provider::Anthropic => anthropic::parse_response(&body),
     }
 }
 
-fn status_error(response: &HttpResponse) -> DrillgenError {
-    let body: Value = serde_json::from_str(&response.body).unwrap_or(Value::Null);
-    let error = &body["error"];
+fn looks_like_sse(body: &str) -> bool {
+    let start = body.trim_start();
+    start.starts_with("data:") || start.starts_with("event:") || start.starts_with(':')
+}
+
+/// The provider's error message, type and code from an error body (OpenAI's and Anthropic's shapes).
+pub(crate) fn error_parts(body: &str) -> (String, String) {
+    let value: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let error = &value["error"];
     let message = error["message"]
         .as_str()
         .or_else(|| error.as_str())
-        .map(str::to_owned)
-        .unwrap_or_else(|| truncate(response.body.trim(), 300));
-    let kind = error["code"]
-        .as_str()
-        .or_else(|| error["type"].as_str())
-        .unwrap_or_default();
-    if response.status == 429 && kind == "insufficient_quota" {
+        .or_else(|| value["message"].as_str())
+        .or_else(|| value["detail"].as_str())
+        .map(|m| bound(m, 500).into_owned())
+        .unwrap_or_else(|| bound(body.trim(), 300).into_owned());
+    let kind = [&error["code"], &error["type"], &value["type"]]
+        .iter()
+        .find_map(|v| v.as_str())
+        .unwrap_or_default()
+        .to_owned();
+    (message, kind)
+}
+
+/// Spend limits say so in words (Anthropic's 429 without `retry-after`, a 400 about the credit
+/// balance): waiting does not help, and every other batch would hit the same wall.
+fn is_spending_limit(status: u16, headers: &[(String, String)], message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    let words = [
+        "spend limit",
+        "spending limit",
+        "usage limit",
+        "credit balance",
+        "billing",
+    ];
+    let no_wait = !headers
+        .iter()
+        .any(|(k, _)| k == "retry-after" || k == "retry-after-ms");
+    matches!(status, 400 | 402 | 429) && no_wait && words.iter().any(|w| m.contains(w))
+}
+
+fn status_error(response: &HttpResponse) -> DrillgenError {
+    let (message, kind) = error_parts(&response.body);
+    if (response.status == 429 && kind == "insufficient_quota")
+        || is_spending_limit(response.status, &response.headers, &message)
+    {
         return DrillgenError::InsufficientQuota(message);
+    }
+    if (300..400).contains(&response.status) {
+        return DrillgenError::RedirectRefused(format!(
+            "the provider answered HTTP {} (a redirect); drillgen does not follow redirects, so credentials never go to another origin: set llm.baseUrl to the final URL",
+            response.status
+        ));
     }
     let retryable = should_retry_override(&response.headers)
         .unwrap_or_else(|| status_is_retryable(response.status));
@@ -141,25 +235,18 @@ fn status_error(response: &HttpResponse) -> DrillgenError {
 /// A 2xx body that must be JSON; anything else is invalid output (retryable).
 pub(crate) fn json_body(body: &str) -> Result<Value, CallFailure> {
     serde_json::from_str(body).map_err(|e| {
-        CallFailure::from(DrillgenError::InvalidOutput(format!(
-            "the response is not JSON ({e}): {}",
-            truncate(body, 200)
-        )))
+        CallFailure::invalid_output(
+            format!("the response is not JSON ({e}): {}", bound(body, 200)),
+            Usage::default(),
+        )
     })
-}
-
-pub(crate) fn truncate(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn response(status: u16, headers: &[(&str, &str)], body: &str) -> HttpResponse {
+    pub(crate) fn response(status: u16, headers: &[(&str, &str)], body: &str) -> HttpResponse {
         HttpResponse {
             status,
             headers: headers
@@ -172,6 +259,10 @@ mod tests {
 
     fn config() -> LlmConfig {
         LlmConfig::for_tests(Provider::Openai)
+    }
+
+    fn parse(r: &HttpResponse) -> Result<Completion, CallFailure> {
+        parse_response(&config(), &CallShape::default(), r, 0.0)
     }
 
     #[test]
@@ -197,8 +288,7 @@ mod tests {
             } else {
                 vec![("x-should-retry", should_retry)]
             };
-            let failure =
-                parse_response(&config(), &response(status, &headers, "{}"), 0.0).unwrap_err();
+            let failure = parse(&response(status, &headers, "{}")).unwrap_err();
             assert_eq!(failure.error.code(), "HTTP_ERROR");
             assert_eq!(
                 failure.error.is_retryable(),
@@ -207,21 +297,74 @@ mod tests {
             );
             assert_eq!(failure.error.status(), Some(status));
         }
+        let redirect =
+            parse(&response(307, &[("location", "https://evil.example/")], "")).unwrap_err();
+        assert_eq!(redirect.error.code(), "REDIRECT_REFUSED");
+        assert!(!redirect.error.is_retryable());
     }
 
     #[test]
-    fn quota_exhaustion_is_permanent_and_retry_after_is_read() {
+    fn quota_and_spending_limits_are_permanent_and_fatal_for_the_run() {
         let body = r#"{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","code":"insufficient_quota"}}"#;
-        let failure = parse_response(&config(), &response(429, &[], body), 0.0).unwrap_err();
+        let failure = parse(&response(429, &[], body)).unwrap_err();
         assert_eq!(failure.error.code(), "INSUFFICIENT_QUOTA");
-        assert!(!failure.error.is_retryable());
-        let failure = parse_response(
-            &config(),
-            &response(429, &[("retry-after", "3")], "slow down"),
-            0.0,
-        )
-        .unwrap_err();
-        assert_eq!(failure.retry_after_ms, Some(3000));
-        assert!(failure.error.to_string().contains("slow down"));
+        assert!(!failure.error.is_retryable() && failure.error.is_fatal_for_run());
+        // Anthropic: a 429 without retry-after that names the spend limit.
+        let spend = r#"{"type":"error","error":{"type":"rate_limit_error","message":"You have reached your specified API usage limits. You will regain access on 2026-12-01 at 00:00 UTC."}}"#;
+        assert_eq!(
+            parse(&response(429, &[], spend)).unwrap_err().error.code(),
+            "INSUFFICIENT_QUOTA"
+        );
+        let throttled = parse(&response(429, &[("retry-after", "3")], spend)).unwrap_err();
+        assert_eq!(
+            throttled.error.code(),
+            "HTTP_ERROR",
+            "a 429 that says when to come back is a throttle"
+        );
+        assert_eq!(throttled.retry_after_ms, Some(3000));
+    }
+
+    #[test]
+    fn a_hostile_error_body_is_bounded() {
+        let huge = format!(
+            r#"{{"error":{{"message":"{}"}}}}"#,
+            "x".repeat(2 * 1024 * 1024)
+        );
+        let failure = parse(&response(500, &[], &huge)).unwrap_err();
+        assert!(failure.error.to_string().len() < 600);
+        let raw = "y".repeat(2 * 1024 * 1024);
+        assert!(
+            parse(&response(502, &[], &raw))
+                .unwrap_err()
+                .error
+                .to_string()
+                .len()
+                < 400
+        );
+    }
+
+    #[test]
+    fn usage_numbers_are_clamped_and_sums_saturate() {
+        assert_eq!(
+            token_count(&serde_json::json!(u64::MAX)),
+            MAX_TOKENS_PER_CALL
+        );
+        for v in [
+            serde_json::json!(-5),
+            serde_json::json!("12"),
+            serde_json::json!(1.5),
+            serde_json::json!(null),
+        ] {
+            assert_eq!(token_count(&v), 0, "{v}");
+        }
+        let mut u = Usage {
+            input_tokens: u64::MAX - 1,
+            ..Usage::default()
+        };
+        u.add(Usage {
+            input_tokens: 10,
+            ..Usage::default()
+        });
+        assert_eq!(u.input_tokens, u64::MAX);
     }
 }

@@ -1,19 +1,16 @@
-//! One batch: generate → validate → persist → progress, with retries.
+//! One batch: wait while another batch warms the prompt cache → attempts until every drill is read
+//! or the retries run out (drills read on the way are kept) → persist → the outcome and its events.
 
-use std::cell::RefCell;
-
-use rand::RngExt;
+use std::collections::BTreeMap;
 
 use super::events::*;
-use super::options::RunConfig;
-use super::{Clock, Host, RunState, Transport};
-use crate::drill::{BatchStatus, Drill, batch_output_schema};
+use super::{Clock, Host, Run, Transport};
+use crate::drill::{BatchStatus, Drill};
 use crate::error::DrillgenError;
-use crate::llm::{CallFailure, Usage, build_request, parse_response};
-use crate::prompt::{build_batch_prompt, with_feedback};
+use crate::llm::{CallFailure, Usage};
 use crate::retry::{Decision, decide};
+use crate::text::{MAX_MESSAGE_BYTES, bound};
 use crate::types::BatchSpec;
-use crate::validate::parse_batch_output;
 
 /// A batch of the partition and the indices of it still to generate (all of them, unless resuming).
 #[derive(Debug, Clone)]
@@ -22,74 +19,316 @@ pub struct BatchJob {
     pub todo: Vec<u32>,
 }
 
-struct Ctx<'a, H: Host> {
-    job: &'a BatchJob,
-    config: &'a RunConfig,
-    host: &'a H,
-    state: &'a RefCell<RunState>,
-    usage: Usage,
-    attempts: u32,
+/// Why a batch stopped before all its drills were read and stored.
+#[derive(Debug, Clone)]
+pub(crate) enum Stop {
+    /// The run was aborted or passed its deadline: nothing more is sent or stored.
+    Cancelled(DrillgenError),
+    Failed(DrillgenError),
 }
 
-impl<H: Host> Ctx<'_, H> {
-    fn label(&self) -> String {
-        format!(
-            "{}/{}",
-            self.job.spec.batch_index + 1,
-            self.job.spec.total_batches
-        )
+/// Format negotiation is bounded too: a server that refuses every shape fails like any other.
+const MAX_NEGOTIATIONS: u32 = 6;
+
+pub(super) struct Batch<'r, 'a, T, C, H> {
+    pub job: &'r BatchJob,
+    pub run: &'r Run<'a, T, C, H>,
+    pub usage: Usage,
+    pub attempts: u32,
+    pub repairs: BTreeMap<String, u32>,
+}
+
+pub(crate) async fn run_batch<T: Transport, C: Clock, H: Host>(
+    job: BatchJob,
+    run: &Run<'_, T, C, H>,
+) -> BatchOutcome {
+    let mut b = Batch {
+        job: &job,
+        run,
+        usage: Usage::default(),
+        attempts: 0,
+        repairs: BTreeMap::new(),
+    };
+    if job.todo.is_empty() {
+        return b.finish(BatchOutcomeStatus::Skipped, None, vec![], false);
+    }
+    let index = job.spec.batch_index;
+    let _opens_gate = (run.warm_batch == Some(index)).then(|| run.gate.guard());
+    if run.warm_batch.is_some_and(|w| w != index) {
+        run.gate.wait().await;
+    }
+    if let Some(stop) = b.stopped() {
+        return b.stop(stop, vec![]);
+    }
+    let (first, last) = (job.todo[0], job.todo[job.todo.len() - 1]);
+    b.emit(
+        ProgressKind::BatchStarted,
+        None,
+        None,
+        format!("Generating batch {} (drills {first}-{last})", b.label()),
+    );
+    let (drills, stop) = b.generate().await;
+    b.conclude(drills, stop).await
+}
+
+impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
+    /// The stop that applies before any further call: the run's abort or deadline, or a fatal error
+    /// another batch met (fail fast: the same key or quota would fail here too).
+    pub(super) fn stopped(&self) -> Option<Stop> {
+        if let Some(reason) = self.run.host.stop_reason() {
+            return Some(Stop::Cancelled(reason));
+        }
+        self.run.state.borrow().fatal.clone().map(Stop::Failed)
     }
 
-    fn error_info(&self, e: &DrillgenError) -> ErrorInfo {
-        ErrorInfo::new(e, self.config.llm.api_key.as_ref())
+    /// Attempts until every drill of `todo` is read, or a stop.
+    async fn generate(&mut self) -> (Vec<Drill>, Option<Stop>) {
+        let mut todo = self.job.todo.clone();
+        let mut accepted: Vec<Drill> = Vec::new();
+        let mut feedback: Option<String> = None;
+        let mut negotiations = 0;
+        loop {
+            if let Some(stop) = self.stopped() {
+                return (accepted, Some(stop));
+            }
+            self.attempts += 1;
+            let failure = match self.attempt(&todo, feedback.as_deref()).await {
+                super::attempt::Attempt::Read(read) => {
+                    accepted.extend(read.drills);
+                    todo = read.rejected;
+                    if todo.is_empty() {
+                        accepted.sort_by_key(|d| d.index);
+                        return (accepted, None);
+                    }
+                    feedback = Some(read.feedback.clone());
+                    CallFailure::from(DrillgenError::InvalidOutput(read.feedback))
+                }
+                super::attempt::Attempt::Failed(failure, shape) => {
+                    if let Some(feature) = failure.refused
+                        && negotiations < MAX_NEGOTIATIONS
+                        && self
+                            .run
+                            .state
+                            .borrow_mut()
+                            .negotiation
+                            .step_down(feature, &shape)
+                    {
+                        negotiations += 1;
+                        self.attempts -= 1;
+                        continue;
+                    }
+                    if let DrillgenError::InvalidOutput(message) = &failure.error {
+                        feedback = Some(message.clone());
+                    }
+                    failure
+                }
+            };
+            if let Some(stop) = self.after_failure(failure).await {
+                accepted.sort_by_key(|d| d.index);
+                return (accepted, Some(stop));
+            }
+        }
     }
 
-    fn emit(
-        &self,
-        kind: ProgressKind,
-        error: Option<ErrorInfo>,
-        delay_ms: Option<u64>,
-        message: String,
-    ) {
-        let st = self.state.borrow();
-        let event = DrillProgressEvent {
-            kind,
-            completed_drills: st.completed_drills,
-            total_drills: st.total_drills,
-            batch_index: Some(self.job.spec.batch_index),
-            total_batches: self.job.spec.total_batches,
-            attempt: Some(self.attempts.max(1)),
-            max_attempts: Some(self.config.retry.max_retries + 1),
-            delay_ms,
+    /// Retry or give up after a failed attempt; `None` means try again (after the wait).
+    async fn after_failure(&mut self, failure: CallFailure) -> Option<Stop> {
+        let error = failure.error;
+        if matches!(
             error,
-            batch_progress: st.progress.clone(),
-            message,
+            DrillgenError::Aborted | DrillgenError::DeadlineExceeded { .. }
+        ) {
+            return Some(Stop::Cancelled(error));
+        }
+        if error.is_fatal_for_run() {
+            self.run
+                .state
+                .borrow_mut()
+                .fatal
+                .get_or_insert_with(|| error.clone());
+        }
+        let jitter = self.run.state.borrow_mut().rng.unit();
+        let retry = &self.run.config.retry;
+        let now = self.run.clock.now_ms();
+        match decide(
+            retry,
+            error.clone(),
+            self.attempts,
+            failure.retry_after_ms,
+            jitter,
+            now,
+        ) {
+            Decision::GiveUp(e) => Some(Stop::Failed(e)),
+            Decision::RetryAfter { delay_ms } => {
+                let info = self.error_info(&error);
+                let message = format!(
+                    "Batch {}: {} — retrying in {} (attempt {} of {})",
+                    self.label(),
+                    info.message,
+                    seconds(delay_ms),
+                    self.attempts + 1,
+                    retry.max_retries + 1
+                );
+                self.emit(
+                    ProgressKind::BatchRetrying,
+                    Some(info),
+                    Some(delay_ms),
+                    message,
+                );
+                self.run
+                    .clock
+                    .sleep(delay_ms)
+                    .await
+                    .err()
+                    .map(Stop::Cancelled)
+            }
+        }
+    }
+
+    /// Stores what was read (all of the batch, or the part read before it gave up).
+    async fn conclude(&mut self, drills: Vec<Drill>, stop: Option<Stop>) -> BatchOutcome {
+        let failed_error = match stop {
+            Some(Stop::Cancelled(_)) | None => None,
+            Some(Stop::Failed(ref e)) => Some(e.clone()),
         };
-        drop(st);
-        self.host.progress(&event);
+        if let Some(Stop::Cancelled(e)) = stop {
+            return self.finish(BatchOutcomeStatus::Cancelled, Some(&e), drills, false);
+        }
+        if drills.is_empty() {
+            return self.finish(
+                BatchOutcomeStatus::Failed,
+                failed_error.as_ref(),
+                drills,
+                false,
+            );
+        }
+        match self.persist(&drills, failed_error.is_some()).await {
+            Err(Stop::Cancelled(e)) => {
+                self.finish(BatchOutcomeStatus::Cancelled, Some(&e), drills, false)
+            }
+            Err(Stop::Failed(e)) => {
+                self.finish(BatchOutcomeStatus::Failed, Some(&e), drills, false)
+            }
+            Ok(()) => {
+                self.count_stored(drills.len() as u32, failed_error.is_none());
+                match failed_error {
+                    None => self.finish(BatchOutcomeStatus::Completed, None, drills, true),
+                    Some(e) => self.finish(BatchOutcomeStatus::Failed, Some(&e), drills, true),
+                }
+            }
+        }
+    }
+
+    /// `persist`, retried with backoff; never after the run stopped.
+    async fn persist(&mut self, drills: &[Drill], partial: bool) -> Result<(), Stop> {
+        let info = self.batch_info(partial);
+        let mut tries = 0;
+        loop {
+            if let Some(reason) = self.run.host.stop_reason() {
+                return Err(Stop::Cancelled(reason));
+            }
+            let error = match self.run.host.persist(drills, &info).await {
+                Ok(()) => return Ok(()),
+                Err(e) => DrillgenError::PersistFailed(self.run.config.redactor.message(&e)),
+            };
+            if tries >= self.run.config.persist_retries {
+                return Err(Stop::Failed(error));
+            }
+            let jitter = self.run.state.borrow_mut().rng.unit();
+            let delay = self.run.config.retry.backoff_ms(tries, jitter);
+            tries += 1;
+            let info_err = self.error_info(&error);
+            let message = format!(
+                "Batch {}: storing failed ({}) — retrying in {}",
+                self.label(),
+                info_err.message,
+                seconds(delay)
+            );
+            self.emit(
+                ProgressKind::BatchRetrying,
+                Some(info_err),
+                Some(delay),
+                message,
+            );
+            self.run.clock.sleep(delay).await.map_err(Stop::Cancelled)?;
+        }
+    }
+
+    fn batch_info(&self, partial: bool) -> BatchInfo {
+        let mut progress = self.run.progress();
+        if partial {
+            progress.failed.push(self.job.spec.batch_index);
+            progress.failed.sort_unstable();
+        } else {
+            progress.completed += 1;
+        }
+        BatchInfo {
+            artifact_id: self.run.config.artifact_id.clone(),
+            batch_index: self.job.spec.batch_index,
+            total_batches: self.job.spec.total_batches,
+            drill_indices: self.job.todo.clone(),
+            batch_progress: progress,
+        }
+    }
+
+    fn count_stored(&self, drills: u32, whole: bool) {
+        {
+            let mut st = self.run.state.borrow_mut();
+            st.completed_drills += drills;
+            if whole {
+                st.progress.completed += 1;
+            }
+        }
+        if whole {
+            let message = {
+                let st = self.run.state.borrow();
+                format!(
+                    "Generated {}/{} drills (Batch {})",
+                    st.completed_drills,
+                    st.total_drills,
+                    self.label()
+                )
+            };
+            self.emit(ProgressKind::BatchCompleted, None, None, message);
+        }
+    }
+
+    pub(super) fn stop(&mut self, stop: Stop, drills: Vec<Drill>) -> BatchOutcome {
+        match stop {
+            Stop::Cancelled(e) => {
+                self.finish(BatchOutcomeStatus::Cancelled, Some(&e), drills, false)
+            }
+            Stop::Failed(e) => self.finish(BatchOutcomeStatus::Failed, Some(&e), drills, false),
+        }
     }
 
     fn finish(
-        &self,
+        &mut self,
         status: BatchOutcomeStatus,
         error: Option<&DrillgenError>,
         drills: Vec<Drill>,
+        stored: bool,
     ) -> BatchOutcome {
-        let mut st = self.state.borrow_mut();
-        st.usage.add(self.usage);
-        if status == BatchOutcomeStatus::Failed {
-            st.progress.failed.push(self.job.spec.batch_index);
+        {
+            let mut st = self.run.state.borrow_mut();
+            st.usage.add(self.usage);
+            if status == BatchOutcomeStatus::Failed {
+                st.progress.failed.push(self.job.spec.batch_index);
+            }
         }
-        drop(st);
         let error = error.map(|e| self.error_info(e));
         if status == BatchOutcomeStatus::Failed
             && let Some(info) = &error
         {
+            let kept = if stored {
+                format!(" ({} of {} drills kept)", drills.len(), self.job.todo.len())
+            } else {
+                String::new()
+            };
+            let plural = if self.attempts == 1 { "" } else { "s" };
             let message = format!(
-                "Batch {} failed after {} attempt{}: {}",
+                "Batch {} failed after {} attempt{plural}: {}{kept}",
                 self.label(),
                 self.attempts,
-                if self.attempts == 1 { "" } else { "s" },
                 info.message
             );
             self.emit(ProgressKind::BatchFailed, Some(info.clone()), None, message);
@@ -108,246 +347,76 @@ impl<H: Host> Ctx<'_, H> {
             error,
             usage: self.usage,
             drills,
+            stored,
+            repairs: std::mem::take(&mut self.repairs),
         }
     }
 
-    fn jitter(&self) -> f64 {
-        self.state.borrow_mut().rng.random::<f64>()
+    pub(super) fn label(&self) -> String {
+        format!(
+            "{}/{}",
+            self.job.spec.batch_index + 1,
+            self.job.spec.total_batches
+        )
+    }
+
+    pub(super) fn error_info(&self, e: &DrillgenError) -> ErrorInfo {
+        ErrorInfo::new(e, &self.run.config.redactor)
+    }
+
+    pub(super) fn emit(
+        &self,
+        kind: ProgressKind,
+        error: Option<ErrorInfo>,
+        delay_ms: Option<u64>,
+        message: String,
+    ) {
+        let event = {
+            let st = self.run.state.borrow();
+            DrillProgressEvent {
+                kind,
+                completed_drills: st.completed_drills,
+                total_drills: st.total_drills,
+                batch_index: Some(self.job.spec.batch_index),
+                total_batches: self.job.spec.total_batches,
+                attempt: Some(self.attempts.max(1)),
+                max_attempts: Some(self.run.config.retry.max_retries + 1),
+                delay_ms,
+                error,
+                batch_progress: st.progress.clone(),
+                message: self
+                    .run
+                    .config
+                    .redactor
+                    .message(&bound(&message, MAX_MESSAGE_BYTES)),
+            }
+        };
+        self.run.host.progress(&event);
+    }
+
+    pub(super) fn new_drill(
+        &self,
+        slot: &crate::prompt::Slot,
+        draft: crate::drill::DrillDraft,
+    ) -> Drill {
+        Drill {
+            drill_id: format!("{}:{}", self.run.config.artifact_id, slot.index),
+            batch_index: self.job.spec.batch_index,
+            batch_status: BatchStatus::Completed,
+            game_phase: slot.position.game_phase,
+            index: slot.index,
+            position_id: slot.position.position_id.clone(),
+            title: draft.title,
+            principle: draft.principle,
+            question: draft.question,
+            options: slot.key.options.clone(),
+            correct_option_id: slot.key.correct_option_id.clone(),
+            explanation: draft.explanation,
+            difficulty: draft.difficulty,
+        }
     }
 }
 
 fn seconds(ms: u64) -> String {
     format!("{:.1} s", ms as f64 / 1000.0)
-}
-
-pub(crate) async fn run_batch<T: Transport, C: Clock, H: Host>(
-    job: BatchJob,
-    config: &RunConfig,
-    transport: &T,
-    clock: &C,
-    host: &H,
-    state: &RefCell<RunState>,
-) -> BatchOutcome {
-    let mut ctx = Ctx {
-        job: &job,
-        config,
-        host,
-        state,
-        usage: Usage::default(),
-        attempts: 0,
-    };
-    let spec = &job.spec;
-    if job.todo.is_empty() {
-        return ctx.finish(BatchOutcomeStatus::Skipped, None, vec![]);
-    }
-    if host.is_aborted() {
-        return ctx.finish(
-            BatchOutcomeStatus::Cancelled,
-            Some(&DrillgenError::Aborted),
-            vec![],
-        );
-    }
-    let (first, last) = (job.todo[0], job.todo[job.todo.len() - 1]);
-    ctx.emit(
-        ProgressKind::BatchStarted,
-        None,
-        None,
-        format!("Generating batch {} (drills {first}-{last})", ctx.label()),
-    );
-
-    let todo_spec = BatchSpec {
-        drill_indices: job.todo.clone(),
-        ..spec.clone()
-    };
-    let base = match build_batch_prompt(&todo_spec, &config.context, &config.prompts) {
-        Ok(p) => p,
-        Err(e) => return ctx.finish(BatchOutcomeStatus::Failed, Some(&e), vec![]),
-    };
-    let ids: Vec<&str> = spec
-        .positions
-        .iter()
-        .map(|p| p.position_id.as_str())
-        .collect();
-    let schema = batch_output_schema(&ids, &job.todo);
-    let mut feedback: Option<String> = None;
-
-    let drafts = loop {
-        ctx.attempts += 1;
-        if host.is_aborted() {
-            return ctx.finish(
-                BatchOutcomeStatus::Cancelled,
-                Some(&DrillgenError::Aborted),
-                vec![],
-            );
-        }
-        let prompt = match &feedback {
-            Some(f) => with_feedback(base.clone(), f),
-            None => base.clone(),
-        };
-        let request = build_request(&config.llm, &prompt, &schema);
-        let sent = transport
-            .send(
-                request,
-                config.llm.timeout_ms(),
-                config.llm.max_response_bytes(),
-            )
-            .await;
-        let failure = match sent {
-            Err(DrillgenError::Aborted) => {
-                return ctx.finish(
-                    BatchOutcomeStatus::Cancelled,
-                    Some(&DrillgenError::Aborted),
-                    vec![],
-                );
-            }
-            Err(e) => CallFailure::from(e),
-            Ok(response) => match parse_response(&config.llm, &response, clock.now_ms()) {
-                Ok(completion) => {
-                    ctx.usage.add(completion.usage);
-                    match parse_batch_output(&completion.content, &job.todo, spec) {
-                        Ok(drafts) => break drafts,
-                        Err(e) => {
-                            feedback = Some(e.to_string());
-                            CallFailure::from(e)
-                        }
-                    }
-                }
-                Err(f) => {
-                    ctx.usage.add(f.usage);
-                    f
-                }
-            },
-        };
-        let jitter = ctx.jitter();
-        match decide(
-            &config.retry,
-            failure.error.clone(),
-            ctx.attempts,
-            failure.retry_after_ms,
-            jitter,
-            clock.now_ms(),
-        ) {
-            Decision::GiveUp(e) => return ctx.finish(BatchOutcomeStatus::Failed, Some(&e), vec![]),
-            Decision::RetryAfter { delay_ms } => {
-                let info = ctx.error_info(&failure.error);
-                let message = format!(
-                    "Batch {}: {} — retrying in {} (attempt {} of {})",
-                    ctx.label(),
-                    info.message,
-                    seconds(delay_ms),
-                    ctx.attempts + 1,
-                    config.retry.max_retries + 1
-                );
-                ctx.emit(
-                    ProgressKind::BatchRetrying,
-                    Some(info),
-                    Some(delay_ms),
-                    message,
-                );
-                if clock.sleep(delay_ms).await.is_err() {
-                    return ctx.finish(
-                        BatchOutcomeStatus::Cancelled,
-                        Some(&DrillgenError::Aborted),
-                        vec![],
-                    );
-                }
-            }
-        }
-    };
-
-    let drills: Vec<Drill> = drafts
-        .into_iter()
-        .map(|draft| Drill {
-            drill_id: format!("{}:{}", config.artifact_id, draft.index),
-            batch_index: spec.batch_index,
-            batch_status: BatchStatus::Completed,
-            game_phase: spec
-                .positions
-                .iter()
-                .find(|p| p.position_id == draft.position_id)
-                .map_or(crate::types::GamePhase::Opening, |p| p.game_phase),
-            draft,
-        })
-        .collect();
-    // Nothing is persisted after an abort; the drills go back in the result.
-    if host.is_aborted() {
-        return ctx.finish(
-            BatchOutcomeStatus::Cancelled,
-            Some(&DrillgenError::Aborted),
-            drills,
-        );
-    }
-    let info = {
-        let st = state.borrow();
-        let mut progress = st.progress.clone();
-        progress.completed += 1;
-        BatchInfo {
-            artifact_id: config.artifact_id.clone(),
-            batch_index: spec.batch_index,
-            total_batches: spec.total_batches,
-            drill_indices: job.todo.clone(),
-            batch_progress: progress,
-        }
-    };
-    let mut tries = 0;
-    loop {
-        match host.persist(&drills, &info).await {
-            Ok(()) => break,
-            Err(e) if tries < config.persist_retries => {
-                let delay = config.retry.backoff_ms(tries, ctx.jitter());
-                tries += 1;
-                let error = DrillgenError::PersistFailed(e);
-                let info = ctx.error_info(&error);
-                let message = format!(
-                    "Batch {}: storing failed ({}) — retrying in {}",
-                    ctx.label(),
-                    info.message,
-                    seconds(delay)
-                );
-                ctx.emit(
-                    ProgressKind::BatchRetrying,
-                    Some(info),
-                    Some(delay),
-                    message,
-                );
-                if clock.sleep(delay).await.is_err() {
-                    return ctx.finish(
-                        BatchOutcomeStatus::Cancelled,
-                        Some(&DrillgenError::Aborted),
-                        drills,
-                    );
-                }
-                if host.is_aborted() {
-                    return ctx.finish(
-                        BatchOutcomeStatus::Cancelled,
-                        Some(&DrillgenError::Aborted),
-                        drills,
-                    );
-                }
-            }
-            Err(e) => {
-                return ctx.finish(
-                    BatchOutcomeStatus::Failed,
-                    Some(&DrillgenError::PersistFailed(e)),
-                    drills,
-                );
-            }
-        }
-    }
-    {
-        let mut st = state.borrow_mut();
-        st.completed_drills += drills.len() as u32;
-        st.progress.completed += 1;
-    }
-    let message = {
-        let st = state.borrow();
-        format!(
-            "Generated {}/{} drills (Batch {})",
-            st.completed_drills,
-            st.total_drills,
-            ctx.label()
-        )
-    };
-    ctx.emit(ProgressKind::BatchCompleted, None, None, message);
-    ctx.finish(BatchOutcomeStatus::Completed, None, drills)
 }

@@ -1,10 +1,15 @@
 //! What a run tells the host while it goes (progress events) and when it ends (the result).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
+use super::prepare::CacheReport;
 use crate::drill::Drill;
-use crate::error::DrillgenError;
-use crate::llm::{Secret, Usage};
+use crate::error::{DrillgenError, DrillgenErrorCode};
+use crate::llm::Usage;
+use crate::llm::negotiate::Negotiated;
+use crate::text::Redactor;
 use crate::types::Warning;
 use crate::verify::VerificationReport;
 
@@ -18,33 +23,31 @@ pub struct BatchProgress {
     pub failed: Vec<u32>,
 }
 
-/// An error as the host sees it: stable code, message with any API key removed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// An error as the host sees it: stable code, a message with every credential removed and at most
+/// 2 KB long.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorInfo {
-    pub code: String,
+    pub code: DrillgenErrorCode,
     pub message: String,
     pub retryable: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub status: Option<u16>,
     /// For `RATE_LIMITED`: when the provider will take calls again (ms since the Unix epoch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub retry_at: Option<f64>,
 }
 
 impl ErrorInfo {
-    pub fn new(error: &DrillgenError, key: Option<&Secret>) -> Self {
-        let message = error.to_string();
-        let message = key.map_or_else(|| message.clone(), |k| k.redact(&message));
+    pub fn new(error: &DrillgenError, redactor: &Redactor) -> Self {
+        let message = redactor.message(&error.to_string());
         let retry_at = match error {
             DrillgenError::RateLimited { retry_at_ms, .. } => Some(*retry_at_ms),
             _ => None,
         };
         Self {
-            code: error.code().to_owned(),
+            code: error.code(),
             message,
             retryable: error.is_retryable(),
             status: error.status(),
@@ -65,7 +68,7 @@ pub enum ProgressKind {
 }
 
 /// Not `ProgressEvent`: that name is the DOM's, and TypeScript consumers see both.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct DrillProgressEvent {
@@ -75,23 +78,18 @@ pub struct DrillProgressEvent {
     pub total_drills: u32,
     /// 0-based; absent on `runFinished`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub batch_index: Option<u32>,
     pub total_batches: u32,
     /// 1-based attempt of the batch (on `batchRetrying`: the attempt that failed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub attempt: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub max_attempts: Option<u32>,
     /// On `batchRetrying`: how long until the next attempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub delay_ms: Option<u64>,
     /// On `batchRetrying` and `batchFailed`: why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub error: Option<ErrorInfo>,
     pub batch_progress: BatchProgress,
     /// Ready for the UI, e.g. "Generated 15/25 drills (Batch 3/5)".
@@ -122,21 +120,28 @@ pub enum BatchOutcomeStatus {
     Skipped,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct BatchOutcome {
     pub batch_index: u32,
     pub status: BatchOutcomeStatus,
     pub drill_indices: Vec<u32>,
-    /// LLM calls made (0 when skipped).
+    /// Attempts made (0 when skipped). Calls a server refused for their format are not counted:
+    /// they are format negotiation, reported in `negotiated`.
     pub attempts: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub error: Option<ErrorInfo>,
     pub usage: Usage,
-    /// Drills this batch generated (stored, or kept here when `persist` failed).
+    /// Drills this batch generated: stored (`stored`), or handed back here and in
+    /// `unpersistedDrills` when `persist` failed or the run stopped first. A FAILED batch may have
+    /// some: the drills it read before giving up on the rest.
     pub drills: Vec<Drill>,
+    /// Whether `persist` accepted `drills`.
+    pub stored: bool,
+    /// Repairs applied to the model's output, by code (JSON_EXTRACTED, TEXT_CLEANED, …).
+    #[cfg_attr(target_arch = "wasm32", tsify(type = "Record<string, number>"))]
+    pub repairs: BTreeMap<String, u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,7 +156,7 @@ pub enum RunStatus {
     Cancelled,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct GenerationResult {
@@ -171,6 +176,11 @@ pub struct GenerationResult {
     pub verification: VerificationReport,
     /// What the host's `verify` returned, if given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional, type = "JsonValue"))]
+    #[cfg_attr(target_arch = "wasm32", tsify(type = "JsonValue"))]
     pub host_verification: Option<serde_json::Value>,
+    /// LLM calls made, format negotiation included.
+    pub calls: u32,
+    /// What an OpenAI-compatible server was found to accept.
+    pub negotiated: Negotiated,
+    pub cache: CacheReport,
 }

@@ -1,11 +1,21 @@
-//! Runs a drill series: batches concurrently (bounded), each one generate → validate → persist →
-//! progress, with retries, timeouts and abort; then rebuilds the series from what the host stored.
+//! Runs a drill series, step by step:
+//! 1. `prepare_run` (prepare.rs): check every option, plan → sample → partition;
+//! 2. `existing_drills`: what a resume already has (`existingDrills` or `load()`);
+//! 3. `start`: the batches still to do, the subrequest budget, the cache warm-up, shared state;
+//! 4. `run_batches`: batches concurrently (bounded), each generate → read → persist → progress,
+//!    with retries, format negotiation, fail-fast and abort (batch.rs, attempt.rs);
+//! 5. `finish_series` (finish.rs): the series rebuilt from storage, verified, reported.
+//!
 //! Generic over the outside world (`Transport`, `Clock`, `Host`) so native tests drive it with
 //! fakes and the wasm bindings with `fetch`, `setTimeout` and JS callbacks.
 
+mod attempt;
 mod batch;
 pub mod events;
+mod finish;
 mod options;
+mod prepare;
+mod state;
 #[cfg(test)]
 mod tests;
 
@@ -15,29 +25,41 @@ use std::future::Future;
 
 use futures_util::StreamExt;
 use futures_util::stream;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 
 use batch::{BatchJob, run_batch};
 pub use events::*;
-pub use options::{BatchOptions, BudgetPolicy, GenerateOptions, Mode, RunConfig, fit_budget};
+pub use options::{
+    BatchOptions, BudgetPolicy, CacheWarmup, DEFAULT_HOST_TIMEOUT_MS, GenerateOptions, Mode,
+    fit_budget,
+};
+pub use prepare::{CacheReport, Prepared, RunConfig, cache_key_for, prepare_batch, prepare_run};
+use state::{Gate, RunState};
 
 use crate::drill::Drill;
 use crate::error::DrillgenError;
-use crate::llm::{HttpRequest, HttpResponse, Usage};
+use crate::llm::{HttpRequest, HttpResponse, Negotiation, Provider, Runtime, Usage};
 use crate::merge::{Artifact, merge};
-use crate::types::{BatchSpec, Position, Warning};
-use crate::verify::verify;
+use crate::rng::SeededRng;
+use crate::types::BatchSpec;
 
-/// Sends one HTTP request. Implementations enforce `timeout_ms` (→ `TIMEOUT`), cap the body at
-/// `max_bytes` (→ `RESPONSE_TOO_LARGE`), map connection failures to `NETWORK_ERROR`, and give
-/// `ABORTED` as soon as the run is aborted.
+/// Limits of one HTTP call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendLimits {
+    pub timeout_ms: u64,
+    pub max_bytes: u64,
+}
+
+/// Sends one HTTP request. Implementations enforce `timeout_ms` over the whole exchange, body
+/// included (→ `TIMEOUT`), cap the body at `max_bytes` (→ `RESPONSE_TOO_LARGE`), never follow a
+/// redirect (→ the 3xx response, or `REDIRECT_REFUSED`), map connection failures to
+/// `NETWORK_ERROR`, call `began(status)` as soon as the status and headers have arrived, and end
+/// with the host's stop reason (`ABORTED`, `DEADLINE_EXCEEDED`) as soon as the run stops.
 pub trait Transport {
     fn send(
         &self,
         request: HttpRequest,
-        timeout_ms: u64,
-        max_bytes: u64,
+        limits: SendLimits,
+        began: &dyn Fn(u16),
     ) -> impl Future<Output = Result<HttpResponse, DrillgenError>>;
 }
 
@@ -45,11 +67,12 @@ pub trait Transport {
 pub trait Clock {
     /// Milliseconds since the Unix epoch (for Retry-After dates and `retryAt`).
     fn now_ms(&self) -> f64;
-    /// Waits `ms`, or ends early with `ABORTED` when the run is aborted.
+    /// Waits `ms`, or ends early with the stop reason when the run stops.
     fn sleep(&self, ms: u64) -> impl Future<Output = Result<(), DrillgenError>>;
 }
 
-/// The host's side: storage, progress display, verification, cancellation.
+/// The host's side: storage, progress display, verification, cancellation. Implementations bound
+/// every callback in time (a callback that never settles is an error, not a hang).
 pub trait Host {
     fn persist(
         &self,
@@ -64,60 +87,95 @@ pub trait Host {
         &self,
         artifact: &Artifact,
     ) -> impl Future<Output = Option<Result<serde_json::Value, String>>>;
-    fn is_aborted(&self) -> bool;
+    /// Why the run must stop now (`ABORTED`, `DEADLINE_EXCEEDED`); `None` while it may go on.
+    fn stop_reason(&self) -> Option<DrillgenError>;
+    /// Waits, bounded, for what the callbacks left running (promises `onProgress` returned).
+    fn settle(&self) -> impl Future<Output = ()>;
 }
 
-/// Counters shared by the concurrent batches of one run. Borrowed only between awaits.
-pub(crate) struct RunState {
-    pub completed_drills: u32,
-    pub total_drills: u32,
-    pub progress: BatchProgress,
-    pub usage: Usage,
-    pub rng: StdRng,
+/// One run (or one fanned-out batch) in progress: the shared config, the outside world, the
+/// shared state and the warm-up gate.
+pub(crate) struct Run<'a, T, C, H> {
+    pub config: RunConfig,
+    pub transport: &'a T,
+    pub clock: &'a C,
+    pub host: &'a H,
+    pub state: RefCell<RunState>,
+    pub gate: Gate,
+    /// The batch that warms the prompt cache: it streams, the others wait for its response to begin.
+    pub warm_batch: Option<u32>,
 }
 
-pub async fn generate_series<T: Transport, C: Clock, H: Host>(
-    options: GenerateOptions,
-    transport: &T,
-    clock: &C,
-    host: &H,
-) -> Result<GenerationResult, DrillgenError> {
-    let run = options.prepare()?;
-    let existing = if options.existing_drills.is_empty() {
-        match host.load().await {
-            Some(Ok(stored)) => stored,
-            Some(Err(e)) => return Err(DrillgenError::LoadFailed(e)),
-            None => vec![],
-        }
-    } else {
-        options.existing_drills.clone()
-    };
-    let done: HashSet<u32> = merge(&run.request, existing.clone())
-        .drills
-        .iter()
-        .map(|d| d.draft.index)
-        .collect();
+impl<T, C, H> Run<'_, T, C, H> {
+    fn progress(&self) -> BatchProgress {
+        let mut p = self.state.borrow().progress.clone();
+        p.failed.sort_unstable();
+        p
+    }
+}
 
-    let total_batches = run.batches.len() as u32;
-    let skipped: Vec<u32> = run
-        .batches
-        .iter()
-        .filter(|b| b.drill_indices.iter().all(|i| done.contains(i)))
-        .map(|b| b.batch_index)
-        .collect();
-    let state = RefCell::new(RunState {
-        completed_drills: done.len() as u32,
-        total_drills: run.request.target_drill_count,
+fn new_state(config: &RunConfig, total_drills: u32, total_batches: u32, seed: u64) -> RunState {
+    let openai = config.endpoint.is_openai() && config.llm.provider == Provider::Openai;
+    let cache_key = openai.then(|| {
+        cache_key_for(
+            &crate::prompt::shared_prefix(&config.context, &config.prompts).unwrap_or_default(),
+        )
+    });
+    RunState {
+        completed_drills: 0,
+        total_drills,
         progress: BatchProgress {
-            completed: skipped.len() as u32,
+            completed: 0,
             total: total_batches,
             failed: vec![],
         },
         usage: Usage::default(),
-        rng: StdRng::seed_from_u64(run.seed ^ 0x9E37_79B9_7F4A_7C15),
-    });
+        rng: SeededRng::new(seed ^ 0x9E37_79B9_7F4A_7C15),
+        fatal: None,
+        negotiation: Negotiation::new(&config.llm, openai, cache_key),
+        calls: 0,
+        warnings: Vec::new(),
+    }
+}
 
-    let jobs: Vec<BatchJob> = run
+pub async fn generate_series<T: Transport, C: Clock, H: Host>(
+    options: GenerateOptions,
+    runtime: Runtime,
+    transport: &T,
+    clock: &C,
+    host: &H,
+) -> Result<GenerationResult, DrillgenError> {
+    let prepared = prepare_run(&options, runtime)?;
+    let existing = existing_drills(&options, host).await?;
+    let jobs = jobs_to_do(&prepared, &existing);
+    let run = start(&prepared, &options, &jobs, transport, clock, host)?;
+    let outcomes = run_batches(jobs, &run).await;
+    finish::finish_series(&options, prepared, existing, outcomes, &run).await
+}
+
+/// Step 2: what a resume already has.
+async fn existing_drills<H: Host>(
+    options: &GenerateOptions,
+    host: &H,
+) -> Result<Vec<Drill>, DrillgenError> {
+    if !options.existing_drills.is_empty() {
+        return Ok(options.existing_drills.clone());
+    }
+    match host.load().await {
+        Some(Ok(stored)) => Ok(stored),
+        Some(Err(e)) => Err(DrillgenError::LoadFailed(e)),
+        None => Ok(vec![]),
+    }
+}
+
+/// The batches with the indices each still needs (all of them, unless resuming).
+fn jobs_to_do(prepared: &Prepared, existing: &[Drill]) -> Vec<BatchJob> {
+    let done: HashSet<u32> = merge(&prepared.request, existing.to_vec())
+        .drills
+        .iter()
+        .map(|d| d.index)
+        .collect();
+    prepared
         .batches
         .iter()
         .map(|b| BatchJob {
@@ -129,173 +187,85 @@ pub async fn generate_series<T: Transport, C: Clock, H: Host>(
                 .collect(),
             spec: b.clone(),
         })
+        .collect()
+}
+
+/// Step 3: the budget (only batches with work count), the warm-up decision, the shared state.
+fn start<'a, T: Transport, C: Clock, H: Host>(
+    prepared: &Prepared,
+    options: &GenerateOptions,
+    jobs: &[BatchJob],
+    transport: &'a T,
+    clock: &'a C,
+    host: &'a H,
+) -> Result<Run<'a, T, C, H>, DrillgenError> {
+    let mut config = prepared.config.clone();
+    let busy: Vec<u32> = jobs
+        .iter()
+        .filter(|j| !j.todo.is_empty())
+        .map(|j| j.spec.batch_index)
         .collect();
-    // The budget counts only batches that still have work (a resume needs fewer calls).
-    let busy = jobs.iter().filter(|j| !j.todo.is_empty()).count() as u32;
+    let negotiable = config.llm.provider == Provider::Openai
+        && (config.llm.response_format.is_none() || config.llm.max_tokens_field.is_none());
+    let extra = if negotiable {
+        3 * config.concurrency.min(busy.len() as u32)
+    } else {
+        0
+    };
     let (retries, reduced) = fit_budget(
         options.subrequest_budget,
         options.budget_policy,
-        busy,
-        run.config.retry.max_retries,
+        busy.len() as u32,
+        extra,
+        config.retry.max_retries,
     )?;
-    let mut run = run;
-    run.config.retry.max_retries = retries;
-    run.warnings.extend(reduced);
-    let config = &run.config;
+    config.retry.max_retries = retries;
+    config.call_budget = options.subrequest_budget.map(|b| b as u32);
+    config.cache.warmup = options.cache_warmup == CacheWarmup::Auto
+        && config.cache.cacheable
+        && busy.len() > 1
+        && config.concurrency > 1;
+    let mut state = new_state(
+        &config,
+        prepared.request.target_drill_count,
+        jobs.len() as u32,
+        prepared.seed,
+    );
+    state.warnings.extend(reduced);
+    let done: u32 = jobs
+        .iter()
+        .map(|j| (j.spec.drill_indices.len() - j.todo.len()) as u32)
+        .sum();
+    state.completed_drills = done;
+    state.progress.completed = (jobs.len() - busy.len()) as u32;
+    let warm_batch = config.cache.warmup.then(|| busy[0]);
+    Ok(Run {
+        gate: if warm_batch.is_some() {
+            Gate::default()
+        } else {
+            Gate::opened()
+        },
+        config,
+        transport,
+        clock,
+        host,
+        state: RefCell::new(state),
+        warm_batch,
+    })
+}
+
+/// Step 4: every batch, at most `concurrency` at once.
+async fn run_batches<T: Transport, C: Clock, H: Host>(
+    jobs: Vec<BatchJob>,
+    run: &Run<'_, T, C, H>,
+) -> Vec<BatchOutcome> {
     let mut outcomes: Vec<BatchOutcome> = stream::iter(jobs)
-        .map(|job| run_batch(job, config, transport, clock, host, &state))
-        .buffer_unordered(config.concurrency as usize)
+        .map(|job| run_batch(job, run))
+        .buffer_unordered(run.config.concurrency as usize)
         .collect()
         .await;
     outcomes.sort_by_key(|o| o.batch_index);
-
-    let aborted = host.is_aborted()
-        || outcomes
-            .iter()
-            .any(|o| o.status == BatchOutcomeStatus::Cancelled);
-    let mut warnings = run.warnings.clone();
-    let mut persisted = existing;
-    let mut unpersisted = Vec::new();
-    for o in &outcomes {
-        match (o.status, o.error.as_ref().map(|e| e.code.as_str())) {
-            (BatchOutcomeStatus::Completed, _) => persisted.extend(o.drills.iter().cloned()),
-            (_, Some("PERSIST_FAILED")) | (BatchOutcomeStatus::Cancelled, _) => {
-                unpersisted.extend(o.drills.iter().cloned())
-            }
-            _ => {}
-        }
-    }
-    let stored = match host.load().await {
-        Some(Ok(stored)) => stored,
-        Some(Err(e)) => {
-            warnings.push(Warning::new(
-                "LOAD_FAILED",
-                format!("load() failed, using what persist accepted: {e}"),
-            ));
-            persisted
-        }
-        None => persisted,
-    };
-    let artifact = merge(&run.request, stored);
-    warnings.extend(artifact.warnings.iter().cloned());
-
-    let failed: Vec<&BatchOutcome> = outcomes
-        .iter()
-        .filter(|o| o.status == BatchOutcomeStatus::Failed)
-        .collect();
-    if !failed.is_empty() {
-        let names: Vec<String> = failed
-            .iter()
-            .map(|o| {
-                format!(
-                    "{} ({})",
-                    o.batch_index + 1,
-                    o.error.as_ref().map_or("?", |e| e.code.as_str())
-                )
-            })
-            .collect();
-        warnings.push(Warning::new(
-            "BATCHES_FAILED",
-            format!(
-                "{} of {total_batches} batches failed: {}",
-                failed.len(),
-                names.join(", ")
-            ),
-        ));
-    }
-
-    // Existing drills may sit on positions from an earlier sample; they stay verifiable.
-    let mut allowed: Vec<Position> = run.sample.clone();
-    let known: HashSet<&str> = allowed.iter().map(|p| p.position_id.as_str()).collect();
-    let used: HashSet<&str> = artifact
-        .drills
-        .iter()
-        .map(|d| d.draft.position_id.as_str())
-        .collect();
-    let extra: Vec<Position> = options
-        .positions
-        .iter()
-        .filter(|p| {
-            used.contains(p.position_id.as_str()) && !known.contains(p.position_id.as_str())
-        })
-        .cloned()
-        .collect();
-    allowed.extend(extra);
-    let verification = verify(&artifact, &allowed);
-    let host_verification = match host.verify(&artifact).await {
-        Some(Ok(v)) => Some(v),
-        Some(Err(e)) => {
-            warnings.push(Warning::new(
-                "HOST_VERIFY_FAILED",
-                format!("verify() threw: {e}"),
-            ));
-            None
-        }
-        None => None,
-    };
-
-    let status = if aborted {
-        RunStatus::Cancelled
-    } else if artifact.drills.is_empty() {
-        RunStatus::Failed
-    } else {
-        RunStatus::Completed
-    };
-    let st = state.borrow();
-    let message = match status {
-        RunStatus::Cancelled => format!(
-            "Cancelled after {}/{} drills",
-            artifact.drills.len(),
-            st.total_drills
-        ),
-        _ if failed.is_empty() => format!(
-            "Generated {}/{} drills",
-            artifact.drills.len(),
-            st.total_drills
-        ),
-        _ => {
-            let list: Vec<String> = failed
-                .iter()
-                .map(|o| (o.batch_index + 1).to_string())
-                .collect();
-            format!(
-                "Generated {}/{} drills; batch{} {} failed",
-                artifact.drills.len(),
-                st.total_drills,
-                if list.len() > 1 { "es" } else { "" },
-                list.join(", ")
-            )
-        }
-    };
-    let mut progress = st.progress.clone();
-    progress.failed.sort_unstable();
-    host.progress(&DrillProgressEvent {
-        kind: ProgressKind::RunFinished,
-        completed_drills: artifact.drills.len() as u32,
-        total_drills: st.total_drills,
-        batch_index: None,
-        total_batches,
-        attempt: None,
-        max_attempts: None,
-        delay_ms: None,
-        error: None,
-        batch_progress: progress.clone(),
-        message,
-    });
-    Ok(GenerationResult {
-        artifact_id: options.batch.artifact_id.clone(),
-        status,
-        seed: run.seed,
-        drills: artifact.drills,
-        unpersisted_drills: unpersisted,
-        missing_indices: artifact.missing_indices,
-        batch_progress: progress,
-        batches: outcomes,
-        usage: st.usage,
-        warnings,
-        verification,
-        host_verification,
-    })
+    outcomes
 }
 
 /// One batch on its own, for hosts that fan batches out to separate invocations (queues,
@@ -303,27 +273,34 @@ pub async fn generate_series<T: Transport, C: Clock, H: Host>(
 pub async fn generate_batch<T: Transport, C: Clock, H: Host>(
     batch: BatchSpec,
     options: BatchOptions,
+    runtime: Runtime,
     transport: &T,
     clock: &C,
     host: &H,
 ) -> Result<BatchOutcome, DrillgenError> {
-    let config = options.prepare(&batch)?;
-    let state = RefCell::new(RunState {
-        completed_drills: 0,
-        total_drills: batch.drill_indices.len() as u32,
-        progress: BatchProgress {
-            completed: 0,
-            total: batch.total_batches,
-            failed: vec![],
-        },
-        usage: Usage::default(),
-        rng: StdRng::seed_from_u64(
-            options.seed.map_or(0, |s| s as u64) ^ u64::from(batch.batch_index),
-        ),
-    });
+    let config = prepare_batch(&batch, &options, runtime)?;
+    // Unseeded, the jitter must differ between invocations, or fanned-out batches retry in lockstep.
+    let seed = match options.seed {
+        Some(_) => crate::sample::resolve_seed(options.seed)? ^ u64::from(batch.batch_index),
+        None => crate::sample::resolve_seed(None)?,
+    };
+    let total = batch.drill_indices.len() as u32;
+    let mut state = new_state(&config, total, batch.total_batches, seed);
+    state.progress.completed = 0;
+    let run = Run {
+        config,
+        transport,
+        clock,
+        host,
+        state: RefCell::new(state),
+        gate: Gate::opened(),
+        warm_batch: None,
+    };
     let job = BatchJob {
         todo: batch.drill_indices.clone(),
         spec: batch,
     };
-    Ok(run_batch(job, &config, transport, clock, host, &state).await)
+    let outcome = run_batch(job, &run).await;
+    host.settle().await;
+    Ok(outcome)
 }

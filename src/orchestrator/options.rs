@@ -1,18 +1,22 @@
-//! Options of a run, checked before any request is made.
+//! The options of a run and of one batch, as hosts pass them, and their checks. Every option
+//! documents its default; every number is checked against a range before any request is made.
 
 use serde::Deserialize;
 
 use crate::drill::Drill;
 use crate::error::{DrillgenError, Result};
-use crate::llm::LlmConfig;
-use crate::plan::ValidRequest;
-use crate::prompt::{PromptContext, PromptTemplates, check_user_template, shared_prefix};
+use crate::llm::{LlmConfig, MAX_TIMER_MS};
+use crate::prompt::{PromptContext, PromptTemplates};
 use crate::retry::RetryPolicy;
-use crate::types::{BatchSpec, DrillRequest, GamePhase, Position, Warning};
+use crate::types::{DrillRequest, Position, Warning};
 
 pub const DEFAULT_CONCURRENCY: u32 = 4;
 /// Cloudflare Workers allow six simultaneous outgoing connections per request.
 pub const MAX_CONCURRENCY: u32 = 6;
+/// How long a host callback (`persist`, `load`, `verify`, a promise `onProgress` returned) may take.
+pub const DEFAULT_HOST_TIMEOUT_MS: u64 = 30_000;
+/// Stored drills a resume may pass: far more than a series holds (500), bounded all the same.
+pub const MAX_EXISTING_DRILLS: usize = 5_000;
 
 /// The spec's `ENABLE_BATCH_DRILL_GENERATION` flag: `single` is one call for the whole series.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -36,6 +40,19 @@ pub enum BudgetPolicy {
     Reduce,
 }
 
+/// Whether to let the first batch warm the provider's prompt cache before the others start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "lowercase")]
+pub enum CacheWarmup {
+    /// When the shared prefix is long enough to be cached, the first batch is streamed and the
+    /// others start once its response has begun (a cache entry exists only from then on).
+    #[default]
+    Auto,
+    /// Every batch starts at once.
+    Off,
+}
+
 /// The data part of `generateDrillSeries` options (the callbacks and the signal are the host's):
 /// what every batch needs (`BatchOptions`) plus what the run decides.
 #[derive(Debug, Clone, Deserialize)]
@@ -45,133 +62,28 @@ pub struct GenerateOptions {
     #[serde(flatten)]
     pub batch: BatchOptions,
     pub request: DrillRequest,
-    /// The host's position pool.
+    /// The host's position pool (at most 20,000).
     pub positions: Vec<Position>,
-    /// Batches in flight at once (default 4, at most 6).
+    /// Batches in flight at once; default 4, at most 6.
     #[serde(default)]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub concurrency: Option<f64>,
+    /// Default `batched`.
     #[serde(default)]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub mode: Mode,
-    /// Resume: drills already stored; their indices are not generated again.
+    /// Resume: drills already stored; their indices are not generated again. Default none.
     #[serde(default)]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub existing_drills: Vec<Drill>,
     /// Most LLM calls the run may make (Cloudflare Workers' free plan allows 50 subrequests per
-    /// invocation, and every retry is one). Checked against the worst case before the first call.
+    /// invocation, and every retry is one). Checked against the worst case before the first call,
+    /// and enforced at every call. Default: no limit.
     #[serde(default)]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub subrequest_budget: Option<f64>,
+    /// Default `fail`.
     #[serde(default)]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub budget_policy: BudgetPolicy,
-}
-
-/// Fits the retries of `batches` batches into `budget` calls, or refuses. Returns the retry count
-/// to use and a warning when it had to be lowered.
-pub fn fit_budget(
-    budget: Option<f64>,
-    policy: BudgetPolicy,
-    batches: u32,
-    max_retries: u32,
-) -> Result<(u32, Option<Warning>)> {
-    let Some(budget) = budget else {
-        return Ok((max_retries, None));
-    };
-    if !(budget.fract() == 0.0 && (1.0..=1_000_000.0).contains(&budget)) {
-        return Err(DrillgenError::InvalidOptions(format!(
-            "subrequestBudget must be a positive integer, got {budget}"
-        )));
-    }
-    let budget = budget as u32;
-    let attempts = max_retries + 1;
-    let needed = batches * attempts;
-    if needed <= budget || batches == 0 {
-        return Ok((max_retries, None));
-    }
-    let refuse = |attempts| DrillgenError::SubrequestBudget {
-        needed: batches * attempts,
-        budget,
-        batches,
-        attempts,
-    };
-    match policy {
-        BudgetPolicy::Fail => Err(refuse(attempts)),
-        BudgetPolicy::Reduce if batches > budget => Err(refuse(1)),
-        BudgetPolicy::Reduce => {
-            let retries = budget / batches - 1;
-            let warning = Warning::new(
-                "RETRIES_REDUCED",
-                format!(
-                    "{batches} batches × {attempts} attempts would exceed the subrequest budget of {budget}; retries lowered from {max_retries} to {retries}"
-                ),
-            );
-            Ok((retries, Some(warning)))
-        }
-    }
-}
-
-/// What every batch of a run shares.
-#[derive(Debug, Clone)]
-pub struct RunConfig {
-    pub artifact_id: String,
-    pub llm: LlmConfig,
-    pub context: PromptContext,
-    pub prompts: PromptTemplates,
-    pub retry: RetryPolicy,
-    pub concurrency: u32,
-    /// Persist retries use the same backoff but never Retry-After.
-    pub persist_retries: u32,
-}
-
-pub struct Prepared {
-    pub request: ValidRequest,
-    pub seed: u64,
-    pub sample: Vec<Position>,
-    pub batches: Vec<BatchSpec>,
-    pub config: RunConfig,
-    pub warnings: Vec<Warning>,
-}
-
-impl GenerateOptions {
-    pub fn prepare(&self) -> Result<Prepared> {
-        let request = self.request.validate()?;
-        let concurrency = match self.concurrency {
-            None => DEFAULT_CONCURRENCY,
-            Some(c) if c.fract() == 0.0 && (1.0..=f64::from(MAX_CONCURRENCY)).contains(&c) => {
-                c as u32
-            }
-            Some(c) => {
-                return Err(DrillgenError::InvalidOptions(format!(
-                    "concurrency must be an integer from 1 to {MAX_CONCURRENCY}, got {c}"
-                )));
-            }
-        };
-        let config = self.batch.run_config(concurrency)?;
-        let seed = crate::sample::resolve_seed(self.batch.seed)?;
-        crate::sample::validate_pool(&self.positions)?;
-        let phases: Vec<GamePhase> = self.positions.iter().map(|p| p.game_phase).collect();
-        let plan = crate::plan::plan(&request, Some(&phases))?;
-        let sample = crate::sample::sample(&self.positions, &plan, seed)?;
-        let batches = match self.mode {
-            Mode::Batched => crate::partition::partition(&request, &sample.positions)?,
-            Mode::Single => vec![BatchSpec {
-                batch_index: 0,
-                total_batches: 1,
-                drill_indices: (0..request.target_drill_count).collect(),
-                positions: sample.positions.clone(),
-            }],
-        };
-        Ok(Prepared {
-            request,
-            seed,
-            sample: sample.positions,
-            batches,
-            config,
-            warnings: sample.warnings,
-        })
-    }
+    /// Default `auto`.
+    #[serde(default)]
+    pub cache_warmup: CacheWarmup,
 }
 
 /// Options of `generateBatch`, and the part of `generateDrillSeries` options every batch shares.
@@ -179,55 +91,183 @@ impl GenerateOptions {
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct BatchOptions {
+    /// 1 to 200 characters; drill ids are `artifactId:index`.
     pub artifact_id: String,
     pub context: PromptContext,
+    /// Default: drillgen's own texts.
     #[serde(default)]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub prompts: PromptTemplates,
     pub llm: LlmConfig,
+    /// Default: 3 retries, backoff from 500 ms to 8 s, Retry-After up to 60 s.
     #[serde(default)]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub retry: RetryPolicy,
-    /// Seeds the retry jitter and, for a run, the sample: a resume should pass the first run's `seed`.
+    /// Seeds the retry jitter and, for a run, the sample: a resume should pass the first run's
+    /// `seed`. Default: a fresh random seed (returned in the result).
     #[serde(default)]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub seed: Option<f64>,
+    /// How long `persist`, `load`, `verify` (and a promise returned by `onProgress`) may take
+    /// before drillgen stops waiting: a timed-out `persist` is retried, then its drills are handed
+    /// back in `unpersistedDrills`. It may still have written, so keep persistence idempotent by
+    /// `drillId`. Default 30,000 ms.
+    #[serde(default)]
+    pub host_timeout_ms: Option<f64>,
+    /// The whole call must settle within this many ms: past it, requests and waits are cut
+    /// short and the run ends `CANCELLED` (batches `DEADLINE_EXCEEDED`) with what it generated.
+    /// Default: no deadline.
+    #[serde(default)]
+    pub deadline_ms: Option<f64>,
+}
+
+/// A whole number of milliseconds a timer can wait (1 to 2^31 − 1).
+pub fn timer_ms(value: Option<f64>, name: &str, default: Option<u64>) -> Result<Option<u64>> {
+    match value {
+        None => Ok(default),
+        Some(v) if v.fract() == 0.0 && v >= 1.0 && v <= MAX_TIMER_MS as f64 => Ok(Some(v as u64)),
+        Some(v) => Err(DrillgenError::InvalidOptions(format!(
+            "{name} must be a whole number of milliseconds from 1 to {MAX_TIMER_MS}, got {v}"
+        ))),
+    }
 }
 
 impl BatchOptions {
-    fn run_config(&self, concurrency: u32) -> Result<RunConfig> {
-        if self.artifact_id.trim().is_empty() || self.artifact_id.len() > 200 {
-            return Err(DrillgenError::InvalidOptions(
-                "artifactId must be a non-empty string of at most 200 characters".into(),
-            ));
-        }
-        self.llm.validate()?;
-        self.retry.validate()?;
-        shared_prefix(&self.context, &self.prompts)?;
-        if let Some(t) = &self.prompts.user_prompt_template {
-            check_user_template(t)?;
-        }
-        Ok(RunConfig {
-            artifact_id: self.artifact_id.clone(),
-            llm: self.llm.clone(),
-            context: self.context.clone(),
-            prompts: self.prompts.clone(),
-            retry: self.retry,
-            concurrency,
-            persist_retries: 3,
-        })
+    pub fn host_timeout_ms(&self) -> Result<u64> {
+        Ok(timer_ms(
+            self.host_timeout_ms,
+            "hostTimeoutMs",
+            Some(DEFAULT_HOST_TIMEOUT_MS),
+        )?
+        .unwrap_or(DEFAULT_HOST_TIMEOUT_MS))
     }
 
-    pub fn prepare(&self, batch: &BatchSpec) -> Result<RunConfig> {
-        crate::sample::validate_pool(&batch.positions)?;
-        if batch.drill_indices.is_empty()
-            || batch.positions.is_empty()
-            || batch.batch_index >= batch.total_batches
-        {
+    pub fn deadline_ms(&self) -> Result<Option<u64>> {
+        timer_ms(self.deadline_ms, "deadlineMs", None)
+    }
+
+    pub(crate) fn check_artifact_id(&self) -> Result<()> {
+        let id = &self.artifact_id;
+        if id.trim().is_empty() || id.chars().count() > 200 || id.chars().any(char::is_control) {
             return Err(DrillgenError::InvalidOptions(
-                "batch needs drill indices, positions, and batchIndex < totalBatches".into(),
+                "artifactId must be 1 to 200 characters without control characters".into(),
             ));
         }
-        self.run_config(1)
+        Ok(())
+    }
+}
+
+impl GenerateOptions {
+    pub fn concurrency(&self) -> Result<u32> {
+        match self.concurrency {
+            None => Ok(DEFAULT_CONCURRENCY),
+            Some(c) if c.fract() == 0.0 && (1.0..=f64::from(MAX_CONCURRENCY)).contains(&c) => {
+                Ok(c as u32)
+            }
+            Some(c) => Err(DrillgenError::InvalidOptions(format!(
+                "concurrency must be an integer from 1 to {MAX_CONCURRENCY}, got {c}"
+            ))),
+        }
+    }
+
+    pub fn check_existing(&self) -> Result<()> {
+        if self.existing_drills.len() > MAX_EXISTING_DRILLS {
+            return Err(DrillgenError::InvalidOptions(format!(
+                "existingDrills has {} drills, more than the {MAX_EXISTING_DRILLS} allowed",
+                self.existing_drills.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Fits the retries of `batches` batches (plus `extra` calls format negotiation may need) into
+/// `budget` calls, or refuses. Returns the retry count to use and a warning when it was lowered.
+pub fn fit_budget(
+    budget: Option<f64>,
+    policy: BudgetPolicy,
+    batches: u32,
+    extra: u32,
+    max_retries: u32,
+) -> Result<(u32, Option<Warning>)> {
+    let Some(budget) = budget else {
+        return Ok((max_retries, None));
+    };
+    if !(budget.fract() == 0.0 && (1.0..=1_000_000.0).contains(&budget)) {
+        return Err(DrillgenError::InvalidOptions(format!(
+            "subrequestBudget must be an integer from 1 to 1,000,000, got {budget}"
+        )));
+    }
+    let budget = budget as u32;
+    let attempts = max_retries + 1;
+    let needed = batches * attempts + extra;
+    if needed <= budget || batches == 0 {
+        return Ok((max_retries, None));
+    }
+    let refuse = |attempts| DrillgenError::SubrequestBudget {
+        needed: batches * attempts + extra,
+        budget,
+        batches,
+        attempts,
+    };
+    match policy {
+        BudgetPolicy::Fail => Err(refuse(attempts)),
+        BudgetPolicy::Reduce if batches + extra > budget => Err(refuse(1)),
+        BudgetPolicy::Reduce => {
+            let retries = (budget - extra) / batches - 1;
+            let warning = Warning::new(
+                "RETRIES_REDUCED",
+                format!(
+                    "{batches} batches × {attempts} attempts (+{extra} for format negotiation) would exceed the subrequest budget of {budget}; retries lowered from {max_retries} to {retries}"
+                ),
+            );
+            Ok((retries, Some(warning)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_counts_negotiation_and_lowers_or_refuses() {
+        assert_eq!(
+            fit_budget(None, BudgetPolicy::Fail, 100, 0, 3).unwrap().0,
+            3
+        );
+        assert_eq!(
+            fit_budget(Some(50.0), BudgetPolicy::Fail, 12, 0, 3).unwrap(),
+            (3, None)
+        );
+        let e = fit_budget(Some(50.0), BudgetPolicy::Fail, 12, 6, 3).unwrap_err();
+        assert_eq!(e.code(), "SUBREQUEST_BUDGET");
+        let (retries, warning) = fit_budget(Some(50.0), BudgetPolicy::Reduce, 20, 6, 3).unwrap();
+        assert_eq!(retries, 1, "(50 - 6) / 20 = 2 attempts");
+        assert_eq!(warning.map(|w| w.code), Some("RETRIES_REDUCED".into()));
+        assert_eq!(
+            fit_budget(Some(50.0), BudgetPolicy::Reduce, 60, 0, 3)
+                .unwrap_err()
+                .code(),
+            "SUBREQUEST_BUDGET"
+        );
+        assert_eq!(
+            fit_budget(Some(0.5), BudgetPolicy::Reduce, 1, 0, 3)
+                .unwrap_err()
+                .code(),
+            "INVALID_OPTIONS"
+        );
+    }
+
+    #[test]
+    fn timer_values_stay_in_the_timer_range() {
+        assert_eq!(timer_ms(None, "x", Some(5)).unwrap(), Some(5));
+        assert_eq!(timer_ms(Some(1.0), "x", None).unwrap(), Some(1));
+        for bad in [0.0, -1.0, 1.5, 1e12, f64::INFINITY] {
+            assert_eq!(
+                timer_ms(Some(bad), "hostTimeoutMs", None)
+                    .unwrap_err()
+                    .code(),
+                "INVALID_OPTIONS",
+                "{bad}"
+            );
+        }
     }
 }

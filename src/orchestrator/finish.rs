@@ -1,0 +1,209 @@
+//! The last step of a run: rebuild the series from what is stored — `load()`, joined with this run's
+//! own writes so a store that lags behind (read replicas) loses nothing — verify it against the
+//! engine, and report: status, warnings, the final progress event, the result.
+
+use std::collections::HashSet;
+
+use super::events::*;
+use super::options::GenerateOptions;
+use super::prepare::Prepared;
+use super::{Clock, Host, Run, Transport};
+use crate::drill::Drill;
+use crate::error::DrillgenError;
+use crate::merge::{Artifact, merge};
+use crate::types::Warning;
+use crate::verify::verify;
+
+pub(super) async fn finish_series<T: Transport, C: Clock, H: Host>(
+    options: &GenerateOptions,
+    prepared: Prepared,
+    existing: Vec<Drill>,
+    outcomes: Vec<BatchOutcome>,
+    run: &Run<'_, T, C, H>,
+) -> Result<GenerationResult, DrillgenError> {
+    let mut warnings = prepared.warnings.clone();
+    let (written, unpersisted) = split_drills(&outcomes);
+    let artifact = rebuild(run, &prepared, existing, written, &mut warnings).await;
+    warnings.extend(artifact.warnings.iter().cloned());
+    warnings.extend(failed_batches_warning(&outcomes));
+    let stop = run.host.stop_reason();
+    if let Some(DrillgenError::DeadlineExceeded { ms }) = &stop {
+        warnings.push(Warning::new(
+            "DEADLINE_EXCEEDED",
+            format!("the run stopped at its deadline of {ms} ms; the rest can be resumed"),
+        ));
+    }
+    let verification = verify(&artifact, &options.positions);
+    let host_verification = match run.host.verify(&artifact).await {
+        Some(Ok(v)) => Some(v),
+        Some(Err(e)) => {
+            warnings.push(Warning::new(
+                "HOST_VERIFY_FAILED",
+                run.config
+                    .redactor
+                    .message(&format!("verify() failed: {e}")),
+            ));
+            None
+        }
+        None => None,
+    };
+    let status = if stop.is_some() {
+        RunStatus::Cancelled
+    } else if artifact.drills.is_empty() {
+        RunStatus::Failed
+    } else {
+        RunStatus::Completed
+    };
+    let (usage, calls, negotiated) = {
+        let mut st = run.state.borrow_mut();
+        warnings.append(&mut st.warnings);
+        warnings.append(&mut st.negotiation.warnings);
+        (st.usage, st.calls, st.negotiation.settled())
+    };
+    if run.config.cache.minimum_tokens > 0
+        && !run.config.cache.cacheable
+        && run.config.llm.provider == crate::llm::Provider::Anthropic
+    {
+        warnings.push(prefix_too_short(&run.config));
+    }
+    let progress = run.progress();
+    final_event(run, status, &artifact, &outcomes, progress.clone());
+    run.host.settle().await;
+    Ok(GenerationResult {
+        artifact_id: run.config.artifact_id.clone(),
+        status,
+        seed: prepared.seed,
+        drills: artifact.drills,
+        unpersisted_drills: unpersisted,
+        missing_indices: artifact.missing_indices,
+        batch_progress: progress,
+        batches: outcomes,
+        usage,
+        warnings,
+        verification,
+        host_verification,
+        calls,
+        negotiated,
+        cache: run.config.cache,
+    })
+}
+
+/// This run's stored drills, and the ones it generated but could not store (handed back).
+fn split_drills(outcomes: &[BatchOutcome]) -> (Vec<Drill>, Vec<Drill>) {
+    let (mut written, mut unpersisted) = (Vec::new(), Vec::new());
+    for o in outcomes {
+        if o.stored {
+            written.extend(o.drills.iter().cloned());
+        } else {
+            unpersisted.extend(o.drills.iter().cloned());
+        }
+    }
+    (written, unpersisted)
+}
+
+/// The stored series: what `load()` returns joined with what this run wrote (by `drillId`, the
+/// stored copy first), or, without `load`, what existed plus what this run wrote.
+async fn rebuild<T: Transport, C: Clock, H: Host>(
+    run: &Run<'_, T, C, H>,
+    prepared: &Prepared,
+    existing: Vec<Drill>,
+    written: Vec<Drill>,
+    warnings: &mut Vec<Warning>,
+) -> Artifact {
+    let stored = match run.host.load().await {
+        Some(Ok(stored)) => stored,
+        Some(Err(e)) => {
+            warnings.push(Warning::new(
+                "LOAD_FAILED",
+                run.config
+                    .redactor
+                    .message(&format!("load() failed, using what persist accepted: {e}")),
+            ));
+            existing
+        }
+        None => existing,
+    };
+    merge(&prepared.request, union_by_id(stored, written))
+}
+
+fn union_by_id(first: Vec<Drill>, then: Vec<Drill>) -> Vec<Drill> {
+    let mut seen: HashSet<String> = first.iter().map(|d| d.drill_id.clone()).collect();
+    let mut all = first;
+    all.extend(then.into_iter().filter(|d| seen.insert(d.drill_id.clone())));
+    all
+}
+
+fn failed_batches_warning(outcomes: &[BatchOutcome]) -> Option<Warning> {
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter(|o| o.status == BatchOutcomeStatus::Failed)
+        .map(|o| {
+            format!(
+                "{} ({})",
+                o.batch_index + 1,
+                o.error.as_ref().map_or("?", |e| e.code.as_str())
+            )
+        })
+        .collect();
+    (!failed.is_empty()).then(|| {
+        Warning::new(
+            "BATCHES_FAILED",
+            format!(
+                "{} of {} batches failed: {}",
+                failed.len(),
+                outcomes.len(),
+                failed.join(", ")
+            ),
+        )
+    })
+}
+
+fn prefix_too_short(config: &super::RunConfig) -> Warning {
+    Warning::new(
+        "PREFIX_TOO_SHORT_TO_CACHE",
+        format!(
+            "the prefix every batch shares is about {} tokens; {} caches from {} tokens, so no cache_control was sent and every batch pays for the whole prompt",
+            config.cache.prefix_tokens,
+            crate::text::bound(&config.llm.model, 100),
+            config.cache.minimum_tokens
+        ),
+    )
+}
+
+fn final_event<T: Transport, C: Clock, H: Host>(
+    run: &Run<'_, T, C, H>,
+    status: RunStatus,
+    artifact: &Artifact,
+    outcomes: &[BatchOutcome],
+    progress: BatchProgress,
+) {
+    let total = run.state.borrow().total_drills;
+    let have = artifact.drills.len();
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter(|o| o.status == BatchOutcomeStatus::Failed)
+        .map(|o| (o.batch_index + 1).to_string())
+        .collect();
+    let message = match status {
+        RunStatus::Cancelled => format!("Cancelled after {have}/{total} drills"),
+        _ if failed.is_empty() => format!("Generated {have}/{total} drills"),
+        _ => format!(
+            "Generated {have}/{total} drills; batch{} {} failed",
+            if failed.len() > 1 { "es" } else { "" },
+            failed.join(", ")
+        ),
+    };
+    run.host.progress(&DrillProgressEvent {
+        kind: ProgressKind::RunFinished,
+        completed_drills: have as u32,
+        total_drills: total,
+        batch_index: None,
+        total_batches: progress.total,
+        attempt: None,
+        max_attempts: None,
+        delay_ms: None,
+        error: None,
+        batch_progress: progress,
+        message,
+    });
+}

@@ -1,0 +1,232 @@
+//! The run's preparation, the first step of the pipeline: check every option, then
+//! plan → sample → partition, and settle what every batch shares (`RunConfig`: the checked endpoint,
+//! the redactor of the run's credentials, the retry policy, the prompt-cache plan). Nothing here
+//! makes a request, so a bad option is always refused before the first call.
+
+use serde::{Deserialize, Serialize};
+
+use super::options::{BatchOptions, GenerateOptions, Mode};
+use crate::drill::batch_output_schema;
+use crate::error::{DrillgenError, Result};
+use crate::llm::{Endpoint, LlmConfig, Provider, Runtime};
+use crate::plan::{MAX_BATCH_SIZE, MAX_TARGET_DRILLS, ValidRequest};
+use crate::prompt::{PromptContext, PromptTemplates, check_user_template, shared_prefix, slots};
+use crate::retry::RetryPolicy;
+use crate::text::Redactor;
+use crate::types::{BatchSpec, GamePhase, Position, Warning};
+
+/// What every batch of a run shares.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub artifact_id: String,
+    pub llm: LlmConfig,
+    pub endpoint: Endpoint,
+    pub redactor: Redactor,
+    pub context: PromptContext,
+    pub prompts: PromptTemplates,
+    pub retry: RetryPolicy,
+    pub concurrency: u32,
+    /// Persist retries use the same backoff but never Retry-After.
+    pub persist_retries: u32,
+    /// Hard limit on LLM calls (`subrequestBudget`), checked before each call.
+    pub call_budget: Option<u32>,
+    pub cache: CacheReport,
+}
+
+/// Whether the shared prefix (schema and system prompt) can be cached by the provider, and whether
+/// the run warms the cache with its first batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct CacheReport {
+    /// Estimated tokens of the prefix every batch shares (4 bytes a token).
+    pub prefix_tokens: u32,
+    /// The provider's minimum cacheable prefix for this model.
+    pub minimum_tokens: u32,
+    pub cacheable: bool,
+    /// The first batch ran alone until its response began.
+    pub warmup: bool,
+}
+
+/// Minimum cacheable prefixes per provider and model, from the providers' documentation.
+const CACHE_MINIMUMS: &str = include_str!("../../data/cache-minimums.json");
+
+#[derive(Deserialize)]
+struct CacheMinimums {
+    openai: u32,
+    anthropic: AnthropicMinimums,
+}
+
+#[derive(Deserialize)]
+struct AnthropicMinimums {
+    default: u32,
+    /// `[model name prefix, tokens]`, most specific first.
+    models: Vec<(String, u32)>,
+}
+
+fn minimum_tokens(config: &LlmConfig) -> u32 {
+    let Ok(table) = serde_json::from_str::<CacheMinimums>(CACHE_MINIMUMS) else {
+        return 1024;
+    };
+    match config.provider {
+        Provider::Openai => table.openai,
+        Provider::Anthropic => table
+            .anthropic
+            .models
+            .iter()
+            .find(|(prefix, _)| config.model.starts_with(prefix.as_str()))
+            .map_or(table.anthropic.default, |(_, n)| *n),
+    }
+}
+
+/// FNV-1a: a stable short hash for `prompt_cache_key` (same prefix, same key, in every release).
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The key that routes a series' batches to one OpenAI prompt cache: derived from the shared
+/// system prompt, so every series with the same teacher's material shares it too.
+pub fn cache_key_for(system: &str) -> String {
+    format!("drillgen-{:016x}", fnv1a(system))
+}
+
+/// The prefix every batch of `drill_count` drills shares, as the providers cache it: the schema
+/// (OpenAI puts it before the system message; Anthropic caches tools first) and the system prompt.
+pub fn shared_prefix_parts(options: &BatchOptions, drill_count: usize) -> Result<(String, String)> {
+    let system = shared_prefix(&options.context, &options.prompts)?;
+    Ok((system, batch_output_schema(drill_count).to_string()))
+}
+
+fn shared_config(
+    options: &BatchOptions,
+    concurrency: u32,
+    drills_per_batch: usize,
+    runtime: Runtime,
+) -> Result<RunConfig> {
+    options.check_artifact_id()?;
+    let url = options.llm.check(runtime)?;
+    options.retry.check()?;
+    if let Some(t) = &options.prompts.user_prompt_template {
+        check_user_template(t)?;
+    }
+    if options
+        .prompts
+        .system_prompt
+        .as_ref()
+        .is_some_and(|s| s.len() > 100_000)
+    {
+        return Err(DrillgenError::InvalidTemplate(
+            "prompts.systemPrompt is longer than 100,000 bytes".into(),
+        ));
+    }
+    options.host_timeout_ms()?;
+    options.deadline_ms()?;
+    let (system, schema) = shared_prefix_parts(options, drills_per_batch)?;
+    let prefix_tokens = ((system.len() + schema.len()) / 4).min(u32::MAX as usize) as u32;
+    let minimum = minimum_tokens(&options.llm);
+    Ok(RunConfig {
+        artifact_id: options.artifact_id.clone(),
+        redactor: options.llm.redactor(Some(&url)),
+        llm: options.llm.clone(),
+        endpoint: Endpoint { url, runtime },
+        context: options.context.clone(),
+        prompts: options.prompts.clone(),
+        retry: options.retry,
+        concurrency,
+        persist_retries: 3,
+        call_budget: None,
+        cache: CacheReport {
+            prefix_tokens,
+            minimum_tokens: minimum,
+            cacheable: prefix_tokens >= minimum,
+            warmup: false,
+        },
+    })
+}
+
+/// A prepared run: the checked request, the sample and its seed, the batches, the shared config.
+pub struct Prepared {
+    pub request: ValidRequest,
+    pub seed: u64,
+    pub sample: Vec<Position>,
+    pub batches: Vec<BatchSpec>,
+    pub config: RunConfig,
+    pub warnings: Vec<Warning>,
+}
+
+/// plan → sample → partition, after every option is checked.
+pub fn prepare_run(options: &GenerateOptions, runtime: Runtime) -> Result<Prepared> {
+    let request = options.request.check()?;
+    let concurrency = options.concurrency()?;
+    options.check_existing()?;
+    let seed = crate::sample::resolve_seed(options.batch.seed)?;
+    crate::sample::check_pool(&options.positions)?;
+    let phases: Vec<GamePhase> = options.positions.iter().map(|p| p.game_phase).collect();
+    let plan = crate::plan::plan(&request, Some(&phases))?;
+    let sample = crate::sample::sample(&options.positions, &plan, seed)?;
+    let batches = match options.mode {
+        Mode::Batched => crate::partition::partition(&request, &sample.positions)?,
+        Mode::Single => vec![BatchSpec {
+            batch_index: 0,
+            total_batches: 1,
+            drill_indices: (0..request.target_drill_count).collect(),
+            positions: sample
+                .positions
+                .iter()
+                .take(request.target_drill_count as usize)
+                .cloned()
+                .collect(),
+        }],
+    };
+    let per_batch = batches.first().map_or(1, |b| b.drill_indices.len());
+    let config = shared_config(&options.batch, concurrency, per_batch, runtime)?;
+    Ok(Prepared {
+        request,
+        seed,
+        sample: sample.positions,
+        batches,
+        config,
+        warnings: sample.warnings,
+    })
+}
+
+/// Checks a batch a host fans out on its own (`generateBatch`) as strictly as a run checks its own
+/// batches, then settles its config.
+pub fn prepare_batch(
+    batch: &BatchSpec,
+    options: &BatchOptions,
+    runtime: Runtime,
+) -> Result<RunConfig> {
+    crate::sample::check_pool(&batch.positions)?;
+    let bad = |m: String| Err(DrillgenError::InvalidOptions(format!("batch: {m}")));
+    let indices = &batch.drill_indices;
+    if indices.is_empty() || indices.len() > MAX_BATCH_SIZE as usize {
+        return bad(format!(
+            "drillIndices must hold 1 to {MAX_BATCH_SIZE} indices"
+        ));
+    }
+    if batch.total_batches == 0
+        || batch.total_batches > MAX_TARGET_DRILLS
+        || batch.batch_index >= batch.total_batches
+    {
+        return bad(format!(
+            "batchIndex must be below totalBatches, which is at most {MAX_TARGET_DRILLS}"
+        ));
+    }
+    let mut sorted = indices.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    if sorted.len() != indices.len() || sorted.last().is_some_and(|&i| i >= MAX_TARGET_DRILLS) {
+        return bad(format!(
+            "drillIndices must be distinct and below {MAX_TARGET_DRILLS}"
+        ));
+    }
+    if batch.positions.is_empty() {
+        return bad("positions is empty".into());
+    }
+    // Every drill must get an answer key from the engine's analysis of its position.
+    slots(batch, indices)?;
+    shared_config(options, 1, indices.len(), runtime)
+}

@@ -1,0 +1,282 @@
+//! Faults: provider errors, bad output, failing storage, abort and deadline, fail-fast, and
+//! hostile text. Every test keeps the data-safety invariant: stored + handed back = generated.
+
+use super::*;
+use crate::text::MAX_MESSAGE_BYTES;
+
+fn quick() -> Value {
+    json!({ "maxRetries": 3, "baseDelayMs": 500, "maxDelayMs": 8000, "maxRetryAfterMs": 60000 })
+}
+
+#[test]
+fn one_failing_batch_leaves_the_others_complete_and_stored_once() {
+    let w = world();
+    w.llm
+        .script(10, &vec![Reply::Status(500, vec![], "boom".into()); 4]);
+    let r = run(&w, options(json!({})));
+    assert_eq!(r.status, RunStatus::Completed);
+    assert_eq!(
+        (r.drills.len(), r.missing_indices.clone()),
+        (20, vec![10, 11, 12, 13, 14])
+    );
+    assert_eq!(r.batch_progress.failed, [2]);
+    let failed = &r.batches[2];
+    assert_eq!(
+        (failed.status, failed.attempts),
+        (BatchOutcomeStatus::Failed, 4)
+    );
+    assert_eq!(failed.error.as_ref().unwrap().code, ErrorCode::HTTP_ERROR);
+    let sleeps = w.clock.sleeps.borrow();
+    assert_eq!(sleeps.len(), 3);
+    for (delay, base) in sleeps.iter().zip([500u64, 1000, 2000]) {
+        assert!(
+            *delay <= base && *delay * 4 >= base * 3,
+            "backoff {delay} for base {base}: at most 25 % jitter"
+        );
+    }
+    assert!(r.warnings.iter().any(|wn| wn.code == "BATCHES_FAILED"));
+    assert_nothing_lost(&w, &r, 0);
+}
+
+#[test]
+fn all_batches_failing_is_failed() {
+    let w = world();
+    *w.llm.default.borrow_mut() = Some(Reply::Fail(DrillgenError::Timeout { ms: 10 }));
+    let r = run(&w, options(json!({ "retry": quick() })));
+    assert_eq!(r.status, RunStatus::Failed);
+    assert!(r.drills.is_empty() && w.host.stored.borrow().is_empty());
+    assert_eq!(w.llm.calls.borrow().len(), 20);
+}
+
+#[test]
+fn permanent_errors_are_not_retried() {
+    for status in [400u16, 422] {
+        let w = world();
+        w.llm.script(
+            0,
+            &[Reply::Status(
+                status,
+                vec![],
+                "{\"error\":{\"message\":\"no\"}}".into(),
+            )],
+        );
+        let r = run(&w, options(json!({})));
+        assert_eq!(r.batches[0].attempts, 1, "{status}");
+        assert_eq!(r.drills.len(), 20, "{status} fails its batch only");
+    }
+}
+
+#[test]
+fn a_wrong_key_fails_fast_without_burning_the_other_batches() {
+    for (status, body) in [
+        (
+            401u16,
+            r#"{"error":{"message":"Incorrect API key provided: sk-secr***42"}}"#,
+        ),
+        (
+            429,
+            r#"{"error":{"message":"You exceeded your current quota","code":"insufficient_quota"}}"#,
+        ),
+    ] {
+        let w = world();
+        *w.llm.default.borrow_mut() = Some(Reply::Status(status, vec![], body.into()));
+        let r = run(&w, options(json!({ "concurrency": 1 })));
+        assert_eq!(
+            w.llm.calls.borrow().len(),
+            1,
+            "{status}: one call, then every batch stops"
+        );
+        assert_eq!(r.status, RunStatus::Failed);
+        let codes: Vec<ErrorCode> = r
+            .batches
+            .iter()
+            .map(|b| b.error.as_ref().unwrap().code)
+            .collect();
+        assert!(
+            codes.windows(2).all(|c| c[0] == c[1]),
+            "the same coded cause for all: {codes:?}"
+        );
+        assert!(r.batches[1..].iter().all(|b| b.attempts == 0));
+    }
+}
+
+#[test]
+fn retry_after_is_honoured_up_to_a_minute() {
+    let w = world();
+    w.llm.script(
+        0,
+        &[Reply::Status(429, vec![("retry-after", "7")], "{}".into())],
+    );
+    let r = run(&w, options(json!({})));
+    assert_eq!(w.clock.sleeps.borrow()[0], 7000);
+    assert_eq!(r.batches[0].attempts, 2);
+    let w = world();
+    w.llm.script(
+        0,
+        &[Reply::Status(429, vec![("retry-after", "90")], "{}".into())],
+    );
+    let r = run(&w, options(json!({})));
+    let e = r.batches[0].error.as_ref().unwrap();
+    assert_eq!(e.code, ErrorCode::RATE_LIMITED);
+    assert_eq!(e.retry_at, Some(w.clock.now.get() + 90_000.0));
+}
+
+#[test]
+fn bad_output_is_retried_with_the_reason_and_good_drills_are_kept() {
+    let w = world();
+    w.llm.script(10, &[Reply::Short(3)]);
+    w.llm.script(13, &[Reply::Blank(0)]);
+    let r = run(&w, options(json!({})));
+    assert_eq!(r.drills.len(), 25);
+    let calls = w.llm.calls.borrow();
+    let asked: Vec<Vec<u32>> = calls
+        .iter()
+        .filter(|c| c.indices.first().is_some_and(|&i| (10..15).contains(&i)))
+        .map(|c| c.indices.clone())
+        .collect();
+    assert_eq!(
+        asked,
+        [vec![10, 11, 12, 13, 14], vec![13, 14], vec![13]],
+        "only what is missing is asked again"
+    );
+    let second = calls.iter().find(|c| c.indices == [13, 14]).unwrap();
+    assert!(
+        second.user.contains("drill 4 of 5 is missing"),
+        "the reason goes back to the model"
+    );
+    assert_eq!(r.batches[2].attempts, 3);
+    assert_eq!(
+        w.host.persist_calls.get(),
+        5,
+        "one persist per batch, once complete"
+    );
+    let w = world();
+    w.llm.script(0, &[Reply::NotJson]);
+    let r = run(&w, options(json!({})));
+    assert_eq!(r.drills.len(), 25);
+    assert_eq!(r.batches[0].attempts, 2);
+}
+
+#[test]
+fn a_batch_that_gives_up_keeps_and_stores_what_it_read() {
+    let w = world();
+    w.llm.script(5, &[Reply::Short(2)]);
+    w.llm.script(7, &[Reply::Status(400, vec![], "{}".into())]);
+    let r = run(&w, options(json!({})));
+    let b = &r.batches[1];
+    assert_eq!((b.status, b.stored), (BatchOutcomeStatus::Failed, true));
+    assert_eq!(indices(&b.drills), [5, 6]);
+    assert_eq!(r.missing_indices, [7, 8, 9]);
+    assert_eq!(r.drills.len(), 22);
+    assert_nothing_lost(&w, &r, 0);
+    let failed = w
+        .host
+        .events
+        .borrow()
+        .iter()
+        .find(|e| e.kind == ProgressKind::BatchFailed)
+        .map(|e| e.message.clone())
+        .unwrap();
+    assert!(failed.contains("(2 of 5 drills kept)"), "{failed}");
+}
+
+#[test]
+fn persist_rejections_are_retried_without_asking_the_llm_again() {
+    let w = world();
+    w.host.reject.borrow_mut().insert(1, 2);
+    let r = run(&w, options(json!({})));
+    assert_eq!(r.drills.len(), 25);
+    assert_eq!(w.llm.calls.borrow().len(), 5);
+    let w = world();
+    w.host.reject.borrow_mut().insert(3, u32::MAX);
+    let r = run(&w, options(json!({})));
+    let b = &r.batches[3];
+    assert_eq!((b.status, b.stored), (BatchOutcomeStatus::Failed, false));
+    assert_eq!(b.error.as_ref().unwrap().code, ErrorCode::PERSIST_FAILED);
+    assert_eq!(indices(&r.unpersisted_drills), [15, 16, 17, 18, 19]);
+    assert_nothing_lost(&w, &r, 0);
+}
+
+#[test]
+fn abort_during_a_request_cancels_and_hands_back_what_was_generated() {
+    let w = world();
+    w.llm
+        .script(10, &[Reply::StopDuring(DrillgenError::Aborted)]);
+    let r = run(&w, options(json!({ "concurrency": 1 })));
+    assert_eq!(r.status, RunStatus::Cancelled);
+    assert_eq!(sorted_stored(&w), (0..10).collect::<Vec<_>>());
+    assert_eq!(w.llm.calls.borrow().len(), 3, "no request after the abort");
+    let statuses: Vec<BatchOutcomeStatus> = r.batches.iter().map(|b| b.status).collect();
+    use BatchOutcomeStatus::*;
+    assert_eq!(
+        statuses,
+        [Completed, Completed, Cancelled, Cancelled, Cancelled]
+    );
+    assert_nothing_lost(&w, &r, 0);
+}
+
+#[test]
+fn abort_during_a_backoff_stops_at_once() {
+    let w = world_with(Some(1));
+    w.llm.script(0, &[Reply::Status(503, vec![], "{}".into())]);
+    let r = run(&w, options(json!({ "concurrency": 1 })));
+    assert_eq!(r.status, RunStatus::Cancelled);
+    assert_eq!(w.llm.calls.borrow().len(), 1);
+}
+
+#[test]
+fn a_deadline_ends_the_run_with_what_it_has() {
+    let w = world();
+    w.llm.script(
+        15,
+        &[Reply::StopDuring(DrillgenError::DeadlineExceeded {
+            ms: 5000,
+        })],
+    );
+    let r = run(&w, options(json!({ "concurrency": 1 })));
+    assert_eq!(r.status, RunStatus::Cancelled);
+    assert_eq!(r.drills.len(), 15);
+    assert!(r.warnings.iter().any(|wn| wn.code == "DEADLINE_EXCEEDED"));
+    assert_eq!(
+        r.batches[3].error.as_ref().unwrap().code,
+        ErrorCode::DEADLINE_EXCEEDED
+    );
+}
+
+#[test]
+fn no_credential_leaves_and_hostile_text_is_bounded() {
+    let w = world();
+    let echo = format!(
+        r#"{{"error":{{"message":"bad key sk-secret-key-42 from header p1-proxy-secret {}"}}}}"#,
+        "z".repeat(3_000_000)
+    );
+    w.llm.script(0, &[Reply::Status(503, vec![], echo)]);
+    let mut o = options(json!({}));
+    o.batch
+        .llm
+        .headers
+        .insert("x-proxy-auth".into(), "p1-proxy-secret".into());
+    let r = run(&w, o);
+    let text = serde_json::to_string(&r).unwrap() + &format!("{:?}", w.host.events.borrow());
+    assert!(!text.contains("sk-secret-key-42") && !text.contains("p1-proxy-secret"));
+    for e in w.host.events.borrow().iter() {
+        assert!(e.message.len() <= MAX_MESSAGE_BYTES, "{}", e.message.len());
+        assert!(
+            e.error
+                .as_ref()
+                .is_none_or(|i| i.message.len() <= MAX_MESSAGE_BYTES)
+        );
+    }
+}
+
+#[test]
+fn hostile_usage_figures_cannot_break_the_result() {
+    let w = world();
+    *w.llm.personality.borrow_mut() = None;
+    let body = json!({ "choices": [{ "message": { "content": "x" }, "finish_reason": "stop" }], "usage": { "prompt_tokens": u64::MAX, "completion_tokens": -1 } });
+    w.llm
+        .script(0, &[Reply::Status(200, vec![], body.to_string())]);
+    let r = run(&w, options(json!({})));
+    assert!(r.usage.input_tokens < 2 * crate::llm::MAX_TOKENS_PER_CALL);
+    assert!(serde_json::to_string(&r).is_ok());
+}

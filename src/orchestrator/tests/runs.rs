@@ -1,0 +1,461 @@
+//! Whole runs: the happy path, concurrency, resume, single mode, the warm-up schedule, budgets.
+
+use super::*;
+use crate::engine::same_move;
+
+#[test]
+fn a_full_run_generates_persists_and_reports_every_batch() {
+    let w = world();
+    let r = run(&w, options(json!({})));
+    assert_eq!(r.status, RunStatus::Completed);
+    assert_eq!(indices(&r.drills), (0..25).collect::<Vec<_>>());
+    assert_eq!(w.host.persist_calls.get(), 5);
+    assert_eq!(
+        sorted_stored(&w),
+        (0..25).collect::<Vec<_>>(),
+        "each drill persisted exactly once"
+    );
+    assert_nothing_lost(&w, &r, 0);
+    assert!(
+        r.drills
+            .iter()
+            .all(|d| d.drill_id == format!("art:{}", d.index))
+    );
+    assert!(r.verification.passed, "{:?}", r.verification.issues);
+    assert_eq!(
+        r.batch_progress,
+        BatchProgress {
+            completed: 5,
+            total: 5,
+            failed: vec![]
+        }
+    );
+    assert_eq!(
+        r.usage,
+        Usage {
+            input_tokens: 5000,
+            cached_input_tokens: 4000,
+            output_tokens: 2500
+        }
+    );
+    assert_eq!(
+        (r.calls, r.host_verification.clone()),
+        (5, Some(json!({ "checked": 25 })))
+    );
+    assert_eq!(
+        w.host.settled.get(),
+        1,
+        "the run waits for the host's loose ends once, at the end"
+    );
+    let k = kinds(&w);
+    assert_eq!(
+        k.iter()
+            .filter(|k| **k == ProgressKind::BatchStarted)
+            .count(),
+        5
+    );
+    assert_eq!(k.last(), Some(&ProgressKind::RunFinished));
+    let events = w.host.events.borrow();
+    let completed: Vec<(u32, &str)> = events
+        .iter()
+        .filter(|e| e.kind == ProgressKind::BatchCompleted)
+        .map(|e| (e.completed_drills, e.message.as_str()))
+        .collect();
+    assert_eq!(
+        completed.iter().map(|c| c.0).collect::<Vec<_>>(),
+        [5, 10, 15, 20, 25]
+    );
+    assert!(
+        completed
+            .iter()
+            .all(|(n, m)| m.starts_with(&format!("Generated {n}/25 drills (Batch ")))
+    );
+    assert_eq!(events.last().unwrap().message, "Generated 25/25 drills");
+}
+
+#[test]
+fn every_drill_carries_the_engines_answer_key_on_its_own_position() {
+    let w = world();
+    let o = options(json!({}));
+    let pool = o.positions.clone();
+    let r = run(&w, o);
+    for d in &r.drills {
+        let p = pool
+            .iter()
+            .find(|p| p.position_id == d.position_id)
+            .unwrap();
+        let correct = d
+            .options
+            .iter()
+            .find(|o| o.id == d.correct_option_id)
+            .unwrap();
+        assert!(same_move(&correct.text, &p.best_move), "drill {}", d.index);
+        assert!(
+            d.options
+                .iter()
+                .filter(|o| o.id != d.correct_option_id)
+                .all(|o| p.alternatives.iter().any(|a| same_move(&a.play, &o.text)))
+        );
+        assert_eq!(d.game_phase, p.game_phase);
+    }
+    let slots: std::collections::HashSet<&str> = r
+        .drills
+        .iter()
+        .map(|d| d.correct_option_id.as_str())
+        .collect();
+    assert!(
+        slots.len() >= 3,
+        "the correct option moves around: {slots:?}"
+    );
+    // Each batch's prompt names exactly its drills' positions, one per drill.
+    for call in w.llm.calls.borrow().iter() {
+        let asked = asked(&call.user);
+        assert_eq!(asked.len(), call.indices.len());
+        let ids: std::collections::HashSet<&String> = asked.iter().map(|a| &a.1).collect();
+        assert_eq!(ids.len(), asked.len(), "a different position per drill");
+    }
+}
+
+#[test]
+fn concurrency_is_used_and_never_exceeded() {
+    for limit in [1u32, 2, 4, 6] {
+        let w = world();
+        let r = run(
+            &w,
+            options(json!({ "concurrency": limit, "request": { "targetDrillCount": 50 } })),
+        );
+        assert_eq!(r.drills.len(), 50);
+        assert_eq!(w.llm.max_in_flight.get(), limit, "limit {limit}");
+    }
+    let w = world();
+    assert_eq!(
+        try_run(&w, options(json!({ "concurrency": 7 })))
+            .unwrap_err()
+            .code(),
+        "INVALID_OPTIONS"
+    );
+}
+
+fn long_context() -> Value {
+    json!({ "mentalModel": { "core": "Points before pips. ".repeat(300) }, "curriculum": "Module 1" })
+}
+
+#[test]
+fn a_cacheable_prefix_is_warmed_by_the_first_batch_alone() {
+    let w = world();
+    let r = run(
+        &w,
+        options(json!({ "context": long_context(), "concurrency": 4 })),
+    );
+    assert!(r.cache.cacheable && r.cache.warmup, "{:?}", r.cache);
+    assert!(r.cache.prefix_tokens >= 1024);
+    let calls = w.llm.calls.borrow();
+    assert_eq!(
+        calls[0].body["stream"], true,
+        "the warming batch streams to learn when its response begins"
+    );
+    assert!(calls[1..].iter().all(|c| c.body.get("stream").is_none()));
+    assert_eq!(r.drills.len(), 25);
+    assert!(r.verification.passed);
+    // Off: every batch at once, nothing streamed.
+    let w = world();
+    let r = run(
+        &w,
+        options(json!({ "context": long_context(), "cacheWarmup": "off" })),
+    );
+    assert!(r.cache.cacheable && !r.cache.warmup);
+    assert!(
+        w.llm
+            .calls
+            .borrow()
+            .iter()
+            .all(|c| c.body.get("stream").is_none())
+    );
+    // A prefix too short to cache is not worth the wait.
+    let w = world();
+    let r = run(&w, options(json!({})));
+    assert!(!r.cache.cacheable && !r.cache.warmup);
+}
+
+#[test]
+fn a_failed_warming_batch_still_releases_the_others() {
+    let w = world();
+    w.llm
+        .script(0, &vec![Reply::Status(500, vec![], "boom".into()); 4]);
+    let r = run(
+        &w,
+        options(
+            json!({ "context": long_context(), "retry": { "baseDelayMs": 1, "maxDelayMs": 2 } }),
+        ),
+    );
+    assert_eq!(r.drills.len(), 20);
+    assert_eq!(r.batch_progress.failed, [0]);
+}
+
+#[test]
+fn resume_generates_only_the_missing_drills() {
+    let w = world();
+    w.llm
+        .script(10, &[Reply::Status(422, vec![], "bad".into())]);
+    let first = run(&w, options(json!({})));
+    assert_eq!(first.missing_indices, [10, 11, 12, 13, 14]);
+    let stored = w.host.stored.borrow().clone();
+    let w2 = world();
+    let o = options(
+        json!({ "existingDrills": serde_json::to_value(&stored).unwrap(), "seed": first.seed }),
+    );
+    let r = run(&w2, o);
+    assert_eq!(r.status, RunStatus::Completed);
+    assert_eq!(
+        w2.llm
+            .calls
+            .borrow()
+            .iter()
+            .map(|c| c.indices.clone())
+            .collect::<Vec<_>>(),
+        [vec![10, 11, 12, 13, 14]]
+    );
+    let statuses: Vec<BatchOutcomeStatus> = r.batches.iter().map(|b| b.status).collect();
+    use BatchOutcomeStatus::*;
+    assert_eq!(statuses, [Skipped, Skipped, Completed, Skipped, Skipped]);
+    assert_eq!(
+        w2.host.events.borrow()[0].completed_drills,
+        20,
+        "progress starts from what exists"
+    );
+    assert_eq!(r.drills.len(), 25, "existing + new, without load()");
+}
+
+#[test]
+fn resume_reads_the_hosts_store_through_load() {
+    let w = World {
+        host: FakeHost {
+            loads: true,
+            ..Default::default()
+        },
+        ..world()
+    };
+    *w.host.stop.borrow_mut() = None;
+    w.llm.script(5, &[Reply::Status(422, vec![], "bad".into())]);
+    let first = run(&w, options(json!({})));
+    assert_eq!(first.drills.len(), 20);
+    w.llm.calls.borrow_mut().clear();
+    let again = run(&w, options(json!({ "seed": first.seed })));
+    assert_eq!(again.drills.len(), 25);
+    assert_eq!(w.llm.calls.borrow().len(), 1);
+    assert_nothing_lost(&w, &again, 20);
+}
+
+#[test]
+fn a_lagging_store_never_hides_this_runs_own_writes() {
+    let w = World {
+        host: FakeHost {
+            loads: true,
+            lagging: true,
+            ..Default::default()
+        },
+        ..world()
+    };
+    let r = run(&w, options(json!({})));
+    assert_eq!(
+        r.drills.len(),
+        25,
+        "load() saw nothing, the run's own writes count"
+    );
+    assert!(r.verification.passed);
+}
+
+#[test]
+fn seeded_runs_are_reproducible() {
+    let (a, b) = (world(), world());
+    let (ra, rb) = (run(&a, options(json!({}))), run(&b, options(json!({}))));
+    assert_eq!(ra.drills, rb.drills);
+    let prompts = |w: &World| {
+        w.llm
+            .calls
+            .borrow()
+            .iter()
+            .map(|c| c.user.clone())
+            .collect::<Vec<_>>()
+    };
+    let (mut pa, mut pb) = (prompts(&a), prompts(&b));
+    pa.sort();
+    pb.sort();
+    assert_eq!(pa, pb);
+}
+
+#[test]
+fn single_mode_makes_one_call_for_the_whole_series() {
+    let w = world();
+    let r = run(&w, options(json!({ "mode": "single" })));
+    assert_eq!(w.llm.calls.borrow().len(), 1);
+    assert_eq!(w.llm.calls.borrow()[0].indices.len(), 25);
+    assert_eq!(r.drills.len(), 25);
+}
+
+#[test]
+fn the_subrequest_budget_is_planned_and_enforced() {
+    // 12 batches × 4 attempts + 3 × 4 for negotiation = 60 > 50: refused before any call.
+    let w = world();
+    let o = options(json!({ "request": { "targetDrillCount": 60 }, "subrequestBudget": 50 }));
+    assert_eq!(try_run(&w, o).unwrap_err().code(), "SUBREQUEST_BUDGET");
+    assert!(w.llm.calls.borrow().is_empty());
+    // Pinned formats need no negotiation allowance: 48 ≤ 50.
+    let w = world();
+    let llm = json!({ "provider": "openai", "baseUrl": "http://127.0.0.1:1/v1", "model": "m", "responseFormat": "json_schema", "maxTokensField": "max_tokens" });
+    let r = run(
+        &w,
+        options(
+            json!({ "request": { "targetDrillCount": 60 }, "subrequestBudget": 50, "llm": llm }),
+        ),
+    );
+    assert_eq!(r.drills.len(), 60);
+    // Reduce: retries lowered, and the hard limit holds even when every call fails.
+    let w = world();
+    *w.llm.default.borrow_mut() = Some(Reply::Status(503, vec![], "busy".into()));
+    let o = options(
+        json!({ "request": { "targetDrillCount": 100 }, "subrequestBudget": 50, "budgetPolicy": "reduce", "retry": { "baseDelayMs": 1, "maxDelayMs": 1 } }),
+    );
+    let r = run(&w, o);
+    assert!(r.warnings.iter().any(|wn| wn.code == "RETRIES_REDUCED"));
+    assert!(
+        r.calls <= 50 && w.llm.calls.borrow().len() <= 50,
+        "{} calls",
+        r.calls
+    );
+}
+
+#[test]
+fn options_are_checked_before_any_request() {
+    let bad = [
+        json!({ "llm": { "provider": "openai", "baseUrl": "api.example.com", "model": "m" } }),
+        json!({ "llm": { "provider": "openai", "baseUrl": "http://10.1.1.1/v1", "model": "m" } }),
+        json!({ "llm": { "provider": "openai", "baseUrl": "http://127.0.0.1:1", "model": "m", "headers": { "x-a": "1\r\n2" } } }),
+        json!({ "llm": { "provider": "openai", "baseUrl": "http://127.0.0.1:1", "model": "m", "timeoutMs": 1_000_000_000_000u64 } }),
+        json!({ "hostTimeoutMs": 0 }),
+        json!({ "deadlineMs": 1e13 }),
+        json!({ "artifactId": "" }),
+        json!({ "retry": { "maxRetries": 99 } }),
+    ];
+    for extra in bad {
+        let w = world();
+        let parsed: Result<GenerateOptions, DrillgenError> =
+            crate::input::from_json(crate::input::Argument::Options, options_json(extra.clone()));
+        let e = match parsed {
+            Ok(o) => try_run(&w, o).unwrap_err(),
+            Err(e) => e,
+        };
+        assert_eq!(e.code(), "INVALID_OPTIONS", "{extra}: {e}");
+        assert!(w.llm.calls.borrow().is_empty());
+    }
+}
+
+fn options_json(extra: Value) -> Value {
+    let mut base = json!({
+        "artifactId": "art",
+        "request": { "targetDrillCount": 25, "gamePhases": ["EARLY", "MIDDLE", "BEAROFF"] },
+        "positions": pool(30),
+        "context": { "mentalModel": "m", "curriculum": "c" },
+        "llm": { "provider": "openai", "baseUrl": "http://127.0.0.1:1/v1", "model": "m" },
+        "seed": 5,
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        base[k] = v.clone();
+    }
+    base
+}
+
+#[test]
+fn a_single_batch_runs_on_its_own_over_anthropic() {
+    let w = world();
+    let o = options(json!({}));
+    let prepared = prepare_run(&o, Runtime::Server).unwrap();
+    let batch = prepared.batches[1].clone();
+    let mut bo = o.batch.clone();
+    bo.llm = crate::input::from_json(crate::input::Argument::Options, json!({ "provider": "anthropic", "baseUrl": "http://127.0.0.1:1/v1", "model": "claude-sonnet-4-5", "apiKey": "sk-ant-secret-77" })).unwrap();
+    let outcome = block_on(generate_batch(
+        batch,
+        bo,
+        Runtime::Server,
+        &w.llm,
+        &w.clock,
+        &w.host,
+    ))
+    .unwrap();
+    assert_eq!(outcome.status, BatchOutcomeStatus::Completed);
+    assert!(outcome.stored);
+    assert_eq!(indices(&outcome.drills), [5, 6, 7, 8, 9]);
+    assert_eq!(
+        w.llm.calls.borrow()[0].body["tool_choice"]["name"],
+        "submit_drills"
+    );
+    assert!(
+        w.llm.calls.borrow()[0].body["system"][0]
+            .get("cache_control")
+            .is_none(),
+        "a short prefix is not marked"
+    );
+}
+
+#[test]
+fn a_fanned_out_batch_is_checked_like_a_runs_own() {
+    let o = options(json!({}));
+    let prepared = prepare_run(&o, Runtime::Server).unwrap();
+    let good = prepared.batches[0].clone();
+    let mutations: Vec<Mutation<BatchSpec>> = vec![
+        Box::new(|b| b.drill_indices = vec![1, 1]),
+        Box::new(|b| b.drill_indices = vec![600]),
+        Box::new(|b| b.drill_indices.clear()),
+        Box::new(|b| b.batch_index = b.total_batches),
+        Box::new(|b| b.positions.clear()),
+        Box::new(|b| b.positions[0].alternatives.clear()),
+        Box::new(|b| b.positions[0].dice_roll = "9-9".into()),
+    ];
+    for (i, m) in mutations.iter().enumerate() {
+        let mut b = good.clone();
+        m(&mut b);
+        let w = world();
+        let e = block_on(generate_batch(
+            b,
+            o.batch.clone(),
+            Runtime::Server,
+            &w.llm,
+            &w.clock,
+            &w.host,
+        ))
+        .unwrap_err();
+        assert!(
+            ["INVALID_OPTIONS", "INVALID_POSITIONS"].contains(&e.code().as_str()),
+            "case {i}: {e}"
+        );
+        assert!(w.llm.calls.borrow().is_empty());
+    }
+}
+
+#[test]
+fn unseeded_fanned_out_batches_do_not_retry_in_lockstep() {
+    let delays = |_: u32| {
+        let w = world();
+        w.llm
+            .script(0, &[Reply::Status(503, vec![], "busy".into())]);
+        let o = options(json!({}));
+        let batch = prepare_run(&o, Runtime::Server).unwrap().batches[0].clone();
+        let mut bo = o.batch.clone();
+        bo.seed = None;
+        block_on(generate_batch(
+            batch,
+            bo,
+            Runtime::Server,
+            &w.llm,
+            &w.clock,
+            &w.host,
+        ))
+        .unwrap();
+        w.clock.sleeps.borrow()[0]
+    };
+    let all: std::collections::HashSet<u64> = (0..8).map(delays).collect();
+    assert!(
+        all.len() > 1,
+        "eight invocations drew the same jitter: {all:?}"
+    );
+}

@@ -1,0 +1,161 @@
+//! Text that crosses a trust boundary. Everything a provider, a model or a host callback writes can
+//! be hostile or huge, and some of it flows on: into error messages, progress events, logs, the next
+//! prompt (retry feedback) and stored drills. Three tools keep that safe:
+//! - `bound` caps a text in bytes (a 2 MiB error body must not become 2 MiB of feedback);
+//! - `clean` strips control characters and caps a drill field in characters;
+//! - `Redactor` removes credentials (API key, custom header values, URL credentials), and runs
+//!   *before* bounding so a secret cut in half by the bound cannot survive as a prefix.
+
+use std::borrow::Cow;
+
+/// Longest error message, event field or feedback text, in bytes (UTF-8).
+pub const MAX_MESSAGE_BYTES: usize = 2048;
+
+/// `text` cut to at most `max_bytes` bytes on a character boundary, the cut marked with "…".
+pub fn bound(text: &str, max_bytes: usize) -> Cow<'_, str> {
+    if text.len() <= max_bytes {
+        return Cow::Borrowed(text);
+    }
+    let room = max_bytes.saturating_sub('…'.len_utf8());
+    let mut cut = room.min(text.len());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    Cow::Owned(format!("{}…", &text[..cut]))
+}
+
+/// Characters no drill or message should carry: C0/C1 controls (but newline and tab) and the
+/// Unicode bidirectional overrides that can make a text display differently from what it says.
+fn is_unwanted(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// A drill field as a student should see it: unwanted characters removed, tabs as spaces, newlines
+/// kept only when `multiline`, trimmed, and at most `max_chars` characters (cut at a word boundary
+/// when one is near, marked with "…").
+pub fn clean(text: &str, max_chars: usize, multiline: bool) -> String {
+    let mut out = String::with_capacity(text.len().min(max_chars * 4));
+    for c in text.chars().filter(|&c| !is_unwanted(c)) {
+        match c {
+            '\t' => out.push(' '),
+            '\n' if !multiline => out.push(' '),
+            _ => out.push(c),
+        }
+    }
+    let trimmed = out.trim();
+    if trimmed.chars().count() <= max_chars {
+        return trimmed.to_owned();
+    }
+    // One character of room for the ellipsis; prefer a space in the last fifth so words stay whole.
+    let limit = max_chars.saturating_sub(1);
+    let end = trimmed
+        .char_indices()
+        .nth(limit)
+        .map_or(trimmed.len(), |(i, _)| i);
+    let mut head = &trimmed[..end];
+    if let Some(space) = head.rfind(' ')
+        && head[..space].chars().count() * 5 >= limit * 4
+    {
+        head = &head[..space];
+    }
+    format!("{}…", head.trim_end())
+}
+
+/// Removes credentials from text that came back from elsewhere (an error body echoing headers, a
+/// URL in a network error). Secrets shorter than 4 bytes are not searched for: they would mangle
+/// ordinary text and protect nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Redactor {
+    /// Longest first, so a secret that contains another is removed whole.
+    secrets: Vec<String>,
+}
+
+pub const REDACTED: &str = "[redacted]";
+
+impl Redactor {
+    pub fn new<I: IntoIterator<Item = String>>(secrets: I) -> Self {
+        let mut secrets: Vec<String> = secrets.into_iter().filter(|s| s.len() >= 4).collect();
+        // JSON text (results, events) carries a secret in its escaped form.
+        let escaped: Vec<String> = secrets
+            .iter()
+            .filter_map(|s| {
+                let json = serde_json::to_string(s).ok()?;
+                let inner = json[1..json.len() - 1].to_owned();
+                (inner != *s).then_some(inner)
+            })
+            .collect();
+        secrets.extend(escaped);
+        secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        secrets.dedup();
+        Self { secrets }
+    }
+
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let mut out = Cow::Borrowed(text);
+        for secret in &self.secrets {
+            if out.contains(secret.as_str()) {
+                out = Cow::Owned(out.replace(secret.as_str(), REDACTED));
+            }
+        }
+        out
+    }
+
+    /// Redacted, then bounded to `MAX_MESSAGE_BYTES`: the form of every message drillgen returns.
+    pub fn message(&self, text: &str) -> String {
+        bound(&self.redact(text), MAX_MESSAGE_BYTES).into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bound_cuts_on_a_character_boundary_and_marks_the_cut() {
+        assert_eq!(bound("short", 10), "short");
+        let long = "é".repeat(3000);
+        let cut = bound(&long, 2048);
+        assert!(cut.len() <= 2048, "{}", cut.len());
+        assert!(cut.ends_with('…'));
+        assert!(cut.trim_end_matches('…').chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn clean_strips_controls_and_bidi_overrides_and_caps_at_a_word() {
+        assert_eq!(
+            clean("  Hit\u{0007} the\tblot\u{202E}!\n", 80, false),
+            "Hit the blot!"
+        );
+        assert_eq!(clean("line one\nline two", 80, true), "line one\nline two");
+        assert_eq!(clean("line one\nline two", 80, false), "line one line two");
+        let title = clean(&"word ".repeat(40), 80, false);
+        assert!(title.chars().count() <= 80, "{title}");
+        assert!(title.ends_with("word…"), "{title}");
+        let unbroken = clean(&"x".repeat(200), 80, false);
+        assert_eq!(unbroken.chars().count(), 80);
+    }
+
+    #[test]
+    fn redaction_runs_before_the_bound_and_covers_escaped_forms() {
+        let r = Redactor::new([
+            "sk-live-abcdef".to_owned(),
+            "p\"w\\d1".to_owned(),
+            "ab".to_owned(),
+        ]);
+        let text = format!("{}sk-live-abcdef and ab", "x".repeat(2040));
+        let m = r.message(&text);
+        assert!(
+            !m.contains("sk-live"),
+            "no prefix of the key survives the cut: {m}"
+        );
+        assert!(m.len() <= MAX_MESSAGE_BYTES);
+        let json = serde_json::to_string("p\"w\\d1").unwrap_or_default();
+        assert_eq!(r.redact(&json), "\"[redacted]\"");
+        assert_eq!(
+            r.redact("ab stays"),
+            "ab stays",
+            "short secrets are not searched"
+        );
+    }
+}
