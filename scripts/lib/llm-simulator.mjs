@@ -1,108 +1,182 @@
 // A local LLM for the main job, the demo and the tests: an OpenAI-compatible (`/v1/chat/completions`)
 // and Anthropic-compatible (`/v1/messages`) server on 127.0.0.1 that writes deterministic drills
-// from the positions in the prompt, with latency proportional to the output, prompt-cache usage
-// figures, CORS for pages on other origins, and scripted faults per batch for the tests.
+// from the prompt, with latency (time to first token, then per output token), streaming, prompt
+// caching billed as the providers bill it (sim/cache.mjs), server personalities that refuse what
+// real servers refuse (sim/personalities.mjs), CORS for pages on other origins, and scripted faults
+// per batch for the tests.
 import { createServer } from "node:http";
+import { createPromptCache, prefixOf } from "./sim/cache.mjs";
+import { parseDrills, tokens, writeDrills } from "./sim/drills.mjs";
+import { refusal, serial } from "./sim/personalities.mjs";
 
-const OPTION_IDS = ["A", "B", "C", "D"];
-const GENERIC_MISTAKES = ["Play safe: move the back checkers only", "Stack the 6-point", "Break the midpoint", "Leave a double shot"];
+export { parseDrills, writeDrills } from "./sim/drills.mjs";
+export { personalities } from "./sim/personalities.mjs";
 
-/** Rough token count (4 characters a token), enough for usage figures and latency. */
-const tokens = (text) => Math.ceil(text.length / 4);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** The positions of a batch prompt, parsed back from the `### Position …` blocks. */
-export function parsePositions(user) {
-  const blocks = user.split(/^### Position /m).slice(1);
-  return blocks.map((block) => {
-    const [head, ...lines] = block.split("\n");
-    const [, id, phase] = head.match(/^(\S+) \((\w+)\)/) ?? [];
-    const field = (name) => lines.find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2) ?? "";
-    const dice = field("Dice").split(" ")[0];
-    const best = field("Best move").replace(/ \(equity [^)]*\)$/, "");
-    const alternatives = field("Alternatives").split("; ").filter(Boolean).map((a) => a.replace(/ \([^)]*\)$/, ""));
-    return { id, phase, dice, best, alternatives, analysis: field("Analysis") };
-  });
-}
-
-/** Which drill indices and positions a request asks for: from the schema, else from the prompt. */
-function batchOf(body, provider) {
+/** The batch a request is for: its drills, read from the user prompt. */
+function batchOf(provider, body) {
   const messages = body.messages ?? [];
   const user = messages.filter((m) => m.role === "user").map((m) => (typeof m.content === "string" ? m.content : "")).join("\n");
-  const schema = provider === "anthropic" ? body.tools?.[0]?.input_schema : (body.response_format?.json_schema?.schema ?? body.response_format?.schema);
-  const item = schema?.properties?.drills?.items?.properties;
-  const listed = (user.match(/in this order: ([\d, ]+)\./)?.[1] ?? "").split(",").map((s) => s.trim()).filter(Boolean).map(Number);
-  const indices = item?.index?.enum ?? listed;
-  const positions = parsePositions(user);
-  const allowed = item?.positionId?.enum ?? positions.map((p) => p.id);
-  return { indices, positions: positions.filter((p) => allowed.includes(p.id)), user };
+  const drills = parseDrills(user);
+  return { drills, indices: drills.map((d) => d.index), user };
 }
 
-const capitalize = (s) => s.charAt(0).toUpperCase() + s.slice(1);
-
-/** The analyses end on their lesson ("Remember: …", "The general rule is …"): that is the principle. */
-function principleOf(analysis) {
-  const last = analysis.trim().split(/(?<=[.!?])\s+/).at(-1) ?? "";
-  const colon = last.indexOf(": ");
-  const lesson = colon > 0 && colon < 40 ? last.slice(colon + 2) : last;
-  return capitalize(lesson.replace(/[.!]$/, "")) || "Make the points that matter";
+/** The model's answer text for a batch under a content fault. */
+function content(asked, fault) {
+  let drills = writeDrills(asked);
+  if (fault === "short") drills = drills.slice(0, -1);
+  if (fault === "extra") drills = [...drills, drills[0]];
+  if (fault === "blank") drills = drills.map((d, i) => (i === 0 ? { ...d, explanation: "  " } : d));
+  if (fault === "protoKeys") drills = drills.map((d) => JSON.parse(`{"__proto__":{"polluted":true},${JSON.stringify(d).slice(1)}`));
+  let text = JSON.stringify({ drills });
+  if (fault === "duplicateKeys") text = text.replaceAll('"title":', '"title":"first","title":');
+  if (fault === "malformed") text = text.slice(0, text.length / 2);
+  if (fault === "fenced") text = `Here are the drills:\n\`\`\`json\n${text.replace("}]}", "},]}")}\n\`\`\`\nEnjoy!`;
+  if (fault === "gibberish") text = "I am sorry, I cannot help with backgammon today.";
+  if (fault === "huge200") text = JSON.stringify({ drills: drills.map((d) => ({ ...d, explanation: d.explanation + "x".repeat(300_000) })) });
+  return text;
 }
 
-/** Deterministic, plausible drills: the best move is the right answer, alternatives the distractors. */
-export function writeDrills(indices, positions) {
-  return indices.map((index, k) => {
-    const p = positions[k % positions.length];
-    const wrong = [...p.alternatives, ...GENERIC_MISTAKES].filter((m) => m !== p.best).slice(0, 3);
-    const correctSlot = index % 4;
-    const plays = [...wrong];
-    plays.splice(correctSlot, 0, p.best);
-    const firstSentences = p.analysis.split(/(?<=\.)\s/).slice(0, 2).join(" ");
-    return {
-      index,
-      positionId: p.id,
-      title: `${capitalize(p.phase.toLowerCase())} · ${p.dice} to play`,
-      principle: principleOf(p.analysis),
-      question: `You are on roll with ${p.dice}. Which play is best?`,
-      options: OPTION_IDS.map((id, i) => ({ id, text: plays[i] })),
-      correctOptionId: OPTION_IDS[correctSlot],
-      explanation: `${p.best} is best. ${firstSentences}`,
-      difficulty: ["BEGINNER", "INTERMEDIATE", "ADVANCED"][index % 3],
-    };
-  });
+function usageOf(provider, promptTokens, cache, output, fault) {
+  if (fault === "badUsage") {
+    return provider === "anthropic"
+      ? { input_tokens: "12", cache_read_input_tokens: -5, output_tokens: 1e300 }
+      : { prompt_tokens: "12", completion_tokens: 1e300, prompt_tokens_details: { cached_tokens: -5 } };
+  }
+  if (provider === "anthropic") {
+    return { input_tokens: promptTokens - cache.read - cache.written, cache_read_input_tokens: cache.read, cache_creation_input_tokens: cache.written, output_tokens: output };
+  }
+  return { prompt_tokens: promptTokens, completion_tokens: output, prompt_tokens_details: { cached_tokens: cache.read } };
 }
 
-function completionBody(provider, content, usage, finish = "stop") {
+function completionBody(provider, text, usage, finish) {
   if (provider === "anthropic") {
     let input;
-    try { input = JSON.parse(content); } catch { return JSON.stringify({ content: [{ type: "text", text: content }], stop_reason: "end_turn", usage }); }
+    try { input = JSON.parse(text); } catch { return JSON.stringify({ content: [{ type: "text", text }], stop_reason: "end_turn", usage }); }
     return JSON.stringify({
       content: [{ type: "tool_use", id: "toolu_sim", name: "submit_drills", input }],
       stop_reason: finish === "length" ? "max_tokens" : "tool_use",
-      usage: { input_tokens: usage.prompt - usage.cached, cache_read_input_tokens: usage.cached, cache_creation_input_tokens: 0, output_tokens: usage.output },
+      usage,
     });
   }
   return JSON.stringify({
     id: "chatcmpl-sim",
     object: "chat.completion",
-    choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: finish }],
-    usage: { prompt_tokens: usage.prompt, completion_tokens: usage.output, prompt_tokens_details: { cached_tokens: usage.cached } },
+    choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: finish }],
+    usage,
   });
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Server-sent events of a streamed answer, split in ~`pieces` chunks. */
+function streamEvents(provider, body, text, usage, finish, pieces = 8) {
+  const size = Math.max(1, Math.ceil(text.length / pieces));
+  const parts = text.match(new RegExp(`[\\s\\S]{1,${size}}`, "g")) ?? [""];
+  const data = (obj) => `data: ${JSON.stringify(obj)}\n\n`;
+  if (provider === "anthropic") {
+    const event = (type, obj) => `event: ${type}\n${data({ type, ...obj })}`;
+    const { output_tokens, ...input } = usage;
+    return [
+      event("message_start", { message: { id: "msg_sim", usage: { ...input, output_tokens: 1 } } }),
+      event("content_block_start", { index: 0, content_block: { type: "tool_use", id: "toolu_sim", name: "submit_drills", input: {} } }),
+      ...parts.map((p) => event("content_block_delta", { index: 0, delta: { type: "input_json_delta", partial_json: p } })),
+      event("content_block_stop", { index: 0 }),
+      event("message_delta", { delta: { stop_reason: finish === "length" ? "max_tokens" : "tool_use" }, usage: { output_tokens } }),
+      event("message_stop", {}),
+    ];
+  }
+  const events = parts.map((p, i) => data({ choices: [{ index: 0, delta: i === 0 ? { role: "assistant", content: p } : { content: p }, finish_reason: null }] }));
+  events.push(data({ choices: [{ index: 0, delta: {}, finish_reason: finish }] }));
+  if (body.stream_options?.include_usage) events.push(data({ choices: [], usage }));
+  events.push("data: [DONE]\n\n");
+  return events;
+}
 
 /**
- * Starts the simulator. `latencyMs` is added to every answer, `msPerOutputToken` makes the latency
- * grow with the output like a real model's decoding. Returns `{ url, script, requests, close }`.
- * `script(firstIndex, faults)` queues faults for the batch whose first drill index is `firstIndex`
- * ("*" for every batch): 429, 500, 503, 529, 401, …, "hang", "reset", "malformed", "wrongCount",
- * "foreignPosition", "oversized", "oversizedChunked", "length", or `{ status, headers, body }`.
+ * Starts the simulator. `latencyMs` is the time to the first token, `msPerOutputToken` the decoding
+ * time after it. `personality` (sim/personalities.mjs) decides what the OpenAI-compatible endpoint
+ * refuses; change it any time with `sim.personality = …`. Returns `{ url, script, requests, reset,
+ * close, cache, peakInFlight }`. `script(firstIndex, faults)` queues faults for the batch whose first
+ * drill index is `firstIndex` ("*" for every batch): a status number (429 carries retry-after: 1),
+ * "hang", "reset", "malformed", "short", "extra", "blank", "fenced", "gibberish", "duplicateKeys",
+ * "protoKeys", "badUsage", "deepNesting", "huge200", "hugeError", "oversized", "oversizedChunked",
+ * "truncatedStream", "slowDrip", "redirect", "echoKey", "length", or `{ status, headers, body }`.
  */
-export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, host = "127.0.0.1", port = 0 } = {}) {
+export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, personality = "vllm", host = "127.0.0.1", port = 0 } = {}) {
   const queues = new Map();
   const requests = [];
-  const seenPrefixes = new Set();
+  const cache = createPromptCache();
+  let queue = Promise.resolve(); // the serial personality's one-at-a-time line
+  const state = { inFlight: 0, peakInFlight: 0, personality };
 
-  const server = createServer(async (req, res) => {
+  async function answer(req, res, cors) {
+    const provider = req.url.endsWith("/messages") ? "anthropic" : req.url.endsWith("/chat/completions") ? "openai" : null;
+    if (req.method !== "POST" || !provider) return res.writeHead(404, { ...cors, "content-type": "application/json" }).end('{"error":{"message":"not found"}}');
+    let raw = "";
+    for await (const chunk of req) raw += chunk;
+    let body;
+    try { body = JSON.parse(raw); } catch { return res.writeHead(400, cors).end('{"error":{"message":"bad json"}}'); }
+    const json = { ...cors, "content-type": "application/json" };
+    const refused = refusal(state.personality, provider, body);
+    const batch = batchOf(provider, body);
+    const fault = refused ? null : (queues.get(String(batch.indices[0]))?.shift() ?? queues.get("*")?.shift());
+    const stream = body.stream === true;
+    const entry = { provider, headers: req.headers, body, indices: batch.indices, fault: fault ?? null, at: Date.now(), stream, refused: refused?.status ?? null, cachedTokens: 0, promptTokens: 0 };
+    requests.push(entry);
+    if (refused) return res.writeHead(refused.status, json).end(refused.body);
+    if (fault === "hang") return; // never answers; the client's timeout must fire
+    if (fault === "reset") return req.socket.destroy();
+    if (typeof fault === "number") {
+      const headers = fault === 429 ? { ...json, "retry-after": "1" } : json;
+      return res.writeHead(fault, headers).end(JSON.stringify({ error: { message: `simulated ${fault}`, type: "simulated" } }));
+    }
+    if (fault && typeof fault === "object") return res.writeHead(fault.status, { ...json, ...fault.headers }).end(fault.body ?? "{}");
+    if (fault === "redirect") return res.writeHead(307, { ...cors, location: "http://127.0.0.2:9/steal" }).end();
+    if (fault === "echoKey") return res.writeHead(401, json).end(JSON.stringify({ error: { message: `invalid key: ${req.headers.authorization ?? req.headers["x-api-key"]}` } }));
+    if (fault === "hugeError") return res.writeHead(500, json).end(JSON.stringify({ error: { message: "e".repeat(2 * 1024 * 1024) } }));
+    if (fault === "oversized") return res.writeHead(200, json).end(JSON.stringify({ padding: "x".repeat(3 * 1024 * 1024) }));
+    if (fault === "deepNesting") return res.writeHead(200, json).end(`${"[".repeat(100_000)}${"]".repeat(100_000)}`);
+    if (fault === "oversizedChunked") {
+      res.writeHead(200, json); // no content-length: the client must cap while streaming
+      for (let i = 0; i < 48 && !res.destroyed; i++) { res.write("x".repeat(64 * 1024)); await sleep(1); }
+      return res.end();
+    }
+    if (fault === "slowDrip") {
+      res.writeHead(200, json);
+      for (let i = 0; i < 10_000 && !res.destroyed; i++) { res.write(" "); await sleep(20); }
+      return res.end();
+    }
+    await reply(res, json, provider, body, batch, fault, stream, entry);
+  }
+
+  async function reply(res, json, provider, body, batch, fault, stream, entry) {
+    const text = content(batch.drills, fault);
+    const prompt = JSON.stringify(body.messages ?? []) + JSON.stringify(body.system ?? "") + JSON.stringify(body.tools ?? body.response_format ?? "");
+    const promptTokens = tokens(prompt);
+    const cached = cache.lookup(provider, body.model, prefixOf(provider, body), entry.at, latencyMs);
+    Object.assign(entry, { cachedTokens: cached.read, promptTokens });
+    const output = tokens(text);
+    const usage = usageOf(provider, promptTokens, cached, output, fault);
+    const finish = fault === "length" ? "length" : "stop";
+    await sleep(latencyMs); // time to the first token
+    if (res.destroyed) return;
+    if (!stream) {
+      await sleep(msPerOutputToken * output);
+      if (res.destroyed) return;
+      return res.writeHead(200, json).end(completionBody(provider, text, usage, finish));
+    }
+    res.writeHead(200, { ...json, "content-type": "text/event-stream" });
+    const events = streamEvents(provider, body, text, usage, finish);
+    const cut = fault === "truncatedStream" ? Math.floor(events.length / 2) : events.length;
+    for (const event of events.slice(0, cut)) {
+      if (res.destroyed) return;
+      res.write(event);
+      await sleep((msPerOutputToken * output) / events.length);
+    }
+    res.end();
+  }
+
+  const server = createServer((req, res) => {
     const cors = {
       "access-control-allow-origin": "*",
       "access-control-allow-methods": "POST, OPTIONS",
@@ -114,54 +188,29 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, h
       connection: "close",
     };
     if (req.method === "OPTIONS") return res.writeHead(204, cors).end();
-    const provider = req.url.endsWith("/messages") ? "anthropic" : req.url.endsWith("/chat/completions") ? "openai" : null;
-    if (req.method !== "POST" || !provider) return res.writeHead(404, { ...cors, "content-type": "application/json" }).end('{"error":{"message":"not found"}}');
-    let raw = "";
-    for await (const chunk of req) raw += chunk;
-    let body;
-    try { body = JSON.parse(raw); } catch { return res.writeHead(400, cors).end('{"error":{"message":"bad json"}}'); }
-    const system = provider === "anthropic" ? (body.system?.map?.((b) => b.text).join("") ?? "") : (body.messages?.find((m) => m.role === "system")?.content ?? "");
-    const batch = batchOf(provider === "anthropic" ? { ...body, messages: body.messages } : body, provider);
-    const key = String(batch.indices[0]);
-    const fault = queues.get(key)?.shift() ?? queues.get("*")?.shift();
-    requests.push({ provider, headers: req.headers, body, indices: batch.indices, fault: fault ?? null, at: Date.now() });
-
-    const json = { ...cors, "content-type": "application/json" };
-    if (fault === "hang") return; // never answers; the client's timeout must fire
-    if (fault === "reset") return req.socket.destroy();
-    if (typeof fault === "number") {
-      const headers = fault === 429 ? { ...json, "retry-after": "1" } : json;
-      return res.writeHead(fault, headers).end(JSON.stringify({ error: { message: `simulated ${fault}`, type: "simulated" } }));
-    }
-    if (fault && typeof fault === "object") return res.writeHead(fault.status, { ...json, ...fault.headers }).end(fault.body ?? "{}");
-    if (fault === "oversized") return res.writeHead(200, json).end(JSON.stringify({ padding: "x".repeat(3 * 1024 * 1024) }));
-    if (fault === "oversizedChunked") {
-      res.writeHead(200, json); // no content-length: the client must cap while streaming
-      for (let i = 0; i < 48 && !res.destroyed; i++) { res.write("x".repeat(64 * 1024)); await sleep(1); }
-      return res.end();
-    }
-
-    let drills = writeDrills(batch.indices, batch.positions);
-    if (fault === "wrongCount") drills = drills.slice(0, -1);
-    if (fault === "foreignPosition") drills = drills.map((d) => ({ ...d, positionId: "FOREIGN-001" }));
-    let content = JSON.stringify({ drills });
-    if (fault === "malformed") content = content.slice(0, content.length / 2);
-    const cached = seenPrefixes.has(system) ? tokens(system) : 0;
-    seenPrefixes.add(system);
-    const usage = { prompt: tokens(system) + tokens(batch.user), cached, output: tokens(content) };
-    await sleep(latencyMs + msPerOutputToken * usage.output);
-    if (res.destroyed) return;
-    res.writeHead(200, json).end(completionBody(provider, content, usage, fault === "length" ? "length" : "stop"));
+    const run = async () => {
+      state.inFlight += 1;
+      state.peakInFlight = Math.max(state.peakInFlight, state.inFlight);
+      try { await answer(req, res, cors); } finally { state.inFlight -= 1; }
+    };
+    if (!serial.has(state.personality)) return void run();
+    const done = new Promise((resolve) => res.on("close", resolve));
+    queue = queue.then(() => (run(), done));
   });
   await new Promise((resolve) => server.listen(port, host, resolve));
   const { port: actual } = server.address();
   return {
     url: `http://${host}:${actual}/v1`,
     requests,
+    cache,
+    get personality() { return state.personality; },
+    set personality(name) { state.personality = name; },
+    get peakInFlight() { return state.peakInFlight; },
+    get inFlight() { return state.inFlight; },
     script(firstIndex, faults) {
       queues.set(String(firstIndex), [...(queues.get(String(firstIndex)) ?? []), ...faults]);
     },
-    reset() { queues.clear(); requests.length = 0; },
+    reset() { queues.clear(); requests.length = 0; cache.clear(); state.peakInFlight = 0; state.personality = personality; },
     close() {
       server.closeAllConnections();
       return new Promise((resolve) => server.close(resolve));

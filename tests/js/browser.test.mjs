@@ -36,7 +36,7 @@ test("a full run in the page", async () => {
   assert.deepEqual(events.filter((e) => e.type === "batchCompleted").map((e) => e.completedDrills), [5, 10, 15, 20, 25]);
 });
 
-for (const [fault, code] of [[429, "HTTP_ERROR"], [503, "HTTP_ERROR"], ["hang", "TIMEOUT"], ["reset", "NETWORK_ERROR"], ["malformed", "INVALID_OUTPUT"], ["foreignPosition", "INVALID_OUTPUT"], ["oversizedChunked", "RESPONSE_TOO_LARGE"]]) {
+for (const [fault, code] of [[429, "HTTP_ERROR"], [503, "HTTP_ERROR"], ["hang", "TIMEOUT"], ["reset", "NETWORK_ERROR"], ["malformed", "INVALID_OUTPUT"], ["gibberish", "INVALID_OUTPUT"], ["oversizedChunked", "RESPONSE_TOO_LARGE"]]) {
   test(`fault ${fault} in the page is retried`, async () => {
     sim.script(10, [fault]);
     const { result, events, violations } = await scenario({
@@ -67,7 +67,7 @@ test("Cancel in the page stops the run and persists nothing after", async () => 
 });
 
 test("resume in the page generates only what is missing", async () => {
-  sim.script(20, [401]);
+  sim.script(20, [422]);
   const first = await scenario({ storeName: "resume" });
   assert.deepEqual(first.result.missingIndices, [20, 21, 22, 23, 24]);
   sim.reset();

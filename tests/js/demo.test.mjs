@@ -44,7 +44,7 @@ const waitIdle = () => page.waitForSelector("body[data-running=false]", { timeou
 test("Generate: the bar advances batch by batch; retries and a failing batch are shown", async () => {
   sim.reset();
   sim.script(5, [503]); // batch 2 fails once, then succeeds
-  sim.script(10, [401]); // batch 3 is refused
+  sim.script(10, [422]); // batch 3 is refused (a permanent error of that batch alone)
   await page.click("#generate");
   await waitIdle();
   const log = await page.evaluate(() => window.progressLog);

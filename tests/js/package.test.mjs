@@ -24,8 +24,15 @@ test("the public .d.ts has no `any` and types every export", () => {
   for (const name of ["planPositions", "samplePositions", "partitionBatches", "buildBatchPrompt", "mergeDrills", "verifyArtifact"]) {
     assert.match(code, new RegExp(`export function ${name}\\(`), name);
   }
-  assert.match(code, /export function planPositions\(request: DrillRequest, pool\?: Position\[\] \| null\): Plan;/);
-  for (const type of ["Position", "Plan", "Sample", "BatchSpec", "Drill", "Artifact", "VerificationReport", "DrillgenError"]) {
+  assert.match(code, /export function planPositions\(request: DrillRequest, pool\?: Position\[\]\): Plan;/);
+  assert.match(code, /export function generateDrillSeries\(options: GenerateSeriesOptions\): Promise<GenerationResult>;/);
+  assert.match(code, /export function renderBoard\(xgid: string, options\?: BoardOptions\): string;/);
+  // Every type a declaration mentions is declared (a Rust type renamed without its TS name fails here).
+  const declared = new Set([...code.matchAll(/export (?:interface|type) (\w+)/g)].map((m) => m[1]));
+  const builtins = new Set(["Promise", "PromiseLike", "Partial", "Record", "AbortSignal", "Error", "WebAssembly", "Response", "BufferSource", "RequestInfo", "URL", "SyncInitInput", "InitInput", "InitOutput", "string", "number", "boolean", "unknown", "void", "null", "undefined"]);
+  const mentioned = [...code.matchAll(/:\s*([A-Z]\w+)/g)].map((m) => m[1]);
+  for (const name of mentioned) assert.ok(declared.has(name) || builtins.has(name), `${name} is used but not declared`);
+  for (const type of ["Position", "Plan", "Sample", "BatchSpec", "Drill", "Artifact", "VerificationReport", "DrillgenError", "DrillgenErrorCode", "GenerateSeriesOptions", "GenerateBatchOptions"]) {
     assert.match(code, new RegExp(`export (interface|type) ${type}\\b`), type);
   }
 });
@@ -56,8 +63,11 @@ test("a Node consumer plans, samples and partitions the sample library", () => {
   assert.equal(first.positions.length, 24);
   const batches = drillgen.partitionBatches(request, first.positions);
   assert.deepEqual(batches.map((b) => b.drillIndices), [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10, 11, 12, 13, 14], [15, 16, 17, 18, 19]]);
-  const all = batches.flatMap((b) => b.positions.map((p) => p.positionId)).sort();
-  assert.deepEqual(all, first.positions.map((p) => p.positionId).sort());
+  // One position per drill, each used once; the spare positions of the "+2" buffer stay out.
+  const all = batches.flatMap((b) => b.positions.map((p) => p.positionId));
+  assert.equal(all.length, 20);
+  assert.equal(new Set(all).size, 20);
+  assert.ok(all.every((id) => first.positions.some((p) => p.positionId === id)));
 });
 
 test("planPositions without phases counts the phases in the pool", () => {
@@ -72,7 +82,7 @@ test("errors are real Errors with a name, a stable code and no panic", () => {
     [() => drillgen.planPositions({ targetDrillCount: 1e9 }), "INVALID_TARGET_COUNT", /1000000000/],
     [() => drillgen.planPositions({ gamePhases: ["OPENING", "ENDGAME"] }), "INVALID_PHASES", /ENDGAME/],
     [() => drillgen.planPositions({ batchSize: 0 }), "INVALID_BATCH_SIZE", /batchSize/],
-    [() => drillgen.samplePositions("pool", drillgen.planPositions({})), "INVALID_POSITIONS", /must be an array, got string/],
+    [() => drillgen.samplePositions("pool", drillgen.planPositions({})), "INVALID_POSITIONS", /must be an array, got a string/],
     [() => drillgen.samplePositions([{ positionId: "x", gamePhase: "EARLY" }], drillgen.planPositions({})), "INVALID_POSITIONS", /positions\[0\]: missing field `diceRoll`/],
     [() => drillgen.samplePositions([library[30], library[30]], drillgen.planPositions({})), "DUPLICATE_POSITION_ID", new RegExp(library[30].positionId)],
     [() => drillgen.partitionBatches({ targetDrillCount: 25 }, library.slice(0, 3)), "INSUFFICIENT_POSITIONS", /5 batches/],
@@ -94,11 +104,29 @@ test("errors are real Errors with a name, a stable code and no panic", () => {
   assert.equal(drillgen.planPositions({}).targetDrillCount, 21);
 });
 
-test("the batch schema pins the batch's positions and indices", () => {
-  const batch = { batchIndex: 1, totalBatches: 2, drillIndices: [5, 6], positions: [library[40], library[80]] };
-  const schema = drillgen.batchOutputSchema(batch);
-  const item = schema.properties.drills.items;
-  assert.equal(schema.properties.drills.minItems, 2);
-  assert.deepEqual(item.properties.index.enum, [5, 6]);
-  assert.deepEqual(item.properties.positionId.enum, [library[40].positionId, library[80].positionId]);
+test("the batch schema is the same for every batch of a size, so providers can cache it", () => {
+  const a = drillgen.batchOutputSchema({ batchIndex: 1, totalBatches: 2, drillIndices: [5, 6], positions: [library[40], library[80]] });
+  const b = drillgen.batchOutputSchema({ batchIndex: 0, totalBatches: 2, drillIndices: [0, 1], positions: [library[41], library[81]] });
+  assert.deepEqual(a, b);
+  assert.equal(a.properties.drills.minItems, 2);
+  assert.deepEqual(Object.keys(a.properties.drills.items.properties), ["title", "principle", "question", "explanation", "difficulty"]);
+});
+
+test("positions keep the host's own fields through sampling and partitioning", () => {
+  const pool = library.map((p, i) => ({ ...p, id: 1000 + i, createdAt: "2026-11-01T00:00:00Z", tags: ["club"] }));
+  const request = { targetDrillCount: 10, gamePhases: ["MIDDLE"] };
+  const sample = drillgen.samplePositions(pool, drillgen.planPositions(request), { seed: 3 });
+  const [batch] = drillgen.partitionBatches(request, sample.positions);
+  const original = pool.find((p) => p.positionId === batch.positions[0].positionId);
+  assert.deepEqual(batch.positions[0], original);
+  assert.doesNotMatch(drillgen.formatPosition(original), /createdAt|club/, "never shown to the model");
+});
+
+test("renderBoard draws an accessible board and refuses bad XGIDs with a code", () => {
+  const svg = drillgen.renderBoard(library[60].xgid, { idPrefix: "b60" });
+  assert.match(svg, /^<svg[^>]+role="img"/);
+  assert.match(svg, /<title id="b60-title">/);
+  assert.match(svg, new RegExp(`${library[60].pipCount.player}`));
+  assert.throws(() => drillgen.renderBoard("XGID=zzz"), (e) => e.code === "INVALID_XGID");
+  assert.throws(() => drillgen.renderBoard(library[60].xgid, { idPrefix: "1 bad" }), (e) => e.code === "INVALID_OPTIONS");
 });

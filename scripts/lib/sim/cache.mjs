@@ -1,0 +1,53 @@
+// Prompt caching as the providers bill it, so every cached-token figure from the simulator is one
+// a real provider would report:
+// - the prefix is what the provider caches: OpenAI puts the structured-output schema before the
+//   system message; Anthropic caches tools, then system, up to the block marked cache_control;
+// - a prefix shorter than the minimum is never cached (OpenAI 1,024 tokens, hits in 128-token
+//   steps; Anthropic by model, from data/cache-minimums.json);
+// - an entry exists only once the first request with that prefix has begun its response (its
+//   time to first token): requests that arrive before that miss, as concurrent ones do for real.
+import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { tokens } from "./drills.mjs";
+
+const minimums = JSON.parse(readFileSync(new URL("../../../data/cache-minimums.json", import.meta.url), "utf8"));
+
+export function minimumFor(provider, model = "") {
+  if (provider === "openai") return minimums.openai;
+  return minimums.anthropic.models.find(([prefix]) => model.startsWith(prefix))?.[1] ?? minimums.anthropic.default;
+}
+
+/** The cacheable prefix of a request and its token count, or null when nothing is cacheable. */
+export function prefixOf(provider, body) {
+  if (provider === "anthropic") {
+    const system = Array.isArray(body.system) ? body.system : [];
+    const marked = system.findIndex((b) => b?.cache_control);
+    if (marked < 0) return null; // Anthropic caches only what is marked
+    const text = JSON.stringify(body.tools ?? []) + system.slice(0, marked + 1).map((b) => b.text).join("");
+    return { text, tokens: tokens(text) };
+  }
+  const schema = body.response_format ? JSON.stringify(body.response_format) : "";
+  const system = (body.messages ?? []).filter((m) => m.role === "system").map((m) => m.content).join("");
+  const text = schema + system;
+  return { text, tokens: tokens(text) };
+}
+
+/** `lookup(provider, model, prefix, arrivedAt, ttftMs)`: cached tokens for this request. */
+export function createPromptCache() {
+  const entries = new Map(); // hash → time the entry became available
+  return {
+    lookup(provider, model, prefix, arrivedAt, ttftMs) {
+      if (!prefix || prefix.tokens < minimumFor(provider, model)) return { read: 0, written: 0 };
+      const key = createHash("sha256").update(`${provider}\n${prefix.text}`).digest("hex");
+      const available = entries.get(key);
+      if (available !== undefined && available <= arrivedAt) {
+        const read = provider === "openai" ? Math.floor(prefix.tokens / 128) * 128 : prefix.tokens;
+        return { read, written: 0 };
+      }
+      if (available === undefined) entries.set(key, arrivedAt + ttftMs);
+      // Every Anthropic miss on a marked prefix writes the cache (billed at 1.25×), concurrent ones too.
+      return { read: 0, written: provider === "anthropic" ? prefix.tokens : 0 };
+    },
+    clear() { entries.clear(); },
+  };
+}
