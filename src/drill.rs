@@ -227,10 +227,16 @@ pub fn check_drill(drill: &Drill, position: Option<&Position>) -> Vec<DrillIssue
     issues
 }
 
+/// At least one character that `text::clean` keeps and does not trim: not whitespace, not a
+/// control character, not a bidi override. A text the schema admits is therefore never empty
+/// after cleaning, so the reader never rejects what the schema allows. (`pattern` is in OpenAI
+/// strict mode's dialect; `minLength` is not.)
+pub const VISIBLE_TEXT_PATTERN: &str =
+    "[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]";
+
 fn text(description: String) -> Value {
-    // `pattern` (which OpenAI strict mode supports) keeps a constrained decoder from writing an
-    // empty or blank text; lengths can only be stated in words (`maxLength` is not supported).
-    json!({ "type": "string", "pattern": "\\S", "description": description })
+    // Lengths can only be stated in words: OpenAI strict mode does not support `maxLength`.
+    json!({ "type": "string", "pattern": VISIBLE_TEXT_PATTERN, "description": description })
 }
 
 /// JSON Schema of one batch's output: exactly `drill_count` drills of words. Identical for every
@@ -357,7 +363,7 @@ mod tests {
         );
         let item = &drills["items"];
         assert_eq!(item["required"].as_array().map(Vec::len), Some(5));
-        assert_eq!(item["properties"]["title"]["pattern"], "\\S");
+        assert_eq!(item["properties"]["title"]["pattern"], VISIBLE_TEXT_PATTERN);
         assert_eq!(batch_output_schema(3), s);
         assert_ne!(batch_output_schema(2), s);
     }
