@@ -3,7 +3,9 @@
  * gen-positions.mjs - writes data/positions.json, the sample position library
  * that ships with drillgen.
  *
- *   node scripts/gen-positions.mjs
+ *   node scripts/gen-positions.mjs [output-path]
+ *
+ * The output path defaults to data/positions.json (the test writes elsewhere).
  *
  * Node 20+, no dependencies. Every random choice comes from seeded mulberry32
  * streams (no Math.random, no clock), so two runs give byte-identical files.
@@ -34,7 +36,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const OUT_FILE = resolve(ROOT, 'data', 'positions.json');
+const OUT_FILE = process.argv[2] ? resolve(process.argv[2]) : resolve(ROOT, 'data', 'positions.json');
 const PER_PHASE = 36;
 /** Target size of one position as a prompt shows it, in o200k tokens (header plus analysis). */
 const TOKENS_GOAL = 280;
