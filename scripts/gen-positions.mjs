@@ -31,7 +31,7 @@
  * unique texts) and throws instead of writing a library that breaks them.
  * GEN_TIMING=1 prints how long each phase took.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -42,6 +42,8 @@ const PER_PHASE = 36;
 const TOKENS_GOAL = 280;
 const WORDS_MIN = 85;
 const WORDS_MAX = 130;
+/** The hand-written tables (opening book, phrase pools) live in data/gen/ as JSON. */
+const readData = (name) => JSON.parse(readFileSync(resolve(ROOT, 'data', 'gen', name), 'utf8'));
 
 // ===================================================================== random
 
@@ -653,201 +655,13 @@ function raceText(myPip, opPip) {
 
 // ============================================================= opening book
 //
-// Standard plays for the 21 first rolls, with hand-set equities and notes.
-// Doubles cannot be the very first roll of a game; they are included as the
-// player's first move with doubles from the starting position.
+// Standard plays for the 21 first rolls, with hand-set equities and notes
+// ({a1} / {e1}: the first alternative and how much it loses), in
+// data/gen/opening-book.json. Doubles cannot be the very first roll of a game;
+// they are included as the player's first move with doubles from the starting
+// position.
 
-const OPENING_BOOK = [
-  {
-    dice: [2, 1], best: '13/11 24/23', eq: -0.006,
-    alts: [['13/11 6/5', -0.014], ['24/21', -0.029], ['13/10', -0.047]],
-    notes: [
-      'The modern standard is to bring a builder down and split the back checkers.',
-      'The checker on the 11-point aims at the 5-point, the 4-point and the bar point, while the split gives us more ways to make an advanced anchor and makes the opponent pay for slotting against us.',
-      'The old favourite {a1} is only {e1} behind: the slot often becomes the 5-point next turn, but 15 of the opponent\'s 36 rolls hit it and a hit there costs 20 pips.',
-    ],
-  },
-  {
-    dice: [3, 1], best: '8/5 6/5', eq: 0.166,
-    alts: [['24/23 13/10', 0.006], ['13/10 6/5', -0.021]],
-    notes: [
-      'This is the best opening roll in backgammon: it makes the 5-point immediately.',
-      'With the 5-, 6- and 8-points we already have three points in front of the opponent\'s back checkers, and every later hit becomes more dangerous for them.',
-      'Nothing else comes close: {a1} keeps the builders flexible but gives up {e1}, and slotting with {a2} takes a risk for a point we can simply make now.',
-    ],
-  },
-  {
-    dice: [3, 2], best: '24/21 13/11', eq: -0.016,
-    alts: [['13/11 13/10', -0.021], ['13/8', -0.049]],
-    notes: [
-      'The two main ideas with 3-2 are almost equal, and the split 24/21 with 13/11 is a fraction better.',
-      'Stepping up to the opponent\'s 4-point prepares an advanced anchor and spoils some of their building numbers, while the 11-point checker is a fresh builder for our 5-point and bar point.',
-      'The aggressive {a1} costs only {e1} but leaves the back checkers stuck together on the ace point. The safe {a2} just adds a spare to the 8-point and is {e2} worse.',
-    ],
-  },
-  {
-    dice: [4, 1], best: '24/23 13/9', eq: -0.021,
-    alts: [['13/9 6/5', -0.038], ['13/8', -0.052]],
-    notes: [
-      'The 4 is played 13/9, bringing a builder that aims at the 5-point, the 4-point and the bar point.',
-      'With the 1 we split rather than slot: the 9-point blot already invites indirect shots, and the split makes attacking it riskier for the opponent.',
-      '{a1} adds a slot on the 5-point on top of the outfield blot, so too many rolls hit something; it costs {e1}. The quiet {a2} is safe but builds nothing and is {e2} worse.',
-    ],
-  },
-  {
-    dice: [4, 2], best: '8/4 6/4', eq: 0.123,
-    alts: [['13/9 13/11', 0.023], ['24/20 13/11', 0.008]],
-    notes: [
-      'The second-best opening roll makes the 4-point at once.',
-      'Together with the 6- and 8-points, the 4-point starts a block against the opponent\'s back checkers and gives us a two-point board for any later hit.',
-      'Playing for builders with {a1} keeps options open but gives up the point we can own right now, costing {e1}. Splitting with {a2} is worse still at {e2}.',
-    ],
-  },
-  {
-    dice: [4, 3], best: '24/20 13/10', eq: -0.012,
-    alts: [['13/9 13/10', -0.019], ['24/21 13/9', -0.024], ['13/6', -0.064]],
-    notes: [
-      'Three plays are close with 4-3, and the rollouts slightly prefer splitting to the golden point and bringing a builder to the 10-point.',
-      'The checker on the opponent\'s 5-point fights for the best anchor on the board and makes the opponent think twice before bringing builders into range.',
-      'The double-builder play {a1} aims two fresh checkers at our 5-point and is only {e1} worse; {a2} is in the same family. The safe {a3} stacks the 6-point and builds nothing.',
-    ],
-  },
-  {
-    dice: [5, 1], best: '13/8 24/23', eq: -0.041,
-    alts: [['13/8 6/5', -0.051], ['24/18', -0.085]],
-    notes: [
-      'The 5 has one natural home, 13/8, which is safe and adds a spare to the 8-point.',
-      'For the 1, a small split to the opponent\'s 2-point is the modern answer: two split checkers are hard to attack, and the new spare on the 8-point can cover or hit next turn.',
-      '{a1} slots the 5-point instead, a bolder plan that loses only {e1}: 15 rolls hit the slot, but the rest often lead to a strong board. {a2} leaves a checker on the opponent\'s bar point where it is easily attacked.',
-    ],
-  },
-  {
-    dice: [5, 2], best: '13/8 13/11', eq: -0.028,
-    alts: [['24/22 13/8', -0.042], ['13/6', -0.066]],
-    notes: [
-      'Bringing two checkers down from the midpoint is the standard 5-2.',
-      'The 8-point gains a spare and the 11-point builder is only exposed to 6-4 from the back, while both checkers aim at the 5- and 7-points for next turn.',
-      'Splitting with {a1} is a reasonable style choice but gives up a builder and costs {e1}. The ultra-safe {a2} stacks the 6-point and builds nothing, a {e2} error.',
-    ],
-  },
-  {
-    dice: [5, 3], best: '8/3 6/3', eq: 0.045,
-    alts: [['13/8 13/10', 0.018], ['24/21 13/8', 0.004]],
-    notes: [
-      'Making the 3-point with 8/3 6/3 is the standard play.',
-      'A home-board point is permanent value: it helps contain the back checkers and makes every future hit more costly for the opponent. The 3-point is a little deep, but it is still better than scattering builders.',
-      'The builder play {a1} is the main alternative and costs {e1}, while splitting with {a2} is {e2} worse.',
-    ],
-  },
-  {
-    dice: [5, 4], best: '24/20 13/8', eq: -0.022,
-    alts: [['13/8 13/9', -0.029], ['24/15', -0.071]],
-    notes: [
-      'With 5-4 we play the 5 safely with 13/8 and use the 4 to split to the opponent\'s 5-point.',
-      'The split fights for the golden anchor while the opponent has no board to attack with, and the spare on the 8-point keeps our own building plans alive.',
-      'Bringing two builders with {a1} is almost as good, just {e1} behind, and is the choice for players who prefer to attack. Running one back checker to {a2} leaves it alone in the outfield.',
-    ],
-  },
-  {
-    dice: [6, 1], best: '13/7 8/7', eq: 0.122,
-    alts: [['24/23 13/7', 0.046], ['13/6', 0.012]],
-    notes: [
-      'Making the bar point is clearly right with 6-1.',
-      'The 6-, 7- and 8-points form a three-point block in front of the opponent\'s back checkers, so their sixes are already blocked.',
-      '{a1} brings a checker down but leaves a blot on the bar point instead of owning it, which costs {e1}. {a2} simply wastes the roll.',
-    ],
-  },
-  {
-    dice: [6, 2], best: '24/18 13/11', eq: -0.009,
-    alts: [['13/5', -0.031], ['13/11 13/7', -0.038]],
-    notes: [
-      'The modern choice with 6-2 is 24/18 13/11: split to the opponent\'s bar point and bring a builder into play.',
-      'The back checker on the opponent\'s bar point is hard to attack without giving return shots, and the builder on the 11-point works toward our 5- and 7-points.',
-      'Slotting with {a1} was popular for decades but is {e1} worse: 15 rolls hit it and we are left with a weak board. {a2} leaves two outfield blots.',
-    ],
-  },
-  {
-    dice: [6, 3], best: '24/18 13/10', eq: -0.006,
-    alts: [['24/15', -0.015], ['13/7 13/10', -0.022]],
-    notes: [
-      'The usual 6-3 is a split to the opponent\'s bar point combined with a builder on the 10-point.',
-      'The split contests the opponent\'s most important outfield point, and the 10-point checker aims at our 4-point and bar point.',
-      'Running with {a1} is close at {e1}, but the lone checker on the opponent\'s 10-point is easy to attack. {a2} leaves two blots in the outfield and is {e2} worse.',
-    ],
-  },
-  {
-    dice: [6, 4], best: '8/2 6/2', eq: 0.002,
-    alts: [['24/14', -0.004], ['24/18 13/9', -0.007]],
-    notes: [
-      'Three plays are almost equal with 6-4, and making the 2-point with 8/2 6/2 edges the rollouts.',
-      'The 2-point is deep, but a second home-board point is permanent value and makes any later hit stronger.',
-      'Running with {a1} is only {e1} behind and suits a racing style, though the runner can be attacked. Splitting with {a2} costs {e2}.',
-    ],
-  },
-  {
-    dice: [6, 5], best: '24/13', eq: 0.041,
-    alts: [['24/18 13/8', -0.015], ['13/2', -0.038]],
-    notes: [
-      'Lover\'s leap: 24/13 runs a back checker all the way to the safety of the midpoint.',
-      'It gains eleven pips and leaves only one checker behind, too little for the opponent to attack profitably.',
-      'Splitting with {a1} is {e1} worse because the split checker can be pointed on, and {a2} buries a checker on the 2-point.',
-    ],
-  },
-  {
-    dice: [1, 1], best: '8/7(2) 6/5(2)', eq: 0.384,
-    alts: [['24/23(2) 6/5(2)', 0.352], ['8/7(2) 24/23(2)', 0.311]],
-    notes: [
-      'Four 1s make the two best points in the early game at once: 8/7(2) 6/5(2) owns both the bar point and the 5-point.',
-      'We now hold four consecutive points from the 5 to the 8, a powerful block in front of the opponent\'s back checkers.',
-      '{a1} makes the 5-point and an anchor on the opponent\'s 2-point instead of the bar point; it is safer but {e1} worse.',
-    ],
-  },
-  {
-    dice: [2, 2], best: '13/11(2) 6/4(2)', eq: 0.348,
-    alts: [['24/22(2) 6/4(2)', 0.321], ['13/9(2)', 0.29]],
-    notes: [
-      'The standard play makes the 4-point with 6/4(2) and the 11-point with 13/11(2).',
-      'The 4-point strengthens the home board, and the 11-point checkers are safe builders for the 5-point and the bar point next turn.',
-      '{a1} makes the 4-point and an anchor on the opponent\'s 3-point instead, a safer but more passive plan that costs {e1}.',
-    ],
-  },
-  {
-    dice: [3, 3], best: '8/5(2) 6/3(2)', eq: 0.421,
-    alts: [['24/21(2) 8/5(2)', 0.397], ['13/7(2)', 0.372]],
-    notes: [
-      'The strongest play makes two home-board points: 8/5(2) 6/3(2) owns the 5-point and the 3-point.',
-      'Three home-board points plus the 8-point give us a strong position against the back checkers and a great base for attacking any blot.',
-      '{a1} makes the 5-point and an advanced anchor, a balanced plan only {e1} behind. Making the bar point with {a2} is {e2} worse.',
-    ],
-  },
-  {
-    dice: [4, 4], best: '24/20(2) 13/9(2)', eq: 0.467,
-    alts: [['13/5(2)', 0.445], ['24/16(2)', 0.388]],
-    notes: [
-      'The best play makes the golden anchor with 24/20(2) and the 9-point with 13/9(2).',
-      'The anchor on the opponent\'s 5-point secures the back checkers for the rest of the game, and the 9-point checkers are perfectly placed to make our own 5-point or bar point.',
-      'Making the 5-point from the midpoint with {a1} is the main alternative, just {e1} behind, but it leaves the back checkers exposed to attack.',
-    ],
-  },
-  {
-    dice: [5, 5], best: '13/3(2)', eq: 0.302,
-    alts: [['13/8(2) 13/3', 0.236], ['13/8(4)', 0.184]],
-    notes: [
-      'Only one play makes sense: 13/3(2).',
-      'It makes the 3-point, adding a second home-board point, and stays completely safe. Fives are awkward from the opening setup because the back checkers cannot move them, so most of the roll must be played from the midpoint.',
-      '{a1} leaves a blot on the 3-point, costing {e1}; {a2} piles seven checkers on the 8-point and is {e2} worse.',
-    ],
-  },
-  {
-    dice: [6, 6], best: '24/18(2) 13/7(2)', eq: 0.571,
-    alts: [['13/7(2) 8/2(2)', 0.508], ['24/18(2) 8/2(2)', 0.462]],
-    notes: [
-      'The roll makes both bar points: 24/18(2) anchors on the opponent\'s bar point and 13/7(2) makes ours.',
-      'We gain 24 pips in the race, block the opponent\'s sixes with a three-point prime from the 6 to the 8, and secure the back checkers on a strong point.',
-      '{a1} keeps both back checkers on the ace point and buries two checkers deep; it costs {e1}.',
-    ],
-  },
-];
+const OPENING_BOOK = readData('opening-book.json');
 
 const OPENING_INTROS = [
   (c) => `On the opening roll we have ${c.dice}, and both sides start with ${c.my} pips.`,
@@ -1854,7 +1668,7 @@ function generateOpening() {
   });
   return order.map((entry) => {
     assertLegalOpening(entry);
-    const eq = entry.eq;
+    const eq = entry.equity;
     const position = {
       positionId: `OPENING-${entry.dice[0]}${entry.dice[1]}`,
       gamePhase: 'OPENING',
@@ -1863,14 +1677,14 @@ function generateOpening() {
       pipCount: { player: 167, opponent: 167 },
       bestMove: entry.best,
       bestMoveEquity: eq,
-      alternatives: entry.alts.map(([move, equity]) => ({ move, equity })),
+      alternatives: entry.alternatives.map(({ move, equity }) => ({ move, equity })),
       analysis: '',
     };
     const ctx = {
       dice: diceName(entry.dice),
       my: 167,
-      alts: entry.alts.map(([move]) => ({ move })),
-      errs: entry.alts.map(([, e]) => round3(eq - e)),
+      alts: entry.alternatives.map(({ move }) => ({ move })),
+      errs: entry.alternatives.map((a) => round3(eq - a.equity)),
       header: promptHeader(position),
     };
     position.analysis = openingAnalysis(rng, entry, ctx, fillerDeck, lessonDeck);
@@ -1881,7 +1695,7 @@ function generateOpening() {
 /** The hand-written book must describe legal plays; compare token sets so word order does not matter. */
 function assertLegalOpening(entry) {
   const legal = new Set(legalMoves(startBoard(), entry.dice).map((m) => notation(m.steps).split(' ').sort().join(' ')));
-  for (const move of [entry.best, ...entry.alts.map(([m]) => m)]) {
+  for (const move of [entry.best, ...entry.alternatives.map((a) => a.move)]) {
     if (!legal.has(move.split(' ').sort().join(' '))) throw new Error(`opening ${diceText(entry.dice)}: illegal play ${move}`);
   }
 }
