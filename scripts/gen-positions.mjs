@@ -534,25 +534,7 @@ function moveFeatures(pre, move) {
 
 /** Why a newly made point matters, as a noun phrase ("It makes the 5-point, <note>."). */
 function pointNote(p) {
-  const notes = {
-    1: 'a deep point that mostly matters against checkers on the bar',
-    2: 'a deep point, but one more closed door for any checker we hit',
-    3: 'a solid home-board point',
-    4: 'a strong home-board point that adds to the blockade',
-    5: 'the most valuable point on the board',
-    6: 'the cornerstone of the home board',
-    7: 'a blocking point that takes away the sixes the back checkers need',
-    8: 'an outside point that extends the blockade',
-    13: 'our main landing spot in the outfield',
-    18: 'a strong outfield anchor',
-    19: 'an anchor that can never be primed in completely',
-    20: 'the golden anchor and the best defensive point there is',
-    21: 'an advanced anchor that guarantees outfield coverage',
-    22: 'a deep but secure anchor',
-    23: 'a deep anchor with a limited future',
-    24: 'a deep anchor that at least stops the blitz',
-  };
-  return notes[p] ?? 'a useful landing spot that connects our outfield';
+  return PHRASES.pointNotes[p] ?? PHRASES.pointNotes.other;
 }
 
 // ============================================================== prose engine
@@ -653,6 +635,25 @@ function raceText(myPip, opPip) {
   return `we trail in the race by ${-d} pips (${myPip} to ${opPip})`;
 }
 
+/**
+ * Turns a phrase from data/gen/phrases.json into text. `slots` maps each
+ * {name} to a function, so only the facts a phrase names are worked out;
+ * {Name} gives the value capitalized. A phrase { when, then, else } picks
+ * its text by the yes/no slot `when`.
+ */
+function fill(phrase, slots) {
+  const slot = (name) => {
+    if (!slots[name]) throw new Error(`unknown phrase slot {${name}}`);
+    return slots[name]();
+  };
+  const text = typeof phrase === 'string' ? phrase : slot(phrase.when) ? phrase.then : phrase.else;
+  return text.replace(/\{(\w+)\}/g, (_, name) => {
+    const lower = name.charAt(0).toLowerCase() + name.slice(1);
+    const value = String(slot(lower));
+    return lower === name ? value : capitalize(value);
+  });
+}
+
 // ============================================================= opening book
 //
 // Standard plays for the 21 first rolls, with hand-set equities and notes
@@ -662,58 +663,13 @@ function raceText(myPip, opPip) {
 // position.
 
 const OPENING_BOOK = readData('opening-book.json');
-
-const OPENING_INTROS = [
-  (c) => `On the opening roll we have ${c.dice}, and both sides start with ${c.my} pips.`,
-  (c) => `From the starting position we have ${c.dice} to play.`,
-  (c) => `Opening play: ${c.dice} from the initial setup, with the race level at ${c.my} pips each.`,
-  (c) => `This is our first move, with ${c.dice} from the starting position.`,
-  (c) => `${capitalize(c.dice)} is our first roll, and the opponent's back checkers are still together on our ace point.`,
-  (c) => `We start the game with ${c.dice}.`,
-];
-
-// Doubles cannot start a game, so their positions are introduced as our first turn.
-const DOUBLES_INTROS = [
-  (c) => `Our first turn of the game brings ${c.dice}, played from the starting position.`,
-  (c) => `With ${c.dice} on our first turn, both sides still have ${c.my} pips.`,
-  (c) => `This is our first move of the game, and we have ${c.dice} to play from the initial setup.`,
-];
-
-const OPENING_FILLERS = [
-  'The opponent has no home board yet, so a checker that gets hit now comes back in easily.',
-  'In the opening, points matter more than pips: a race lead of a few pips is worth much less than a good point.',
-  'The opponent\'s back checkers on our ace point are the target of every building plan we make in the next few turns.',
-  'The midpoint is our supply depot: the checkers there become the builders for the 5-point and the bar point.',
-  'Because both sides start with the same structure, small differences in flexibility decide these early choices.',
-  'Rollouts of the opening rolls have been refined for decades, and the top plays are now well established.',
-  'Every checker is still in its starting place, so this choice shapes the structure of the whole game.',
-  'The best opening plays are the ones that leave good replies against most of the opponent\'s 36 rolls.',
-  'With 167 pips each, the race hardly matters yet; structure decides.',
-  'Our back checkers are the long-term worry: if they get primed, the game can be lost from a good start.',
-  'The bar point and the 5-point are the two points that would start a prime against the opponent\'s back checkers.',
-  'Modern bots agree on these plays within a few hundredths, so small style choices rarely cost much.',
-  'A blot on the opponent\'s side of the board is cheap to lose; a blot in our own board costs far more pips.',
-  'Learning the opening plays by heart is easy; knowing why they work is what helps in similar positions later.',
-];
-
-const OPENING_LESSONS = [
-  'Take-away: make a key point when the dice offer it; otherwise bring builders and split to create flexibility.',
-  'The principle is simple: the 5-point, the 4-point and the bar point are the points worth investing in early.',
-  'Lesson: opening plays are about the balance between building our own structure and freeing our back checkers.',
-  'Remember that in the opening a hit costs little, so modest risks for good structure are usually right.',
-  'Key idea: every checker should do a job, either building a point in front of the opponent or preparing an anchor.',
-  'The general rule is points first, then builders, then safety.',
-  'Take-away: when two plays are this close, choose the one whose ideas you understand and can follow up.',
-  'Principle: an opening move should make the opponent\'s best replies less effective, not just look safe.',
-  'Remember: diversified builders and a split in the back give the most good rolls next turn.',
-  'The lesson: rolls that make a point are played for the point; the rest are played for flexibility.',
-];
+/** Every pool of phrasings (intros, contexts, fillers, lessons, remarks); see data/gen/README.md. */
+const PHRASES = readData('phrases.json');
 
 function openingAnalysis(rng, entry, ctx, fillerDeck, lessonDeck) {
-  const fill = (s) =>
-    s.replace(/\{a(\d)\}/g, (_, i) => ctx.alts[i - 1].move).replace(/\{e(\d)\}/g, (_, i) => fmtEq(ctx.errs[i - 1]));
-  const intros = entry.dice[0] === entry.dice[1] ? DOUBLES_INTROS : OPENING_INTROS;
-  const sentences = [req(rng.pick(intros)(ctx)), ...entry.notes.map((n) => req(fill(n)))];
+  // doubles cannot start a game, so their positions are introduced as our first turn
+  const intros = entry.dice[0] === entry.dice[1] ? PHRASES.opening.doublesIntros : PHRASES.opening.intros;
+  const sentences = [req(fill(rng.pick(intros), ctx.slots)), ...entry.notes.map((n) => req(fill(n, ctx.slots)))];
   sentences.push(req(lessonDeck()));
   // drawn lazily, so a remark is only used up when a text needs it and repeats stay rare
   const fillers = (function* () {
@@ -1155,62 +1111,10 @@ function verdictSentence(rng, c) {
   ]);
 }
 
-/** Lesson pools keyed by what the best play is about. */
-const LESSONS = {
-  HIT: [
-    'Tempo matters: a hit forces the opponent to spend half the roll entering instead of attacking.',
-    'When the opponent\'s board is weak, hitting loose is cheap because a return hit costs little.',
-    'A checker on the bar is the best defence: an opponent busy entering cannot attack our blots.',
-    'Hit when the opponent would otherwise have a strong roll to use against us.',
-  ],
-  POINT: [
-    'Make the points you can now; points you hope to make next turn are not worth anything yet.',
-    'Points in front of the opponent\'s back checkers are worth more than a few pips.',
-    'The 5-point, the 4-point and the bar point deserve investment; deep points can wait.',
-    'A made point is permanent value, while a builder is only a promise.',
-  ],
-  PRIME: [
-    'Extend the prime in front of trapped checkers before worrying about anything else.',
-    'A six-point prime wins the game; a five-point prime with a spare nearby is almost as good.',
-  ],
-  ANCHOR: [
-    'An advanced anchor is insurance: with it we can take risks elsewhere without fear of a blitz.',
-    'The higher the anchor, the better: the opponent\'s 5-point and 4-point are worth fighting for.',
-  ],
-  RUN: [
-    'Escape back checkers before the blockade forms, not after.',
-    'When we lead the race, every escaped back checker moves us closer to a simple racing win.',
-    'A back checker left alone behind a growing prime is the classic way to lose a gammon.',
-  ],
-  SPLIT: [
-    'Split early, while the opponent has few builders; once they own three or four home points, keep the back checkers together.',
-    'Split back checkers are harder to attack and easier to anchor with.',
-  ],
-  SLOT: [
-    'Count the shots before you slot: a risky play needs a big reward when the opponent\'s board is strong.',
-    'Slot when a hit costs little and the point is worth a lot.',
-  ],
-  BUILD: [
-    'Diversify your builders so that next turn as many rolls as possible make a new point.',
-    'Do not stack: a fourth or fifth checker on one point is a resource doing no work.',
-    'Flexibility is a real asset: keep checkers within six pips of the points you want.',
-    'A good play usually does two jobs at once: it builds and it limits the opponent\'s good numbers.',
-  ],
-  SAFE: [
-    'When the position is already good, there is no need to take risks: make the safe play.',
-    'Prefer safety when the opponent\'s board is strong and a hit would be expensive.',
-    'Quiet plays win games too: a solid position with no shots is often the strongest choice.',
-  ],
-  ENTER: [
-    'After entering, use the rest of the roll where it helps most, usually by keeping the home board intact.',
-    'Coming in from the bar is forced; the art is in what we do with the other half of the roll.',
-  ],
-};
-
 function lessonText(rng, c, decks, themeDeck) {
   const tag = c.reasons[0]?.tag ?? 'BUILD';
   const pool = themeDeck && rng.chance(0.5) ? themeDeck : decks[tag] ?? decks.BUILD;
-  return withLeadIn(rng.pick(LEAD_INS), pool());
+  return withLeadIn(rng.pick(PHRASES.leadIns), pool());
 }
 
 /** Fact-based filler sentences for when the text is short; each is skipped if its fact was already mentioned. */
@@ -1223,14 +1127,8 @@ function distributionText(side) {
 
 /** Race outlook from the equity, with the practical priority it implies. */
 function outlookText(eq, variant) {
-  const bands = [
-    [0.5, ['We are a big favourite, so the only way to go wrong is to waste pips needlessly.', 'We are a clear favourite now; careful technique is all that is needed.']],
-    [0.1, ['We are the favourite, and efficient bearoff technique keeps it that way.', 'The race favours us, as long as we do not waste pips.']],
-    [-0.1, ['The race is close to a coin flip, so every wasted pip matters.', 'It is a tight race in which a single wasted pip can decide the game.']],
-    [-0.5, ['We are the underdog and need every roll to count.', 'We are behind, so we must get the maximum out of every roll.']],
-    [-Infinity, ['We are a big underdog and need a couple of big doubles to win.', 'Only good doubles can save us, so we keep the position ready for them.']],
-  ];
-  const [, texts] = bands.find(([floor]) => eq > floor);
+  // bands from the best outlook down; the last one (above: null) takes the rest
+  const { texts } = PHRASES.bearoff.outlook.find((band) => band.above === null || eq > band.above);
   return texts[variant % texts.length];
 }
 
@@ -1283,47 +1181,41 @@ function fillers(rng, c) {
   return [...rng.shuffle([...tag(early, true), ...tag(late, false)]), ...general];
 }
 
-const GENERAL_REMARKS = {
-  EARLY: [
-    'At this stage both sides are racing to build the key points first, so every tempo counts.',
-    'Early positions reward flexibility: the more rolls that work next turn, the better the play.',
-    'Neither side has a strong board yet, so the cost of being hit is still moderate.',
-    'The next two or three rolls will decide who gets the better structure.',
-    'It is the kind of decision where a small structural edge adds up over the game.',
-    'Checkers on the midpoint and the 8-point are the raw material for the points we still need.',
-    'Plays that look similar at first glance often differ in how many good numbers they leave for next turn.',
-    'A useful habit is to ask what the opponent wants to roll after each candidate play.',
-  ],
-  MIDDLE: [
-    'In the middle game, every play has to balance offence, defence and timing.',
-    'Positions like this are often decided by which side runs out of good moves first.',
-    'The key question in the middle game is always which checkers are doing useful work.',
-    'A good middle-game play keeps options open for both attack and defence.',
-    'Gammon chances on both sides make errors here more expensive than they look.',
-    'With contact on both sides, a single hit can swing the game, so safety has real value.',
-    'It pays to count both sides\' spare checkers before committing to a plan.',
-  ],
-  BEAROFF: [
-    'In the bearoff, the right play is usually found by counting how many checkers each option leaves and where.',
-    'Small bearoff errors add up: a few hundredths here and there decide many close races.',
-    'Bearoff technique is mostly about avoiding gaps and wastage, and this position is a good example.',
-    'With so few checkers left, every decision changes the number of rolls we need.',
-    'Bots rarely disagree about bearoff plays, so this is a pattern worth memorising.',
-    'Visualising the position after each candidate play is the quickest way to find the best bearoff move.',
-  ],
-};
+/** The facts a context phrase may name (listed in data/gen/README.md). */
+function contextSlots(c) {
+  const F = c.facts;
+  const holding = F.myAnchors.filter((p) => p <= 21);
+  return {
+    dice: () => c.diceName,
+    myPip: () => F.myPip,
+    opPip: () => F.opPip,
+    deficit: () => F.myPip - F.opPip,
+    race: () => raceText(F.myPip, F.opPip),
+    opponent: () => opponentText(F),
+    opponentFirst: () => opponentText(F, true),
+    anchors: () => pointList(F.myAnchors),
+    holdingAnchors: () => pointList(holding),
+    holdingAnchor: () => pointName(holding[0]),
+    myHome: () => numWord(F.myHome),
+    opponentOnBar: () => F.opBar > 0,
+    opBarCheckers: () => (F.opBar === 1 ? 'a checker' : `${numWord(F.opBar)} checkers`),
+    opHomeBlot: () => ourPointName(F.opBlotsInHome[0]),
+    ourPrime: () => F.myPrime.length >= 4,
+    myPrime: () => F.myPrime.length,
+    myPrimeLow: () => pointName(F.myPrime.low),
+    myPrimeHigh: () => pointName(F.myPrime.high),
+    myPrimeTrapped: () => pluralW(F.myPrime.trapped, 'opposing checker'),
+    opPrime: () => F.opPrime.length,
+    someOff: () => F.myOff > 0,
+    offCheckers: () => plural(F.myOff, 'checker'),
+    opponentBack: () => contactText(F),
+    outside: () => numWord(F.outside),
+    outsideCheckers: () => pluralW(F.outside, 'checker'),
+    contact: () => F.contact,
+  };
+}
 
 // ---------------------------------------------------------------- EARLY
-
-const EARLY_INTROS = [
-  (c) => `Early in the game we roll ${c.diceName}, and ${raceText(c.facts.myPip, c.facts.opPip)}.`,
-  (c) => `An early-game decision with ${c.diceName}: both sides are still developing, and ${raceText(c.facts.myPip, c.facts.opPip)}.`,
-  (c) => `After a couple of exchanges the pip count reads ${c.facts.myPip} to ${c.facts.opPip}, and we have ${c.diceName} to play.`,
-  (c) => `With ${c.diceName} to play, this is the classic early-game question of building, splitting or hitting. ${opponentText(c.facts)}`,
-  (c) => `The position is still close to the opening setup. ${opponentText(c.facts)}`,
-  (c) => `We have ${c.diceName} in a fluid early position (${c.facts.myPip} pips against ${c.facts.opPip}).`,
-  (c) => `${opponentText(c.facts, true)} We have ${c.diceName} to play.`,
-];
 
 // ---------------------------------------------------------------- MIDDLE
 
@@ -1335,64 +1227,6 @@ function middleTheme(F) {
   if (F.myAnchors.some((p) => p >= 18 && p <= 21) && deficit >= 5) return 'HOLDING';
   return 'TIMING';
 }
-
-const MIDDLE_CONTEXT = {
-  BACKGAME: [
-    (c) => `This is a back game: we hold ${pointList(c.facts.myAnchors)} and trail by ${c.facts.myPip - c.facts.opPip} pips, so timing matters far more than the race.`,
-    (c) => `With anchors on ${pointList(c.facts.myAnchors)} and a ${c.facts.myPip - c.facts.opPip}-pip deficit, we are playing a back game and waiting for a late shot.`,
-  ],
-  BLITZ: [
-    (c) => `We are on the attack: the opponent has ${c.facts.opBar > 0 ? `${c.facts.opBar === 1 ? 'a checker' : `${numWord(c.facts.opBar)} checkers`} on the bar` : `a blot on ${ourPointName(c.facts.opBlotsInHome[0])}`} and we already own ${numWord(c.facts.myHome)} home-board points.`,
-    (c) => `This is blitzing territory, with ${numWord(c.facts.myHome)} of our home points closed and the opponent ${c.facts.opBar > 0 ? 'on the bar' : 'stuck with a loose checker in our board'}.`,
-    (c) => `A blitz is under way: ${numWord(c.facts.myHome)} home points are made and the opponent is struggling to find a foothold.`,
-  ],
-  PRIMING: [
-    (c) => c.facts.myPrime.length >= 4
-      ? `This is a priming battle: our ${c.facts.myPrime.length}-point block from ${pointName(c.facts.myPrime.low)} to ${pointName(c.facts.myPrime.high)} traps ${pluralW(c.facts.myPrime.trapped, 'opposing checker')}.`
-      : `The opponent has a ${c.facts.opPrime.length}-point block in front of our back checkers, so this is a priming battle and timing is everything.`,
-    (c) => `Both sides are building blockades; ${c.facts.myPrime.length >= 4 ? `ours is ${c.facts.myPrime.length} points long` : `the opponent's is ${c.facts.opPrime.length} points long`}, and ${raceText(c.facts.myPip, c.facts.opPip)}.`,
-  ],
-  HOLDING: [
-    (c) => `We hold ${pointList(c.facts.myAnchors.filter((p) => p <= 21))} and trail by ${c.facts.myPip - c.facts.opPip} pips, a classic holding game: we wait for a shot as the opponent brings checkers home.`,
-    (c) => `Our anchor on ${pointName(c.facts.myAnchors.filter((p) => p <= 21)[0])} gives us a holding game, ${c.facts.myPip - c.facts.opPip} pips behind.`,
-  ],
-  TIMING: [
-    (c) => `A fluid middle-game position with ${c.diceName} to play; ${raceText(c.facts.myPip, c.facts.opPip)}.`,
-    (c) => `Both sides still have checkers in contact, and ${raceText(c.facts.myPip, c.facts.opPip)}.`,
-    (c) => `In this middle-game position ${raceText(c.facts.myPip, c.facts.opPip)}, so the question is how much risk to take with ${c.diceName}.`,
-    (c) => `${opponentText(c.facts, true)} We have ${c.diceName} in the middle game.`,
-  ],
-};
-
-const MIDDLE_LESSONS = {
-  BACKGAME: [
-    'In a back game, timing is the whole story: we need enough pips to wait without crushing our board.',
-    'A back game only works while the home board can still be rebuilt when the shot comes.',
-    'Getting hit can even help in a back game, because it preserves our timing.',
-  ],
-  BLITZ: [
-    'When blitzing, commit: put checkers on the bar and bring ammunition into the zone.',
-    'In a blitz, the number of checkers attacking matters more than the odd return shot.',
-    'A blitz succeeds when the opponent has no anchor; once they anchor, switch to building a prime.',
-    'Gammons come from blitzes, so keep the pressure on while the opponent is on the bar.',
-  ],
-  PRIMING: [
-    'In priming battles, the side with better timing wins: keep your prime and let the opponent crunch.',
-    'Escape before the prime closes, or anchor and wait for the opponent to break it.',
-    'Extend the prime in front of trapped checkers before worrying about the rest of the board.',
-  ],
-  HOLDING: [
-    'In a holding game, keep the anchor and keep your outfield flexible so you are ready when a shot comes.',
-    'Holding games are about patience: don\'t break the anchor until the race or the shot says so.',
-    'An advanced anchor gives us a permanent place to land and a steady supply of shots.',
-  ],
-  TIMING: [
-    'Think about timing: where will our checkers be in three rolls if nothing good happens?',
-    'In the middle game, connectivity between our checkers is worth as much as any single point.',
-    'Safe play is right when we lead the race; bold play is right when we need contact.',
-    'Count the shots and the gammon chances before choosing between a safe and a bold play.',
-  ],
-};
 
 // --------------------------------------------------------------- BEAROFF
 
@@ -1410,45 +1244,6 @@ function contactText(F) {
   for (const q of back) bits.push(`${numWord(F.opAt[q])} ${F.opAt[q] === 1 ? 'checker' : 'checkers'} on ${ourPointName(q)}`);
   return bits.length ? listText(bits) : 'checkers that still have to pass ours';
 }
-
-const BEAROFF_CONTEXT = {
-  RACE: [
-    (c) => `Pure race: no contact remains, and ${raceText(c.facts.myPip, c.facts.opPip)}.`,
-    (c) => `There is no contact left, so this is all about bearing off efficiently; ${raceText(c.facts.myPip, c.facts.opPip)}.`,
-    (c) => `A straight bearoff with ${c.diceName}: ${c.facts.myOff > 0 ? `${plural(c.facts.myOff, 'checker')} already off, ` : ''}${c.facts.myPip} pips left against ${c.facts.opPip}.`,
-    (c) => `We are bearing off in a no-contact race with ${c.diceName} to play (${c.facts.myPip} pips to ${c.facts.opPip}).`,
-  ],
-  CONTACT: [
-    (c) => `This is a bearoff against contact: the opponent still has ${contactText(c.facts)}, so any blot we leave can be hit.`,
-    (c) => `We are bearing off, but the opponent keeps ${contactText(c.facts)}, so safety comes first.`,
-    (c) => `A contact bearoff with ${c.diceName}: ${raceText(c.facts.myPip, c.facts.opPip)}, but the opponent still has ${contactText(c.facts)} and a single hit could turn the game around.`,
-  ],
-  BEARIN: [
-    (c) => `We still have ${pluralW(c.facts.outside, 'checker')} outside our home board, so the first job is bearing in.`,
-    (c) => `Bearing in: ${pluralW(c.facts.outside, 'checker')} must come home before we can start taking checkers off, and ${raceText(c.facts.myPip, c.facts.opPip)}.`,
-    (c) => `With ${c.diceName} we are still bringing checkers home (${numWord(c.facts.outside)} outside), ${c.facts.contact ? 'and the opponent still has checkers back' : 'with no contact left'}.`,
-  ],
-};
-
-const BEAROFF_LESSONS = {
-  RACE: [
-    'In a pure race, bear off a checker whenever you can; when you cannot, fill the gaps on the high points.',
-    'Wastage is the hidden cost of the bearoff: avoid piling checkers on the low points.',
-    'Gaps on the high points waste future rolls; keep the distribution smooth.',
-    'Bear off as many checkers as possible; the number of rolls needed matters more than the pip count at the end.',
-  ],
-  CONTACT: [
-    'With contact, safety comes first: clear points from the back and keep even numbers on the highest points.',
-    'Plan the bearoff two rolls ahead so that awkward numbers do not leave a shot.',
-    'In a contact bearoff, a checker not borne off is much cheaper than a blot that gets hit.',
-    'Clear from the back: the highest points are where blots are most exposed.',
-  ],
-  BEARIN: [
-    'When bearing in, aim for the high points of the home board so future rolls are not wasted.',
-    'Bring checkers in efficiently: crossovers first, then smooth the distribution.',
-    'Bearing in to the 6- and 5-points keeps the pips in play; deep checkers waste rolls later.',
-  ],
-};
 
 function bearoffReasons(rng, c) {
   const f = c.fb;
@@ -1584,7 +1379,6 @@ function buildPosition(rng, phase, index, b, dice, theme, writer) {
   return position;
 }
 
-const LEAD_INS = ['Take-away: ', 'The lesson: ', 'Principle: ', 'Remember: ', 'In short: ', ''];
 /** "Remember: " + "Make the points ..." reads "Remember: make the points ...". */
 /** A lesson that has a colon of its own reads better without a second one in front. */
 const withLeadIn = (lead, lesson) =>
@@ -1635,7 +1429,7 @@ function contactAnalysis(rng, c, context, lessonDecks, themeDeck) {
 
 function bearoffAnalysis(rng, c, themeDecks) {
   c.reasons = [{ tag: c.fb.contact ? 'SAFE' : 'BUILD' }];
-  const context = rng.pick(BEAROFF_CONTEXT[c.theme])(c);
+  const context = fill(rng.pick(PHRASES.bearoff.contexts[c.theme]), contextSlots(c));
   const reasons = bearoffReasons(rng, c);
   const s = [req(context)];
   if (rng.chance(0.5)) s.push(opt(verdictSentence(rng, c), 3));
@@ -1650,7 +1444,7 @@ function bearoffAnalysis(rng, c, themeDecks) {
   s.push(req(altCritique(rng, c)));
   const other = otherAltSentence(rng, c);
   if (other) s.push(opt(other, 5));
-  s.push(req(withLeadIn(rng.pick(LEAD_INS), themeDecks[c.theme]())));
+  s.push(req(withLeadIn(rng.pick(PHRASES.leadIns), themeDecks[c.theme]())));
   return fitLength(rng, s, fillers(rng, c), c.header, c.best);
 }
 
@@ -1658,8 +1452,8 @@ function bearoffAnalysis(rng, c, themeDecks) {
 
 function generateOpening() {
   const rng = makeRng(0x0be11a);
-  const fillerDeck = rng.deck(OPENING_FILLERS);
-  const lessonDeck = rng.deck(OPENING_LESSONS);
+  const fillerDeck = rng.deck(PHRASES.opening.fillers);
+  const lessonDeck = rng.deck(PHRASES.opening.lessons);
   // order: the 15 non-double rolls by high die, then the doubles
   const order = [...OPENING_BOOK].sort((a, b) => {
     const da = a.dice[0] === a.dice[1];
@@ -1680,13 +1474,13 @@ function generateOpening() {
       alternatives: entry.alternatives.map(({ move, equity }) => ({ move, equity })),
       analysis: '',
     };
-    const ctx = {
-      dice: diceName(entry.dice),
-      my: 167,
-      alts: entry.alternatives.map(({ move }) => ({ move })),
-      errs: entry.alternatives.map((a) => round3(eq - a.equity)),
-      header: promptHeader(position),
-    };
+    // {a1} is the first alternative and {e1} what it loses, as the book notes name them
+    const slots = { dice: () => diceName(entry.dice), myPip: () => 167 };
+    entry.alternatives.forEach((a, i) => {
+      slots[`a${i + 1}`] = () => a.move;
+      slots[`e${i + 1}`] = () => fmtEq(round3(eq - a.equity));
+    });
+    const ctx = { slots, header: promptHeader(position) };
     position.analysis = openingAnalysis(rng, entry, ctx, fillerDeck, lessonDeck);
     return position;
   });
@@ -1712,7 +1506,7 @@ const realistic = (b) =>
  */
 function generatePhase(phase, seed, { collect, fits, theme, quotas, play, writer }) {
   const rng = makeRng(seed);
-  const general = rng.deck(GENERAL_REMARKS[phase]);
+  const general = rng.deck(PHRASES[phase.toLowerCase()].remarks);
   const diceList = phaseDice(rng);
   const themes = rng.shuffle(quotas);
   const pool = [];
@@ -1759,12 +1553,13 @@ function generatePhase(phase, seed, { collect, fits, theme, quotas, play, writer
   return out;
 }
 
-const lessonDecksFor = (rng) => Object.fromEntries(Object.entries(LESSONS).map(([k, v]) => [k, rng.deck(v)]));
+/** One deck per key of a pool table, so each theme deals its own phrasings without repeats. */
+const decksFor = (rng, pools) => Object.fromEntries(Object.entries(pools).map(([k, v]) => [k, rng.deck(v)]));
 
 function generateEarly() {
   const rng = makeRng(0xea71);
-  const decks = lessonDecksFor(rng);
-  const intros = rng.deck(EARLY_INTROS);
+  const decks = decksFor(rng, PHRASES.lessons);
+  const intros = rng.deck(PHRASES.early.intros);
   return generatePhase('EARLY', 0xea7100, {
     collect: (b) => {
       const my = pipCount(b.me);
@@ -1775,15 +1570,15 @@ function generateEarly() {
     theme: () => 'EARLY',
     quotas: new Array(PER_PHASE).fill('EARLY'),
     play: { minPly: 2, maxPly: 7, take: 0.4 },
-    writer: (r, c) => contactAnalysis(r, c, intros()(c), decks, null),
+    writer: (r, c) => contactAnalysis(r, c, fill(intros(), contextSlots(c)), decks, null),
   });
 }
 
 function generateMiddle() {
   const rng = makeRng(0x3dd1e);
-  const decks = lessonDecksFor(rng);
-  const themeDecks = Object.fromEntries(Object.entries(MIDDLE_LESSONS).map(([k, v]) => [k, rng.deck(v)]));
-  const contexts = Object.fromEntries(Object.entries(MIDDLE_CONTEXT).map(([k, v]) => [k, rng.deck(v)]));
+  const decks = decksFor(rng, PHRASES.lessons);
+  const themeDecks = decksFor(rng, PHRASES.middle.lessons);
+  const contexts = decksFor(rng, PHRASES.middle.contexts);
   const quotas = [
     ...new Array(10).fill('PRIMING'),
     ...new Array(8).fill('BLITZ'),
@@ -1801,13 +1596,13 @@ function generateMiddle() {
     theme: (b) => middleTheme(positionFacts(b)),
     quotas,
     play: { minPly: 8, maxPly: 40, take: 0.25 },
-    writer: (r, c) => contactAnalysis(r, c, contexts[c.theme]()(c), decks, themeDecks[c.theme]),
+    writer: (r, c) => contactAnalysis(r, c, fill(contexts[c.theme](), contextSlots(c)), decks, themeDecks[c.theme]),
   });
 }
 
 function generateBearoff() {
   const rng = makeRng(0xbea2);
-  const themeDecks = Object.fromEntries(Object.entries(BEAROFF_LESSONS).map(([k, v]) => [k, rng.deck(v)]));
+  const themeDecks = decksFor(rng, PHRASES.bearoff.lessons);
   const quotas = [...new Array(16).fill('RACE'), ...new Array(12).fill('CONTACT'), ...new Array(8).fill('BEARIN')];
   return generatePhase('BEAROFF', 0xbea200, {
     // the pool is a little wider than the phase (see the 6-6 note below)
