@@ -37,15 +37,15 @@
  * unique texts) and throws instead of writing a library that breaks them.
  * GEN_TIMING=1 prints how long each phase took.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { generateOpening } from './lib/positions/opening.mjs';
-import { generateEarly, generateMiddle, generateBearoff } from './lib/positions/phases.mjs';
-import { validate } from './lib/positions/validate.mjs';
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { generateOpening } from "./lib/positions/opening.mjs";
+import { generateEarly, generateMiddle, generateBearoff } from "./lib/positions/phases.mjs";
+import { validate } from "./lib/positions/validate.mjs";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const OUT_FILE = process.argv[2] ? resolve(process.argv[2]) : resolve(ROOT, 'data', 'positions.json');
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const OUT_FILE = process.argv[2] ? resolve(process.argv[2]) : resolve(ROOT, "data", "positions.json");
 
 const timed = (name, fn) => {
   const t0 = Date.now();
@@ -54,10 +54,10 @@ const timed = (name, fn) => {
   return out;
 };
 const positions = [
-  ...timed('opening', generateOpening),
-  ...timed('early', generateEarly),
-  ...timed('middle', generateMiddle),
-  ...timed('bearoff', generateBearoff),
+  ...timed("opening", generateOpening),
+  ...timed("early", generateEarly),
+  ...timed("middle", generateMiddle),
+  ...timed("bearoff", generateBearoff),
 ];
 validate(positions);
 mkdirSync(dirname(OUT_FILE), { recursive: true });

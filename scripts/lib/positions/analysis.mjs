@@ -1,27 +1,27 @@
 // Assembling the analysis of a contact (EARLY, MIDDLE) or BEAROFF position: the required blocks,
 // optional ones ranked for dropping, fillers for short texts, and the closing lesson.
-import { PHRASES } from './config.mjs';
-import { fmtEq, capitalize, numWord, pluralW, fill } from './text.mjs';
-import { pipCount, checkerTotal } from './board.mjs';
-import { rollsWhere } from './facts.mjs';
+import { PHRASES } from "./config.mjs";
+import { fmtEq, capitalize, numWord, pluralW, fill } from "./text.mjs";
+import { pipCount, checkerTotal } from "./board.mjs";
+import { rollsWhere } from "./facts.mjs";
 import {
   pointName, ourPointName, raceText, vary, opponentText, ourText, distributionText, outlookText,
   contextSlots,
-} from './words.mjs';
-import { fitLength, req, opt } from './fit.mjs';
-import { middleInsight, bestReasons, bearoffReasons, safetySentence, planSentence } from './reasons.mjs';
-import { altCritique, otherAltSentence, verdictSentence } from './critique.mjs';
+} from "./words.mjs";
+import { fitLength, req, opt } from "./fit.mjs";
+import { middleInsight, bestReasons, bearoffReasons, safetySentence, planSentence } from "./reasons.mjs";
+import { altCritique, otherAltSentence, verdictSentence } from "./critique.mjs";
 
 /**
  * "Remember: " + "Make the points ..." reads "Remember: make the points ...";
  * a lesson that has a colon of its own reads better without a second one in front.
  */
 const withLeadIn = (lead, lesson) =>
-  lead && !lesson.includes(':') ? `${lead}${lesson.charAt(0).toLowerCase()}${lesson.slice(1)}` : lesson;
+  lead && !lesson.includes(":") ? `${lead}${lesson.charAt(0).toLowerCase()}${lesson.slice(1)}` : lesson;
 
 /** The closing lesson: about what the best play does, or (half the time, in the middle game) its theme. */
 function lessonText(rng, c, decks, themeDeck) {
-  const tag = c.reasons[0]?.tag ?? 'BUILD';
+  const tag = c.reasons[0]?.tag ?? "BUILD";
   const pool = themeDeck && rng.chance(0.5) ? themeDeck : decks[tag] ?? decks.BUILD;
   return withLeadIn(rng.pick(PHRASES.leadIns), pool());
 }
@@ -33,36 +33,36 @@ function fillers(rng, c) {
   const late = [];
   // the race sentence is skipped when the pip count was already quoted
   late.push({ text: `${capitalize(raceText(F.myPip, F.opPip))}.`, skip: `${F.myPip} ` });
-  if (c.phase !== 'BEAROFF') {
-    early.push({ text: opponentText(F), skip: 'The opponent ' });
+  if (c.phase !== "BEAROFF") {
+    early.push({ text: opponentText(F), skip: "The opponent " });
     const ours = ourText(F, c.pre);
     // skip our inventory if the context already talked about our anchor
     if (ours) early.push({ text: ours, skip: F.myAnchors.length ? pointName(F.myAnchors[0]) : undefined });
   }
   if (c.fb.hits > 0) late.push({ text: `After the hit the pip count reads ${pipCount(c.post.me)} to ${pipCount(c.post.op)}.` });
-  if (c.phase === 'BEAROFF') {
+  if (c.phase === "BEAROFF") {
     const { rollsUs, rollsThem } = c.plan;
     late.push({ text: rollsUs === rollsThem
-      ? `We need about ${pluralW(rollsUs, 'roll')} to finish, the same as the opponent, who rolls next.`
-      : `We need about ${pluralW(rollsUs, 'roll')} to finish; the opponent needs about ${numWord(rollsThem)}.` });
+      ? `We need about ${pluralW(rollsUs, "roll")} to finish, the same as the opponent, who rolls next.`
+      : `We need about ${pluralW(rollsUs, "roll")} to finish; the opponent needs about ${numWord(rollsThem)}.` });
     // when checker count and pip count disagree, say so: it is the point of many bearoff lessons
     const ourLeft = checkerTotal(c.post.me);
     const theirLeft = checkerTotal(c.post.op);
     if (!F.contact && ((c.eq > 0.1 && F.myPip > F.opPip) || (c.eq < -0.1 && F.myPip < F.opPip))) {
-      late.push({ text: `The pip count is misleading here: we have ${pluralW(ourLeft, 'checker')} left against the opponent's ${numWord(theirLeft)}.` });
+      late.push({ text: `The pip count is misleading here: we have ${pluralW(ourLeft, "checker")} left against the opponent's ${numWord(theirLeft)}.` });
     }
-    if (F.myOff > 0) early.push({ text: F.myOff === 1 ? 'One of our checkers is already off.' : `${capitalize(numWord(F.myOff))} of our checkers are already off.`, skip: 'already off' });
-    if (F.opOff > 0) early.push({ text: `The opponent has borne off ${pluralW(F.opOff, 'checker')}.` });
+    if (F.myOff > 0) early.push({ text: F.myOff === 1 ? "One of our checkers is already off." : `${capitalize(numWord(F.myOff))} of our checkers are already off.`, skip: "already off" });
+    if (F.opOff > 0) early.push({ text: `The opponent has borne off ${pluralW(F.opOff, "checker")}.` });
     late.push({ text: rng.pick([`After ${c.best} we have ${distributionText(c.post.me)}.`, `That leaves ${distributionText(c.post.me)}.`]) });
     if (!F.contact) late.push({ text: outlookText(c.eq, vary(F, 2, 9)) });
-    else if (F.opHome === 0) late.push({ text: 'Their board is empty, so even getting hit would not be a disaster, but it would cost the race.' });
+    else if (F.opHome === 0) late.push({ text: "Their board is empty, so even getting hit would not be a disaster, but it would cost the race." });
     else {
-      late.push({ text: `${F.opBar ? 'The opponent must first bring the hit checker in, but their' : 'Their'} board has ${pluralW(F.opHome, 'closed point')}${F.opHome >= 4 ? ', so getting hit now would probably cost the game' : ', which sets the price of a hit'}.` });
+      late.push({ text: `${F.opBar ? "The opponent must first bring the hit checker in, but their" : "Their"} board has ${pluralW(F.opHome, "closed point")}${F.opHome >= 4 ? ", so getting hit now would probably cost the game" : ", which sets the price of a hit"}.` });
     }
   }
-  if (c.phase !== 'BEAROFF') {
+  if (c.phase !== "BEAROFF") {
     const prime = c.fb.prime.length;
-    late.push({ text: `After ${c.best} we own ${pluralW(c.fb.homePts, 'home-board point')}${prime >= 3 ? ` and a ${prime}-point block` : ''}.` });
+    late.push({ text: `After ${c.best} we own ${pluralW(c.fb.homePts, "home-board point")}${prime >= 3 ? ` and a ${prime}-point block` : ""}.` });
     const target = F.opBlots.find((q) => q >= 2 && q <= 18);
     if (target && c.post.op[25 - target] === 1) {
       const n = rollsWhere(c.post, (x) => x.op[25] > c.post.op[25]);
@@ -82,7 +82,7 @@ function fillers(rng, c) {
  * lesson; the rest is optional and ranked for `fitLength` to drop.
  */
 export function contactAnalysis(rng, c, context, lessonDecks, themeDeck) {
-  const insight = c.phase === 'MIDDLE' ? middleInsight(c) : null;
+  const insight = c.phase === "MIDDLE" ? middleInsight(c) : null;
   c.reasons = bestReasons(rng, c);
   const reasons = c.reasons.slice(0, 3).map((r, i) => (i === 0 ? req(r.text) : opt(r.text, i === 1 ? 2 : 4)));
   const safety = safetySentence(rng, c);
@@ -121,7 +121,7 @@ export function contactAnalysis(rng, c, context, lessonDecks, themeDeck) {
 
 /** BEAROFF prose: the context, the play, up to four reasons, the critique and a lesson of the theme. */
 export function bearoffAnalysis(rng, c, themeDecks) {
-  c.reasons = [{ tag: c.fb.contact ? 'SAFE' : 'BUILD' }];
+  c.reasons = [{ tag: c.fb.contact ? "SAFE" : "BUILD" }];
   const context = fill(rng.pick(PHRASES.bearoff.contexts[c.theme]), contextSlots(c));
   const reasons = bearoffReasons(rng, c);
   const s = [req(context)];

@@ -28,7 +28,7 @@ export function startBoard() {
 
 const cloneBoard = (b) => ({ me: b.me.slice(), op: b.op.slice() });
 export const flip = (b) => ({ me: b.op.slice(), op: b.me.slice() });
-export const boardKey = (b) => `${b.me.join(',')}|${b.op.join(',')}`;
+export const boardKey = (b) => `${b.me.join(",")}|${b.op.join(",")}`;
 export const pipCount = (side) => side.reduce((sum, n, p) => sum + n * p, 0);
 export const checkerTotal = (side) => side.reduce((sum, n) => sum + n, 0);
 export const borneOff = (side) => 15 - checkerTotal(side);
@@ -45,7 +45,7 @@ export const hasContact = (b) => highestPoint(b.me) + highestPoint(b.op) > 25;
 
 /** XGID position field: char 0 = opponent's bar, 1..24 = our points, 25 = our bar; upper case = side to move. */
 export function xgid(b, dice) {
-  const cell = (n, upper) => (n === 0 ? '-' : String.fromCharCode((upper ? 65 : 97) + n - 1));
+  const cell = (n, upper) => (n === 0 ? "-" : String.fromCharCode((upper ? 65 : 97) + n - 1));
   let pos = cell(b.op[25], false);
   for (let p = 1; p <= 24; p++) {
     pos += b.me[p] > 0 ? cell(b.me[p], true) : cell(b.op[25 - p], false);
@@ -128,7 +128,7 @@ export function legalMoves(b, dice) {
 /** Adds standard notation to a play; only done for plays that end up in print (it is the slow part). */
 export const withText = (m) => (m.text ? m : { ...m, text: notation(m.steps) });
 
-const pointLabel = (p) => (p === 25 ? 'bar' : p === 0 ? 'off' : String(p));
+const pointLabel = (p) => (p === 25 ? "bar" : p === 0 ? "off" : String(p));
 
 /**
  * Standard notation as XG prints it: one checker's steps are chained
@@ -150,7 +150,7 @@ export function notation(steps) {
   const parts = paths.map((q) => {
     let text = pointLabel(q.start);
     q.nodes.forEach((n, i) => {
-      if (n.hit || i === q.nodes.length - 1) text += `/${pointLabel(n.to)}${n.hit ? '*' : ''}`;
+      if (n.hit || i === q.nodes.length - 1) text += `/${pointLabel(n.to)}${n.hit ? "*" : ""}`;
     });
     return { text, start: q.start, end: q.at };
   });
@@ -161,5 +161,5 @@ export function notation(steps) {
     if (last && last.text === part.text) last.count++;
     else grouped.push({ text: part.text, count: 1 });
   }
-  return grouped.map((g) => (g.count > 1 ? `${g.text}(${g.count})` : g.text)).join(' ');
+  return grouped.map((g) => (g.count > 1 ? `${g.text}(${g.count})` : g.text)).join(" ");
 }

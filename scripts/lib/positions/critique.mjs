@@ -1,18 +1,18 @@
 // Sentences comparing the best play with its rivals: what the runner-up does worse (or better),
 // how big the error is, and the verdict.
-import { fmtEq, signedEq, numWord, pluralW, listText } from './text.mjs';
-import { POINT_VALUE } from './evaluate.mjs';
-import { pointName, pointList, pointListOr, shotText, errorSize } from './words.mjs';
+import { fmtEq, signedEq, numWord, pluralW, listText } from "./text.mjs";
+import { POINT_VALUE } from "./evaluate.mjs";
+import { pointName, pointList, pointListOr, shotText, errorSize } from "./words.mjs";
 
 /** Clauses describing what the main alternative does worse, and what it does better. */
 function altClauses(c) {
   const { fb, fa, phase } = c;
   const worse = [];
   const better = [];
-  if (fb.hits > fa.hits) worse.push(fa.hits === 0 ? 'passes up the hit' : 'hits fewer checkers');
-  if (fa.hits > fb.hits) better.push(fb.hits === 0 ? 'hits' : 'hits more');
+  if (fb.hits > fa.hits) worse.push(fa.hits === 0 ? "passes up the hit" : "hits fewer checkers");
+  if (fa.hits > fb.hits) better.push(fb.hits === 0 ? "hits" : "hits more");
   // in a pure race points are irrelevant; only checkers off and distribution count
-  const pointsMatter = phase !== 'BEAROFF' || fb.contact || fa.contact;
+  const pointsMatter = phase !== "BEAROFF" || fb.contact || fa.contact;
   const lost = pointsMatter ? fb.made.filter((p) => !fa.made.includes(p)) : [];
   if (lost.length) worse.push(`does not make ${pointListOr(lost.sort((a, b) => POINT_VALUE[b] - POINT_VALUE[a]))}`);
   const gained = pointsMatter ? fa.made.filter((p) => !fb.made.includes(p)) : [];
@@ -21,23 +21,23 @@ function altClauses(c) {
   const pointLost = pointsMatter ? fa.broken.filter((p) => p < 18 && !fb.broken.includes(p)) : [];
   if (anchorLost.length) worse.push(`gives up the anchor on ${pointName(anchorLost[0])}`);
   if (pointLost.length) worse.push(`breaks ${pointList(pointLost)}`);
-  if (fa.shots > fb.shots + 1) worse.push(`leaves ${shotText(fa.shots)} instead of ${fb.shots === 0 ? 'none' : fb.shots}`);
-  if (fa.shots + 1 < fb.shots) better.push(`is safer (${fa.shots === 0 ? 'no shots' : shotText(fa.shots)} instead of ${fb.shots})`);
-  if (fb.escaped > fa.escaped && fb.entered === 0) worse.push('leaves the back checker behind');
-  if (fa.escaped > fb.escaped && fa.entered === 0) better.push('runs a back checker');
-  if (fa.off < fb.off) worse.push(fa.off === 0 ? 'bears off nothing' : `bears off only ${numWord(fa.off)}`);
-  if (phase === 'BEAROFF' && fa.maxStack >= 4 && fa.maxStack > fb.maxStack && fa.stackPoint <= 2) {
+  if (fa.shots > fb.shots + 1) worse.push(`leaves ${shotText(fa.shots)} instead of ${fb.shots === 0 ? "none" : fb.shots}`);
+  if (fa.shots + 1 < fb.shots) better.push(`is safer (${fa.shots === 0 ? "no shots" : shotText(fa.shots)} instead of ${fb.shots})`);
+  if (fb.escaped > fa.escaped && fb.entered === 0) worse.push("leaves the back checker behind");
+  if (fa.escaped > fb.escaped && fa.entered === 0) better.push("runs a back checker");
+  if (fa.off < fb.off) worse.push(fa.off === 0 ? "bears off nothing" : `bears off only ${numWord(fa.off)}`);
+  if (phase === "BEAROFF" && fa.maxStack >= 4 && fa.maxStack > fb.maxStack && fa.stackPoint <= 2) {
     worse.push(`buries another checker on ${pointName(fa.stackPoint)}`);
   }
-  if (phase === 'BEAROFF' && fa.gaps.length > fb.gaps.length) {
+  if (phase === "BEAROFF" && fa.gaps.length > fb.gaps.length) {
     worse.push(`leaves a gap on ${pointList(fa.gaps.filter((p) => !fb.gaps.includes(p)))}`);
   }
   if (fa.wasted > fb.wasted + 1) worse.push(`wastes ${fa.wasted} pips of the roll`);
-  if (phase === 'BEAROFF' && fa.outside > fb.outside) worse.push(`leaves ${pluralW(fa.outside, 'checker')} outside`);
-  if (fa.maxStack >= 5 && fa.maxStack > fb.maxStack && !(phase === 'BEAROFF' && fa.stackPoint <= 2)) worse.push(`piles ${numWord(fa.maxStack)} checkers on ${pointName(fa.stackPoint)}`);
+  if (phase === "BEAROFF" && fa.outside > fb.outside) worse.push(`leaves ${pluralW(fa.outside, "checker")} outside`);
+  if (fa.maxStack >= 5 && fa.maxStack > fb.maxStack && !(phase === "BEAROFF" && fa.stackPoint <= 2)) worse.push(`piles ${numWord(fa.maxStack)} checkers on ${pointName(fa.stackPoint)}`);
   const P = c.plan;
   if (P.buildersAlt !== undefined && P.buildersAlt + 1 < P.buildersBest && !fa.made.includes(P.target)) worse.push(`leaves fewer builders for ${pointName(P.target)}`);
-  if (P.awkBest !== undefined && P.awkAlt > P.awkBest + 2) worse.push(`leaves ${P.awkAlt} awkward rolls next turn instead of ${P.awkBest || 'none'}`);
+  if (P.awkBest !== undefined && P.awkAlt > P.awkBest + 2) worse.push(`leaves ${P.awkAlt} awkward rolls next turn instead of ${P.awkBest || "none"}`);
   return { worse: worse.slice(0, 2), better: better.slice(0, 1) };
 }
 
@@ -78,7 +78,7 @@ export function altCritique(rng, c) {
 export function otherAltSentence(rng, c) {
   if (c.alts.length < 2) return null;
   const a = c.alts[1];
-  const rest = c.alts.length > 2 ? ` and ${c.alts.length - 2 === 1 ? 'the last candidate trails further' : 'the remaining candidates trail further'}` : '';
+  const rest = c.alts.length > 2 ? ` and ${c.alts.length - 2 === 1 ? "the last candidate trails further" : "the remaining candidates trail further"}` : "";
   return rng.pick([
     `${a.move} trails by ${fmtEq(a.err)}${rest}.`,
     `Further down the list, ${a.move} loses ${fmtEq(a.err)}${rest}.`,
@@ -90,7 +90,7 @@ export function otherAltSentence(rng, c) {
 export function verdictSentence(rng, c) {
   const e = fmtEq(c.err);
   return rng.pick([
-    `${c.best} is ${c.err < 0.02 ? 'narrowly' : 'clearly'} the best play here (${signedEq(c.eq)}).`,
+    `${c.best} is ${c.err < 0.02 ? "narrowly" : "clearly"} the best play here (${signedEq(c.eq)}).`,
     `The top choice is ${c.best}, ${c.err < 0.02 ? `only ${e} ahead of ${c.alt}` : `${e} clear of ${c.alt}`}.`,
     `${c.best} rates best at ${signedEq(c.eq)}.`,
     `Best is ${c.best}, and the gap to the next play is ${e}.`,

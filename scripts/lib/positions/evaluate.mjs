@@ -7,7 +7,7 @@
 import {
   ALL_ROLLS, pipCount, checkerTotal, borneOff, homePoints, outsideHome, highestPoint, hasContact,
   legalMoves,
-} from './board.mjs';
+} from "./board.mjs";
 
 // Value of owning a point, in our coordinates: the 5-, 6-, 4- and bar points
 // lead; anchors (18..24) are valued as the opponent's 5-, 4-, bar point etc.

@@ -4,8 +4,8 @@
 import {
   ALL_ROLLS, pipCount, checkerTotal, borneOff, homePoints, outsideHome, highestPoint, hasContact,
   legalMoves,
-} from './board.mjs';
-import { effectivePips, primeInfo, blotRisk, rankMoves } from './evaluate.mjs';
+} from "./board.mjs";
+import { effectivePips, primeInfo, blotRisk, rankMoves } from "./evaluate.mjs";
 
 /** Facts about the position before the move, shared by all phases' prose. */
 export function positionFacts(b) {
@@ -135,7 +135,7 @@ const rollsNeeded = (side) => Math.max(1, Math.ceil(checkerTotal(side) / 2), Mat
 export function planFacts(c) {
   const plan = {};
   const post = c.post;
-  if (c.phase !== 'BEAROFF') {
+  if (c.phase !== "BEAROFF") {
     plan.target = keyTarget(post);
     if (plan.target) {
       plan.coverBest = rollsWhere(post, (x) => x.me[plan.target] >= 2);
@@ -161,15 +161,15 @@ export function planFacts(c) {
 
 export function middleTheme(F) {
   const deficit = F.myPip - F.opPip;
-  if (F.myAnchors.length >= 2 && deficit >= 30) return 'BACKGAME';
-  if ((F.opBar > 0 || F.opBlotsInHome.length > 0) && F.myHome >= 3) return 'BLITZ';
-  if (F.myPrime.length >= 4 || F.opPrime.length >= 4) return 'PRIMING';
-  if (F.myAnchors.some((p) => p >= 18 && p <= 21) && deficit >= 5) return 'HOLDING';
-  return 'TIMING';
+  if (F.myAnchors.length >= 2 && deficit >= 30) return "BACKGAME";
+  if ((F.opBar > 0 || F.opBlotsInHome.length > 0) && F.myHome >= 3) return "BLITZ";
+  if (F.myPrime.length >= 4 || F.opPrime.length >= 4) return "PRIMING";
+  if (F.myAnchors.some((p) => p >= 18 && p <= 21) && deficit >= 5) return "HOLDING";
+  return "TIMING";
 }
 
 export function bearoffTheme(F) {
-  if (F.outside > 0) return 'BEARIN';
-  if (F.contact) return 'CONTACT';
-  return 'RACE';
+  if (F.outside > 0) return "BEARIN";
+  if (F.contact) return "CONTACT";
+  return "RACE";
 }

@@ -5,8 +5,8 @@
 // writer assembles them, `fitLength` drops optional sentences or adds
 // fact-based filler sentences ({ text, early, skip }) until the formatted
 // position is near its token target, staying inside the word window.
-import { TOKENS_GOAL, WORDS_MIN, WORDS_MAX } from './config.mjs';
-import { signedEq, wordCount } from './text.mjs';
+import { TOKENS_GOAL, WORDS_MIN, WORDS_MAX } from "./config.mjs";
+import { signedEq, wordCount } from "./text.mjs";
 
 /**
  * Rough o200k token count: one token per word (with its leading space), per
@@ -25,7 +25,7 @@ export function fitLength(rng, sentences, fillers, header, best) {
   const goal = rng.int(TOKENS_GOAL - 8, TOKENS_GOAL + 8);
   const fixed = approxTokens(`${header}\nAnalysis: `);
   const out = sentences.slice();
-  const text = () => out.map((s) => s.text).join(' ');
+  const text = () => out.map((s) => s.text).join(" ");
   const tokens = () => fixed + approxTokens(text());
   const words = () => wordCount(text());
   const floor = WORDS_MIN + 6;
@@ -69,14 +69,14 @@ export function fitLength(rng, sentences, fillers, header, best) {
 
 /** The non-analysis part of a position as prompts format it (mirrors format_position in src/prompt.rs). */
 export function promptHeader(p) {
-  const alts = p.alternatives.map((a) => `${a.move} (${signedEq(a.equity)})`).join('; ');
+  const alts = p.alternatives.map((a) => `${a.move} (${signedEq(a.equity)})`).join("; ");
   return [
     `### Position ${p.positionId} (${p.gamePhase})`,
     `Dice: ${p.diceRoll} | Pips: ${p.pipCount.player} vs ${p.pipCount.opponent}`,
     `XGID: ${p.xgid}`,
     `Best move: ${p.bestMove} (equity ${signedEq(p.bestMoveEquity)})`,
     `Alternatives: ${alts}`,
-  ].join('\n');
+  ].join("\n");
 }
 
 export const req = (text) => ({ text, drop: 0 });

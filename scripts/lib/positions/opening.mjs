@@ -1,11 +1,11 @@
 // The OPENING phase: the 21 first rolls of data/gen/opening-book.json from the starting position,
 // with the book's notes between a drawn intro and lesson. Doubles cannot be the very first roll of
 // a game; they are included as the player's first move with doubles.
-import { OPENING_BOOK, PHRASES } from './config.mjs';
-import { makeRng } from './rng.mjs';
-import { round3, fmtEq, fill } from './text.mjs';
-import { diceText, diceName, startBoard, xgid, legalMoves, notation } from './board.mjs';
-import { fitLength, promptHeader, req } from './fit.mjs';
+import { OPENING_BOOK, PHRASES } from "./config.mjs";
+import { makeRng } from "./rng.mjs";
+import { round3, fmtEq, fill } from "./text.mjs";
+import { diceText, diceName, startBoard, xgid, legalMoves, notation } from "./board.mjs";
+import { fitLength, promptHeader, req } from "./fit.mjs";
 
 /** Intro, the book's notes and a lesson, topped up with general opening remarks if short. */
 function openingAnalysis(rng, entry, ctx, fillerDeck, lessonDeck) {
@@ -35,14 +35,14 @@ export function generateOpening() {
     const eq = entry.equity;
     const position = {
       positionId: `OPENING-${entry.dice[0]}${entry.dice[1]}`,
-      gamePhase: 'OPENING',
+      gamePhase: "OPENING",
       diceRoll: diceText(entry.dice),
       xgid: xgid(startBoard(), entry.dice),
       pipCount: { player: 167, opponent: 167 },
       bestMove: entry.best,
       bestMoveEquity: eq,
       alternatives: entry.alternatives.map(({ move, equity }) => ({ move, equity })),
-      analysis: '',
+      analysis: "",
     };
     // {a1} is the first alternative and {e1} what it loses, as the book notes name them
     const slots = { dice: () => diceName(entry.dice), myPip: () => 167 };
@@ -58,8 +58,8 @@ export function generateOpening() {
 
 /** The hand-written book must describe legal plays; compare token sets so word order does not matter. */
 function assertLegalOpening(entry) {
-  const legal = new Set(legalMoves(startBoard(), entry.dice).map((m) => notation(m.steps).split(' ').sort().join(' ')));
+  const legal = new Set(legalMoves(startBoard(), entry.dice).map((m) => notation(m.steps).split(" ").sort().join(" ")));
   for (const move of [entry.best, ...entry.alternatives.map((a) => a.move)]) {
-    if (!legal.has(move.split(' ').sort().join(' '))) throw new Error(`opening ${diceText(entry.dice)}: illegal play ${move}`);
+    if (!legal.has(move.split(" ").sort().join(" "))) throw new Error(`opening ${diceText(entry.dice)}: illegal play ${move}`);
   }
 }

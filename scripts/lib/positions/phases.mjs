@@ -1,17 +1,17 @@
 // The EARLY, MIDDLE and BEAROFF phases: snapshots of short self-play games, ranked by the
 // evaluator; the top play is the best move and close runners-up are the alternatives.
-import { PER_PHASE, WORDS_MIN, WORDS_MAX, PHRASES } from './config.mjs';
-import { makeRng } from './rng.mjs';
-import { round3, clamp, wordCount, fill } from './text.mjs';
+import { PER_PHASE, WORDS_MIN, WORDS_MAX, PHRASES } from "./config.mjs";
+import { makeRng } from "./rng.mjs";
+import { round3, clamp, wordCount, fill } from "./text.mjs";
 import {
   ALL_ROLLS, diceText, diceName, rollDice, startBoard, flip, boardKey, pipCount, checkerTotal,
   borneOff, outsideHome, highestPoint, hasContact, xgid, withText,
-} from './board.mjs';
-import { raceEquity, rankMoves } from './evaluate.mjs';
-import { positionFacts, moveFeatures, planFacts, middleTheme, bearoffTheme } from './facts.mjs';
-import { contextSlots } from './words.mjs';
-import { promptHeader } from './fit.mjs';
-import { contactAnalysis, bearoffAnalysis } from './analysis.mjs';
+} from "./board.mjs";
+import { raceEquity, rankMoves } from "./evaluate.mjs";
+import { positionFacts, moveFeatures, planFacts, middleTheme, bearoffTheme } from "./facts.mjs";
+import { contextSlots } from "./words.mjs";
+import { promptHeader } from "./fit.mjs";
+import { contactAnalysis, bearoffAnalysis } from "./analysis.mjs";
 
 /** 36 rolls per phase: each of the 21 combinations once, plus 15 drawn with real dice odds. */
 function phaseDice(rng) {
@@ -57,7 +57,7 @@ function reportedEquity(rng, phase, best) {
   // stops similar positions from printing identical numbers.
   const jitter = (rng.next() - 0.5) * 0.02;
   if (!hasContact(best.board)) return round3(clamp(best.score + jitter, -0.99, 0.99));
-  const squash = phase === 'EARLY' ? 0.8 : phase === 'BEAROFF' ? 1.4 : 0.95;
+  const squash = phase === "EARLY" ? 0.8 : phase === "BEAROFF" ? 1.4 : 0.95;
   return round3(clamp(Math.tanh(best.score * squash) + jitter, -0.97, 0.97));
 }
 
@@ -68,7 +68,7 @@ function reportedEquity(rng, phase, best) {
 function buildPosition(rng, phase, index, b, dice, theme, writer) {
   const ranked = rankMoves(b, dice).slice(0, 6).map(withText);
   if (ranked.length < 3 || ranked[0].steps.length === 0) return null;
-  const alts = selectAlternatives(rng, ranked, phase === 'BEAROFF' ? 0.6 : 0.75);
+  const alts = selectAlternatives(rng, ranked, phase === "BEAROFF" ? 0.6 : 0.75);
   if (alts.length < 2) return null;
   const eq = reportedEquity(rng, phase, ranked[0]);
   const facts = positionFacts(b);
@@ -91,7 +91,7 @@ function buildPosition(rng, phase, index, b, dice, theme, writer) {
   };
   ctx.plan = planFacts(ctx);
   const position = {
-    positionId: `${phase}-${String(index + 1).padStart(3, '0')}`,
+    positionId: `${phase}-${String(index + 1).padStart(3, "0")}`,
     gamePhase: phase,
     diceRoll: diceText(dice),
     xgid: xgid(b, dice),
@@ -99,7 +99,7 @@ function buildPosition(rng, phase, index, b, dice, theme, writer) {
     bestMove: ranked[0].text,
     bestMoveEquity: eq,
     alternatives: alts.map((a) => ({ move: a.m.text, equity: round3(eq - a.err) })),
-    analysis: '',
+    analysis: "",
   };
   ctx.header = promptHeader(position);
   position.analysis = writer(rng, ctx);
@@ -172,15 +172,15 @@ export function generateEarly() {
   const rng = makeRng(0xea71);
   const decks = decksFor(rng, PHRASES.lessons);
   const intros = rng.deck(PHRASES.early.intros);
-  return generatePhase('EARLY', 0xea7100, {
+  return generatePhase("EARLY", 0xea7100, {
     collect: (b) => {
       const my = pipCount(b.me);
       const op = pipCount(b.op);
       return my >= 140 && my <= 165 && op >= 135 && op <= 167 && hasContact(b) && b.me[25] === 0;
     },
     fits: () => true,
-    theme: () => 'EARLY',
-    quotas: new Array(PER_PHASE).fill('EARLY'),
+    theme: () => "EARLY",
+    quotas: new Array(PER_PHASE).fill("EARLY"),
     play: { minPly: 2, maxPly: 7, take: 0.4 },
     writer: (r, c) => contactAnalysis(r, c, fill(intros(), contextSlots(c)), decks, null),
   });
@@ -192,13 +192,13 @@ export function generateMiddle() {
   const themeDecks = decksFor(rng, PHRASES.middle.lessons);
   const contexts = decksFor(rng, PHRASES.middle.contexts);
   const quotas = [
-    ...new Array(10).fill('PRIMING'),
-    ...new Array(8).fill('BLITZ'),
-    ...new Array(8).fill('HOLDING'),
-    ...new Array(3).fill('BACKGAME'),
-    ...new Array(7).fill('TIMING'),
+    ...new Array(10).fill("PRIMING"),
+    ...new Array(8).fill("BLITZ"),
+    ...new Array(8).fill("HOLDING"),
+    ...new Array(3).fill("BACKGAME"),
+    ...new Array(7).fill("TIMING"),
   ];
-  return generatePhase('MIDDLE', 0x3dd1e00, {
+  return generatePhase("MIDDLE", 0x3dd1e00, {
     collect: (b) => {
       const my = pipCount(b.me);
       const op = pipCount(b.op);
@@ -215,8 +215,8 @@ export function generateMiddle() {
 export function generateBearoff() {
   const rng = makeRng(0xbea2);
   const themeDecks = decksFor(rng, PHRASES.bearoff.lessons);
-  const quotas = [...new Array(16).fill('RACE'), ...new Array(12).fill('CONTACT'), ...new Array(8).fill('BEARIN')];
-  return generatePhase('BEAROFF', 0xbea200, {
+  const quotas = [...new Array(16).fill("RACE"), ...new Array(12).fill("CONTACT"), ...new Array(8).fill("BEARIN")];
+  return generatePhase("BEAROFF", 0xbea200, {
     // the pool is a little wider than the phase (see the 6-6 note below)
     collect: (b) => pipCount(b.me) <= 80 && pipCount(b.op) <= 100 && b.me[25] === 0 && highestPoint(b.me) <= 18,
     fits: (b, dice) => {

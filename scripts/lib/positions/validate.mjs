@@ -1,6 +1,6 @@
 // The contract of the library, checked before anything is written.
-import { PER_PHASE, WORDS_MIN, WORDS_MAX } from './config.mjs';
-import { round3, wordCount } from './text.mjs';
+import { PER_PHASE, WORDS_MIN, WORDS_MAX } from "./config.mjs";
+import { round3, wordCount } from "./text.mjs";
 
 /** Fails loudly rather than shipping a library that breaks the documented contract. */
 export function validate(positions) {
