@@ -56,96 +56,134 @@ export function middleInsight(c) {
   }
 }
 
-/** What the best play achieves, most important first; each entry carries a tag for the lesson. */
+/** Points the play newly makes on our side of the board (up to the 12-point), and anchors. */
+const homeMade = (f) => f.made.filter((p) => p <= 12);
+const anchorMade = (f) => f.made.filter((p) => p >= 18);
+
+/**
+ * What the best play achieves, most important first; each entry carries a tag for
+ * the lesson. Each helper below returns its reasons (often none), in this order.
+ */
 export function bestReasons(rng, c) {
-  const f = c.fb;
   const out = [];
-  const homeMade = f.made.filter((p) => p <= 12);
-  const anchorMade = f.made.filter((p) => p >= 18);
-  if (f.entered > 0 && f.hits === 0 && homeMade.length === 0) {
-    out.push({ tag: "ENTER", text: rng.pick([
-      `${c.best} brings the checker in from the bar first, as it must, and then finds the most useful spot for the rest of the roll.`,
-      `Entering comes first; the rest of ${c.best} is about keeping our structure intact while we do it.`,
-    ]) });
-  }
-  if (f.hits > 0 && f.pipLoss < 7) {
+  const helpers = [enterReason, hitReason, pointReasons, anchorReason, runReason, splitReason, slotOrBuilderReason];
+  for (const reasons of helpers) out.push(...reasons(rng, c, out));
+  if (out.length === 0) out.push(quietReason(rng, c));
+  return out;
+}
+
+function enterReason(rng, c) {
+  const f = c.fb;
+  if (!(f.entered > 0 && f.hits === 0 && homeMade(f).length === 0)) return [];
+  return [{ tag: "ENTER", text: rng.pick([
+    `${c.best} brings the checker in from the bar first, as it must, and then finds the most useful spot for the rest of the roll.`,
+    `Entering comes first; the rest of ${c.best} is about keeping our structure intact while we do it.`,
+  ]) }];
+}
+
+function hitReason(rng, c) {
+  const f = c.fb;
+  if (f.hits === 0) return [];
+  if (f.pipLoss < 7) {
     // a hit deep in our board gains few pips; its value is tempo
-    out.push({ tag: "HIT", text: rng.pick([
+    return [{ tag: "HIT", text: rng.pick([
       `The hit costs the opponent only ${pluralW(f.pipLoss, "pip")}, but it takes away half of their next roll, which is what matters here.`,
       `${c.best} hits, and although the checker loses just ${pluralW(f.pipLoss, "pip")}, the opponent has to spend part of the next roll coming in.`,
-    ]) });
-  } else if (f.hits > 0) {
-    const two = f.hits > 1;
-    out.push({ tag: "HIT", text: rng.pick([
-      `${c.best} ${two ? "hits twice" : "hits"}, costing the opponent ${f.pipLoss} pips and forcing them to spend part of their next roll entering instead of building.`,
-      `The hit is the heart of the play: it sends ${two ? "two checkers" : "a checker"} back ${f.pipLoss} pips and takes the initiative away from the opponent.`,
-      `Hitting gains ${f.pipLoss} pips and, just as important, tempo: with ${two ? "two checkers" : "a checker"} on the bar the opponent cannot use the full roll against us.`,
-      `${two ? "A double hit" : "The hit"} puts the opponent on the defensive; ${f.pipLoss} pips change hands and ${two ? "both checkers have" : "the checker has"} to come in before they can do anything else.`,
-    ]) });
+    ]) }];
   }
-  if (homeMade.length > 0) {
-    const p = homeMade.reduce((a, b) => (POINT_VALUE[b] > POINT_VALUE[a] ? b : a));
-    const others = homeMade.filter((x) => x !== p);
-    const extra = others.length ? `, and ${pointList(others)} as well` : "";
-    out.push({ tag: "POINT", text: rng.pick([
-      `It makes ${pointName(p)}, ${pointNote(p)}${extra}.`,
-      `Owning ${pointName(p)} is the main gain, since it is ${pointNote(p)}${others.length ? `; ${pointList(others)} comes as a bonus` : ""}.`,
-      `${c.best} secures ${pointName(p)}, ${pointNote(p)}${extra}.`,
-      `The play builds ${pointName(p)}, ${pointNote(p)}${extra}.`,
-    ]) });
-    if (f.prime.length >= 4 && f.prime.length > c.facts.myPrime.length) {
-      out.push({ tag: "PRIME", text: `Our block now runs ${f.prime.length} points, from ${pointName(f.prime.low)} to ${pointName(f.prime.high)}, with ${pluralW(f.prime.trapped, "opposing checker")} behind it.` });
-    }
-  }
-  if (anchorMade.length > 0) {
-    const p = anchorMade[0];
-    out.push({ tag: "ANCHOR", text: rng.pick([
-      `It establishes an anchor on ${pointName(p)}, ${pointNote(p)}, so our back checkers are no longer a target.`,
-      `${c.best} anchors on ${pointName(p)}, ${pointNote(p)}, and the opponent's attacking plans lose most of their force.`,
-    ]) });
-  }
-  if (f.escaped > 0 && f.entered === 0) {
-    out.push({ tag: "RUN", text: rng.pick([
-      `Running ${f.escaped === 1 ? "a back checker" : `${numWord(f.escaped)} back checkers`} gets ${f.escaped === 1 ? "it" : "them"} out before the opponent's blockade grows.`,
-      `The play escapes ${f.escaped === 1 ? "a back checker" : "back checkers"} while the path is still open, which also improves our racing chances.`,
-      `Moving out from the back now avoids the risk of being primed later.`,
-    ]) });
-  }
-  if (f.split && f.hits === 0 && anchorMade.length === 0 && f.escaped === 0) {
-    out.push({ tag: "SPLIT", text: rng.pick([
-      "Splitting the back checkers gives them more ways to make an advanced anchor and discourages the opponent from bringing builders into range.",
-      "The split adds flexibility in the back: next turn many rolls make an anchor or hit a loose opposing checker.",
-      c.facts.opHome <= 2
-        ? "Moving up in the back now, while the opponent has little to attack with, is cheaper than doing it later."
-        : "Moving up in the back keeps the back checkers from being trapped on the opponent's deep points.",
-    ]) });
-  }
-  if (f.slotted.length > 0 && f.hits === 0 && !f.made.includes(f.slotted[0])) {
-    const p = f.slotted[0];
-    out.push({ tag: "SLOT", text: rng.pick([
-      `It ${out.length ? "also " : ""}slots ${pointName(p)}, ${f.shots > 0 ? "accepting some risk" : "at no real risk"} to make that point next turn.`,
-      `The checker left on ${pointName(p)} is a deliberate slot aimed at owning the point next turn.`,
-    ]) });
-  } else if (f.builders.length > 0 && f.hits === 0) {
-    out.push({ tag: "BUILD", text: rng.pick([
-      `A new builder lands on ${pointName(f.builders[0])}, adding ways to make the key points next turn.`,
-      `The checker on ${pointName(f.builders[0])} is a useful builder for the points we still want.`,
-      `Bringing a checker to ${pointName(f.builders[0])} diversifies our builders.`,
-    ]) });
-  }
-  if (out.length === 0) {
-    out.push({ tag: f.shots === 0 ? "SAFE" : "BUILD", text: f.shots === 0
-      ? rng.pick([
-        `${c.best} is the quiet play: it keeps every point intact and gives the opponent nothing to aim at.`,
-        `Nothing spectacular is available, so ${c.best} simply keeps the position tidy and safe.`,
-        `${c.best} improves the distribution without giving anything away.`,
-      ])
-      : rng.pick([
-        `${c.best} keeps the checkers connected and in play, even at the cost of a blot.`,
-        `${c.best} puts the checkers where they work best for the next exchange.`,
-      ]) });
+  const two = f.hits > 1;
+  return [{ tag: "HIT", text: rng.pick([
+    `${c.best} ${two ? "hits twice" : "hits"}, costing the opponent ${f.pipLoss} pips and forcing them to spend part of their next roll entering instead of building.`,
+    `The hit is the heart of the play: it sends ${two ? "two checkers" : "a checker"} back ${f.pipLoss} pips and takes the initiative away from the opponent.`,
+    `Hitting gains ${f.pipLoss} pips and, just as important, tempo: with ${two ? "two checkers" : "a checker"} on the bar the opponent cannot use the full roll against us.`,
+    `${two ? "A double hit" : "The hit"} puts the opponent on the defensive; ${f.pipLoss} pips change hands and ${two ? "both checkers have" : "the checker has"} to come in before they can do anything else.`,
+  ]) }];
+}
+
+/** The most valuable new point (the others as a bonus), and the longer prime it may complete. */
+function pointReasons(rng, c) {
+  const f = c.fb;
+  const made = homeMade(f);
+  if (made.length === 0) return [];
+  const p = made.reduce((a, b) => (POINT_VALUE[b] > POINT_VALUE[a] ? b : a));
+  const others = made.filter((x) => x !== p);
+  const extra = others.length ? `, and ${pointList(others)} as well` : "";
+  const out = [{ tag: "POINT", text: rng.pick([
+    `It makes ${pointName(p)}, ${pointNote(p)}${extra}.`,
+    `Owning ${pointName(p)} is the main gain, since it is ${pointNote(p)}${others.length ? `; ${pointList(others)} comes as a bonus` : ""}.`,
+    `${c.best} secures ${pointName(p)}, ${pointNote(p)}${extra}.`,
+    `The play builds ${pointName(p)}, ${pointNote(p)}${extra}.`,
+  ]) }];
+  if (f.prime.length >= 4 && f.prime.length > c.facts.myPrime.length) {
+    out.push({ tag: "PRIME", text: `Our block now runs ${f.prime.length} points, from ${pointName(f.prime.low)} to ${pointName(f.prime.high)}, with ${pluralW(f.prime.trapped, "opposing checker")} behind it.` });
   }
   return out;
+}
+
+function anchorReason(rng, c) {
+  const [p] = anchorMade(c.fb);
+  if (p === undefined) return [];
+  return [{ tag: "ANCHOR", text: rng.pick([
+    `It establishes an anchor on ${pointName(p)}, ${pointNote(p)}, so our back checkers are no longer a target.`,
+    `${c.best} anchors on ${pointName(p)}, ${pointNote(p)}, and the opponent's attacking plans lose most of their force.`,
+  ]) }];
+}
+
+function runReason(rng, c) {
+  const f = c.fb;
+  if (!(f.escaped > 0 && f.entered === 0)) return [];
+  return [{ tag: "RUN", text: rng.pick([
+    `Running ${f.escaped === 1 ? "a back checker" : `${numWord(f.escaped)} back checkers`} gets ${f.escaped === 1 ? "it" : "them"} out before the opponent's blockade grows.`,
+    `The play escapes ${f.escaped === 1 ? "a back checker" : "back checkers"} while the path is still open, which also improves our racing chances.`,
+    `Moving out from the back now avoids the risk of being primed later.`,
+  ]) }];
+}
+
+/** Only a plain split: a split that hits, anchors or runs is described by those reasons. */
+function splitReason(rng, c) {
+  const f = c.fb;
+  if (!(f.split && f.hits === 0 && anchorMade(f).length === 0 && f.escaped === 0)) return [];
+  return [{ tag: "SPLIT", text: rng.pick([
+    "Splitting the back checkers gives them more ways to make an advanced anchor and discourages the opponent from bringing builders into range.",
+    "The split adds flexibility in the back: next turn many rolls make an anchor or hit a loose opposing checker.",
+    c.facts.opHome <= 2
+      ? "Moving up in the back now, while the opponent has little to attack with, is cheaper than doing it later."
+      : "Moving up in the back keeps the back checkers from being trapped on the opponent's deep points.",
+  ]) }];
+}
+
+/** A slot, or else a new builder; `before` (the reasons so far) decides whether the slot is "also" made. */
+function slotOrBuilderReason(rng, c, before) {
+  const f = c.fb;
+  if (f.hits > 0) return [];
+  if (f.slotted.length > 0 && !f.made.includes(f.slotted[0])) {
+    const p = f.slotted[0];
+    return [{ tag: "SLOT", text: rng.pick([
+      `It ${before.length ? "also " : ""}slots ${pointName(p)}, ${f.shots > 0 ? "accepting some risk" : "at no real risk"} to make that point next turn.`,
+      `The checker left on ${pointName(p)} is a deliberate slot aimed at owning the point next turn.`,
+    ]) }];
+  }
+  if (f.builders.length === 0) return [];
+  return [{ tag: "BUILD", text: rng.pick([
+    `A new builder lands on ${pointName(f.builders[0])}, adding ways to make the key points next turn.`,
+    `The checker on ${pointName(f.builders[0])} is a useful builder for the points we still want.`,
+    `Bringing a checker to ${pointName(f.builders[0])} diversifies our builders.`,
+  ]) }];
+}
+
+/** For a play that does none of the above: safe, or connected at the cost of a blot. */
+function quietReason(rng, c) {
+  if (c.fb.shots === 0) {
+    return { tag: "SAFE", text: rng.pick([
+      `${c.best} is the quiet play: it keeps every point intact and gives the opponent nothing to aim at.`,
+      `Nothing spectacular is available, so ${c.best} simply keeps the position tidy and safe.`,
+      `${c.best} improves the distribution without giving anything away.`,
+    ]) };
+  }
+  return { tag: "BUILD", text: rng.pick([
+    `${c.best} keeps the checkers connected and in play, even at the cost of a blot.`,
+    `${c.best} puts the checkers where they work best for the next exchange.`,
+  ]) };
 }
 
 export function bearoffReasons(rng, c) {
