@@ -153,11 +153,31 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, h
     if (res.destroyed) return;
     res.writeHead(200, json).end(completionBody(provider, content, usage, fault === "length" ? "length" : "stop"));
   });
+  // --- Load figures (for scale tests): LLM calls in flight now, the peak since the last
+  // `load.reset()`, and calls answered. A second "request" listener, so the handler above is untouched;
+  // a call leaves flight when its response ends or its connection closes (hang, reset, client abort).
+  const load = {
+    inFlight: 0,
+    peak: 0,
+    completed: 0,
+    reset() { load.peak = load.inFlight; load.completed = 0; },
+  };
+  server.prependListener("request", (req, res) => {
+    if (req.method !== "POST") return;
+    load.inFlight += 1;
+    load.peak = Math.max(load.peak, load.inFlight);
+    res.once("close", () => {
+      load.inFlight -= 1;
+      if (res.writableFinished) load.completed += 1;
+    });
+  });
+  // --- end of load figures
   await new Promise((resolve) => server.listen(port, host, resolve));
   const { port: actual } = server.address();
   return {
     url: `http://${host}:${actual}/v1`,
     requests,
+    load,
     script(firstIndex, faults) {
       queues.set(String(firstIndex), [...(queues.get(String(firstIndex)) ?? []), ...faults]);
     },
