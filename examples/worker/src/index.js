@@ -75,7 +75,7 @@ async function readJson(request, maxBytes) {
     if (done) break;
     size += value.byteLength;
     if (size > maxBytes) {
-      await reader.cancel().catch(() => {});
+      await drain(reader);
       throw tooLarge();
     }
     chunks.push(value);
@@ -284,13 +284,11 @@ export default {
 };
 
 /**
- * Reads what is left of a body the route did not read (a refused request), up to 1 MiB, so that
- * the client gets the error response rather than a reset connection while it is still sending.
+ * Reads and drops what is left of a refused request's body, up to 1 MiB, so that the client gets
+ * the error response rather than a reset connection while it is still sending; then cancels.
  */
-async function discardBody(request) {
-  if (!request.body || request.bodyUsed) return;
+async function drain(reader) {
   try {
-    const reader = request.body.getReader();
     for (let size = 0; size <= 1024 * 1024;) {
       const { done, value } = await reader.read();
       if (done) return;
@@ -298,6 +296,10 @@ async function discardBody(request) {
     }
     await reader.cancel();
   } catch {
-    // the stream was already locked or broke: nothing to do
+    // the client went away: nothing to answer
   }
+}
+
+async function discardBody(request) {
+  if (request.body && !request.bodyUsed && !request.body.locked) await drain(request.body.getReader());
 }
