@@ -186,6 +186,7 @@ test("crash safety: a batch step that throws after its drills were stored is ret
     assert.deepEqual(done.drills.map((d) => d.index), indices(25), "0 lost");
     assert.deepEqual(await rowCounts(crashy.db, done.id), { rows: 25, distinct_indices: 25 }, "0 duplicated");
     assert.ok(done.verification.passed);
+    assert.equal(done.workflow.status, "complete", "the instance completed after the step's retry");
   } finally {
     await crashSim.close();
   }
