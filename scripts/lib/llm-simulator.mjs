@@ -96,7 +96,7 @@ function streamEvents(provider, body, text, usage, finish, pieces = 8) {
  * Starts the simulator. `latencyMs` is the time to the first token, `msPerOutputToken` the decoding
  * time after it. `personality` (sim/personalities.mjs) decides what the OpenAI-compatible endpoint
  * refuses; change it any time with `sim.personality = …`. Returns `{ url, script, requests, reset,
- * close, cache, peakInFlight }`. `script(firstIndex, faults)` queues faults for the batch whose first
+ * close, cache, load }` (`load`: calls in flight, their peak, calls answered). `script(firstIndex, faults)` queues faults for the batch whose first
  * drill index is `firstIndex` ("*" for every batch): a status number (429 carries retry-after: 1),
  * "hang", "reset", "malformed", "short", "extra", "blank", "fenced", "gibberish", "duplicateKeys",
  * "protoKeys", "badUsage", "deepNesting", "huge200", "hugeError", "oversized", "oversizedChunked",
@@ -107,7 +107,7 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, p
   const requests = [];
   const cache = createPromptCache();
   let queue = Promise.resolve(); // the serial personality's one-at-a-time line
-  const state = { inFlight: 0, peakInFlight: 0, personality };
+  const state = { personality };
 
   async function answer(req, res, cors) {
     const provider = req.url.endsWith("/messages") ? "anthropic" : req.url.endsWith("/chat/completions") ? "openai" : null;
@@ -188,14 +188,27 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, p
       connection: "close",
     };
     if (req.method === "OPTIONS") return res.writeHead(204, cors).end();
-    const run = async () => {
-      state.inFlight += 1;
-      state.peakInFlight = Math.max(state.peakInFlight, state.inFlight);
-      try { await answer(req, res, cors); } finally { state.inFlight -= 1; }
-    };
-    if (!serial.has(state.personality)) return void run();
+    if (!serial.has(state.personality)) return void answer(req, res, cors);
     const done = new Promise((resolve) => res.on("close", resolve));
-    queue = queue.then(() => (run(), done));
+    queue = queue.then(() => (answer(req, res, cors), done));
+  });
+  // Load figures (for scale tests): LLM calls in flight now, the peak since the last `load.reset()`,
+  // and calls answered. A call leaves flight when its response ends or its connection closes (hang,
+  // reset, client abort).
+  const load = {
+    inFlight: 0,
+    peak: 0,
+    completed: 0,
+    reset() { load.peak = load.inFlight; load.completed = 0; },
+  };
+  server.prependListener("request", (req, res) => {
+    if (req.method !== "POST") return;
+    load.inFlight += 1;
+    load.peak = Math.max(load.peak, load.inFlight);
+    res.once("close", () => {
+      load.inFlight -= 1;
+      if (res.writableFinished) load.completed += 1;
+    });
   });
   await new Promise((resolve) => server.listen(port, host, resolve));
   const { port: actual } = server.address();
@@ -205,12 +218,11 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, p
     cache,
     get personality() { return state.personality; },
     set personality(name) { state.personality = name; },
-    get peakInFlight() { return state.peakInFlight; },
-    get inFlight() { return state.inFlight; },
+    load,
     script(firstIndex, faults) {
       queues.set(String(firstIndex), [...(queues.get(String(firstIndex)) ?? []), ...faults]);
     },
-    reset() { queues.clear(); requests.length = 0; cache.clear(); state.peakInFlight = 0; state.personality = personality; },
+    reset() { queues.clear(); requests.length = 0; cache.clear(); load.reset(); state.personality = personality; },
     close() {
       server.closeAllConnections();
       return new Promise((resolve) => server.close(resolve));

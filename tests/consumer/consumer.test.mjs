@@ -1,11 +1,11 @@
 // The packed tarball as users get it: installed into throw-away projects under out/consumers and
 // used from a Node 20 script, a TypeScript file (tsc --noEmit), a Vite build of a page (loaded in
-// Chromium), a Worker under miniflare (with the D1 host example), and the README's main job.
+// Chromium), a Worker under miniflare, and the README's main job.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
 import { promisify } from "node:util";
-import { mkdirSync, readFileSync, rmSync, writeFileSync, copyFileSync, readdirSync, statSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync, copyFileSync, readdirSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import * as esbuild from "esbuild";
@@ -21,7 +21,6 @@ const bin = (name) => join(root, "node_modules/.bin", name);
 const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], ...opts });
 // For children that call the simulator in this process: a sync exec would block its event loop.
 const runAsync = async (cmd, args, opts = {}) => (await promisify(execFile)(cmd, args, { encoding: "utf8", ...opts })).stdout;
-const positions = JSON.parse(readFileSync(join(root, "data/positions.json"), "utf8"));
 let tarball, sim;
 
 before(async () => {
@@ -119,69 +118,6 @@ test("a Worker under miniflare imports it through the workerd condition", async 
   try {
     const body = await (await mf.dispatchFetch("http://worker/")).json();
     assert.deepEqual(body.plan.perPhase, { EARLY: 12, MIDDLE: 12 });
-  } finally {
-    await mf.dispose();
-  }
-});
-
-test("the D1 Worker host: full run, failing batch, resume, budget", async () => {
-  const dir = join(work, "worker-d1");
-  await bundleWorker(join(root, "examples/worker/src/index.js"), dir);
-  const mf = new Miniflare(workerOptions(dir, {
-    d1Databases: ["DB"],
-    bindings: { LLM_PROVIDER: "openai", LLM_BASE_URL: sim.url, LLM_MODEL: "sim", LLM_API_KEY: "sk-worker-secret", CONCURRENCY: "6", SUBREQUEST_BUDGET: "50" },
-  }));
-  const call = async (method, path, body) => {
-    const res = await mf.dispatchFetch(`http://worker${path}`, { method, body: body && JSON.stringify(body), headers: { "content-type": "application/json" } });
-    return { status: res.status, body: await res.json() };
-  };
-  const finished = async (id) => {
-    for (let i = 0; i < 200; i++) {
-      const { body } = await call("GET", `/series/${id}`);
-      if (body.status !== "GENERATING") return body;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error("series did not finish");
-  };
-  try {
-    assert.deepEqual((await call("POST", "/positions", positions)).body, { imported: positions.length });
-    assert.equal((await call("POST", "/series", { targetDrillCount: 0 })).body.error.code, "INVALID_TARGET_COUNT");
-
-    sim.reset();
-    const started = await call("POST", "/series", { targetDrillCount: 25, gamePhases: ["EARLY", "MIDDLE", "BEAROFF"] });
-    assert.equal(started.status, 202);
-    const full = await finished(started.body.id);
-    assert.equal(full.status, "COMPLETED");
-    assert.deepEqual(full.drills.map((d) => d.index), [...Array(25).keys()]);
-    assert.deepEqual(full.batchProgress, { completed: 5, total: 5, failed: [] });
-    assert.ok(full.verification.passed);
-    assert.equal(sim.requests.length, 5);
-    assert.ok(!JSON.stringify(full).includes("sk-worker-secret"));
-
-    sim.reset();
-    sim.script(10, [401]);
-    const partial = await finished((await call("POST", "/series", { targetDrillCount: 25, gamePhases: ["EARLY", "MIDDLE", "BEAROFF"] })).body.id);
-    assert.equal(partial.status, "COMPLETED");
-    assert.deepEqual(partial.batchProgress.failed, [2]);
-    assert.equal(partial.drills.length, 20);
-    assert.ok(partial.warnings.some((w) => w.code === "BATCHES_FAILED"));
-
-    sim.reset();
-    assert.equal((await call("POST", `/series/${partial.id}/resume`)).status, 202);
-    const resumed = await finished(partial.id);
-    assert.equal(resumed.status, "COMPLETED");
-    assert.equal(resumed.drills.length, 25);
-    assert.deepEqual(sim.requests.map((r) => r.indices), [[10, 11, 12, 13, 14]], "only the missing batch is generated");
-    assert.deepEqual(resumed.batchProgress, { completed: 5, total: 5, failed: [] });
-
-    // 60 drills = 12 batches × 4 attempts = 48 ≤ 50; 100 drills = 20 batches × 4 = 80: retries lowered to 1.
-    sim.reset();
-    const big = await finished((await call("POST", "/series", { targetDrillCount: 100, gamePhases: ["EARLY", "MIDDLE", "BEAROFF"] })).body.id);
-    assert.ok(big.warnings.some((w) => w.code === "RETRIES_REDUCED"), JSON.stringify(big.warnings));
-    assert.equal(big.drills.length, 100);
-    const tooBig = await finished((await call("POST", "/series", { targetDrillCount: 60, batchSize: 1, gamePhases: ["EARLY", "MIDDLE", "BEAROFF"] })).body.id);
-    assert.equal(tooBig.status, "FAILED");
-    assert.equal(tooBig.error.code, "SUBREQUEST_BUDGET");
   } finally {
     await mf.dispose();
   }

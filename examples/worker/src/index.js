@@ -1,133 +1,305 @@
-// A Cloudflare Worker host of drillgen: starts drill-series generations and serves their progress
-// and drills from D1.
-//   POST /positions          body: Position[]            imports the position library
-//   POST /series             body: DrillRequest & {seed?}  202 { id, plan }; generation continues in waitUntil
-//   GET  /series/:id                                      the artifact row and its stored drills
-//   POST /series/:id/resume                               generates only the drills still missing
-// Bindings: DB (D1); vars LLM_PROVIDER, LLM_BASE_URL, LLM_MODEL, CONCURRENCY (≤ 6),
-// SUBREQUEST_BUDGET (50 on the free plan), BUDGET_POLICY (reduce | fail); secret LLM_API_KEY.
-import { generateDrillSeries, planPositions } from "drillgen";
-import context from "./context.json";
-import { SCHEMA } from "./schema.js";
+// A Cloudflare Worker host of drillgen: a secured HTTP API in front of one Workflow instance per
+// run of a drill series (src/workflow.js), with D1 as the store.
+//   PUT  /context              body: PromptContext           the teacher's material (mentalModel, curriculum, …)
+//   POST /positions            body: Position[]              imports the position library
+//   POST /series               body: DrillRequest & {seed?, context?}  202 { id, plan, budget, warnings }
+//   GET  /series/:id                                         the artifact row, progress, batches, drills, instance status
+//   POST /series/:id/resume                                  202: a new run that generates only the missing batches
+// Every route needs `Authorization: Bearer <API_TOKEN>`. Bindings: DB (D1), SERIES_WORKFLOW (Workflow),
+// SERIES_RATE_LIMITER (rate limiting); secrets API_TOKEN, LLM_API_KEY; vars in wrangler.toml.
+import { buildBatchPrompt, partitionBatches, planPositions, samplePositions } from "drillgen";
+import { HostError, fitBudget, settings } from "./config.js";
+import { loadDrills, loadPositions, parse } from "./db.js";
 
-const json = (body, status = 200) =>
-  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+export { DrillSeriesWorkflow } from "./workflow.js";
 
-const errorResponse = (e, status = 400) =>
-  json({ error: { code: e?.code ?? "INTERNAL", message: e?.message ?? String(e) } }, e?.name === "DrillgenError" ? status : 500);
+const json = (body, status = 200, headers = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
 
-async function ensureSchema(db) {
-  await db.batch(SCHEMA.map((sql) => db.prepare(sql)));
+function errorResponse(e) {
+  if (e instanceof HostError) {
+    const headers = e.status === 401 ? { "www-authenticate": 'Bearer realm="drillgen"' } : {};
+    return json({ error: { code: e.code, message: e.message } }, e.status, headers);
+  }
+  // drillgen's coded errors describe the caller's request (API keys are already removed from them).
+  if (e?.name === "DrillgenError") return json({ error: { code: e.code, message: e.message } }, 400);
+  console.error("drillgen worker: internal error", e);
+  return json({ error: { code: "INTERNAL", message: "internal error" } }, 500);
 }
 
-async function loadPositions(db) {
-  const { results } = await db.prepare("SELECT data FROM position").all();
-  return results.map((r) => JSON.parse(r.data));
+// ---- authentication: constant-time comparison of SHA-256 digests (equal lengths whatever the token)
+
+const encoder = new TextEncoder();
+const sha256 = async (text) => new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
+
+function equalDigests(a, b) {
+  if (typeof crypto.subtle.timingSafeEqual === "function") return crypto.subtle.timingSafeEqual(a, b);
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
 }
 
-function storage(db, artifactId) {
-  return {
-    // One D1 batch (a transaction) per drill batch: drills and batchProgress land together.
-    persist: async (drills, info) => {
-      const statements = drills.map((d) =>
-        db.prepare(`INSERT INTO drill (drill_id, artifact_id, idx, batch_index, batch_status, position_id, game_phase, content)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (drill_id) DO UPDATE SET batch_index = excluded.batch_index,
-                      batch_status = excluded.batch_status, content = excluded.content`)
-          .bind(d.drillId, artifactId, d.index, d.batchIndex, d.batchStatus, d.positionId, d.gamePhase, JSON.stringify(d)));
-      statements.push(db.prepare("UPDATE guru_artifact SET batch_progress = ?, updated_at = datetime('now') WHERE id = ?")
-        .bind(JSON.stringify(info.batchProgress), artifactId));
-      await db.batch(statements);
-    },
-    load: async () => {
-      const { results } = await db.prepare(
-        "SELECT content FROM drill WHERE artifact_id = ? AND batch_status = 'COMPLETED' ORDER BY idx").bind(artifactId).all();
-      return results.map((r) => JSON.parse(r.content));
-    },
-  };
+/** Returns the caller's rate-limit key (a digest prefix, never the token) or throws 401. */
+async function authenticate(request, env) {
+  // API_TOKEN may hold several tokens separated by commas (one per client, or old + new while rotating).
+  const tokens = String(env.API_TOKEN ?? "").split(",").map((t) => t.trim()).filter(Boolean);
+  if (tokens.length === 0) throw new HostError(500, "NOT_CONFIGURED", "secret API_TOKEN is not set");
+  const header = request.headers.get("authorization") ?? "";
+  const match = /^Bearer[ ]+(\S+)[ ]*$/i.exec(header);
+  if (!match) throw new HostError(401, "UNAUTHENTICATED", "send Authorization: Bearer <token>");
+  const given = await sha256(match[1]);
+  let ok = false;
+  for (const token of tokens) ok = equalDigests(given, await sha256(token)) || ok; // no early exit
+  if (!ok) throw new HostError(401, "INVALID_TOKEN", "the bearer token is not valid");
+  return [...given.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-async function generate(env, artifactId, request, seed) {
-  const db = env.DB;
+async function rateLimit(env, key) {
+  if (!env.SERIES_RATE_LIMITER) throw new HostError(500, "NOT_CONFIGURED", "binding SERIES_RATE_LIMITER is missing");
+  const { success } = await env.SERIES_RATE_LIMITER.limit({ key });
+  if (!success) throw new HostError(429, "RATE_LIMITED", "too many series started with this token; try again in a minute");
+}
+
+// ---- request bodies: size cap while streaming (Content-Length may be absent or wrong), JSON
+
+async function readJson(request, maxBytes) {
+  const declared = Number(request.headers.get("content-length") ?? NaN);
+  const tooLarge = () => new HostError(413, "BODY_TOO_LARGE", `the body exceeds ${maxBytes} bytes`);
+  if (declared > maxBytes) throw tooLarge();
+  if (!request.body) throw new HostError(400, "INVALID_JSON", "the body is empty");
+  const chunks = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await drain(reader);
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) { bytes.set(c, at); at += c.byteLength; }
   try {
-    const result = await generateDrillSeries({
-      artifactId,
-      request,
-      positions: await loadPositions(db),
-      context,
-      llm: { provider: env.LLM_PROVIDER ?? "openai", baseUrl: env.LLM_BASE_URL, model: env.LLM_MODEL, apiKey: env.LLM_API_KEY },
-      // Workers allow 6 simultaneous connections per invocation.
-      concurrency: Math.min(6, Number(env.CONCURRENCY ?? 4)),
-      subrequestBudget: Number(env.SUBREQUEST_BUDGET ?? 50),
-      budgetPolicy: env.BUDGET_POLICY ?? "reduce",
-      seed,
-      ...storage(db, artifactId),
-    });
-    await db.prepare(`UPDATE guru_artifact SET status = ?, batch_progress = ?, usage = ?, verification = ?, warnings = ?,
-                      updated_at = datetime('now') WHERE id = ?`)
-      .bind(result.status, JSON.stringify(result.batchProgress), JSON.stringify(result.usage),
-        JSON.stringify(result.verification), JSON.stringify(result.warnings), artifactId)
-      .run();
-  } catch (e) {
-    await db.prepare("UPDATE guru_artifact SET status = 'FAILED', error = ?, updated_at = datetime('now') WHERE id = ?")
-      .bind(JSON.stringify({ code: e?.code ?? "INTERNAL", message: e?.message ?? String(e) }), artifactId)
-      .run();
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new HostError(400, "INVALID_JSON", "the body is not valid JSON");
   }
 }
 
-async function startSeries(request, env, ctx) {
-  const body = await request.json();
-  const { seed: given, ...drillRequest } = body ?? {};
-  const plan = planPositions(drillRequest, await loadPositions(env.DB)); // coded 400 on a bad request
+const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+
+// ---- routes
+
+async function putContext(request, env, cfg) {
+  const context = await readJson(request, cfg.maxBodyBytes);
+  if (!isObject(context) || context.mentalModel == null || context.curriculum == null) {
+    throw new HostError(400, "INVALID_CONTEXT", "the context needs mentalModel and curriculum");
+  }
+  await env.DB.prepare(
+    `INSERT INTO setting (key, value) VALUES ('context', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value,
+       updated_at = datetime('now')`).bind(JSON.stringify(context)).run();
+  return json({ stored: true });
+}
+
+async function importPositions(request, env, cfg) {
+  const positions = await readJson(request, cfg.maxBodyBytes);
+  if (!Array.isArray(positions)) throw new HostError(400, "INVALID_POSITIONS", "the body must be an array of positions");
+  if (positions.length > cfg.maxImportPositions) {
+    throw new HostError(413, "TOO_MANY_POSITIONS", `at most ${cfg.maxImportPositions} positions per import (MAX_IMPORT_POSITIONS)`);
+  }
+  planPositions({}, positions); // validates the pool (coded errors)
+  const db = env.DB;
+  for (let k = 0; k < positions.length; k += 100) {
+    await db.batch(positions.slice(k, k + 100).map((p) =>
+      db.prepare("INSERT OR REPLACE INTO position (position_id, game_phase, data) VALUES (?, ?, ?)")
+        .bind(p.positionId, p.gamePhase, JSON.stringify(p))));
+  }
+  return json({ imported: positions.length });
+}
+
+async function startSeries(request, env, cfg, key) {
+  await rateLimit(env, key);
+  const body = await readJson(request, cfg.maxBodyBytes);
+  if (!isObject(body)) throw new HostError(400, "INVALID_REQUEST", "the body must be a DrillRequest object");
+  const { seed: givenSeed, context: givenContext, ...drillRequest } = body;
+  if (typeof drillRequest.targetDrillCount === "number" && drillRequest.targetDrillCount > cfg.maxTargetDrills) {
+    throw new HostError(400, "TARGET_OVER_LIMIT", `targetDrillCount is capped at ${cfg.maxTargetDrills} here (MAX_TARGET_DRILLS)`);
+  }
+  const db = env.DB;
+  let context = givenContext;
+  if (context === undefined) {
+    const row = await db.prepare("SELECT value FROM setting WHERE key = 'context'").first();
+    if (!row) throw new HostError(409, "NO_CONTEXT", "store the teacher's context first (PUT /context) or pass `context`");
+    context = JSON.parse(row.value);
+  }
+  // The same plan the Workflow's plan step makes, so that a bad request is a 400 now, not a FAILED later.
+  const pool = await loadPositions(db);
+  const plan = planPositions(drillRequest, pool);
+  const sample = samplePositions(pool, plan, givenSeed === undefined ? {} : { seed: givenSeed });
+  const batches = partitionBatches(drillRequest, sample.positions);
+  buildBatchPrompt(batches[0], context);
+  const budget = fitBudget({
+    batches: batches.length, maxRetries: cfg.maxRetries, stepRetries: cfg.stepRetries,
+    budget: cfg.subrequestBudget, policy: cfg.budgetPolicy,
+  });
+
   const id = crypto.randomUUID();
-  const seed = Number.isSafeInteger(given) ? given : Math.floor(Math.random() * 2 ** 53);
-  await env.DB.prepare("INSERT INTO guru_artifact (id, status, request, seed, batch_progress) VALUES (?, 'GENERATING', ?, ?, ?)")
-    .bind(id, JSON.stringify(drillRequest), seed, JSON.stringify({ completed: 0, total: plan.batches, failed: [] }))
+  const instanceId = `${id}-1`;
+  await db.prepare(
+    `INSERT INTO guru_artifact (id, status, request, seed, context, instance_id, batch_progress)
+     VALUES (?, 'GENERATING', ?, ?, ?, ?, ?)`)
+    .bind(id, JSON.stringify(drillRequest), sample.seed, JSON.stringify(context), instanceId,
+      JSON.stringify({ completed: 0, total: batches.length, failed: [] }))
     .run();
-  ctx.waitUntil(generate(env, id, drillRequest, seed));
-  return json({ id, plan }, 202);
+  await createInstance(env, id, instanceId);
+  const { warning, ...limits } = budget;
+  return json({ id, plan, budget: limits, warnings: [...sample.warnings, ...(warning ? [warning] : [])] }, 202);
+}
+
+async function createInstance(env, artifactId, instanceId) {
+  try {
+    await env.SERIES_WORKFLOW.create({ id: instanceId, params: { artifactId } });
+  } catch (e) {
+    console.error("drillgen worker: Workflow create failed", e);
+    await env.DB.prepare(
+      "UPDATE guru_artifact SET status = 'FAILED', error = ? WHERE id = ? AND instance_id = ?")
+      .bind(JSON.stringify({ code: "WORKFLOW_UNAVAILABLE", message: "the run could not be started; resume it" }), artifactId, instanceId)
+      .run();
+    throw new HostError(503, "WORKFLOW_UNAVAILABLE", `the run of series ${artifactId} could not be started; resume it later`);
+  }
+}
+
+/** The Workflow instance's status, or "unknown" when it cannot be read (never its error text). */
+async function instanceStatus(env, instanceId) {
+  try {
+    const instance = await env.SERIES_WORKFLOW.get(instanceId);
+    return (await instance.status()).status ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+const LIVE = new Set(["queued", "running", "waiting", "paused", "waitingForPause", "unknown"]);
+
+async function resumeSeries(env, key, id) {
+  await rateLimit(env, key);
+  const db = env.DB;
+  const row = await db.prepare(
+    "SELECT status, instance_id, run, updated_at < datetime('now', '-1 day') AS silent FROM guru_artifact WHERE id = ?")
+    .bind(id).first();
+  if (!row) throw new HostError(404, "NOT_FOUND", `no series ${id}`);
+  // GENERATING is a lease held by row.instance_id. It is taken over only when that instance is
+  // over (errored, terminated, or complete without writing a final status), or cannot be read any
+  // more (instance state is kept 3 to 30 days) and the artifact has not moved for a day.
+  let stale = 0;
+  if (row.status === "GENERATING") {
+    const status = await instanceStatus(env, row.instance_id);
+    if (LIVE.has(status) && !(status === "unknown" && row.silent === 1)) {
+      throw new HostError(409, "SERIES_RUNNING", "this series is still generating; resume it once it has finished");
+    }
+    stale = 1;
+  }
+  const instanceId = `${id}-${row.run + 1}`;
+  const taken = await db.prepare(
+    `UPDATE guru_artifact SET status = 'GENERATING', instance_id = ?3, run = run + 1, error = NULL, updated_at = datetime('now')
+     WHERE id = ?1 AND instance_id = ?2 AND (status != 'GENERATING' OR ?4 = 1)`)
+    .bind(id, row.instance_id, instanceId, stale).run();
+  if (taken.meta.changes !== 1) {
+    throw new HostError(409, "SERIES_RUNNING", "another run of this series has just started");
+  }
+  await createInstance(env, id, instanceId);
+  return json({ id, run: row.run + 1 }, 202);
 }
 
 async function readSeries(env, id) {
-  const row = await env.DB.prepare("SELECT * FROM guru_artifact WHERE id = ?").bind(id).first();
-  if (!row) return json({ error: { code: "NOT_FOUND", message: `no series ${id}` } }, 404);
-  const drills = await storage(env.DB, id).load();
-  const parse = (v) => (v == null ? null : JSON.parse(v));
+  const db = env.DB;
+  const row = await db.prepare("SELECT * FROM guru_artifact WHERE id = ?").bind(id).first();
+  if (!row) throw new HostError(404, "NOT_FOUND", `no series ${id}`);
+  const [{ results: runs }, drills, workflowStatus] = await Promise.all([
+    db.prepare("SELECT batch_index, status, llm_calls, step_attempts, error FROM batch_run WHERE artifact_id = ? ORDER BY batch_index")
+      .bind(id).all(),
+    loadDrills(db, id),
+    instanceStatus(env, row.instance_id),
+  ]);
+  const request = parse(row.request);
+  const batchProgress = parse(row.batch_progress);
+  const totalDrills = request.targetDrillCount ?? 21;
+  const finished = runs.filter((r) => r.status === "COMPLETED" || r.status === "FAILED").length;
+  const failed = runs.filter((r) => r.status === "FAILED").map((r) => r.batch_index + 1);
+  let message;
+  if (row.status === "GENERATING") {
+    message = runs.length === 0 ? "Planning"
+      : `Generated ${drills.length}/${totalDrills} drills (Batch ${finished}/${batchProgress?.total ?? runs.length})`;
+  } else {
+    message = `Generated ${drills.length}/${totalDrills} drills` +
+      (failed.length ? `; batch${failed.length > 1 ? "es" : ""} ${failed.join(", ")} failed` : "");
+  }
+  const budget = parse(row.budget);
+  const { sampleWarnings, ...plan } = parse(row.plan) ?? {};
   return json({
-    id: row.id, status: row.status, request: parse(row.request), seed: row.seed,
-    batchProgress: parse(row.batch_progress), usage: parse(row.usage), verification: parse(row.verification),
-    warnings: parse(row.warnings), error: parse(row.error), drills,
+    id: row.id,
+    status: row.status,
+    run: row.run,
+    request,
+    seed: row.seed,
+    plan: row.plan ? plan : null,
+    batchProgress,
+    progress: { completedDrills: drills.length, totalDrills, finishedBatches: finished, totalBatches: batchProgress?.total ?? null, message },
+    budget: budget && { maxRetries: budget.maxRetries, stepRetries: budget.stepRetries, maxLlmCalls: budget.maxLlmCalls, subrequestBudget: budget.subrequestBudget },
+    batches: runs.map((r) => ({
+      batchIndex: r.batch_index, status: r.status, llmCalls: r.llm_calls, stepAttempts: r.step_attempts, error: parse(r.error),
+    })),
+    usage: parse(row.usage),
+    verification: parse(row.verification),
+    warnings: parse(row.warnings),
+    error: parse(row.error),
+    workflow: { instanceId: row.instance_id, status: workflowStatus },
+    drills,
   });
 }
 
-async function resumeSeries(env, ctx, id) {
-  const row = await env.DB.prepare("SELECT request, seed FROM guru_artifact WHERE id = ?").bind(id).first();
-  if (!row) return json({ error: { code: "NOT_FOUND", message: `no series ${id}` } }, 404);
-  await env.DB.prepare("UPDATE guru_artifact SET status = 'GENERATING', error = NULL WHERE id = ?").bind(id).run();
-  ctx.waitUntil(generate(env, id, JSON.parse(row.request), row.seed));
-  return json({ id }, 202);
-}
-
 export default {
-  async fetch(request, env, ctx) {
+  async fetch(request, env) {
     try {
-      await ensureSchema(env.DB);
+      const key = await authenticate(request, env);
+      const cfg = settings(env);
       const { pathname } = new URL(request.url);
-      if (request.method === "POST" && pathname === "/positions") {
-        const positions = await request.json();
-        planPositions({}, positions); // validates the pool (coded errors)
-        await env.DB.batch(positions.map((p) =>
-          env.DB.prepare("INSERT OR REPLACE INTO position (position_id, game_phase, data) VALUES (?, ?, ?)")
-            .bind(p.positionId, p.gamePhase, JSON.stringify(p))));
-        return json({ imported: positions.length });
-      }
-      if (request.method === "POST" && pathname === "/series") return await startSeries(request, env, ctx);
-      const match = pathname.match(/^\/series\/([\w-]+)(\/resume)?$/);
-      if (match && request.method === "GET" && !match[2]) return await readSeries(env, match[1]);
-      if (match && request.method === "POST" && match[2]) return await resumeSeries(env, ctx, match[1]);
-      return json({ error: { code: "NOT_FOUND", message: `${request.method} ${pathname}` } }, 404);
+      const { method } = request;
+      if (method === "PUT" && pathname === "/context") return await putContext(request, env, cfg);
+      if (method === "POST" && pathname === "/positions") return await importPositions(request, env, cfg);
+      if (method === "POST" && pathname === "/series") return await startSeries(request, env, cfg, key);
+      const match = pathname.match(/^\/series\/([0-9a-f-]{36})(\/resume)?$/);
+      if (match && method === "GET" && !match[2]) return await readSeries(env, match[1]);
+      if (match && method === "POST" && match[2]) return await resumeSeries(env, key, match[1]);
+      throw new HostError(404, "NOT_FOUND", `no route ${method} ${pathname}`);
     } catch (e) {
+      await discardBody(request);
       return errorResponse(e);
     }
   },
 };
+
+/**
+ * Reads and drops what is left of a refused request's body, up to 1 MiB, so that the client gets
+ * the error response rather than a reset connection while it is still sending; then cancels.
+ */
+async function drain(reader) {
+  try {
+    for (let size = 0; size <= 1024 * 1024;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      size += value.byteLength;
+    }
+    await reader.cancel();
+  } catch {
+    // the client went away: nothing to answer
+  }
+}
+
+async function discardBody(request) {
+  if (request.body && !request.bodyUsed && !request.body.locked) await drain(request.body.getReader());
+}

@@ -1,0 +1,307 @@
+// The Cloudflare host of examples/worker under miniflare, built from the packed tarball: a Workflow
+// per run of a series, D1 through the example's migrations, the rate-limiting binding, and the
+// fault-injecting LLM simulator on loopback. Auth, limits, crash safety, resume, and a scale run.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Miniflare } from "miniflare";
+import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
+import { applyMigrations, bundleWorkerHost, hostOptions, installPackedDrillgen, root } from "./support/worker-host.mjs";
+
+const work = join(root, "out/consumers-worker");
+const bundle = join(work, "bundle");
+const positions = JSON.parse(readFileSync(join(root, "data/positions.json"), "utf8"));
+const context = JSON.parse(readFileSync(join(root, "data/context.json"), "utf8"));
+const SERIES = { targetDrillCount: 25, gamePhases: ["EARLY", "MIDDLE", "BEAROFF"] };
+const LLM_KEY = "sk-worker-secret-7f3a";
+const TOKEN = randomBytes(24).toString("hex");
+const PROBE_TOKEN = randomBytes(24).toString("hex"); // a second client, for the per-token rate limit
+const RATE_LIMIT = 20;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+let sim;
+const hosts = [];
+const seen = []; // every response body, to check that no secret ever comes back
+
+/** A host under miniflare with migrations applied, and a `call` that authenticates with TOKEN. */
+async function startHost(simulator, { bindings = {}, rateLimit, migrate = true, quiet = false } = {}) {
+  const mf = new Miniflare(hostOptions(bundle, {
+    rateLimit,
+    // `quiet` swallows the Worker's console (the expected internal-error log of a broken host).
+    ...(quiet ? { handleRuntimeStdio: (out, err) => { out.resume(); err.resume(); } } : {}),
+    bindings: {
+      API_TOKEN: `${TOKEN},${PROBE_TOKEN}`, LLM_PROVIDER: "openai", LLM_BASE_URL: simulator.url, LLM_MODEL: "sim", LLM_API_KEY: LLM_KEY,
+      CONCURRENCY: "2", STEP_RETRY_DELAY_MS: "100", RETRY_BASE_DELAY_MS: "20", RETRY_MAX_DELAY_MS: "100", LLM_TIMEOUT_MS: "10000",
+      ...bindings,
+    },
+  }));
+  hosts.push(mf);
+  const db = await mf.getD1Database("DB");
+  if (migrate) assert.deepEqual(await applyMigrations(db), ["0001_initial.sql"]);
+  const call = async (method, path, body, { token = TOKEN, headers = {}, raw } = {}) => {
+    const res = await mf.dispatchFetch(`http://worker${path}`, {
+      method, body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), "content-type": "application/json", ...headers },
+      ...(raw instanceof ReadableStream ? { duplex: "half" } : {}),
+    });
+    const text = await res.text();
+    seen.push(text);
+    return { status: res.status, body: JSON.parse(text), headers: res.headers };
+  };
+  /** Polls GET /series/:id until the run has a final status; returns it with the progress messages seen. */
+  const finished = async (id, timeoutMs = 60_000) => {
+    const messages = [];
+    const statuses = [];
+    for (const end = Date.now() + timeoutMs; Date.now() < end; await sleep(40)) {
+      const { body } = await call("GET", `/series/${id}`);
+      if (messages.at(-1) !== body.progress.message) messages.push(body.progress.message);
+      if (statuses.at(-1) !== body.workflow.status) statuses.push(body.workflow.status);
+      if (body.status !== "GENERATING") return { ...body, messages, statuses };
+    }
+    throw new Error(`series ${id} did not finish`);
+  };
+  return { mf, db, call, finished };
+}
+
+const indices = (n, from = 0) => Array.from({ length: n }, (_, k) => from + k);
+const rowCounts = (db, id) =>
+  db.prepare("SELECT count(*) AS rows, count(DISTINCT idx) AS distinct_indices FROM drill WHERE artifact_id = ?").bind(id).first();
+
+let host;
+before(async () => {
+  installPackedDrillgen(work);
+  await bundleWorkerHost(bundle, join(work, "node_modules"));
+  sim = await startLlmSimulator({ latencyMs: 150 });
+  host = await startHost(sim, {
+    rateLimit: { limit: RATE_LIMIT, period: 60 },
+    bindings: { SUBREQUEST_BUDGET: "60", MAX_BODY_BYTES: String(256 * 1024), MAX_TARGET_DRILLS: "100", MAX_IMPORT_POSITIONS: "200" },
+  });
+  assert.deepEqual((await host.call("PUT", "/context", context)).body, { stored: true });
+  assert.deepEqual((await host.call("POST", "/positions", positions)).body, { imported: positions.length });
+});
+
+after(async () => {
+  for (const mf of hosts) await mf.dispose();
+  await sim?.close();
+  for (const text of seen) {
+    for (const secret of [LLM_KEY, TOKEN, PROBE_TOKEN]) assert.ok(!text.includes(secret), `a response echoed a secret: ${text.slice(0, 200)}`);
+  }
+});
+
+test("a 25-drill series runs through the Workflow into D1: 202 before any LLM call ends, progress in steps", async () => {
+  sim.reset();
+  sim.load.reset();
+  const started = await host.call("POST", "/series", SERIES);
+  assert.equal(started.status, 202);
+  assert.equal(sim.load.completed, 0, "the response came before any LLM call finished");
+  assert.equal(started.body.plan.batches, 5);
+  assert.deepEqual(started.body.budget, { maxRetries: 3, stepRetries: 2, maxLlmCalls: 60, subrequestBudget: 60 });
+
+  const full = await host.finished(started.body.id);
+  assert.equal(full.status, "COMPLETED");
+  assert.deepEqual(full.drills.map((d) => d.index), indices(25));
+  assert.ok(full.drills.every((d) => d.drillId === `${full.id}:${d.index}` && d.batchStatus === "COMPLETED"));
+  assert.deepEqual(full.batchProgress, { completed: 5, total: 5, failed: [] });
+  assert.ok(full.verification.passed, JSON.stringify(full.verification));
+  assert.deepEqual(full.warnings, []);
+  assert.deepEqual(full.batches.map((b) => [b.status, b.llmCalls, b.stepAttempts]), Array(5).fill(["COMPLETED", 1, 1]));
+  assert.ok(full.usage.outputTokens > 0);
+  assert.equal(full.workflow.status, "complete");
+  assert.equal(full.progress.message, "Generated 25/25 drills");
+  // Polling saw the batches land (CONCURRENCY 2: batches 1-2, 3-4, then 5).
+  const steps = full.messages.filter((m) => /^Generated \d+\/25 drills \(Batch \d\/5\)$/.test(m));
+  assert.ok(steps.some((m) => m !== "Generated 0/25 drills (Batch 0/5)"), JSON.stringify(full.messages));
+  assert.ok(full.statuses.includes("running"), JSON.stringify(full.statuses));
+  assert.equal(sim.requests.length, 5);
+  assert.ok(sim.load.peak <= 2, `at most CONCURRENCY batch steps call the LLM at once (peak ${sim.load.peak})`);
+  assert.deepEqual(await rowCounts(host.db, full.id), { rows: 25, distinct_indices: 25 });
+});
+
+test("a failing batch: COMPLETED with failed [2]; all failing: FAILED; resume generates only the missing batch, once", async () => {
+  sim.reset();
+  sim.script(10, [422]); // permanent: drillgen fails the batch at once, the step completes with FAILED
+  const partial = await host.finished((await host.call("POST", "/series", SERIES)).body.id);
+  assert.equal(partial.status, "COMPLETED");
+  assert.deepEqual(partial.batchProgress, { completed: 4, total: 5, failed: [2] });
+  assert.equal(partial.drills.length, 20);
+  assert.ok(partial.warnings.some((w) => w.code === "BATCHES_FAILED"), JSON.stringify(partial.warnings));
+  assert.deepEqual(partial.batches[2], {
+    batchIndex: 2, status: "FAILED", llmCalls: 1, stepAttempts: 1,
+    error: { code: "HTTP_ERROR", message: partial.batches[2].error.message, retryable: false, status: 422 },
+  });
+  assert.match(partial.progress.message, /batch 3 failed/);
+  assert.equal(partial.workflow.status, "complete", "a failed batch does not fail the instance");
+
+  // Every call a 503: each batch makes MAX_RETRIES + 1 = 4 calls, then the series is FAILED.
+  sim.reset();
+  sim.script("*", Array(20).fill(503));
+  const failed = await host.finished((await host.call("POST", "/series", SERIES)).body.id);
+  assert.equal(failed.status, "FAILED");
+  assert.equal(failed.error.code, "NO_DRILLS");
+  assert.deepEqual(failed.batchProgress, { completed: 0, total: 5, failed: [0, 1, 2, 3, 4] });
+  assert.deepEqual(failed.batches.map((b) => [b.llmCalls, b.stepAttempts, b.error.code, b.error.retryable]), Array(5).fill([4, 1, "HTTP_ERROR", true]));
+  assert.equal(sim.requests.length, 20);
+  assert.deepEqual(failed.drills, []);
+
+  // Two resumes at once: one run starts, the other is refused; a third while it runs is refused too.
+  sim.reset();
+  const [a, b] = await Promise.all([host.call("POST", `/series/${partial.id}/resume`), host.call("POST", `/series/${partial.id}/resume`)]);
+  assert.deepEqual([a.status, b.status].sort(), [202, 409]);
+  assert.equal([a, b].find((r) => r.status === 409).body.error.code, "SERIES_RUNNING");
+  const during = await host.call("POST", `/series/${partial.id}/resume`);
+  assert.equal(during.status, 409);
+  assert.equal(during.body.error.code, "SERIES_RUNNING");
+  const resumed = await host.finished(partial.id);
+  assert.equal(resumed.status, "COMPLETED");
+  assert.equal(resumed.run, 2);
+  assert.deepEqual(resumed.drills.map((d) => d.index), indices(25));
+  assert.deepEqual(sim.requests.map((r) => r.indices), [indices(5, 10)], "only the missing batch is generated");
+  assert.deepEqual(resumed.batchProgress, { completed: 5, total: 5, failed: [] });
+  assert.deepEqual(resumed.warnings, []);
+  assert.deepEqual(resumed.drills.slice(0, 10), partial.drills.slice(0, 10), "stored drills are kept as they were");
+  assert.deepEqual(await rowCounts(host.db, partial.id), { rows: 25, distinct_indices: 25 });
+
+  // A series that is generating cannot be resumed.
+  const running = await host.call("POST", "/series", SERIES);
+  const early = await host.call("POST", `/series/${running.body.id}/resume`);
+  assert.equal(early.status, 409);
+  assert.equal(early.body.error.code, "SERIES_RUNNING");
+  assert.equal((await host.finished(running.body.id)).status, "COMPLETED");
+});
+
+test("crash safety: a batch step that throws after its drills were stored is retried; 0 lost, 0 duplicated", async () => {
+  const crashSim = await startLlmSimulator({ latencyMs: 50 });
+  try {
+    // CRASH_AFTER_PERSIST_ONCE is the test-only hook: batch 2's step throws once, after its D1 write.
+    const crashy = await startHost(crashSim, { bindings: { CRASH_AFTER_PERSIST_ONCE: "2", CONCURRENCY: "6" } });
+    await crashy.call("PUT", "/context", context);
+    await crashy.call("POST", "/positions", positions);
+    const done = await crashy.finished((await crashy.call("POST", "/series", SERIES)).body.id);
+    assert.equal(done.status, "COMPLETED");
+    assert.deepEqual(done.batches.map((b) => b.stepAttempts), [1, 1, 2, 1, 1], "the Workflow ran batch 2's step again");
+    assert.deepEqual(done.batches.map((b) => b.llmCalls), [1, 1, 1, 1, 1], "the retried step found its drills and paid no new call");
+    assert.equal(crashSim.requests.length, 5);
+    assert.deepEqual(done.drills.map((d) => d.index), indices(25), "0 lost");
+    assert.deepEqual(await rowCounts(crashy.db, done.id), { rows: 25, distinct_indices: 25 }, "0 duplicated");
+    assert.ok(done.verification.passed);
+    assert.equal(done.workflow.status, "complete", "the instance completed after the step's retry");
+  } finally {
+    await crashSim.close();
+  }
+});
+
+test("auth and limits: no token, wrong token, oversized bodies, bad JSON, caps, budget, rate limit, no raw errors", async () => {
+  // Every route needs the token, unknown ones included.
+  for (const [method, path] of [["POST", "/series"], ["GET", "/series/00000000-0000-0000-0000-000000000000"], ["POST", "/positions"], ["PUT", "/context"], ["GET", "/nope"]]) {
+    const none = await host.call(method, path, undefined, { token: null });
+    assert.equal(none.status, 401);
+    assert.equal(none.body.error.code, "UNAUTHENTICATED");
+    assert.match(none.headers.get("www-authenticate"), /^Bearer/);
+  }
+  for (const wrong of [TOKEN.slice(0, -1) + (TOKEN.endsWith("0") ? "1" : "0"), "short", `${TOKEN}${TOKEN}`]) {
+    const res = await host.call("POST", "/positions", positions, { token: wrong });
+    assert.equal(res.status, 401);
+    assert.equal(res.body.error.code, "INVALID_TOKEN");
+  }
+  const basic = await host.call("GET", "/nope", undefined, { token: null, headers: { authorization: `Basic ${TOKEN}` } });
+  assert.equal(basic.body.error.code, "UNAUTHENTICATED");
+  assert.equal((await host.call("GET", "/nope")).status, 404);
+
+  // Bodies: declared too large, streamed too large without a length, not JSON.
+  const big = JSON.stringify([{ positionId: "x".repeat(300 * 1024) }]);
+  const declared = await host.call("POST", "/positions", undefined, { raw: big });
+  assert.equal(declared.status, 413);
+  assert.equal(declared.body.error.code, "BODY_TOO_LARGE");
+  const chunk = new TextEncoder().encode("x".repeat(64 * 1024));
+  let sent = 0;
+  const stream = new ReadableStream({ pull(c) { if (sent++ < 8) c.enqueue(chunk); else c.close(); } });
+  const streamed = await host.call("PUT", "/context", undefined, { raw: stream });
+  assert.equal(streamed.status, 413);
+  assert.equal(streamed.body.error.code, "BODY_TOO_LARGE");
+  const bad = await host.call("POST", "/series", undefined, { raw: "{not json" });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.error.code, "INVALID_JSON");
+
+  // Caps from vars, drillgen's coded validation, and the subrequest budget.
+  const over = await host.call("POST", "/series", { ...SERIES, targetDrillCount: 101 });
+  assert.equal(over.status, 400);
+  assert.equal(over.body.error.code, "TARGET_OVER_LIMIT");
+  const many = await host.call("POST", "/positions", Array(201).fill({ positionId: "x" }));
+  assert.equal(many.status, 413);
+  assert.equal(many.body.error.code, "TOO_MANY_POSITIONS");
+  assert.equal((await host.call("POST", "/series", { targetDrillCount: 0 })).body.error.code, "INVALID_TARGET_COUNT");
+  // 65 single-drill batches × 1 call × 1 step attempt > 60: refused before anything starts.
+  const refused = await host.call("POST", "/series", { ...SERIES, targetDrillCount: 65, batchSize: 1 });
+  assert.equal(refused.status, 400);
+  assert.equal(refused.body.error.code, "SUBREQUEST_BUDGET");
+  // 20 batches × 4 × 3 = 240 > 60: retries lowered to fit (2 LLM retries, no step retry).
+  sim.reset();
+  const reduced = await host.call("POST", "/series", { ...SERIES, targetDrillCount: 100 });
+  assert.equal(reduced.status, 202);
+  assert.deepEqual(reduced.body.budget, { maxRetries: 2, stepRetries: 0, maxLlmCalls: 60, subrequestBudget: 60 });
+  assert.ok(reduced.body.warnings.some((w) => w.code === "RETRIES_REDUCED"));
+  const big100 = await host.finished(reduced.body.id);
+  assert.equal(big100.drills.length, 100);
+  assert.ok(big100.warnings.some((w) => w.code === "RETRIES_REDUCED"));
+
+  // Per-token rate limit on starting series: the probe token runs out, the main token does not.
+  let accepted = 0;
+  let limited;
+  for (let k = 0; k <= 2 * RATE_LIMIT && !limited; k++) {
+    const res = await host.call("POST", "/series", { targetDrillCount: 0 }, { token: PROBE_TOKEN });
+    if (res.status === 429) limited = res;
+    else accepted++;
+  }
+  assert.ok(limited, "the rate limit was hit");
+  assert.equal(limited.body.error.code, "RATE_LIMITED");
+  assert.ok(accepted >= 1 && accepted <= 2 * RATE_LIMIT, `${accepted}`);
+  assert.equal((await host.call("POST", "/series", { targetDrillCount: 0 })).status, 400, "another token is not limited");
+
+  // An internal failure (here: a database without its tables) answers a code, not its message.
+  const broken = await startHost(sim, { migrate: false, quiet: true });
+  const internal = await broken.call("GET", "/series/00000000-0000-0000-0000-000000000000");
+  assert.equal(internal.status, 500);
+  assert.deepEqual(internal.body, { error: { code: "INTERNAL", message: "internal error" } });
+});
+
+test("scale: 50 series of 25 drills started at once all finish, every drill stored exactly once", async () => {
+  // About 10 s per call, like a real 5-drill batch: 4 s to first token, then 8 ms per output token.
+  const slow = await startLlmSimulator({ latencyMs: 4000, msPerOutputToken: 8 });
+  try {
+    const scale = await startHost(slow, {
+      rateLimit: { limit: 100, period: 60 },
+      bindings: { CONCURRENCY: "4", SUBREQUEST_BUDGET: "10000", LLM_TIMEOUT_MS: "60000" },
+    });
+    await scale.call("PUT", "/context", context);
+    await scale.call("POST", "/positions", positions);
+    const t0 = Date.now();
+    const started = await Promise.all(Array.from({ length: 50 }, () => scale.call("POST", "/series", SERIES)));
+    const startedMs = Date.now() - t0;
+    assert.deepEqual(new Set(started.map((s) => s.status)), new Set([202]));
+    const ids = new Set(started.map((s) => s.body.id));
+    for (let pending = ids.size; pending > 0; await sleep(500)) {
+      const { n } = await scale.db.prepare("SELECT count(*) AS n FROM guru_artifact WHERE status = 'GENERATING'").first();
+      pending = n;
+      assert.ok(Date.now() - t0 < 170_000, `${pending} series still generating`);
+    }
+    const wallMs = Date.now() - t0;
+    const { results: statuses } = await scale.db.prepare("SELECT status, count(*) AS n FROM guru_artifact GROUP BY status").all();
+    assert.deepEqual(statuses, [{ status: "COMPLETED", n: 50 }]);
+    const { results: perSeries } = await scale.db.prepare(
+      "SELECT artifact_id, count(*) AS rows, count(DISTINCT idx) AS distinct_indices, min(idx) AS lo, max(idx) AS hi FROM drill GROUP BY artifact_id").all();
+    assert.equal(perSeries.length, 50);
+    for (const s of perSeries) assert.deepEqual([s.rows, s.distinct_indices, s.lo, s.hi], [25, 25, 0, 24], s.artifact_id);
+    assert.deepEqual(new Set(perSeries.map((s) => s.artifact_id)), ids);
+    assert.equal(slow.requests.length, 250, "one LLM call per batch");
+    const sample = await scale.call("GET", `/series/${[...ids][0]}`);
+    assert.ok(sample.body.verification.passed);
+    const calls = slow.requests.map((r) => r.at).sort((x, y) => x - y);
+    console.log(`# scale: 50 series × 25 drills (250 LLM calls of ~10 s), CONCURRENCY 4: all 202 in ${startedMs} ms, all COMPLETED in ${(wallMs / 1000).toFixed(1)} s`);
+    console.log(`# scale: peak LLM calls in flight ${slow.load.peak} (≤ 50 × 4), calls sent over ${((calls.at(-1) - calls[0]) / 1000).toFixed(1)} s, 1250 drill rows, 0 duplicates`);
+    assert.ok(slow.load.peak <= 200, `${slow.load.peak}`);
+  } finally {
+    await slow.close();
+  }
+});
