@@ -124,7 +124,7 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, p
     const entry = { provider, headers: req.headers, body, indices: batch.indices, fault: fault ?? null, at: Date.now(), stream, refused: refused?.status ?? null, cachedTokens: 0, promptTokens: 0 };
     requests.push(entry);
     if (refused) return res.writeHead(refused.status, json).end(refused.body);
-    if (fault === "hang") return; // never answers; the client's timeout must fire
+    if (fault === "hang" || req.url.includes("/hang/")) return; // never answers; the client's timeout must fire
     if (fault === "reset") return req.socket.destroy();
     if (typeof fault === "number") {
       const headers = fault === 429 ? { ...json, "retry-after": "1" } : json;

@@ -20,8 +20,9 @@ use crate::text::{MAX_MESSAGE_BYTES, Redactor, bound};
 extern "C" {
     #[wasm_bindgen(js_namespace = Object, js_name = keys, catch)]
     fn object_keys(value: &JsValue) -> Result<Array, JsValue>;
+    /// `Array.isArray` throws on a revoked Proxy: only ever call it through this catching binding.
     #[wasm_bindgen(js_namespace = Array, js_name = isArray, catch)]
-    fn is_array(value: &JsValue) -> Result<bool, JsValue>;
+    pub(super) fn is_array(value: &JsValue) -> Result<bool, JsValue>;
     #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
     fn json_parse(text: &str) -> Result<JsValue, JsValue>;
 }

@@ -75,15 +75,21 @@ fn function(
             Ok(None)
         };
     }
-    value
-        .dyn_into::<Function>()
-        .map(Some)
-        .map_err(|_| DrillgenError::InvalidOptions(format!("options.{name} must be a function")))
+    // `typeof`, never `instanceof`: the latter runs a Proxy's traps and throws on a revoked one.
+    if !value.is_function() {
+        return Err(DrillgenError::InvalidOptions(format!(
+            "options.{name} must be a function"
+        )));
+    }
+    Ok(Some(value.unchecked_into()))
 }
 
 impl Callbacks {
     pub fn read(options: &JsValue, persist_required: bool) -> Result<Self, DrillgenError> {
-        if !options.is_object() || js_sys::Array::is_array(options) {
+        let array = super::convert::is_array(options).map_err(|e| {
+            DrillgenError::InvalidOptions(format!("options: reading it threw: {}", message_of(&e)))
+        })?;
+        if !options.is_object() || array {
             return Err(DrillgenError::InvalidOptions(
                 "options must be an object".into(),
             ));

@@ -76,3 +76,12 @@ test("resume in the page generates only what is missing", async () => {
   assert.equal(second.result.drills.length, 25);
   assert.deepEqual(sim.requests.map((r) => r.indices), [[20, 21, 22, 23, 24]]);
 });
+
+test("the hostile corpus in Chromium: settled, coded, nothing lost, nothing leaked, nothing escaped", async () => {
+  const started = Date.now();
+  const report = await page.evaluate((url) => window.runHostileCorpus(url), sim.url);
+  const { summary } = await import("./support/hostile-corpus.mjs");
+  console.log(`hostile corpus, Chromium, ${((Date.now() - started) / 1000).toFixed(1)} s\n${summary(report)}`);
+  assert.ok(report.total >= 200);
+  assert.deepEqual(report.failures, [], JSON.stringify(report.seen));
+});

@@ -336,3 +336,63 @@ test("generateBatch runs one batch for hosts that fan out", async () => {
   assert.deepEqual(outcome.drills.map((d) => d.drillId), ["fan-1:5", "fan-1:6", "fan-1:7", "fan-1:8", "fan-1:9"]);
   assert.deepEqual(stored, outcome.drills);
 });
+
+// The host-callback contract, case by case (the corpus in hostile.test.mjs covers the rest).
+test("a persist that returns a lazy thenable (Prisma's PrismaPromise) is started and awaited", async () => {
+  const store = memoryStore();
+  let started = 0;
+  const lazy = (drills, info) => ({ then(resolve, reject) { started += 1; store.persist(drills, info).then(resolve, reject); } });
+  const outcome = await run({ store, persist: lazy });
+  assert.deepEqual(invariantViolations(outcome), []);
+  assert.equal(started, 5);
+  assert.equal(store.rows.size, 25, "the store received every drill");
+});
+
+test("a persist that never settles times out, is retried, then hands its drills back", async () => {
+  const store = memoryStore();
+  const hang = (drills, info) => (info.batchIndex === 1 ? new Promise(() => {}) : store.persist(drills, info));
+  const started = Date.now();
+  const { result } = await run({ store, persist: hang, hostTimeoutMs: 100, retry: { maxRetries: 3, baseDelayMs: 5, maxDelayMs: 10 } });
+  assert.ok(Date.now() - started < 5000);
+  assert.equal(result.batches[1].error.code, "PERSIST_FAILED");
+  assert.match(result.batches[1].error.message, /did not settle within 100 ms/);
+  assert.deepEqual(result.unpersistedDrills.map((d) => d.index), [5, 6, 7, 8, 9]);
+  assert.equal(store.rows.size + result.unpersistedDrills.length, 25, "stored + handed back = generated");
+});
+
+test("an abort during a hanging persist settles promptly as CANCELLED with the drills handed back", async () => {
+  const controller = new AbortController();
+  const store = memoryStore();
+  const persist = (drills, info) => {
+    if (info.batchIndex !== 0) return store.persist(drills, info);
+    setTimeout(() => controller.abort(), 20);
+    return new Promise(() => {});
+  };
+  const started = Date.now();
+  const { result } = await run({ store, persist, signal: controller.signal, concurrency: 1, hostTimeoutMs: 60_000 });
+  assert.ok(Date.now() - started < 2000, `${Date.now() - started} ms`);
+  assert.equal(result.status, "CANCELLED");
+  assert.deepEqual(result.unpersistedDrills.map((d) => d.index), [0, 1, 2, 3, 4]);
+});
+
+test("a deadline ends the run with what it generated, and it can be resumed", async () => {
+  sim.script(10, ["hang"]);
+  const first = await run({ concurrency: 1, deadlineMs: 600, llm: { provider: "openai", baseUrl: sim.url, model: "sim-1", timeoutMs: 60_000 } });
+  assert.equal(first.result.status, "CANCELLED");
+  assert.ok(first.result.warnings.some((w) => w.code === "DEADLINE_EXCEEDED"));
+  assert.equal(first.result.batches[2].error.code, "DEADLINE_EXCEEDED");
+  assert.deepEqual(first.result.drills.map((d) => d.index), [...Array(10).keys()]);
+  sim.reset();
+  const second = await run({ store: first.store, seed: first.result.seed });
+  assert.equal(second.result.drills.length, 25);
+});
+
+test("onProgress promises are settled before the run resolves, never waited for in between", async () => {
+  let settledLate = 0;
+  const onProgress = () => new Promise((resolve) => setTimeout(() => { settledLate += 1; resolve(); }, 50));
+  const started = Date.now();
+  const { result } = await run({ onProgress });
+  assert.equal(result.drills.length, 25);
+  assert.equal(settledLate, 11, "5 started, 5 completed, 1 finished: every event's promise settled before the result");
+  assert.ok(Date.now() - started < 11 * 50, "the run did not wait for each event in turn");
+});
