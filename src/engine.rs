@@ -39,7 +39,7 @@ pub fn normalize_move(text: &str) -> String {
         let play = play.join("/");
         parts.extend(std::iter::repeat_n(play, times));
     }
-    parts.sort_unstable();
+    crate::order::sort(&mut parts);
     parts.join(" ")
 }
 
@@ -71,7 +71,7 @@ pub fn distractors(position: &Position) -> Vec<&str> {
         seen.push(norm);
         ranked.push((alt.equity, alt.play.as_str()));
     }
-    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    crate::order::sort_by(&mut ranked, |a, b| a.0 > b.0);
     ranked
         .into_iter()
         .take(OPTION_IDS.len() - 1)

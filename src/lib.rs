@@ -35,6 +35,7 @@ pub mod input;
 pub mod llm;
 pub mod merge;
 pub mod orchestrator;
+pub mod order;
 pub mod output;
 pub mod partition;
 pub mod plan;

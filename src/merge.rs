@@ -86,7 +86,7 @@ pub fn merge(request: &ValidRequest, stored: Vec<Drill>) -> Artifact {
     let mut drills = Vec::with_capacity(by_index.len());
     let mut duplicates = Vec::new();
     for (index, mut group) in by_index {
-        group.sort_by(|a, b| preference(a).cmp(&preference(b)));
+        crate::order::sort_by(&mut group, |a, b| preference(a) < preference(b));
         let mut rest = group.into_iter();
         let Some(kept) = rest.next() else { continue };
         let dropped: Vec<String> = rest.map(|d| d.drill_id).collect();

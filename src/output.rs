@@ -150,7 +150,7 @@ fn field<'a>(
 fn as_text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
+        Value::Number(n) => serde_json::to_string(n).unwrap_or_default(),
         Value::Bool(b) => b.to_string(),
         _ => String::new(),
     }

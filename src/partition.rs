@@ -90,7 +90,9 @@ fn quotas(total: usize, weights: &[u32]) -> Vec<usize> {
     }
     let mut left = total - shares.iter().sum::<usize>();
     let mut by_remainder: Vec<usize> = (0..weights.len()).collect();
-    by_remainder.sort_by_key(|&i| (Reverse(spare * u64::from(weights[i]) % sum), i));
+    crate::order::sort_by_key(&mut by_remainder, |&i| {
+        (Reverse(spare * u64::from(weights[i]) % sum), i)
+    });
     for &i in by_remainder.iter().cycle() {
         if left == 0 {
             break;

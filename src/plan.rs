@@ -33,7 +33,7 @@ fn in_range(value: Option<f64>, default: u32, max: u32) -> std::result::Result<u
     match value {
         None => Ok(default),
         Some(v) if v.fract() == 0.0 && v >= 1.0 && v <= f64::from(max) => Ok(v as u32),
-        Some(v) => Err(v.to_string()),
+        Some(v) => Err(crate::text::num(v)),
     }
 }
 
@@ -73,7 +73,7 @@ impl DrillRequest {
             }
             Some(phases) => {
                 let mut sorted = phases.clone();
-                sorted.sort_unstable();
+                crate::order::sort(&mut sorted);
                 if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
                     return Err(DrillgenError::InvalidPhases(format!(
                         "gamePhases lists {} more than once",
@@ -109,7 +109,7 @@ pub fn plan(request: &ValidRequest, pool_phases: Option<&[GamePhase]>) -> Result
         (Some(asked), _) => asked.clone(),
         (None, Some(present)) => {
             let mut p = present.to_vec();
-            p.sort_unstable();
+            crate::order::sort(&mut p);
             p.dedup();
             if p.is_empty() {
                 return Err(DrillgenError::EmptyPool("the pool is empty".into()));

@@ -82,13 +82,13 @@ pub fn format_position(p: &Position) -> String {
     }
     let _ = write!(s, "\nBest move: {}", p.best_move);
     if let Some(eq) = p.best_move_equity {
-        let _ = write!(s, " (equity {eq:+.3})");
+        let _ = write!(s, " (equity {})", crate::text::fixed(eq, 3, true));
     }
     if !p.alternatives.is_empty() {
         let alts: Vec<String> = p
             .alternatives
             .iter()
-            .map(|a| format!("{} ({:+.3})", a.play, a.equity))
+            .map(|a| format!("{} ({})", a.play, crate::text::fixed(a.equity, 3, true)))
             .collect();
         let _ = write!(s, "\nAlternatives: {}", alts.join("; "));
     }

@@ -102,7 +102,7 @@ pub fn resolve_seed(seed: Option<f64>) -> Result<u64> {
         Some(s) if s.is_finite() && s >= 0.0 && s.fract() == 0.0 && s <= MAX_SEED as f64 => {
             Ok(s as u64)
         }
-        Some(s) => Err(DrillgenError::InvalidSeed(s.to_string())),
+        Some(s) => Err(DrillgenError::InvalidSeed(crate::text::num(s))),
         None => getrandom::u64()
             .map(|r| r & MAX_SEED)
             .map_err(|e| DrillgenError::RandomUnavailable(e.to_string())),
@@ -131,7 +131,7 @@ pub fn sample(pool: &[Position], plan: &Plan, seed: u64) -> Result<Sample> {
         }
         if phase == GamePhase::Opening {
             let mut all = candidates;
-            all.sort_by(|a, b| dice_key(a).cmp(&dice_key(b)));
+            crate::order::sort_by_key(&mut all, |p| dice_key(p));
             positions.extend(all.into_iter().cloned());
             continue;
         }

@@ -62,6 +62,47 @@ pub fn clean(text: &str, max_chars: usize, multiline: bool) -> String {
     format!("{}…", head.trim_end())
 }
 
+/// A number as a message shows it (`2.5`, `1000000000000`, `NaN`), without Rust's float
+/// formatting machinery (core's Grisu/Dragon code is ~30 KB of wasm): integers print as integers,
+/// other floats through serde_json's shortest representation, which results need anyway.
+pub fn num(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    if v.fract() == 0.0 && v.abs() < 1e18 {
+        return (v as i64).to_string();
+    }
+    // The serializer's shortest form (serde_json's `Number` Display would use core's).
+    serde_json::to_string(&v).unwrap_or_else(|_| "NaN".into())
+}
+
+/// `v` with exactly `decimals` decimals (at most 6), and a `+` for positives when `plus`.
+pub fn fixed(v: f64, decimals: u32, plus: bool) -> String {
+    if !v.is_finite() {
+        return num(v);
+    }
+    let scale = 10i64.pow(decimals.min(6));
+    let scaled = (v * scale as f64).round() as i64;
+    let sign = if scaled < 0 {
+        "-"
+    } else if plus {
+        "+"
+    } else {
+        ""
+    };
+    let (whole, part) = (scaled.abs() / scale, scaled.abs() % scale);
+    if decimals == 0 {
+        return format!("{sign}{whole}");
+    }
+    format!(
+        "{sign}{whole}.{part:0width$}",
+        width = decimals.min(6) as usize
+    )
+}
+
 /// Removes credentials from text that came back from elsewhere (an error body echoing headers, a
 /// URL in a network error). Secrets shorter than 4 bytes are not searched for: they would mangle
 /// ordinary text and protect nothing.
@@ -86,7 +127,7 @@ impl Redactor {
             })
             .collect();
         secrets.extend(escaped);
-        secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        crate::order::sort_by(&mut secrets, |a, b| (b.len(), a) < (a.len(), b));
         secrets.dedup();
         Self { secrets }
     }
@@ -134,6 +175,38 @@ mod tests {
         assert!(title.ends_with("word…"), "{title}");
         let unbroken = clean(&"x".repeat(200), 80, false);
         assert_eq!(unbroken.chars().count(), 80);
+    }
+
+    #[test]
+    fn numbers_print_without_float_formatting() {
+        assert_eq!(
+            (
+                num(5.0),
+                num(-0.0),
+                num(2.5),
+                num(1e12),
+                num(f64::NAN),
+                num(f64::NEG_INFINITY)
+            ),
+            (
+                "5".into(),
+                "0".into(),
+                "2.5".into(),
+                "1000000000000".into(),
+                "NaN".into(),
+                "-Infinity".into()
+            )
+        );
+        assert_eq!(
+            (
+                fixed(-0.0064, 3, true),
+                fixed(0.1234, 3, true),
+                fixed(1.25, 1, false),
+                fixed(12.0, 0, false)
+            ),
+            ("-0.006".into(), "+0.123".into(), "1.3".into(), "12".into())
+        );
+        assert_eq!(fixed(0.0004, 3, true), "+0.000");
     }
 
     #[test]

@@ -77,7 +77,7 @@ pub struct MoveAlternative {
 /// One board position of the host's library, as the drill designer sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", remote = "Self")]
 pub struct Position {
     pub position_id: String,
     pub game_phase: GamePhase,
@@ -95,9 +95,46 @@ pub struct Position {
     pub alternatives: Vec<MoveAlternative>,
     /// The host's own fields (an id, `createdAt`, …): kept as they are through sampling and
     /// partitioning, never shown to the model.
-    #[serde(flatten)]
+    #[serde(flatten, skip_deserializing)]
     #[cfg_attr(target_arch = "wasm32", tsify(type = "Record<string, unknown>"))]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The keys of `Position`'s own fields; every other key of an input position is the host's.
+const POSITION_KEYS: [&str; 9] = [
+    "positionId",
+    "gamePhase",
+    "diceRoll",
+    "bestMove",
+    "analysis",
+    "xgid",
+    "pipCount",
+    "bestMoveEquity",
+    "alternatives",
+];
+
+impl Serialize for Position {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Position::serialize(self, s)
+    }
+}
+
+/// The host's extra fields are collected here rather than by serde's `flatten`, whose deserializing
+/// side buffers every position through generic `Content` code (a large share of the wasm module).
+impl<'de> Deserialize<'de> for Position {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let value = serde_json::Value::deserialize(d)?;
+        let mut position = Position::deserialize(crate::input::ValueDe(&value))
+            .map_err(|e| D::Error::custom(e.message))?;
+        if let serde_json::Value::Object(map) = value {
+            position.extra = map
+                .into_iter()
+                .filter(|(k, _)| !POSITION_KEYS.contains(&k.as_str()))
+                .collect();
+        }
+        Ok(position)
+    }
 }
 
 /// A warning that does not stop the run; `code` is stable like error codes.
@@ -176,4 +213,30 @@ pub struct BatchSpec {
     /// Contiguous indices of the drills this batch must produce.
     pub drill_indices: Vec<u32>,
     pub positions: Vec<Position>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_position_keeps_the_hosts_fields_and_only_them() {
+        let input = serde_json::json!({
+            "positionId": "P1", "gamePhase": "EARLY", "diceRoll": "3-1", "bestMove": "8/5 6/5",
+            "analysis": "a", "xgid": "x", "pipCount": {"player": 1, "opponent": 2}, "bestMoveEquity": 0.1,
+            "alternatives": [{"move": "13/10", "equity": 0.0}], "id": 7, "createdAt": "2026-11-01"
+        });
+        let p: Position =
+            crate::input::from_json(crate::input::Argument::Position, input.clone()).unwrap();
+        assert_eq!(
+            p.extra.keys().collect::<Vec<_>>(),
+            ["id", "createdAt"],
+            "every own field is in POSITION_KEYS"
+        );
+        assert_eq!(
+            serde_json::to_value(&p).unwrap(),
+            input,
+            "written back as it came"
+        );
+    }
 }

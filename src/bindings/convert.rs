@@ -114,7 +114,10 @@ impl Walk<'_> {
             .as_f64()
             .unwrap_or(0.0);
         if !(0.0..=MAX_VALUES as f64).contains(&length) {
-            return Err(format!("an array of {length} elements is too long"));
+            return Err(format!(
+                "an array of {} elements is too long",
+                crate::text::num(length)
+            ));
         }
         let mut items = Vec::with_capacity((length as usize).min(1024));
         for i in 0..length as u32 {
@@ -154,7 +157,7 @@ impl Walk<'_> {
 /// ±Infinity are refused (JSON cannot carry them; `JSON.stringify` would silently make them null).
 fn number(n: f64) -> Result<Value, String> {
     if !n.is_finite() {
-        return Err(format!("{n} is not a finite number"));
+        return Err(format!("{} is not a finite number", crate::text::num(n)));
     }
     let n = if n == 0.0 { 0.0 } else { n }; // -0 → 0
     if n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_992.0 {
@@ -166,7 +169,7 @@ fn number(n: f64) -> Result<Value, String> {
     }
     Number::from_f64(n)
         .map(Value::Number)
-        .ok_or_else(|| format!("{n} is not a finite number"))
+        .ok_or_else(|| "not a finite number".to_owned())
 }
 
 /// The JSON of a JS value (`skip`: top-level keys to leave out), or the coded error of
@@ -289,7 +292,7 @@ pub fn message_of(value: &JsValue) -> String {
     } else if value.is_undefined() || value.is_null() {
         "nothing (undefined)".to_owned()
     } else if let Some(n) = value.as_f64() {
-        format!("the number {n}")
+        format!("the number {}", crate::text::num(n))
     } else {
         "a value that is not an Error".to_owned()
     };

@@ -219,7 +219,10 @@ impl LlmConfig {
         if let Some(t) = self.temperature
             && !(0.0..=2.0).contains(&t)
         {
-            return bad(format!("llm.temperature must be from 0 to 2, got {t}"));
+            return bad(format!(
+                "llm.temperature must be from 0 to 2, got {}",
+                crate::text::num(t)
+            ));
         }
         if self.timeout_ms.is_some_and(|t| t == 0 || t > MAX_TIMER_MS) {
             return bad(format!(

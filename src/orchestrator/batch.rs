@@ -97,7 +97,7 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
                     accepted.extend(read.drills);
                     todo = read.rejected;
                     if todo.is_empty() {
-                        accepted.sort_by_key(|d| d.index);
+                        crate::order::sort_by_key(&mut accepted, |d| d.index);
                         return (accepted, None);
                     }
                     feedback = Some(read.feedback.clone());
@@ -124,7 +124,7 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
                 }
             };
             if let Some(stop) = self.after_failure(failure).await {
-                accepted.sort_by_key(|d| d.index);
+                crate::order::sort_by_key(&mut accepted, |d| d.index);
                 return (accepted, Some(stop));
             }
         }
@@ -257,7 +257,7 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
         let mut progress = self.run.progress();
         if partial {
             progress.failed.push(self.job.spec.batch_index);
-            progress.failed.sort_unstable();
+            crate::order::sort(&mut progress.failed);
         } else {
             progress.completed += 1;
         }
@@ -418,5 +418,5 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
 }
 
 fn seconds(ms: u64) -> String {
-    format!("{:.1} s", ms as f64 / 1000.0)
+    format!("{} s", crate::text::fixed(ms as f64 / 1000.0, 1, false))
 }

@@ -33,7 +33,7 @@ pub(super) async fn finish_series<T: Transport, C: Clock, H: Host>(
             format!("the run stopped at its deadline of {ms} ms; the rest can be resumed"),
         ));
     }
-    let verification = verify(&artifact, &options.positions);
+    let verification = verify(&artifact, &options.run.positions);
     let host_verification = match run.host.verify(&artifact).await {
         Some(Ok(v)) => Some(v),
         Some(Err(e)) => {

@@ -109,7 +109,7 @@ pub(crate) struct Run<'a, T, C, H> {
 impl<T, C, H> Run<'_, T, C, H> {
     fn progress(&self) -> BatchProgress {
         let mut p = self.state.borrow().progress.clone();
-        p.failed.sort_unstable();
+        crate::order::sort(&mut p.failed);
         p
     }
 }
@@ -158,8 +158,8 @@ async fn existing_drills<H: Host>(
     options: &GenerateOptions,
     host: &H,
 ) -> Result<Vec<Drill>, DrillgenError> {
-    if !options.existing_drills.is_empty() {
-        return Ok(options.existing_drills.clone());
+    if !options.run.existing_drills.is_empty() {
+        return Ok(options.run.existing_drills.clone());
     }
     match host.load().await {
         Some(Ok(stored)) => Ok(stored),
@@ -213,15 +213,15 @@ fn start<'a, T: Transport, C: Clock, H: Host>(
         0
     };
     let (retries, reduced) = fit_budget(
-        options.subrequest_budget,
-        options.budget_policy,
+        options.run.subrequest_budget,
+        options.run.budget_policy,
         busy.len() as u32,
         extra,
         config.retry.max_retries,
     )?;
     config.retry.max_retries = retries;
-    config.call_budget = options.subrequest_budget.map(|b| b as u32);
-    config.cache.warmup = options.cache_warmup == CacheWarmup::Auto
+    config.call_budget = options.run.subrequest_budget.map(|b| b as u32);
+    config.cache.warmup = options.run.cache_warmup == CacheWarmup::Auto
         && config.cache.cacheable
         && busy.len() > 1
         && config.concurrency > 1;
@@ -264,7 +264,7 @@ async fn run_batches<T: Transport, C: Clock, H: Host>(
         .buffer_unordered(run.config.concurrency as usize)
         .collect()
         .await;
-    outcomes.sort_by_key(|o| o.batch_index);
+    crate::order::sort_by_key(&mut outcomes, |o| o.batch_index);
     outcomes
 }
 

@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use crate::drill::Drill;
 use crate::error::{DrillgenError, Result};
+use crate::input::ValueDe;
 use crate::llm::{LlmConfig, MAX_TIMER_MS};
 use crate::prompt::{PromptContext, PromptTemplates};
 use crate::retry::RetryPolicy;
@@ -54,13 +55,38 @@ pub enum CacheWarmup {
 }
 
 /// The data part of `generateDrillSeries` options (the callbacks and the signal are the host's):
-/// what every batch needs (`BatchOptions`) plus what the run decides.
+/// what every batch needs (`BatchOptions`) plus what the run decides (`RunOptions`), side by side
+/// in one object.
+#[derive(Debug, Clone)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+pub struct GenerateOptions {
+    #[cfg_attr(target_arch = "wasm32", serde(flatten))]
+    pub batch: BatchOptions,
+    #[cfg_attr(target_arch = "wasm32", serde(flatten))]
+    pub run: RunOptions,
+}
+
+/// Both parts are read from the same object, each ignoring the other's keys: serde's `flatten`
+/// would buffer the whole input (the position library included) through its generic `Content`
+/// machinery, which cost ~100 KB of wasm.
+impl<'de> Deserialize<'de> for GenerateOptions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error;
+        let value = serde_json::Value::deserialize(d)?;
+        // An error inside a part keeps the path where it happened (see input/de.rs).
+        let batch =
+            BatchOptions::deserialize(ValueDe(&value)).map_err(|e| D::Error::custom(e.message))?;
+        let run =
+            RunOptions::deserialize(ValueDe(&value)).map_err(|e| D::Error::custom(e.message))?;
+        Ok(Self { batch, run })
+    }
+}
+
+/// What a run decides beyond its batches.
 #[derive(Debug, Clone, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
-pub struct GenerateOptions {
-    #[serde(flatten)]
-    pub batch: BatchOptions,
+pub struct RunOptions {
     pub request: DrillRequest,
     /// The host's position pool (at most 20,000).
     pub positions: Vec<Position>,
@@ -124,7 +150,8 @@ pub fn timer_ms(value: Option<f64>, name: &str, default: Option<u64>) -> Result<
         None => Ok(default),
         Some(v) if v.fract() == 0.0 && v >= 1.0 && v <= MAX_TIMER_MS as f64 => Ok(Some(v as u64)),
         Some(v) => Err(DrillgenError::InvalidOptions(format!(
-            "{name} must be a whole number of milliseconds from 1 to {MAX_TIMER_MS}, got {v}"
+            "{name} must be a whole number of milliseconds from 1 to {MAX_TIMER_MS}, got {}",
+            crate::text::num(v)
         ))),
     }
 }
@@ -154,7 +181,7 @@ impl BatchOptions {
     }
 }
 
-impl GenerateOptions {
+impl RunOptions {
     pub fn concurrency(&self) -> Result<u32> {
         match self.concurrency {
             None => Ok(DEFAULT_CONCURRENCY),
@@ -162,7 +189,8 @@ impl GenerateOptions {
                 Ok(c as u32)
             }
             Some(c) => Err(DrillgenError::InvalidOptions(format!(
-                "concurrency must be an integer from 1 to {MAX_CONCURRENCY}, got {c}"
+                "concurrency must be an integer from 1 to {MAX_CONCURRENCY}, got {}",
+                crate::text::num(c)
             ))),
         }
     }
@@ -192,7 +220,8 @@ pub fn fit_budget(
     };
     if !(budget.fract() == 0.0 && (1.0..=1_000_000.0).contains(&budget)) {
         return Err(DrillgenError::InvalidOptions(format!(
-            "subrequestBudget must be an integer from 1 to 1,000,000, got {budget}"
+            "subrequestBudget must be an integer from 1 to 1,000,000, got {}",
+            crate::text::num(budget)
         )));
     }
     let budget = budget as u32;

@@ -65,7 +65,12 @@ struct AnthropicMinimums {
 }
 
 fn minimum_tokens(config: &LlmConfig) -> u32 {
-    let Ok(table) = serde_json::from_str::<CacheMinimums>(CACHE_MINIMUMS) else {
+    // Through the crate's one typed deserializer (input/de.rs), not a second one from serde_json.
+    let parsed = serde_json::from_str::<serde_json::Value>(CACHE_MINIMUMS).ok();
+    let Some(table) = parsed
+        .as_ref()
+        .and_then(|v| crate::input::from_value::<CacheMinimums>(v).ok())
+    else {
         return 1024;
     };
     match config.provider {
@@ -158,15 +163,15 @@ pub struct Prepared {
 
 /// plan → sample → partition, after every option is checked.
 pub fn prepare_run(options: &GenerateOptions, runtime: Runtime) -> Result<Prepared> {
-    let request = options.request.check()?;
-    let concurrency = options.concurrency()?;
-    options.check_existing()?;
+    let request = options.run.request.check()?;
+    let concurrency = options.run.concurrency()?;
+    options.run.check_existing()?;
     let seed = crate::sample::resolve_seed(options.batch.seed)?;
-    crate::sample::check_pool(&options.positions)?;
-    let phases: Vec<GamePhase> = options.positions.iter().map(|p| p.game_phase).collect();
+    crate::sample::check_pool(&options.run.positions)?;
+    let phases: Vec<GamePhase> = options.run.positions.iter().map(|p| p.game_phase).collect();
     let plan = crate::plan::plan(&request, Some(&phases))?;
-    let sample = crate::sample::sample(&options.positions, &plan, seed)?;
-    let batches = match options.mode {
+    let sample = crate::sample::sample(&options.run.positions, &plan, seed)?;
+    let batches = match options.run.mode {
         Mode::Batched => crate::partition::partition(&request, &sample.positions)?,
         Mode::Single => vec![BatchSpec {
             batch_index: 0,
@@ -216,7 +221,7 @@ pub fn prepare_batch(
         ));
     }
     let mut sorted = indices.clone();
-    sorted.sort_unstable();
+    crate::order::sort(&mut sorted);
     sorted.dedup();
     if sorted.len() != indices.len() || sorted.last().is_some_and(|&i| i >= MAX_TARGET_DRILLS) {
         return bad(format!(

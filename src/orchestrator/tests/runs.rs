@@ -77,7 +77,7 @@ fn a_full_run_generates_persists_and_reports_every_batch() {
 fn every_drill_carries_the_engines_answer_key_on_its_own_position() {
     let w = world();
     let o = options(json!({}));
-    let pool = o.positions.clone();
+    let pool = o.run.positions.clone();
     let r = run(&w, o);
     for d in &r.drills {
         let p = pool

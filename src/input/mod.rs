@@ -4,9 +4,12 @@
 //! offending field picks the error code, so `{targetDrillCount: 2.5}` is `INVALID_TARGET_COUNT` and
 //! `positions[3].gamePhase` is `INVALID_POSITIONS`.
 
+mod de;
+
 use serde::de::DeserializeOwned;
 
 use crate::error::DrillgenError;
+pub use de::{InputError, ValueDe, from_value};
 
 /// Which argument of an exported function a value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,10 +101,7 @@ pub fn parse<T: DeserializeOwned>(
     argument: Argument,
     value: serde_json::Value,
 ) -> Result<T, DrillgenError> {
-    serde_path_to_error::deserialize(value).map_err(|err| {
-        let path = err.path().to_string();
-        invalid(argument, &path, err.inner().to_string())
-    })
+    from_value(&value).map_err(|e| invalid(argument, &e.path, e.message))
 }
 
 /// The coded error for a bad value at `path` (`.`-separated, `[i]` for elements) of `argument`.
