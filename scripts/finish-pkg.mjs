@@ -16,17 +16,16 @@ if (!version) throw new Error("no version in Cargo.toml");
 const manifest = JSON.parse(readFileSync(join(template, "package.json"), "utf8"));
 manifest.version = version;
 writeFileSync(join(pkg, "package.json"), JSON.stringify(manifest, null, 2) + "\n");
-for (const file of ["node.js", "workerd.js", "README.md"]) copyFileSync(join(template, file), join(pkg, file));
+for (const file of ["node.js", "edge.js", "workerd.js", "README.md"]) copyFileSync(join(template, file), join(pkg, file));
 rmSync(join(pkg, ".gitignore"), { force: true });
 
+// Idempotent: a second run (after editing pkg-template/) finds the block already rewritten.
 const dts = join(pkg, "drillgen.d.ts");
+const initOutput = "export interface InitOutput {\n    readonly memory: WebAssembly.Memory;\n}\n";
 const before = readFileSync(dts, "utf8");
-const after = before.replace(
-  /export interface InitOutput \{[\s\S]*?\n\}\n/,
-  "export interface InitOutput {\n    readonly memory: WebAssembly.Memory;\n}\n",
-);
-if (after === before) throw new Error("InitOutput block not found in drillgen.d.ts: wasm-bindgen output changed");
-writeFileSync(dts, after);
+const block = before.match(/export interface InitOutput \{[\s\S]*?\n\}\n/);
+if (!block) throw new Error("InitOutput block not found in drillgen.d.ts: wasm-bindgen output changed");
+if (block[0] !== initOutput) writeFileSync(dts, before.replace(block[0], initOutput));
 const raw = join(pkg, "drillgen_bg.wasm.d.ts");
 writeFileSync(raw, "/* Raw exports of the module: use drillgen.d.ts. */\nexport const memory: WebAssembly.Memory;\n");
 for (const file of manifest.files) readFileSync(join(pkg, file)); // every listed file exists

@@ -38,7 +38,7 @@ after(() => sim?.close());
 test("the tarball holds the package and nothing else", () => {
   const files = run("tar", ["tzf", tarball]).trim().split("\n").sort();
   assert.deepEqual(files, ["package/README.md", "package/drillgen.d.ts", "package/drillgen.js", "package/drillgen_bg.wasm",
-    "package/drillgen_bg.wasm.d.ts", "package/node.js", "package/package.json", "package/workerd.js"]);
+    "package/drillgen_bg.wasm.d.ts", "package/edge.js", "package/node.js", "package/package.json", "package/workerd.js"]);
   const size = statSync(tarball).size;
   console.log(`# tarball ${size} bytes`);
   assert.ok(size < 400 * 1024, `${size} bytes`);

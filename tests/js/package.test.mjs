@@ -12,9 +12,39 @@ test("the manifest names every entry the runtimes need", () => {
   assert.equal(manifest.name, "drillgen");
   assert.equal(manifest.type, "module");
   const root = manifest.exports["."];
-  assert.deepEqual(Object.keys(root), ["types", "workerd", "node", "browser", "import", "default"]);
+  assert.deepEqual(Object.keys(root), ["types", "workerd", "edge-light", "node", "browser", "import", "default"]);
   for (const file of manifest.files) readFileSync(new URL(file, pkgDir));
   assert.equal(manifest.version, readFileSync(new URL("../../Cargo.toml", import.meta.url), "utf8").match(/^version = "(.+)"/m)[1]);
+});
+
+/** Node's exports resolution: the first key, in the map's order, that the resolver's conditions hold. */
+function resolveExport(conditions) {
+  let target = manifest.exports["."];
+  while (typeof target === "object") {
+    const key = Object.keys(target).find((k) => k === "default" || conditions.includes(k));
+    target = target[key];
+  }
+  return target;
+}
+
+test("every runtime's and bundler's conditions reach the entry that instantiates there", () => {
+  const cases = [
+    ["Node 20 (import)", ["node", "import"], "./node.js"],
+    ["Node 20.19+ (require of ESM)", ["node", "require", "module-sync"], "./node.js"],
+    ["Bun", ["bun", "node", "import"], "./node.js"],
+    ["Deno", ["deno", "node", "import"], "./node.js"],
+    ["Next.js nodejs runtime, server components and route handlers", ["react-server", "node", "import", "module", "webpack", "production"], "./node.js"],
+    ["Next.js nodejs runtime, SSR of client components", ["node", "import", "module", "webpack", "production"], "./node.js"],
+    ["Next.js edge runtime (react-server layer)", ["react-server", "edge-light", "browser", "worker", "import", "module", "production"], "./edge.js"],
+    ["Vercel Edge Functions", ["edge-light", "worker", "browser", "import"], "./edge.js"],
+    ["Cloudflare Workers (wrangler)", ["workerd", "worker", "browser", "import"], "./workerd.js"],
+    ["Vite SSR", ["node", "import", "module", "production"], "./node.js"],
+    ["browsers (Vite, Next.js client, webpack)", ["browser", "import", "module", "production"], "./drillgen.js"],
+    ["web workers", ["worker", "browser", "import"], "./drillgen.js"],
+    ["anything else", ["import"], "./drillgen.js"],
+    ["TypeScript", ["types", "node", "import"], "./drillgen.d.ts"],
+  ];
+  for (const [who, conditions, entry] of cases) assert.equal(resolveExport(conditions), entry, who);
 });
 
 test("the public .d.ts has no `any` and types every export", () => {

@@ -1,0 +1,5 @@
+import { GenerateForm } from "./Form";
+
+export default function ActionPage() {
+  return <GenerateForm />;
+}

@@ -1,0 +1,14 @@
+"use client";
+
+import { useEffect, useState } from "react";
+import init, { planPositions } from "drillgen";
+
+export function Plan() {
+  const [text, setText] = useState("loading");
+  useEffect(() => {
+    init()
+      .then(() => setText(JSON.stringify(planPositions({ targetDrillCount: 20, gamePhases: ["EARLY", "MIDDLE"] }).perPhase)))
+      .catch((e: unknown) => setText(`error: ${String(e)}`));
+  }, []);
+  return <pre id="plan">{text}</pre>;
+}

@@ -1,0 +1,5 @@
+import { Plan } from "./Plan";
+
+export default function ClientPage() {
+  return <Plan />;
+}
