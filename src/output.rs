@@ -6,8 +6,10 @@
 //! or a single drill instead of `{"drills": [...]}`, extra drills (dropped), field names in another
 //! case, numbers where text was wanted, over-long or control-laden texts (cleaned and cut), and a
 //! difficulty in another case or spelled easy/medium/hard (mapped) or unusable (derived from the
-//! engine's equities). Rejected, per drill: a blank text (the schema's `pattern` excludes it) or a
-//! missing drill; the drills that were read are kept and only the rest is asked for again.
+//! engine's equities), a blank text (filled from the engine's analysis of the position: the model
+//! said nothing there, the engine did). Rejected, per drill: an item that is not an object, or a
+//! missing drill (the schema admits neither); the drills that were read are kept and only the rest
+//! is asked for again.
 
 use std::collections::BTreeMap;
 
@@ -65,7 +67,7 @@ pub fn read_batch_output(
     let mut items = items.into_iter();
     for (k, position) in slots.iter().enumerate() {
         let slot = match items.next() {
-            Some(Value::Object(fields)) => read_drill(&fields, position, &mut reading),
+            Some(Value::Object(fields)) => Ok(read_drill(&fields, position, &mut reading)),
             Some(_) => Err("is not a JSON object".to_owned()),
             None => Err("is missing".to_owned()),
         };
@@ -97,35 +99,55 @@ fn read_drill(
     fields: &Map<String, Value>,
     position: &Position,
     reading: &mut BatchReading,
-) -> Result<DrillDraft, String> {
-    let mut blank = Vec::new();
-    let mut text = |name: &'static str, max: usize, multiline: bool, reading: &mut BatchReading| {
+) -> DrillDraft {
+    let text = |name: &'static str, max: usize, multiline: bool, reading: &mut BatchReading| {
         let raw = field(fields, name, reading)
             .map(as_text)
             .unwrap_or_default();
         let cleaned = clean(&raw, max, multiline);
         if cleaned.is_empty() {
-            blank.push(name);
-        } else if cleaned != raw {
+            reading.repaired("TEXT_FROM_ENGINE");
+            return clean(&from_engine(name, position), max, multiline);
+        }
+        if cleaned != raw {
             reading.repaired("TEXT_CLEANED");
         }
         cleaned
     };
-    let title = text("title", TITLE_MAX, false, reading);
-    let principle = text("principle", PRINCIPLE_MAX, false, reading);
-    let question = text("question", QUESTION_MAX, true, reading);
-    let explanation = text("explanation", EXPLANATION_MAX, true, reading);
-    if !blank.is_empty() {
-        return Err(format!("has an empty {}", blank.join(", ")));
+    DrillDraft {
+        title: text("title", TITLE_MAX, false, reading),
+        principle: text("principle", PRINCIPLE_MAX, false, reading),
+        question: text("question", QUESTION_MAX, true, reading),
+        explanation: text("explanation", EXPLANATION_MAX, true, reading),
+        difficulty: difficulty(field(fields, "difficulty", reading), position, reading),
     }
-    let difficulty = difficulty(field(fields, "difficulty", reading), position, reading);
-    Ok(DrillDraft {
-        title,
-        principle,
-        question,
-        explanation,
-        difficulty,
-    })
+}
+
+/// A text the model left blank, from what the engine says about the position.
+fn from_engine(name: &str, p: &Position) -> String {
+    let phase = p.game_phase.as_str();
+    match name {
+        "title" => format!(
+            "{}{} · {} to play",
+            &phase[..1],
+            phase[1..].to_ascii_lowercase(),
+            p.dice_roll
+        ),
+        "question" => format!("You are on roll with {}. Which play is best?", p.dice_roll),
+        "principle" => lesson(&p.analysis),
+        _ => p.analysis.clone(),
+    }
+}
+
+/// An analysis ends on its lesson ("Principle: …", "Remember: …"): its last sentence.
+fn lesson(analysis: &str) -> String {
+    let trimmed = analysis.trim().trim_end_matches(['.', '!']);
+    let last = trimmed.rsplit(". ").next().unwrap_or(trimmed);
+    let lesson = last
+        .split_once(": ")
+        .filter(|(head, _)| head.len() < 40)
+        .map_or(last, |(_, rest)| rest);
+    format!("{lesson}.")
 }
 
 /// The field `name`, or one whose name differs only in case (a repair).
@@ -389,17 +411,29 @@ mod tests {
     }
 
     #[test]
-    fn blank_and_missing_drills_are_rejected_one_by_one() {
+    fn blank_texts_come_from_the_engine_and_missing_drills_are_rejected_one_by_one() {
         let mut blank = drill("b");
         blank["explanation"] = json!("   ");
-        let r = read(&json!({"drills": [drill("a"), blank]}).to_string(), 3).unwrap();
-        assert_eq!(titles(&r), ["a", "-", "-"]);
+        blank["title"] = json!("\u{0007}");
+        let r = read(&json!({"drills": [drill("a"), blank, 5]}).to_string(), 4).unwrap();
+        assert_eq!(titles(&r), ["a", "Early · 3-1 to play", "-", "-"]);
+        let Ok(filled) = &r.slots[1] else { panic!() };
+        assert_eq!(
+            filled.explanation,
+            positions(2)[1].analysis,
+            "the engine's analysis explains the best move"
+        );
+        assert_eq!(r.repairs.get("TEXT_FROM_ENGINE"), Some(&2));
         let message = feedback(&r);
         assert!(
-            message.contains("drill 2 of 3 has an empty explanation"),
+            message.contains("drill 3 of 4 is not a JSON object"),
             "{message}"
         );
-        assert!(message.contains("drill 3 of 3 is missing"), "{message}");
+        assert!(message.contains("drill 4 of 4 is missing"), "{message}");
+        assert_eq!(
+            lesson("It hits. Remember: split against few builders."),
+            "split against few builders."
+        );
     }
 
     #[test]
@@ -409,7 +443,7 @@ mod tests {
             "{\"drills\": 5}",
             "[]",
             &"x".repeat(3_000_000),
-            "{\"drills\": [{}]}",
+            "{\"drills\": [7, null]}",
         ] {
             let e = read(content, 2).unwrap_err();
             assert_eq!(e.code(), "INVALID_OUTPUT", "{content:.40}");

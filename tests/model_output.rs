@@ -25,8 +25,8 @@ fn library() -> &'static [Position] {
     })
 }
 
-/// A string the schema admits: `pattern: "\\S"` means at least one non-space character. Drawn from
-/// a mix of plain text, control characters, bidi overrides, emoji and very long runs.
+/// A string the schema admits (any: the schema has no length or pattern keywords), drawn from a
+/// mix of plain text, blanks, control characters, bidi overrides, emoji and very long runs.
 fn text(rng: &mut TestRng) -> String {
     let pieces = [
         "Make the 5-point",
@@ -43,28 +43,12 @@ fn text(rng: &mut TestRng) -> String {
     ];
     let len = match rng.random_range(0..10) {
         0 => rng.random_range(300..3000),
+        1 => 0,
         _ => rng.random_range(1..12),
     };
-    let mut s: String = (0..len)
+    (0..len)
         .map(|_| pieces[rng.random_range(0..pieces.len())])
-        .collect();
-    if !matches_visible_text_pattern(&s) {
-        s.push('y');
-    }
-    s
-}
-
-/// `VISIBLE_TEXT_PATTERN` as a predicate: some character outside `\s`, C0/C1 controls and the bidi
-/// controls. (tests/js/package.test.mjs checks the same strings against the pattern with a real
-/// JS RegExp, so this reading of it is not only ours.)
-fn matches_visible_text_pattern(s: &str) -> bool {
-    s.chars().any(|c| {
-        !(c.is_whitespace()
-            || c == '\u{feff}'
-            || c.is_control()
-            || ('\u{202a}'..='\u{202e}').contains(&c)
-            || ('\u{2066}'..='\u{2069}').contains(&c))
-    })
+        .collect()
 }
 
 /// A random instance of `schema` (object, array, string with enum or pattern), as a decoder held
@@ -105,7 +89,7 @@ proptest! {
         let reading = read_batch_output(&value.to_string(), &slots).expect("an admitted instance is read");
         prop_assert_eq!(reading.slots.len(), n);
         for slot in &reading.slots {
-            let draft = slot.as_ref().expect("an admitted drill is never rejected");
+                let draft = slot.as_ref().expect("an admitted drill is never rejected (blank texts come from the engine)");
             for (text, max) in [(&draft.title, TITLE_MAX), (&draft.principle, PRINCIPLE_MAX), (&draft.question, QUESTION_MAX), (&draft.explanation, EXPLANATION_MAX)] {
                 prop_assert!(!text.trim().is_empty());
                 prop_assert!(text.chars().count() <= max, "{} > {max}", text.chars().count());
@@ -197,24 +181,6 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
             .prop_map(|pairs| Value::Object(pairs.into_iter().collect())),
         ]
     })
-}
-
-#[test]
-fn the_pattern_predicate_reads_the_pattern() {
-    assert_eq!(
-        drillgen::drill::VISIBLE_TEXT_PATTERN,
-        r"[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]"
-    );
-    for (text, admitted) in [
-        ("a", true),
-        (" \t\n", false),
-        ("\u{7}\u{202e}", false),
-        (" é ", true),
-        ("🎲", true),
-        ("\u{85}", false),
-    ] {
-        assert_eq!(matches_visible_text_pattern(text), admitted, "{text:?}");
-    }
 }
 
 #[test]

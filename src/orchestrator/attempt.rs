@@ -42,6 +42,8 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
         }
         let stream = run.warm_batch == Some(spec.batch_index);
         let cache_control = config.llm.provider == Provider::Anthropic && config.cache.cacheable;
+        let permit = run.limiter.acquire().await;
+        let limit = run.limiter.limit();
         let shape = run.state.borrow().negotiation.shape(stream, cache_control);
         if let Err(e) = self.count_call() {
             return failed(e);
@@ -58,7 +60,12 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
                 run.gate.open();
             }
         };
-        let response = match run.transport.send(request, limits, &began).await {
+        let sent = run.transport.send(request, limits, &began).await;
+        if matches!(sent, Err(DrillgenError::Timeout { .. })) {
+            self.lower_concurrency(limit, permit.others());
+        }
+        drop(permit);
+        let response = match sent {
             Ok(r) => r,
             Err(e) => return Attempt::Failed(CallFailure::from(e), shape),
         };
@@ -91,6 +98,18 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
             rejected,
             feedback: message,
         })
+    }
+
+    fn lower_concurrency(&self, seen: u32, others: u32) {
+        if let Some((from, to)) = self.run.limiter.timed_out(seen, others) {
+            let warning = crate::types::Warning::new(
+                "CONCURRENCY_LOWERED",
+                format!(
+                    "a call timed out while {others} others were in flight (a server that answers one request at a time queues them): calls in flight lowered from {from} to {to} for the rest of the run"
+                ),
+            );
+            self.run.state.borrow_mut().warnings.push(warning);
+        }
     }
 
     /// Counts a call against `subrequestBudget`, or refuses it.

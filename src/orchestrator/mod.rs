@@ -33,7 +33,7 @@ pub use options::{
     fit_budget,
 };
 pub use prepare::{CacheReport, Prepared, RunConfig, cache_key_for, prepare_batch, prepare_run};
-use state::{Gate, RunState};
+use state::{Gate, Limiter, RunState};
 
 use crate::drill::Drill;
 use crate::error::DrillgenError;
@@ -104,6 +104,8 @@ pub(crate) struct Run<'a, T, C, H> {
     pub gate: Gate,
     /// The batch that warms the prompt cache: it streams, the others wait for its response to begin.
     pub warm_batch: Option<u32>,
+    /// Calls in flight, at most `concurrency`, halved when queued calls time out.
+    pub limiter: Limiter,
 }
 
 impl<T, C, H> Run<'_, T, C, H> {
@@ -240,6 +242,7 @@ fn start<'a, T: Transport, C: Clock, H: Host>(
     state.progress.completed = (jobs.len() - busy.len()) as u32;
     let warm_batch = config.cache.warmup.then(|| busy[0]);
     Ok(Run {
+        limiter: Limiter::new(config.concurrency),
         gate: if warm_batch.is_some() {
             Gate::default()
         } else {
@@ -295,6 +298,7 @@ pub async fn generate_batch<T: Transport, C: Clock, H: Host>(
         state: RefCell::new(state),
         gate: Gate::opened(),
         warm_batch: None,
+        limiter: Limiter::new(1),
     };
     let job = BatchJob {
         todo: batch.drill_indices.clone(),

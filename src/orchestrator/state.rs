@@ -81,3 +81,79 @@ impl Drop for GateGuard<'_> {
         self.0.open();
     }
 }
+
+/// How many LLM calls of the run may be in flight. It starts at `concurrency` and halves when a
+/// call times out while others were in flight: a server that answers one request at a time
+/// (llama.cpp's Python server, a GPU box behind a queue) makes the queued ones time out, and
+/// retrying them at the same width only queues them again. Calls that started under a higher limit
+/// do not lower it again, so simultaneous timeouts halve it once.
+pub(crate) struct Limiter {
+    limit: Cell<u32>,
+    in_flight: Cell<u32>,
+    waiters: RefCell<Vec<Waker>>,
+}
+
+impl Limiter {
+    pub fn new(limit: u32) -> Self {
+        Self {
+            limit: Cell::new(limit.max(1)),
+            in_flight: Cell::new(0),
+            waiters: RefCell::new(Vec::new()),
+        }
+    }
+
+    pub fn limit(&self) -> u32 {
+        self.limit.get()
+    }
+
+    /// A permit to call; waits while `limit` calls are in flight.
+    pub fn acquire(&self) -> Acquire<'_> {
+        Acquire(self)
+    }
+
+    /// After a timeout of a call that started under `seen` with `others` in flight: the new
+    /// limit, if it was lowered.
+    pub fn timed_out(&self, seen: u32, others: u32) -> Option<(u32, u32)> {
+        let now = self.limit.get();
+        if others == 0 || seen != now || now == 1 {
+            return None;
+        }
+        self.limit.set(now / 2);
+        Some((now, now / 2))
+    }
+}
+
+pub(crate) struct Acquire<'a>(&'a Limiter);
+
+impl<'a> Future for Acquire<'a> {
+    type Output = Permit<'a>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Permit<'a>> {
+        let l = self.0;
+        if l.in_flight.get() < l.limit.get() {
+            l.in_flight.set(l.in_flight.get() + 1);
+            return Poll::Ready(Permit(l));
+        }
+        l.waiters.borrow_mut().push(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// One call in flight; ends (and lets a waiting call go) on drop.
+pub(crate) struct Permit<'a>(&'a Limiter);
+
+impl Permit<'_> {
+    /// Other calls in flight besides this one.
+    pub fn others(&self) -> u32 {
+        self.0.in_flight.get().saturating_sub(1)
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        let l = self.0;
+        l.in_flight.set(l.in_flight.get().saturating_sub(1));
+        for waker in l.waiters.borrow_mut().drain(..) {
+            waker.wake();
+        }
+    }
+}

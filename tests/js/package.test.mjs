@@ -140,10 +140,10 @@ test("the batch schema is the same for every batch of a size, so providers can c
   assert.deepEqual(a, b);
   assert.equal(a.properties.drills.minItems, 2);
   assert.deepEqual(Object.keys(a.properties.drills.items.properties), ["title", "principle", "question", "explanation", "difficulty"]);
-  // The text pattern, read by a real RegExp engine: the same verdicts as tests/model_output.rs.
-  const visible = new RegExp(a.properties.drills.items.properties.title.pattern, "u");
-  const cases = [["a", true], [" \t\n", false], ["\u0007\u202e", false], [" é ", true], ["🎲", true], ["\u0085", false]];
-  for (const [text, admitted] of cases) assert.equal(visible.test(text), admitted, JSON.stringify(text));
+  // No pattern and no length keywords: llama.cpp drops the whole schema on an unanchored pattern and
+  // OpenAI strict mode refuses maxLength (out/real-model-facts.md, platforms notes).
+  const texts = Object.values(a.properties.drills.items.properties).filter((p) => p.type === "string" && !p.enum);
+  assert.ok(texts.every((p) => !("pattern" in p) && !("maxLength" in p) && !("minLength" in p)));
 });
 
 test("positions keep the host's own fields through sampling and partitioning", () => {

@@ -125,7 +125,7 @@ fn retry_after_is_honoured_up_to_a_minute() {
 fn bad_output_is_retried_with_the_reason_and_good_drills_are_kept() {
     let w = world();
     w.llm.script(10, &[Reply::Short(3)]);
-    w.llm.script(13, &[Reply::Blank(0)]);
+    w.llm.script(13, &[Reply::NotObject(0)]);
     let r = run(&w, options(json!({})));
     assert_eq!(r.drills.len(), 25);
     let calls = w.llm.calls.borrow();
@@ -279,4 +279,37 @@ fn hostile_usage_figures_cannot_break_the_result() {
     let r = run(&w, options(json!({})));
     assert!(r.usage.input_tokens < 2 * crate::llm::MAX_TOKENS_PER_CALL);
     assert!(serde_json::to_string(&r).is_ok());
+}
+
+#[test]
+fn calls_that_time_out_in_a_servers_queue_lower_the_concurrency() {
+    let w = world();
+    w.llm.serial.set(true);
+    let retry = json!({ "maxRetries": 6, "baseDelayMs": 1, "maxDelayMs": 2 });
+    let r = run(&w, options(json!({ "concurrency": 4, "retry": retry })));
+    assert_eq!(
+        r.drills.len(),
+        25,
+        "every batch gets through once calls stop queueing"
+    );
+    let lowered: Vec<&str> = r
+        .warnings
+        .iter()
+        .filter(|wn| wn.code == "CONCURRENCY_LOWERED")
+        .map(|wn| wn.message.as_str())
+        .collect();
+    assert!(
+        !lowered.is_empty() && lowered[0].contains("from 4 to 2"),
+        "{lowered:?}"
+    );
+    assert!(
+        lowered.len() <= 2,
+        "simultaneous timeouts halve once: {lowered:?}"
+    );
+    // One at a time against a serial server: no timeouts, nothing lowered.
+    let w = world();
+    w.llm.serial.set(true);
+    let r = run(&w, options(json!({ "concurrency": 1 })));
+    assert!(r.warnings.iter().all(|wn| wn.code != "CONCURRENCY_LOWERED"));
+    assert!(r.batches.iter().all(|b| b.attempts == 1));
 }

@@ -49,8 +49,8 @@ enum Reply {
     Fail(DrillgenError),
     /// Only the first `n` drills.
     Short(usize),
-    /// Drill `k` (0-based) has a blank explanation.
-    Blank(usize),
+    /// Item `k` (0-based) is not a drill object.
+    NotObject(usize),
     NotJson,
     /// The host's stop fires while this request is in flight.
     StopDuring(DrillgenError),
@@ -73,6 +73,9 @@ struct FakeLlm {
     script: RefCell<HashMap<u32, VecDeque<Reply>>>,
     default: RefCell<Option<Reply>>,
     personality: RefCell<Option<Personality>>,
+    /// A server that answers one request at a time: a call that arrives while another is in
+    /// flight waits in its queue past the client's timeout.
+    serial: Cell<bool>,
     calls: RefCell<Vec<Call>>,
     in_flight: Cell<u32>,
     max_in_flight: Cell<u32>,
@@ -196,6 +199,10 @@ impl Transport for FakeLlm {
         if let Some(refusal) = self.personality.borrow().as_ref().and_then(|p| p(&body)) {
             return reply(refusal.0, vec![], refusal.1);
         }
+        if self.serial.get() && self.in_flight.get() > 0 {
+            yield_times(3).await;
+            return Err(DrillgenError::Timeout { ms: 120_000 });
+        }
         self.in_flight.set(self.in_flight.get() + 1);
         self.max_in_flight
             .set(self.max_in_flight.get().max(self.in_flight.get()));
@@ -205,14 +212,14 @@ impl Transport for FakeLlm {
         }
         yield_times(3).await;
         self.in_flight.set(self.in_flight.get() - 1);
-        let drills = |n: usize, blank: Option<usize>| {
+        let drills = |n: usize, broken: Option<usize>| {
             let mut d: Vec<Value> = slots
                 .iter()
                 .take(n)
                 .map(|(i, p)| drill_json(*i, p))
                 .collect();
-            if let Some(k) = blank {
-                d[k]["explanation"] = json!("  ");
+            if let Some(k) = broken {
+                d[k] = json!(7);
             }
             json!({ "drills": d }).to_string()
         };
@@ -223,7 +230,7 @@ impl Transport for FakeLlm {
                 answer(anthropic, stream, &drills(slots.len(), None), slots.len()),
             ),
             Reply::Short(n) => reply(200, vec![], answer(anthropic, stream, &drills(n, None), n)),
-            Reply::Blank(k) => reply(
+            Reply::NotObject(k) => reply(
                 200,
                 vec![],
                 answer(
