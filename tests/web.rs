@@ -236,3 +236,52 @@ fn the_pipeline_round_trips_through_js_values() {
     let report: JsValue = verify_artifact(artifact, positions).expect("report");
     assert_eq!(get(&report, "passed").as_bool(), Some(true));
 }
+
+/// A getter that throws, a NaN, a Proxy that refuses to list its keys, a symbol, a cycle: coded
+/// errors naming the field, never an exception escaping from wasm.
+#[wasm_bindgen_test]
+fn hostile_values_become_coded_errors_naming_the_field() {
+    let make = js_sys::Function::new_no_args(
+        "return [
+            { get targetDrillCount() { throw new Error('getter boom'); } },
+            { targetDrillCount: NaN },
+            new Proxy({}, { ownKeys() { throw 'not even an Error'; } }),
+            { gamePhases: [Symbol('x')] },
+            (() => { const a = {}; a.self = a; return a; })(),
+        ];",
+    );
+    let cases = js_sys::Array::from(&make.call0(&JsValue::UNDEFINED).expect("cases"));
+    let expected = [
+        "INVALID_TARGET_COUNT",
+        "INVALID_TARGET_COUNT",
+        "INVALID_REQUEST",
+        "INVALID_PHASES",
+        "INVALID_REQUEST",
+    ];
+    for (case, code) in cases.iter().zip(expected) {
+        assert_eq!(code_of(plan_positions(case, NONE)), code);
+    }
+    let Err(e) = plan_positions(cases.get(0), NONE) else {
+        panic!("accepted")
+    };
+    let message = get(&e, "message").as_string().unwrap_or_default();
+    assert!(
+        message.contains("targetDrillCount") && message.contains("getter boom"),
+        "{message}"
+    );
+}
+
+#[wasm_bindgen_test]
+fn boards_render_and_bad_xgids_are_coded() {
+    let xgid = "XGID=-b----E-C---eE---c-e----B-:0:0:1:21:0:0:0:0:10";
+    let svg = render_board(JsValue::from_str(xgid), NONE).expect("svg");
+    assert!(svg.starts_with("<svg") && svg.contains("role=\"img\""));
+    assert_eq!(
+        code_of(render_board(JsValue::from_str("XGID=nonsense"), NONE)),
+        "INVALID_XGID"
+    );
+    assert_eq!(
+        code_of(render_board(JsValue::from_f64(4.0), NONE)),
+        "INVALID_XGID"
+    );
+}
