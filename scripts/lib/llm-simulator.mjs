@@ -121,7 +121,7 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, p
     const batch = batchOf(provider, body);
     const fault = refused ? null : (queues.get(String(batch.indices[0]))?.shift() ?? queues.get("*")?.shift());
     const stream = body.stream === true;
-    const entry = { provider, headers: req.headers, body, indices: batch.indices, fault: fault ?? null, at: Date.now(), stream, refused: refused?.status ?? null, cachedTokens: 0, promptTokens: 0 };
+    const entry = { provider, headers: req.headers, body, indices: batch.indices, fault: fault ?? null, at: Date.now(), stream, refused: refused?.status ?? null, cachedTokens: 0, writtenTokens: 0, promptTokens: 0 };
     requests.push(entry);
     if (refused) return res.writeHead(refused.status, json).end(refused.body);
     if (fault === "hang" || req.url.includes("/hang/")) return; // never answers; the client's timeout must fire
@@ -154,7 +154,7 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, p
     const prompt = JSON.stringify(body.messages ?? []) + JSON.stringify(body.system ?? "") + JSON.stringify(body.tools ?? body.response_format ?? "");
     const promptTokens = tokens(prompt);
     const cached = cache.lookup(provider, body.model, prefixOf(provider, body), entry.at, latencyMs);
-    Object.assign(entry, { cachedTokens: cached.read, promptTokens });
+    Object.assign(entry, { cachedTokens: cached.read, writtenTokens: cached.written, promptTokens });
     const output = tokens(text);
     const usage = usageOf(provider, promptTokens, cached, output, fault);
     const finish = fault === "length" ? "length" : "stop";
