@@ -75,6 +75,7 @@ pub fn parse_response(v: &Value) -> Result<Completion, CallFailure> {
     let usage = Usage {
         input_tokens: plain.saturating_add(read).saturating_add(created),
         cached_input_tokens: read,
+        cache_write_input_tokens: created,
         output_tokens: token_count(&u["output_tokens"]),
     };
     let fail = |m: String| CallFailure::invalid_output(m, usage);
@@ -170,14 +171,15 @@ mod tests {
     #[test]
     fn tool_input_and_cache_usage_are_read() {
         let body = r#"{"content":[{"type":"tool_use","name":"submit_drills","input":{"drills":[]}}],"stop_reason":"tool_use",
-            "usage":{"input_tokens":200,"cache_read_input_tokens":1800,"cache_creation_input_tokens":0,"output_tokens":500}}"#;
+            "usage":{"input_tokens":200,"cache_read_input_tokens":1800,"cache_creation_input_tokens":300,"output_tokens":500}}"#;
         let c = json_body(body).and_then(|v| parse_response(&v)).unwrap();
         assert_eq!(c.content, r#"{"drills":[]}"#);
         assert_eq!(
             c.usage,
             Usage {
-                input_tokens: 2000,
+                input_tokens: 2300,
                 cached_input_tokens: 1800,
+                cache_write_input_tokens: 300,
                 output_tokens: 500
             }
         );

@@ -39,13 +39,17 @@ pub struct HttpResponse {
     pub body: String,
 }
 
-/// Tokens of one call. `input_tokens` counts every prompt token, cached ones included.
+/// Tokens of one call, as the provider bills them. `input_tokens` counts every prompt token:
+/// those read from the prompt cache (`cached_input_tokens`, billed at a discount) and those written
+/// to it (`cache_write_input_tokens`, Anthropic bills them at 1.25×; OpenAI does not bill writes)
+/// included.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Usage {
     pub input_tokens: u64,
     pub cached_input_tokens: u64,
+    pub cache_write_input_tokens: u64,
     pub output_tokens: u64,
 }
 

@@ -70,6 +70,7 @@ pub fn parse_response(v: &Value) -> Result<Completion, CallFailure> {
     let usage = Usage {
         input_tokens: token_count(&u["prompt_tokens"]),
         cached_input_tokens: token_count(&u["prompt_tokens_details"]["cached_tokens"]),
+        cache_write_input_tokens: 0,
         output_tokens: token_count(&u["completion_tokens"]),
     };
     let choice = &v["choices"][0];
@@ -198,6 +199,7 @@ mod tests {
             Usage {
                 input_tokens: 1200,
                 cached_input_tokens: 1024,
+                cache_write_input_tokens: 0,
                 output_tokens: 300
             }
         );

@@ -35,6 +35,7 @@ fn a_full_run_generates_persists_and_reports_every_batch() {
         Usage {
             input_tokens: 5000,
             cached_input_tokens: 4000,
+            cache_write_input_tokens: 0,
             output_tokens: 2500
         }
     );
