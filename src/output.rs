@@ -254,10 +254,38 @@ fn extract_json(content: &str) -> Option<(Value, bool)> {
     best.map(|v| (v, true))
 }
 
+/// Syntax repairs, in turn: none, trailing commas, raw control characters inside strings (a
+/// small model under a loose grammar writes a real line break in a text).
 fn parse_relaxed(span: &str) -> Option<Value> {
     serde_json::from_str(span)
         .ok()
         .or_else(|| serde_json::from_str(&without_trailing_commas(span)).ok())
+        .or_else(|| serde_json::from_str(&without_trailing_commas(&escaped_controls(span))).ok())
+}
+
+/// Raw control characters inside JSON strings, escaped (`\n`, `\t`, `\u0007`).
+fn escaped_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string && !escaped && c.is_control() && (c as u32) < 0x20 {
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                _ => out.push_str(&format!("\\u{:04x}", c as u32)),
+            }
+            continue;
+        }
+        if in_string {
+            escaped = !escaped && c == '\\';
+            in_string = escaped || c != '"';
+        } else {
+            in_string = c == '"';
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Top-level balanced `{…}` / `[…]` spans, outside strings, in order of appearance.
@@ -368,6 +396,10 @@ mod tests {
                 "JSON_EXTRACTED",
             ),
             (body.replace("}]}", "},]}"), "JSON_EXTRACTED"),
+            (
+                body.replace("Make points", "Make\npoints\t"),
+                "JSON_EXTRACTED",
+            ),
             (
                 json!([drill("a"), drill("b")]).to_string(),
                 "DRILLS_WRAPPED",
