@@ -19,7 +19,10 @@ const CONTEXTS = {
 // Latency: 1.5 s to the first token is typical of hosted APIs for a ~2.5k-token prompt without
 // extended reasoning; 10 ms per output token is ~100 tokens/s, the order of GPT-5.1's and Sonnet
 // 4.5's published throughput. Output time dominates a batch (~520 tokens → ~5 s).
-const LATENCY_MS = 1500, MS_PER_TOKEN = 10, RUNS = 3, CONCURRENCY = 4;
+const LATENCY_MS = 1500,
+  MS_PER_TOKEN = 10,
+  RUNS = 3,
+  CONCURRENCY = 4;
 const PHASES = ["EARLY", "MIDDLE", "BEAROFF"];
 
 // Prices as multiples of the model's uncached input price.
@@ -41,16 +44,21 @@ function lanes() {
   for (const context of Object.keys(CONTEXTS)) {
     for (const drills of [25, 100]) {
       for (const provider of Object.keys(PROVIDERS)) {
-        for (const warmup of ["off", "auto"]) out.push(repeat({ context, drills, provider, model: PROVIDERS[provider].model, warmup, mode: "batched" }));
+        for (const warmup of ["off", "auto"])
+          out.push(repeat({ context, drills, provider, model: PROVIDERS[provider].model, warmup, mode: "batched" }));
       }
     }
   }
   // A model whose minimum (2,048) is above the short context's prefix: nothing to warm.
-  for (const warmup of ["off", "auto"]) out.push(repeat({ context: "data/context.json", drills: 25, provider: "anthropic", model: "claude-sonnet-4-6", warmup, mode: "batched" }));
+  for (const warmup of ["off", "auto"])
+    out.push(
+      repeat({ context: "data/context.json", drills: 25, provider: "anthropic", model: "claude-sonnet-4-6", warmup, mode: "batched" }),
+    );
   // One call for the whole series: its wall time stands in for the spec's fixed loading (the
   // simulator's latency depends on output tokens only). 100 drills take ~110 s: one lane per run.
   out.push(repeat({ context: "data/context.json", drills: 25, provider: "openai", model: "gpt-5.1", warmup: "off", mode: "single" }));
-  for (let i = 0; i < RUNS; i++) out.push([{ context: "data/context.json", drills: 100, provider: "openai", model: "gpt-5.1", warmup: "off", mode: "single" }]);
+  for (let i = 0; i < RUNS; i++)
+    out.push([{ context: "data/context.json", drills: 100, provider: "openai", model: "gpt-5.1", warmup: "off", mode: "single" }]);
   return out;
 }
 const repeat = (job) => Array.from({ length: RUNS }, () => job);
@@ -59,11 +67,22 @@ const keyOf = (j) => [j.context, j.drills, j.provider, j.model, j.warmup, j.mode
 async function runOnce(job, url, seed) {
   const t0 = performance.now();
   const result = await drillgen.generateDrillSeries({
-    artifactId: `cache-${seed}`, request: { targetDrillCount: job.drills, gamePhases: PHASES },
-    positions, context: CONTEXTS[job.context], seed, mode: job.mode, concurrency: CONCURRENCY, cacheWarmup: job.warmup,
+    artifactId: `cache-${seed}`,
+    request: { targetDrillCount: job.drills, gamePhases: PHASES },
+    positions,
+    context: CONTEXTS[job.context],
+    seed,
+    mode: job.mode,
+    concurrency: CONCURRENCY,
+    cacheWarmup: job.warmup,
     // What drillgen sends to api.openai.com by default; the simulator's "openai" personality
     // refuses max_tokens for gpt-5.x as the real API does.
-    llm: { provider: job.provider, baseUrl: url, model: job.model, maxTokensField: job.provider === "openai" ? "max_completion_tokens" : undefined },
+    llm: {
+      provider: job.provider,
+      baseUrl: url,
+      model: job.model,
+      maxTokensField: job.provider === "openai" ? "max_completion_tokens" : undefined,
+    },
     persist: () => {},
   });
   const wall = performance.now() - t0;
@@ -89,7 +108,11 @@ async function runLane(lane, sim, next) {
     const run = await runOnce(job, sim.urls[server], 100 + runs.length);
     const calls = await sim.calls(server);
     const price = PROVIDERS[job.provider];
-    runs.push({ ...run, bill: billedInput(calls, run.usage, price), bill41: price.read41 && billedInput(calls, run.usage, price, price.read41) });
+    runs.push({
+      ...run,
+      bill: billedInput(calls, run.usage, price),
+      bill41: price.read41 && billedInput(calls, run.usage, price, price.read41),
+    });
   }
   return { job: lane[0], runs };
 }
@@ -106,7 +129,12 @@ function summarize({ job, runs }) {
 /** The spec's design: one call, 96 positions loaded, the shared prefix once, nothing cached. */
 function fixedLoading(job, outputTokens) {
   const plan = drillgen.planPositions({ targetDrillCount: job.drills, gamePhases: PHASES });
-  const batch = { batchIndex: 0, totalBatches: 1, drillIndices: Array.from({ length: job.drills }, (_, i) => i), positions: positions.slice(0, job.drills) };
+  const batch = {
+    batchIndex: 0,
+    totalBatches: 1,
+    drillIndices: Array.from({ length: job.drills }, (_, i) => i),
+    positions: positions.slice(0, job.drills),
+  };
   const system = drillgen.buildBatchPrompt(batch, CONTEXTS[job.context]).system;
   const schema = JSON.stringify(drillgen.batchOutputSchema(batch));
   const prefix = Math.floor((Buffer.byteLength(system) + Buffer.byteLength(schema)) / 4); // drillgen's estimate
@@ -118,13 +146,33 @@ const pct = (x, base) => `${Math.round((100 * x) / base)} %`;
 const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
 const row = (cells) => `| ${cells.join(" | ")} |`;
 
-const HEAD = ["drills", "model", "schedule", "prefix (min)", "input", "cached read", "cache write", "billed input", "input cost vs off", "total cost vs off", "wall"];
+const HEAD = [
+  "drills",
+  "model",
+  "schedule",
+  "prefix (min)",
+  "input",
+  "cached read",
+  "cache write",
+  "billed input",
+  "input cost vs off",
+  "total cost vs off",
+  "wall",
+];
 
 function tableRows(context, results, singles) {
   const lines = [row(HEAD), row(HEAD.map(() => "---"))];
   for (const drills of [25, 100]) {
     for (const provider of Object.keys(PROVIDERS)) {
-      const pick = (warmup) => results.find((r) => r.job.context === context && r.job.drills === drills && r.job.provider === provider && r.job.model === PROVIDERS[provider].model && r.job.warmup === warmup);
+      const pick = (warmup) =>
+        results.find(
+          (r) =>
+            r.job.context === context &&
+            r.job.drills === drills &&
+            r.job.provider === provider &&
+            r.job.model === PROVIDERS[provider].model &&
+            r.job.warmup === warmup,
+        );
       lines.push(...configRows(pick("off"), pick("auto"), singles.get(drills)));
     }
   }
@@ -136,20 +184,57 @@ function configRows(off, auto, single) {
   const total = (billed, output) => billed + price.output * output;
   const offTotal = total(off.bill.billed, off.usage.outputTokens);
   const billedCell = (r) => `${n(r.bill.billed)}${r.bill41 ? ` (4.1: ${n(r.bill41.billed)})` : ""}`;
-  const runRow = (r, label) => row([r.job.drills, r.job.model, label, `${n(r.cache.prefixTokens)} (${n(r.cache.minimumTokens)})${r.cache.warmup ? " warmed" : ""}`,
-    n(r.usage.inputTokens), n(r.bill.cached), n(r.bill.written), billedCell(r), pct(r.bill.billed, off.bill.billed),
-    pct(total(r.bill.billed, r.usage.outputTokens), offTotal), secs(r.wall)]);
+  const runRow = (r, label) =>
+    row([
+      r.job.drills,
+      r.job.model,
+      label,
+      `${n(r.cache.prefixTokens)} (${n(r.cache.minimumTokens)})${r.cache.warmup ? " warmed" : ""}`,
+      n(r.usage.inputTokens),
+      n(r.bill.cached),
+      n(r.bill.written),
+      billedCell(r),
+      pct(r.bill.billed, off.bill.billed),
+      pct(total(r.bill.billed, r.usage.outputTokens), offTotal),
+      secs(r.wall),
+    ]);
   const fixed = fixedLoading(off.job, off.usage.outputTokens);
-  const fixedRow = row([off.job.drills, off.job.model, "spec: 1 call, 96 positions", `${n(fixed.prefix)}`, n(fixed.input), "0", "0", n(fixed.input),
-    pct(fixed.input, off.bill.billed), pct(total(fixed.input, fixed.outputTokens), offTotal), `${secs(single.wall)}*`]);
+  const fixedRow = row([
+    off.job.drills,
+    off.job.model,
+    "spec: 1 call, 96 positions",
+    `${n(fixed.prefix)}`,
+    n(fixed.input),
+    "0",
+    "0",
+    n(fixed.input),
+    pct(fixed.input, off.bill.billed),
+    pct(total(fixed.input, fixed.outputTokens), offTotal),
+    `${secs(single.wall)}*`,
+  ]);
   return [runRow(off, "batched, warm-up off"), runRow(auto, "batched, warm-up auto"), fixedRow];
 }
 
 function belowMinimum(results) {
   const rows = results.filter((r) => r.job.model === "claude-sonnet-4-6");
   const head = ["schedule", "prefix (min)", "cacheable", "warmed", "input", "cached read", "cache write", "billed input", "wall"];
-  return [row(head), row(head.map(() => "---")), ...rows.map((r) => row([`warm-up ${r.job.warmup}`, `${n(r.cache.prefixTokens)} (${n(r.cache.minimumTokens)})`,
-    r.cache.cacheable, r.cache.warmup, n(r.usage.inputTokens), n(r.bill.cached), n(r.bill.written), n(r.bill.billed), secs(r.wall)]))];
+  return [
+    row(head),
+    row(head.map(() => "---")),
+    ...rows.map((r) =>
+      row([
+        `warm-up ${r.job.warmup}`,
+        `${n(r.cache.prefixTokens)} (${n(r.cache.minimumTokens)})`,
+        r.cache.cacheable,
+        r.cache.warmup,
+        n(r.usage.inputTokens),
+        n(r.bill.cached),
+        n(r.bill.written),
+        n(r.bill.billed),
+        secs(r.wall),
+      ]),
+    ),
+  ];
 }
 
 function print(results) {
@@ -159,19 +244,30 @@ function print(results) {
     singles.set(drills, { wall: single.wall, runs: single.runCount });
   }
   const batched = results.filter((r) => r.job.mode === "batched");
-  console.log(`## Prompt cache: warm-up auto vs off (phases ${PHASES.join(", ")}, concurrency ${CONCURRENCY}, ` +
-    `simulator ${LATENCY_MS} ms to first token + ${MS_PER_TOKEN} ms per output token)\n`);
+  console.log(
+    `## Prompt cache: warm-up auto vs off (phases ${PHASES.join(", ")}, concurrency ${CONCURRENCY}, ` +
+      `simulator ${LATENCY_MS} ms to first token + ${MS_PER_TOKEN} ms per output token)\n`,
+  );
   console.log(`Wall: median of ${RUNS} runs; the runs go in parallel lanes on a shared 2-core machine, so expect ±0.5 s.`);
-  console.log("Billed input: uncached-input-token equivalents (reads 0.1×, Anthropic writes 1.25×; \"4.1\": the same calls at GPT-4.1's 0.25× reads).");
-  console.log("Total cost adds output at 8× (GPT-5.1) or 5× (Sonnet 4.5) the input price. Cache writes come from the simulator: drillgen's usage does not report them.\n");
+  console.log(
+    'Billed input: uncached-input-token equivalents (reads 0.1×, Anthropic writes 1.25×; "4.1": the same calls at GPT-4.1\'s 0.25× reads).',
+  );
+  console.log(
+    "Total cost adds output at 8× (GPT-5.1) or 5× (Sonnet 4.5) the input price. Cache writes come from the simulator: drillgen's usage does not report them.\n",
+  );
   for (const context of Object.keys(CONTEXTS)) {
     console.log(`### Context ${context}\n`);
     console.log(`${tableRows(context, batched, singles).join("\n")}\n`);
   }
-  console.log("Spec rows: input = `planPositions().baselinePromptTokens` (96 positions × 280 tokens) + the shared prefix " +
-    "(system prompt + the output schema for all the drills, at drillgen's 4 bytes a token), billed uncached (one call per series, " +
-    "no cache_control); output = the batched run's output tokens (the same drills).");
-  for (const [drills, s] of singles) console.log(`* wall of one \`mode: "single"\` call for ${drills} drills (gpt-5.1, short context), median of ${s.runs} runs; the simulator's latency ignores prompt length, so the 96-position prompt's extra prefill is not in it.`);
+  console.log(
+    "Spec rows: input = `planPositions().baselinePromptTokens` (96 positions × 280 tokens) + the shared prefix " +
+      "(system prompt + the output schema for all the drills, at drillgen's 4 bytes a token), billed uncached (one call per series, " +
+      "no cache_control); output = the batched run's output tokens (the same drills).",
+  );
+  for (const [drills, s] of singles)
+    console.log(
+      `* wall of one \`mode: "single"\` call for ${drills} drills (gpt-5.1, short context), median of ${s.runs} runs; the simulator's latency ignores prompt length, so the 96-position prompt's extra prefill is not in it.`,
+    );
   console.log(`\n### Below the minimum: claude-sonnet-4-6 (caches from 2,048 tokens), data/context.json, 25 drills\n`);
   console.log(belowMinimum(batched).join("\n"));
 }

@@ -23,15 +23,22 @@ const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
 // ---- sizes ----
 
 function compressed(bytes) {
-  const brotli = brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length } });
+  const brotli = brotliCompressSync(bytes, {
+    params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length },
+  });
   return { raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length, brotli: brotli.length };
 }
 
 function sizes() {
   const files = ["drillgen_bg.wasm", "drillgen.js", "node.js", "edge.js", "workerd.js"];
   const rows = files.map((f) => ({ f, ...compressed(readFileSync(new URL(`pkg/${f}`, root))) }));
-  const glue = rows.slice(1).reduce((s, r) => ({ raw: s.raw + r.raw, gzip: s.gzip + r.gzip, brotli: s.brotli + r.brotli }), { raw: 0, gzip: 0, brotli: 0 });
-  const out = [...rows.map((r) => [r.f, kib(r.raw), kib(r.gzip), kib(r.brotli)]), ["JS glue (the 4 .js)", kib(glue.raw), kib(glue.gzip), kib(glue.brotli)]];
+  const glue = rows
+    .slice(1)
+    .reduce((s, r) => ({ raw: s.raw + r.raw, gzip: s.gzip + r.gzip, brotli: s.brotli + r.brotli }), { raw: 0, gzip: 0, brotli: 0 });
+  const out = [
+    ...rows.map((r) => [r.f, kib(r.raw), kib(r.gzip), kib(r.brotli)]),
+    ["JS glue (the 4 .js)", kib(glue.raw), kib(glue.gzip), kib(glue.brotli)],
+  ];
   const outDir = new URL("out/", root);
   const tarballs = existsSync(outDir) ? readdirSync(outDir).filter((f) => /^drillgen-.*\.tgz$/.test(f)) : [];
   for (const t of tarballs) out.push([`out/${t} (already gzip)`, kib(statSync(new URL(t, outDir)).size), "", ""]);
@@ -52,13 +59,18 @@ function twiggyBinary() {
 /** One CSV line of twiggy's output: names are quoted, with "" for a quote. */
 function csvFields(line) {
   const out = [];
-  let cur = "", quoted = false;
+  let cur = "",
+    quoted = false;
   for (let i = 0; i < line.length; i++) {
     const c = line[i];
-    if (quoted && c === '"' && line[i + 1] === '"') { cur += '"'; i++; }
-    else if (c === '"') quoted = !quoted;
-    else if (c === "," && !quoted) { out.push(cur); cur = ""; }
-    else cur += c;
+    if (quoted && c === '"' && line[i + 1] === '"') {
+      cur += '"';
+      i++;
+    } else if (c === '"') quoted = !quoted;
+    else if (c === "," && !quoted) {
+      out.push(cur);
+      cur = "";
+    } else cur += c;
   }
   return [...out, cur];
 }
@@ -106,9 +118,10 @@ function bucketOf(rawName) {
   if (/^code\[\d+\]$/.test(name)) return "unnamed functions";
   if (name.startsWith("<")) {
     const [self, trait] = implParts(name);
-    const a = crateOf(self), b = trait && crateOf(trait);
+    const a = crateOf(self),
+      b = trait && crateOf(trait);
     const std = (c) => STD.has(c.split("::")[0]);
-    return (a && !(std(a) && b && !std(b)) ? a : b ?? a) ?? "other";
+    return (a && !(std(a) && b && !std(b)) ? a : (b ?? a)) ?? "other";
   }
   return crateOf(name) ?? "no path (export shims, compiler builtins)";
 }
@@ -117,30 +130,46 @@ function breakdown(wasmPath) {
   console.log("\n## Release wasm by crate (twiggy top)\n");
   const twiggy = twiggyBinary();
   if (!twiggy) return console.log("twiggy is not installed: `cargo install twiggy`, then run this again. Skipped.");
-  if (!existsSync(wasmPath)) return console.log(`No release wasm at ${wasmPath}: run scripts/build, or pass its path as the first argument. Skipped.`);
+  if (!existsSync(wasmPath))
+    return console.log(`No release wasm at ${wasmPath}: run scripts/build, or pass its path as the first argument. Skipped.`);
   const csv = execFileSync(twiggy, ["top", "-n", "100000", "--format", "csv", wasmPath], { maxBuffer: 64 << 20 }).toString();
   const sums = new Map();
-  let total = 0, skipped = 0;
+  let total = 0,
+    skipped = 0;
   for (const line of csv.trim().split("\n").slice(1)) {
     const [name, size] = csvFields(line);
-    if (dropped(name)) { skipped += Number(size); continue; }
+    if (dropped(name)) {
+      skipped += Number(size);
+      continue;
+    }
     sums.set(bucketOf(name), (sums.get(bucketOf(name)) ?? 0) + Number(size));
     total += Number(size);
   }
   const top = [...sums].sort((x, y) => y[1] - x[1]).slice(0, 15);
-  console.log(`${wasmPath}: ${kib(statSync(wasmPath).size)}, of which ${kib(skipped)} are names, custom sections and __wbindgen_describe* (not shipped); ` +
-    `${kib(total)} counted below (pkg/drillgen_bg.wasm is this after wasm-bindgen and wasm-opt).\n`);
-  console.log(table(["crate / module", "bytes", "%"], top.map(([b, s]) => [b, s.toLocaleString("en-US"), `${((100 * s) / total).toFixed(1)} %`])));
+  console.log(
+    `${wasmPath}: ${kib(statSync(wasmPath).size)}, of which ${kib(skipped)} are names, custom sections and __wbindgen_describe* (not shipped); ` +
+      `${kib(total)} counted below (pkg/drillgen_bg.wasm is this after wasm-bindgen and wasm-opt).\n`,
+  );
+  console.log(
+    table(
+      ["crate / module", "bytes", "%"],
+      top.map(([b, s]) => [b, s.toLocaleString("en-US"), `${((100 * s) / total).toFixed(1)} %`]),
+    ),
+  );
   const rest = total - top.reduce((s, [, v]) => s + v, 0);
   console.log(`\n${sums.size - top.length} more buckets: ${rest.toLocaleString("en-US")} bytes (${((100 * rest) / total).toFixed(1)} %).`);
 }
 
 // ---- cold figures (child side) ----
 
-const cpuMs = (since) => { const c = process.cpuUsage(since); return (c.user + c.system) / 1000; };
+const cpuMs = (since) => {
+  const c = process.cpuUsage(since);
+  return (c.user + c.system) / 1000;
+};
 
 async function coldImport() {
-  const cpu0 = process.cpuUsage(), t0 = performance.now();
+  const cpu0 = process.cpuUsage(),
+    t0 = performance.now();
   await import("../pkg/node.js");
   return { wallMs: performance.now() - t0, cpuMs: cpuMs(cpu0) };
 }
@@ -156,9 +185,16 @@ async function coldCalls(what, url, specsJson, primeFetch) {
   const options = { context, llm: { provider: "openai", baseUrl: url, model: "sim" }, persist: () => {} };
   const one = async (i) => {
     const cpu0 = process.cpuUsage();
-    const r = what === "batch"
-      ? await drillgen.generateBatch(specs[i], { ...options, artifactId: `cold-${i}`, seed: 1 })
-      : await drillgen.generateDrillSeries({ ...options, artifactId: `cold-${i}`, seed: 1 + i, positions, request: { targetDrillCount: 5, gamePhases: PHASES } });
+    const r =
+      what === "batch"
+        ? await drillgen.generateBatch(specs[i], { ...options, artifactId: `cold-${i}`, seed: 1 })
+        : await drillgen.generateDrillSeries({
+            ...options,
+            artifactId: `cold-${i}`,
+            seed: 1 + i,
+            positions,
+            request: { targetDrillCount: 5, gamePhases: PHASES },
+          });
     if ((r.drills?.length ?? 0) !== 5) throw new Error(`${what}: ${r.status} with ${r.drills?.length} drills`);
     return cpuMs(cpu0);
   };
@@ -194,8 +230,15 @@ async function batchInputs() {
   const sample = drillgen.samplePositions(pool, drillgen.planPositions(request), { seed: 7 });
   const specs = drillgen.partitionBatches(request, sample.positions);
   const { system, user } = drillgen.buildBatchPrompt(specs[0], context);
-  const body = { model: "sim", messages: [{ role: "system", content: system }, { role: "user", content: user }], max_tokens: 6400,
-    response_format: { type: "json_schema", json_schema: { name: "drills", strict: true, schema: drillgen.batchOutputSchema(specs[0]) } } };
+  const body = {
+    model: "sim",
+    messages: [
+      { role: "system", content: system },
+      { role: "user", content: user },
+    ],
+    max_tokens: 6400,
+    response_format: { type: "json_schema", json_schema: { name: "drills", strict: true, schema: drillgen.batchOutputSchema(specs[0]) } },
+  };
   return { specs: JSON.stringify(specs), body: JSON.stringify(body) };
 }
 
@@ -209,27 +252,39 @@ async function cold() {
   const runs = (what, data, prime) => Array.from({ length: COLD_RUNS }, () => child([what, sim.urls[0], data, prime]));
   let batch, unprimed, series, bare;
   try {
-    [batch, unprimed, series, bare] = [runs("batch", specs, "prime"), runs("batch", specs, "no-prime"), runs("series", specs, "prime"), runs("fetch", body, "prime")];
+    [batch, unprimed, series, bare] = [
+      runs("batch", specs, "prime"),
+      runs("batch", specs, "no-prime"),
+      runs("series", specs, "prime"),
+      runs("fetch", body, "prime"),
+    ];
   } finally {
     await sim.stop();
   }
   const col = (rs, k) => rs.map((r) => r[k]);
   console.log(`\n## Cold start (fresh Node ${process.version} process each, median of ${COLD_RUNS}, min–max; 2 shared cores, so noisy)\n`);
-  console.log(table(["figure", "median (min–max)", "Workers free plan"], [
-    ["`import(\"pkg/node.js\")`: read + compile + instantiate, wall", spread(col(imports, "wallMs")), "startup ≤ 1 s"],
-    ["the same, CPU", spread(col(imports, "cpuMs")), ""],
-    ["first `generateBatch` (5 drills), CPU", spread(col(batch, "first")), "10 ms CPU"],
-    ["second `generateBatch` in the same process (warm), CPU", spread(col(batch, "second")), "10 ms CPU"],
-    ["first `generateBatch`, Node's fetch not primed, CPU", spread(col(unprimed, "first")), "10 ms CPU"],
-    ["first 5-drill `generateDrillSeries`, CPU", spread(col(series, "first")), "10 ms CPU"],
-    ["second 5-drill `generateDrillSeries` (warm), CPU", spread(col(series, "second")), "10 ms CPU"],
-    ["Node alone: the first batch's POST through a primed `fetch`, CPU", spread(col(bare, "first")), ""],
-    ["Node alone: the same POST again, CPU", spread(col(bare, "second")), ""],
-  ]));
-  console.log("\nCPU is `process.cpuUsage()` around the call: every thread of the process (V8's background compilers and GC included), " +
-    "so an upper bound of what Workers count. The simulator answers at once from its own process; its CPU is not in these figures. " +
-    "Fetch primed = one request to the simulator before the measured call, since Node's fetch compiles its JS on first use and Workers' fetch is native. " +
-    "The \"Node alone\" rows are Node's HTTP client on the same request and answer: drillgen's own share of a batch is roughly the batch row minus them.");
+  console.log(
+    table(
+      ["figure", "median (min–max)", "Workers free plan"],
+      [
+        ['`import("pkg/node.js")`: read + compile + instantiate, wall', spread(col(imports, "wallMs")), "startup ≤ 1 s"],
+        ["the same, CPU", spread(col(imports, "cpuMs")), ""],
+        ["first `generateBatch` (5 drills), CPU", spread(col(batch, "first")), "10 ms CPU"],
+        ["second `generateBatch` in the same process (warm), CPU", spread(col(batch, "second")), "10 ms CPU"],
+        ["first `generateBatch`, Node's fetch not primed, CPU", spread(col(unprimed, "first")), "10 ms CPU"],
+        ["first 5-drill `generateDrillSeries`, CPU", spread(col(series, "first")), "10 ms CPU"],
+        ["second 5-drill `generateDrillSeries` (warm), CPU", spread(col(series, "second")), "10 ms CPU"],
+        ["Node alone: the first batch's POST through a primed `fetch`, CPU", spread(col(bare, "first")), ""],
+        ["Node alone: the same POST again, CPU", spread(col(bare, "second")), ""],
+      ],
+    ),
+  );
+  console.log(
+    "\nCPU is `process.cpuUsage()` around the call: every thread of the process (V8's background compilers and GC included), " +
+      "so an upper bound of what Workers count. The simulator answers at once from its own process; its CPU is not in these figures. " +
+      "Fetch primed = one request to the simulator before the measured call, since Node's fetch compiles its JS on first use and Workers' fetch is native. " +
+      "The \"Node alone\" rows are Node's HTTP client on the same request and answer: drillgen's own share of a batch is roughly the batch row minus them.",
+  );
 }
 
 async function main() {
@@ -240,9 +295,12 @@ async function main() {
 
 if (process.argv[2] === "--child") {
   const [, , , what, url, specs, prime] = process.argv; // specs: the batches, or a request body for "fetch"
-  const result = what === "import" ? await coldImport()
-    : what === "fetch" ? await bareFetch(url, specs)
-    : await coldCalls(what, url, specs, prime === "prime");
+  const result =
+    what === "import"
+      ? await coldImport()
+      : what === "fetch"
+        ? await bareFetch(url, specs)
+        : await coldCalls(what, url, specs, prime === "prime");
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } else {
   await main();

@@ -30,8 +30,10 @@ const rows = requests.map((request) => {
   return row;
 });
 
-console.log(`Position-data prompt tokens, o200k, mean over ${SEEDS} seeds (library: ${library.length} positions, ` +
-  `${Math.round(rows[0].beforeTokens / rows[0].beforePositions)} tokens a position)\n`);
+console.log(
+  `Position-data prompt tokens, o200k, mean over ${SEEDS} seeds (library: ${library.length} positions, ` +
+    `${Math.round(rows[0].beforeTokens / rows[0].beforePositions)} tokens a position)\n`,
+);
 console.log(formatTokenTable(rows, specTargets));
 // The spec's savings are its position ratios, rounded (24/96 = 75 %, 12/25 = 52 %, 36/96 = 62.5 %
 // shown as 63 %); token savings follow the positions within the spread of position lengths.
@@ -49,10 +51,12 @@ const size = (file) => {
 };
 const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
 console.log("\nRelease package size");
-let raw = 0, gz = 0;
+let raw = 0,
+  gz = 0;
 for (const file of ["drillgen_bg.wasm", "drillgen.js", "node.js", "workerd.js"]) {
   const s = size(file);
-  raw += s.raw; gz += s.gzip;
+  raw += s.raw;
+  gz += s.gzip;
   console.log(`  ${file.padEnd(18)} ${kib(s.raw).padStart(10)} raw  ${kib(s.gzip).padStart(10)} gzip`);
 }
 console.log(`  ${"total".padEnd(18)} ${kib(raw).padStart(10)} raw  ${kib(gz).padStart(10)} gzip`);

@@ -15,7 +15,7 @@ if (!version) throw new Error("no version in Cargo.toml");
 
 const manifest = JSON.parse(readFileSync(join(template, "package.json"), "utf8"));
 manifest.version = version;
-writeFileSync(join(pkg, "package.json"), JSON.stringify(manifest, null, 2) + "\n");
+writeFileSync(join(pkg, "package.json"), `${JSON.stringify(manifest, null, 2)}\n`);
 for (const file of ["node.js", "edge.js", "workerd.js", "README.md"]) copyFileSync(join(template, file), join(pkg, file));
 rmSync(join(pkg, ".gitignore"), { force: true });
 

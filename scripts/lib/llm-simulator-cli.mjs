@@ -19,6 +19,9 @@ function command(line) {
   if (verb !== "calls" || !sims[Number(arg)]) return;
   process.stdout.write(`${JSON.stringify({ calls: Number(arg), requests: sims[Number(arg)].requests.map(billed) })}\n`);
 }
-const stop = async () => { await Promise.all(sims.map((s) => s.close())); process.exit(0); };
+const stop = async () => {
+  await Promise.all(sims.map((s) => s.close()));
+  process.exit(0);
+};
 createInterface({ input: process.stdin }).on("line", command).on("close", stop);
 process.on("SIGTERM", stop);

@@ -15,9 +15,12 @@ export { personalities } from "./sim/personalities.mjs";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** The batch a request is for: its drills, read from the user prompt. */
-function batchOf(provider, body) {
+function batchOf(body) {
   const messages = body.messages ?? [];
-  const user = messages.filter((m) => m.role === "user").map((m) => (typeof m.content === "string" ? m.content : "")).join("\n");
+  const user = messages
+    .filter((m) => m.role === "user")
+    .map((m) => (typeof m.content === "string" ? m.content : ""))
+    .join("\n");
   const drills = parseDrills(user);
   return { drills, indices: drills.map((d) => d.index), user };
 }
@@ -34,7 +37,8 @@ function content(asked, fault) {
   if (fault === "malformed") text = text.slice(0, text.length / 2);
   if (fault === "fenced") text = `Here are the drills:\n\`\`\`json\n${text.replace("}]}", "},]}")}\n\`\`\`\nEnjoy!`;
   if (fault === "gibberish") text = "I am sorry, I cannot help with backgammon today.";
-  if (fault === "huge200") text = JSON.stringify({ drills: drills.map((d) => ({ ...d, explanation: d.explanation + "x".repeat(300_000) })) });
+  if (fault === "huge200")
+    text = JSON.stringify({ drills: drills.map((d) => ({ ...d, explanation: d.explanation + "x".repeat(300_000) })) });
   return text;
 }
 
@@ -45,7 +49,12 @@ function usageOf(provider, promptTokens, cache, output, fault) {
       : { prompt_tokens: "12", completion_tokens: 1e300, prompt_tokens_details: { cached_tokens: -5 } };
   }
   if (provider === "anthropic") {
-    return { input_tokens: promptTokens - cache.read - cache.written, cache_read_input_tokens: cache.read, cache_creation_input_tokens: cache.written, output_tokens: output };
+    return {
+      input_tokens: promptTokens - cache.read - cache.written,
+      cache_read_input_tokens: cache.read,
+      cache_creation_input_tokens: cache.written,
+      output_tokens: output,
+    };
   }
   return { prompt_tokens: promptTokens, completion_tokens: output, prompt_tokens_details: { cached_tokens: cache.read } };
 }
@@ -53,7 +62,11 @@ function usageOf(provider, promptTokens, cache, output, fault) {
 function completionBody(provider, text, usage, finish) {
   if (provider === "anthropic") {
     let input;
-    try { input = JSON.parse(text); } catch { return JSON.stringify({ content: [{ type: "text", text }], stop_reason: "end_turn", usage }); }
+    try {
+      input = JSON.parse(text);
+    } catch {
+      return JSON.stringify({ content: [{ type: "text", text }], stop_reason: "end_turn", usage });
+    }
     return JSON.stringify({
       content: [{ type: "tool_use", id: "toolu_sim", name: "submit_drills", input }],
       stop_reason: finish === "length" ? "max_tokens" : "tool_use",
@@ -85,7 +98,9 @@ function streamEvents(provider, body, text, usage, finish, pieces = 8) {
       event("message_stop", {}),
     ];
   }
-  const events = parts.map((p, i) => data({ choices: [{ index: 0, delta: i === 0 ? { role: "assistant", content: p } : { content: p }, finish_reason: null }] }));
+  const events = parts.map((p, i) =>
+    data({ choices: [{ index: 0, delta: i === 0 ? { role: "assistant", content: p } : { content: p }, finish_reason: null }] }),
+  );
   events.push(data({ choices: [{ index: 0, delta: {}, finish_reason: finish }] }));
   if (body.stream_options?.include_usage) events.push(data({ choices: [], usage }));
   events.push("data: [DONE]\n\n");
@@ -111,17 +126,34 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, p
 
   async function answer(req, res, cors) {
     const provider = req.url.endsWith("/messages") ? "anthropic" : req.url.endsWith("/chat/completions") ? "openai" : null;
-    if (req.method !== "POST" || !provider) return res.writeHead(404, { ...cors, "content-type": "application/json" }).end('{"error":{"message":"not found"}}');
+    if (req.method !== "POST" || !provider)
+      return res.writeHead(404, { ...cors, "content-type": "application/json" }).end('{"error":{"message":"not found"}}');
     let raw = "";
     for await (const chunk of req) raw += chunk;
     let body;
-    try { body = JSON.parse(raw); } catch { return res.writeHead(400, cors).end('{"error":{"message":"bad json"}}'); }
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      return res.writeHead(400, cors).end('{"error":{"message":"bad json"}}');
+    }
     const json = { ...cors, "content-type": "application/json" };
     const refused = refusal(state.personality, provider, body);
-    const batch = batchOf(provider, body);
+    const batch = batchOf(body);
     const fault = refused ? null : (queues.get(String(batch.indices[0]))?.shift() ?? queues.get("*")?.shift());
     const stream = body.stream === true;
-    const entry = { provider, headers: req.headers, body, indices: batch.indices, fault: fault ?? null, at: Date.now(), stream, refused: refused?.status ?? null, cachedTokens: 0, writtenTokens: 0, promptTokens: 0 };
+    const entry = {
+      provider,
+      headers: req.headers,
+      body,
+      indices: batch.indices,
+      fault: fault ?? null,
+      at: Date.now(),
+      stream,
+      refused: refused?.status ?? null,
+      cachedTokens: 0,
+      writtenTokens: 0,
+      promptTokens: 0,
+    };
     requests.push(entry);
     if (refused) return res.writeHead(refused.status, json).end(refused.body);
     if (fault === "hang" || req.url.includes("/hang/")) return; // never answers; the client's timeout must fire
@@ -132,18 +164,27 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, p
     }
     if (fault && typeof fault === "object") return res.writeHead(fault.status, { ...json, ...fault.headers }).end(fault.body ?? "{}");
     if (fault === "redirect") return res.writeHead(307, { ...cors, location: "http://127.0.0.2:9/steal" }).end();
-    if (fault === "echoKey") return res.writeHead(401, json).end(JSON.stringify({ error: { message: `invalid key: ${req.headers.authorization ?? req.headers["x-api-key"]}` } }));
+    if (fault === "echoKey")
+      return res
+        .writeHead(401, json)
+        .end(JSON.stringify({ error: { message: `invalid key: ${req.headers.authorization ?? req.headers["x-api-key"]}` } }));
     if (fault === "hugeError") return res.writeHead(500, json).end(JSON.stringify({ error: { message: "e".repeat(2 * 1024 * 1024) } }));
     if (fault === "oversized") return res.writeHead(200, json).end(JSON.stringify({ padding: "x".repeat(3 * 1024 * 1024) }));
     if (fault === "deepNesting") return res.writeHead(200, json).end(`${"[".repeat(100_000)}${"]".repeat(100_000)}`);
     if (fault === "oversizedChunked") {
       res.writeHead(200, json); // no content-length: the client must cap while streaming
-      for (let i = 0; i < 48 && !res.destroyed; i++) { res.write("x".repeat(64 * 1024)); await sleep(1); }
+      for (let i = 0; i < 48 && !res.destroyed; i++) {
+        res.write("x".repeat(64 * 1024));
+        await sleep(1);
+      }
       return res.end();
     }
     if (fault === "slowDrip") {
       res.writeHead(200, json);
-      for (let i = 0; i < 10_000 && !res.destroyed; i++) { res.write(" "); await sleep(20); }
+      for (let i = 0; i < 10_000 && !res.destroyed; i++) {
+        res.write(" ");
+        await sleep(20);
+      }
       return res.end();
     }
     await reply(res, json, provider, body, batch, fault, stream, entry);
@@ -151,7 +192,8 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, p
 
   async function reply(res, json, provider, body, batch, fault, stream, entry) {
     const text = content(batch.drills, fault);
-    const prompt = JSON.stringify(body.messages ?? []) + JSON.stringify(body.system ?? "") + JSON.stringify(body.tools ?? body.response_format ?? "");
+    const prompt =
+      JSON.stringify(body.messages ?? []) + JSON.stringify(body.system ?? "") + JSON.stringify(body.tools ?? body.response_format ?? "");
     const promptTokens = tokens(prompt);
     const cached = cache.lookup(provider, body.model, prefixOf(provider, body), entry.at, latencyMs);
     Object.assign(entry, { cachedTokens: cached.read, writtenTokens: cached.written, promptTokens });
@@ -190,7 +232,10 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, p
     if (req.method === "OPTIONS") return res.writeHead(204, cors).end();
     if (!serial.has(state.personality)) return void answer(req, res, cors);
     const done = new Promise((resolve) => res.on("close", resolve));
-    queue = queue.then(() => (answer(req, res, cors), done));
+    queue = queue.then(() => {
+      answer(req, res, cors);
+      return done;
+    });
   });
   // Load figures (for scale tests): LLM calls in flight now, the peak since the last `load.reset()`,
   // and calls answered. A call leaves flight when its response ends or its connection closes (hang,
@@ -199,7 +244,10 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, p
     inFlight: 0,
     peak: 0,
     completed: 0,
-    reset() { load.peak = load.inFlight; load.completed = 0; },
+    reset() {
+      load.peak = load.inFlight;
+      load.completed = 0;
+    },
   };
   server.prependListener("request", (req, res) => {
     if (req.method !== "POST") return;
@@ -216,13 +264,23 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, p
     url: `http://${host}:${actual}/v1`,
     requests,
     cache,
-    get personality() { return state.personality; },
-    set personality(name) { state.personality = name; },
+    get personality() {
+      return state.personality;
+    },
+    set personality(name) {
+      state.personality = name;
+    },
     load,
     script(firstIndex, faults) {
       queues.set(String(firstIndex), [...(queues.get(String(firstIndex)) ?? []), ...faults]);
     },
-    reset() { queues.clear(); requests.length = 0; cache.clear(); load.reset(); state.personality = personality; },
+    reset() {
+      queues.clear();
+      requests.length = 0;
+      cache.clear();
+      load.reset();
+      state.personality = personality;
+    },
     close() {
       server.closeAllConnections();
       return new Promise((resolve) => server.close(resolve));

@@ -21,11 +21,15 @@ export function progressBar({ totalBatches, stream = process.stderr }) {
   return {
     onProgress(e) {
       if (e.batchIndex !== undefined) {
-        chips[e.batchIndex] = { batchStarted: "generating", batchRetrying: "retrying", batchCompleted: "completed", batchFailed: "failed" }[e.type] ?? chips[e.batchIndex];
+        chips[e.batchIndex] =
+          { batchStarted: "generating", batchRetrying: "retrying", batchCompleted: "completed", batchFailed: "failed" }[e.type] ??
+          chips[e.batchIndex];
       }
       render(e);
       if (e.type === "runFinished" && tty) stream.write("\n");
     },
-    skip(batchIndex) { chips[batchIndex] = "skipped"; },
+    skip(batchIndex) {
+      chips[batchIndex] = "skipped";
+    },
   };
 }

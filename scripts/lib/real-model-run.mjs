@@ -6,7 +6,10 @@
 import { readFileSync } from "node:fs";
 
 const [baseUrl, model, ...rest] = process.argv.slice(2);
-const flag = (name, fallback) => { const i = rest.indexOf(`--${name}`); return i >= 0 ? rest[i + 1] : fallback; };
+const flag = (name, fallback) => {
+  const i = rest.indexOf(`--${name}`);
+  return i >= 0 ? rest[i + 1] : fallback;
+};
 const target = Number(flag("target", "10"));
 const phases = flag("phases", "EARLY,MIDDLE").split(",");
 const pkg = process.env.DRILLGEN_PACKAGE ?? new URL("../../pkg/node.js", import.meta.url).href;
@@ -23,7 +26,9 @@ const result = await generateDrillSeries({
   positions: read("data/positions.json"),
   context: read("data/context.json"),
   llm: { provider: "openai", baseUrl, model },
-  persist: (drills) => { for (const d of drills) stored.set(d.drillId, d); },
+  persist: (drills) => {
+    for (const d of drills) stored.set(d.drillId, d);
+  },
   load: () => [...stored.values()],
   onProgress: (e) => {
     if (e.type === "batchRetrying") count(retries, e.error.code);
@@ -41,12 +46,19 @@ console.log(`
 real model: ${model} at ${baseUrl}, ${target} drills (${phases.join(", ")}), default settings
 status ${result.status}: ${result.drills.length}/${target} drills stored, verification ${result.verification.passed ? "passed" : `issues: ${list(issues)}`}
 negotiated: response_format ${result.negotiated.responseFormat}, ${result.negotiated.maxTokensField}; ${result.calls} calls for ${result.batches.length} batches
-retries by code: ${list(retries)}; failed batches: ${result.batches.filter((b) => b.status === "FAILED").map((b) => `${b.batchIndex + 1} (${b.error.code})`).join(", ") || "none"}
+retries by code: ${list(retries)}; failed batches: ${
+  result.batches
+    .filter((b) => b.status === "FAILED")
+    .map((b) => `${b.batchIndex + 1} (${b.error.code})`)
+    .join(", ") || "none"
+}
 repairs by code: ${list(repairs)}
 warnings: ${result.warnings.map((w) => w.code).join(", ") || "none"}
 tokens: input ${u.inputTokens}, cached ${u.cachedInputTokens}, output ${u.outputTokens}
 time: ${seconds.toFixed(1)} s (${(seconds / Math.max(1, result.drills.length)).toFixed(1)} s a drill)`);
 for (const d of result.drills.slice(0, 2)) {
   const correct = d.options.find((o) => o.id === d.correctOptionId);
-  console.log(`\n#${d.index} ${d.positionId} — ${d.title}\n  principle: ${d.principle}\n  question: ${d.question}\n  options: ${d.options.map((o) => `${o.id}) ${o.text}`).join(" | ")}  (correct: ${correct.id}, the engine's best move)\n  explanation: ${d.explanation.slice(0, 400)}`);
+  console.log(
+    `\n#${d.index} ${d.positionId} — ${d.title}\n  principle: ${d.principle}\n  question: ${d.question}\n  options: ${d.options.map((o) => `${o.id}) ${o.text}`).join(" | ")}  (correct: ${correct.id}, the engine's best move)\n  explanation: ${d.explanation.slice(0, 400)}`,
+  );
 }

@@ -7,7 +7,9 @@ const CLI = new URL("./llm-simulator-cli.mjs", import.meta.url).pathname;
 
 /** `{ urls, calls(i), stop() }`: `calls(i)` is what server i billed, call by call. */
 export async function startSimulatorProcess({ latencyMs = 0, msPerOutputToken = 0, personality = "vllm", servers = 1 } = {}) {
-  const child = spawn(process.execPath, [CLI, String(latencyMs), String(msPerOutputToken), personality, String(servers)], { stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [CLI, String(latencyMs), String(msPerOutputToken), personality, String(servers)], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
   const lines = createInterface({ input: child.stdout });
   const waiting = new Map(); // server index → resolve of its pending `calls` query
   const ready = new Promise((resolve, reject) => {

@@ -41,9 +41,7 @@ export function tokenRow(drillgen, library, request, seed = 1) {
 export function formatTokenTable(rows, targets = {}) {
   const pad = (s, n) => String(s).padEnd(n);
   const num = (n) => n.toLocaleString("en-US");
-  const lines = [
-    `${pad("request", 26)}${pad("current (spec)", 24)}${pad("optimized", 24)}saving   spec's figure`,
-  ];
+  const lines = [`${pad("request", 26)}${pad("current (spec)", 24)}${pad("optimized", 24)}saving   spec's figure`];
   for (const r of rows) {
     const spec = targets[r.label] ? `${targets[r.label]} %` : "-";
     lines.push(

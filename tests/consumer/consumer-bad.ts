@@ -2,5 +2,10 @@
 import { planPositions, generateDrillSeries } from "drillgen";
 
 planPositions({ targetDrillCount: 20, gamePhases: ["LATE_GAME"] });
-generateDrillSeries({ artifactId: "a", request: {}, positions: [], context: { mentalModel: "m", curriculum: "c" },
-  llm: { provider: "gemini", baseUrl: "x", model: "m" } });
+generateDrillSeries({
+  artifactId: "a",
+  request: {},
+  positions: [],
+  context: { mentalModel: "m", curriculum: "c" },
+  llm: { provider: "gemini", baseUrl: "x", model: "m" },
+});

@@ -37,15 +37,26 @@ after(() => sim?.close());
 
 test("the tarball holds the package and nothing else", () => {
   const files = run("tar", ["tzf", tarball]).trim().split("\n").sort();
-  assert.deepEqual(files, ["package/README.md", "package/drillgen.d.ts", "package/drillgen.js", "package/drillgen_bg.wasm",
-    "package/drillgen_bg.wasm.d.ts", "package/edge.js", "package/node.js", "package/package.json", "package/workerd.js"]);
+  assert.deepEqual(files, [
+    "package/README.md",
+    "package/drillgen.d.ts",
+    "package/drillgen.js",
+    "package/drillgen_bg.wasm",
+    "package/drillgen_bg.wasm.d.ts",
+    "package/edge.js",
+    "package/node.js",
+    "package/package.json",
+    "package/workerd.js",
+  ]);
   const size = statSync(tarball).size;
   console.log(`# tarball ${size} bytes`);
   assert.ok(size < 400 * 1024, `${size} bytes`);
 });
 
 test("a Node 20 script imports it with no flags and runs a generation", async () => {
-  writeFileSync(join(work, "script.mjs"), `
+  writeFileSync(
+    join(work, "script.mjs"),
+    `
     import { planPositions, generateDrillSeries } from "drillgen";
     import { readFileSync } from "node:fs";
     const positions = JSON.parse(readFileSync(process.argv[2], "utf8"));
@@ -55,17 +66,40 @@ test("a Node 20 script imports it with no flags and runs a generation", async ()
       positions, context: { mentalModel: "m", curriculum: "c" }, llm: { provider: "openai", baseUrl: process.env.SIM_URL, model: "s" },
       persist: (d) => { stored.push(...d); } });
     console.log(JSON.stringify({ perPhase: plan.perPhase, status: result.status, drills: result.drills.length, stored: stored.length }));
-  `);
-  const out = JSON.parse(await runAsync(process.execPath, ["script.mjs", join(root, "data/positions.json")], { cwd: work, env: { ...process.env, SIM_URL: sim.url } }));
+  `,
+  );
+  const out = JSON.parse(
+    await runAsync(process.execPath, ["script.mjs", join(root, "data/positions.json")], {
+      cwd: work,
+      env: { ...process.env, SIM_URL: sim.url },
+    }),
+  );
   assert.deepEqual(out, { perPhase: { MIDDLE: 12 }, status: "COMPLETED", drills: 10, stored: 10 });
 });
 
 test("TypeScript type-checks a full generateDrillSeries call, and rejects wrong ones", () => {
   for (const f of ["consumer.ts", "consumer-bad.ts"]) copyFileSync(join(here, f), join(work, f));
-  const flags = ["--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--lib", "es2022,dom", "--skipLibCheck", "false"];
+  const flags = [
+    "--noEmit",
+    "--strict",
+    "--module",
+    "nodenext",
+    "--moduleResolution",
+    "nodenext",
+    "--target",
+    "es2022",
+    "--lib",
+    "es2022,dom",
+    "--skipLibCheck",
+    "false",
+  ];
   run(bin("tsc"), [...flags, "consumer.ts"], { cwd: work });
   let failure = "";
-  try { run(bin("tsc"), [...flags, "consumer-bad.ts"], { cwd: work }); } catch (e) { failure = e.stdout + e.stderr; }
+  try {
+    run(bin("tsc"), [...flags, "consumer-bad.ts"], { cwd: work });
+  } catch (e) {
+    failure = e.stdout + e.stderr;
+  }
   assert.match(failure, /LATE_GAME/);
   assert.match(failure, /gemini/);
 });
@@ -73,16 +107,25 @@ test("TypeScript type-checks a full generateDrillSeries call, and rejects wrong 
 test("a Vite build of a page uses it, and the built page runs in Chromium", async () => {
   const app = join(work, "vite-app");
   mkdirSync(app, { recursive: true });
-  writeFileSync(join(app, "index.html"), `<!doctype html><title>vite consumer</title><pre id="out">loading</pre><script type="module" src="/main.js"></script>`);
-  writeFileSync(join(app, "main.js"), `
+  writeFileSync(
+    join(app, "index.html"),
+    `<!doctype html><title>vite consumer</title><pre id="out">loading</pre><script type="module" src="/main.js"></script>`,
+  );
+  writeFileSync(
+    join(app, "main.js"),
+    `
     import init, { planPositions } from "drillgen";
     await init();
     const plan = planPositions({ targetDrillCount: 20, gamePhases: ["EARLY", "MIDDLE"] });
     document.getElementById("out").textContent = JSON.stringify(plan.perPhase);
-  `);
+  `,
+  );
   run(bin("vite"), ["build", "--logLevel", "error", "--outDir", "dist", "--emptyOutDir"], { cwd: app });
   const assets = readdirSync(join(app, "dist/assets"));
-  assert.ok(assets.some((f) => f.endsWith(".wasm")), `the .wasm is emitted as an asset: ${assets}`);
+  assert.ok(
+    assets.some((f) => f.endsWith(".wasm")),
+    `the .wasm is emitted as an asset: ${assets}`,
+  );
   const site = await startStaticServer(join(app, "dist"));
   const browser = await chromium.launch(chromiumLaunchOptions);
   try {
@@ -99,15 +142,29 @@ test("a Vite build of a page uses it, and the built page runs in Chromium", asyn
 /** Bundles a Worker the way wrangler does: `workerd` condition, .wasm kept as a module file. */
 async function bundleWorker(entry, outdir) {
   await esbuild.build({
-    entryPoints: [entry], outdir, bundle: true, format: "esm", platform: "neutral", target: "es2022",
-    conditions: ["workerd", "worker", "browser"], mainFields: ["module", "main"],
-    nodePaths: [join(work, "node_modules")], loader: { ".wasm": "copy", ".json": "json" }, logLevel: "error",
+    entryPoints: [entry],
+    outdir,
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    target: "es2022",
+    conditions: ["workerd", "worker", "browser"],
+    mainFields: ["module", "main"],
+    nodePaths: [join(work, "node_modules")],
+    loader: { ".wasm": "copy", ".json": "json" },
+    logLevel: "error",
   });
 }
 
 const workerOptions = (dir, extra = {}) => ({
-  modules: true, rootPath: dir, scriptPath: join(dir, "index.js"), compatibilityDate: "2026-04-01",
-  modulesRules: [{ type: "ESModule", include: ["**/*.js"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }],
+  modules: true,
+  rootPath: dir,
+  scriptPath: join(dir, "index.js"),
+  compatibilityDate: "2026-04-01",
+  modulesRules: [
+    { type: "ESModule", include: ["**/*.js"] },
+    { type: "CompiledWasm", include: ["**/*.wasm"] },
+  ],
   ...extra,
 });
 
@@ -124,9 +181,13 @@ test("a Worker under miniflare imports it through the workerd condition", async 
 });
 
 test("the README's main job runs from the packed tarball", async () => {
-  const out = await runAsync(process.execPath, [join(root, "scripts/main.mjs"), "--target", "10", "--phases", "EARLY", "--db", join(work, "main.sqlite")], {
-    env: { ...process.env, DRILLGEN_PACKAGE: join(work, "node_modules/drillgen/node.js") },
-  });
+  const out = await runAsync(
+    process.execPath,
+    [join(root, "scripts/main.mjs"), "--target", "10", "--phases", "EARLY", "--db", join(work, "main.sqlite")],
+    {
+      env: { ...process.env, DRILLGEN_PACKAGE: join(work, "node_modules/drillgen/node.js") },
+    },
+  );
   assert.match(out, /Series series-\d+: COMPLETED, 10\/10 drills/);
   assert.match(out, /drill rows: 10 COMPLETED/);
 });

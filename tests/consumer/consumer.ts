@@ -1,9 +1,20 @@
 // Type-checked by tests/consumer (tsc --noEmit --strict): a TypeScript consumer writing a full
 // generateDrillSeries call against the published .d.ts.
 import init, {
-  generateDrillSeries, planPositions, samplePositions, partitionBatches, mergeDrills, verifyArtifact,
-  type Drill, type BatchInfo, type DrillProgressEvent, type GenerationResult, type Position, type DrillgenError,
-  type DrillgenErrorCode, type GenerateSeriesOptions,
+  generateDrillSeries,
+  planPositions,
+  samplePositions,
+  partitionBatches,
+  mergeDrills,
+  verifyArtifact,
+  type Drill,
+  type BatchInfo,
+  type DrillProgressEvent,
+  type GenerationResult,
+  type Position,
+  type DrillgenError,
+  type DrillgenErrorCode,
+  type GenerateSeriesOptions,
 } from "drillgen";
 
 declare const pool: Position[];

@@ -22,7 +22,8 @@ import { build, install, run, start, startStandalone, writeProject, readme, read
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 // One directory per checkout: worktrees of this repo may run this file at the same time.
-const work = process.env.DRILLGEN_NEXT_WORK ?? join(tmpdir(), `drillgen-nextjs-${createHash("sha256").update(root).digest("hex").slice(0, 8)}`);
+const work =
+  process.env.DRILLGEN_NEXT_WORK ?? join(tmpdir(), `drillgen-nextjs-${createHash("sha256").update(root).digest("hex").slice(0, 8)}`);
 const REACT = "19.3.1";
 const TYPES = { typescript: "5.9.3", "@types/react": "19.3.0", "@types/node": "20.19.9" };
 const VERSIONS = [
@@ -30,8 +31,22 @@ const VERSIONS = [
   // server components and route handlers do; webpack's bundles and Turbopack's SSR read node_modules').
   // `missedByTrace`: what then fails in an `output: "standalone"` deployment without the README's
   // `serverExternalPackages`; run for real where the build is cheap (Turbopack), else from the traces.
-  { name: "next15", label: "Next.js 15 (webpack)", next: "15.5.29", banner: /Next\.js 15\.5\.29\n/, tracedAsset: false, missedByTrace: null },
-  { name: "next16", label: "Next.js 16 (Turbopack)", next: "16.4.6", banner: /Next\.js 16\.4\.6 \(Turbopack\)/, tracedAsset: true, missedByTrace: ["/ssr"] },
+  {
+    name: "next15",
+    label: "Next.js 15 (webpack)",
+    next: "15.5.29",
+    banner: /Next\.js 15\.5\.29\n/,
+    tracedAsset: false,
+    missedByTrace: null,
+  },
+  {
+    name: "next16",
+    label: "Next.js 16 (Turbopack)",
+    next: "16.4.6",
+    banner: /Next\.js 16\.4\.6 \(Turbopack\)/,
+    tracedAsset: true,
+    missedByTrace: ["/ssr"],
+  },
 ];
 // Next.js's own notices about the edge runtime; any other build warning fails the test.
 const EXPECTED_BUILD_WARNINGS = [/Using edge runtime on a page currently disables static generation/, /The Edge Runtime is deprecated/];
@@ -50,8 +65,10 @@ before(async () => {
   // Both installs at once, through the one npm cache: the download is what takes time.
   const started = Date.now();
   const installs = await Promise.all(VERSIONS.map((v) => install(join(work, v.name))));
-  console.log(`npm install of ${VERSIONS.map((v) => `next@${v.next}`).join(" and ")} (in parallel): ${seconds(Date.now() - started)}` +
-    ` (${installs.map((r, i) => `${VERSIONS[i].name} ${seconds(r.ms)}`).join(", ")})`);
+  console.log(
+    `npm install of ${VERSIONS.map((v) => `next@${v.next}`).join(" and ")} (in parallel): ${seconds(Date.now() - started)}` +
+      ` (${installs.map((r, i) => `${VERSIONS[i].name} ${seconds(r.ms)}`).join(", ")})`,
+  );
   sim = await startLlmSimulator();
   browser = await chromium.launch(chromiumLaunchOptions);
 });
@@ -71,7 +88,9 @@ async function openPage() {
     if (m.type() === "warning" || m.type() === "error") problems.push(`${m.type()}: ${m.text()} (${m.location().url})`);
   });
   page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
-  page.on("response", (r) => { if (new URL(r.url()).pathname.endsWith(".wasm")) wasm.push({ status: r.status(), type: r.headers()["content-type"] }); });
+  page.on("response", (r) => {
+    if (new URL(r.url()).pathname.endsWith(".wasm")) wasm.push({ status: r.status(), type: r.headers()["content-type"] });
+  });
   return { page, problems, wasm };
 }
 
@@ -91,24 +110,41 @@ for (const v of VERSIONS) {
     after(() => server?.close());
 
     test("next build passes with no next.config, and warns about nothing of ours", () => {
-      assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith("next.config")), []);
+      assert.deepEqual(
+        readdirSync(dir).filter((f) => f.startsWith("next.config")),
+        [],
+      );
       assert.match(buildOutput, v.banner);
       assert.match(buildOutput, /ƒ \/api\/edge/);
       const warnings = buildOutput.split("\n").filter((l) => /⚠|warn/i.test(l));
-      assert.deepEqual(warnings.filter((l) => !EXPECTED_BUILD_WARNINGS.some((w) => w.test(l))), []);
+      assert.deepEqual(
+        warnings.filter((l) => !EXPECTED_BUILD_WARNINGS.some((w) => w.test(l))),
+        [],
+      );
       assert.doesNotMatch(buildOutput, WASM_TROUBLE);
     });
 
     test("its traces (what output: standalone and Vercel copy) hold no node_modules .wasm, as the README says", () => {
       for (const bundle of ["app/api/node/route.js", "app/ssr/page.js"]) {
         const { files } = JSON.parse(readFileSync(join(dir, ".next/server", `${bundle}.nft.json`), "utf8"));
-        assert.deepEqual(files.filter((f) => f.endsWith("node_modules/drillgen/drillgen_bg.wasm")), [], bundle);
+        assert.deepEqual(
+          files.filter((f) => f.endsWith("node_modules/drillgen/drillgen_bg.wasm")),
+          [],
+          bundle,
+        );
       }
       const { files } = JSON.parse(readFileSync(join(dir, ".next/server/app/api/node/route.js.nft.json"), "utf8"));
-      assert.equal(files.some((f) => f.endsWith(".wasm")), v.tracedAsset, "the route handler's trace holds a .wasm of the build's own");
+      assert.equal(
+        files.some((f) => f.endsWith(".wasm")),
+        v.tracedAsset,
+        "the route handler's trace holds a .wasm of the build's own",
+      );
     });
 
-    for (const [runtime, count, perPhase] of [["nodejs", 10, { EARLY: 7, MIDDLE: 7 }], ["edge", 12, { EARLY: 8, MIDDLE: 8 }]]) {
+    for (const [runtime, count, perPhase] of [
+      ["nodejs", 10, { EARLY: 7, MIDDLE: 7 }],
+      ["edge", 12, { EARLY: 8, MIDDLE: 8 }],
+    ]) {
       test(`${runtime === "edge" ? "an" : "a"} ${runtime} route handler plans and runs a full generation`, async () => {
         const started = Date.now();
         const res = await fetch(`${server.url}/api/${runtime === "nodejs" ? "node" : "edge"}?count=${count}`);
@@ -135,8 +171,14 @@ for (const v of VERSIONS) {
         await page.fill("input[name=count]", "15");
         await page.click("#generate");
         await page.waitForFunction(() => document.getElementById("result").textContent.startsWith("{"), null, { timeout: 30000 });
-        assert.deepEqual(JSON.parse(await page.textContent("#result")),
-          { where: "action", perPhase: { EARLY: 10, MIDDLE: 10 }, status: "COMPLETED", drills: 15, stored: 15, verified: true });
+        assert.deepEqual(JSON.parse(await page.textContent("#result")), {
+          where: "action",
+          perPhase: { EARLY: 10, MIDDLE: 10 },
+          status: "COMPLETED",
+          drills: 15,
+          stored: 15,
+          verified: true,
+        });
         assert.deepEqual(problems, []);
       } finally {
         await page.close();
@@ -167,7 +209,11 @@ for (const v of VERSIONS) {
         await page.goto(`${server.url}/series`);
         await page.waitForLoadState("networkidle");
         await page.click("text=Generate 25 drills");
-        await page.waitForFunction(() => [...document.querySelectorAll("li")].some((li) => /^(COMPLETED|FAILED)/.test(li.textContent)), null, { timeout: 30000 });
+        await page.waitForFunction(
+          () => [...document.querySelectorAll("li")].some((li) => /^(COMPLETED|FAILED)/.test(li.textContent)),
+          null,
+          { timeout: 30000 },
+        );
         lines = await page.$$eval("li", (items) => items.map((li) => li.textContent));
         assert.deepEqual(problems, []);
       } finally {
@@ -179,7 +225,10 @@ for (const v of VERSIONS) {
       assert.ok(lines.filter((l) => /^Generated \d+\/25 drills \(Batch \d\/5\)$/.test(l)).length === 5, lines.join("\n"));
       const seriesId = last.match(/(series-\d+)$/)[1];
       const row = JSON.parse(readFileSync(join(db, `${seriesId}.json`), "utf8"));
-      assert.deepEqual(row.drills.map((d) => d.index).sort((a, b) => a - b), [...Array(25).keys()]);
+      assert.deepEqual(
+        row.drills.map((d) => d.index).sort((a, b) => a - b),
+        [...Array(25).keys()],
+      );
       assert.ok(row.drills.every((d) => d.batchStatus === "COMPLETED" && d.drillId === `${seriesId}:${d.index}`));
       assert.deepEqual(row.batchProgress.total, 5);
       console.log(`${v.name} README route and page: ${seconds(Date.now() - started)}`);
@@ -218,26 +267,37 @@ for (const v of VERSIONS) {
       return { status: res.status, text: await res.text() };
     };
 
-    if (v.missedByTrace) test("output: standalone without serverExternalPackages misses the .wasm where the README says", async () => {
-      const { ms, server: deployedServer } = await deployStandalone(`export default { output: "standalone" };\n`);
-      try {
-        for (const path of v.missedByTrace) assert.equal((await get(`${deployedServer.url}${path}`)).status, 500, path);
-        assert.match(deployedServer.log(), /drillgen: drillgen_bg\.wasm not found/);
-        assert.equal((await get(`${deployedServer.url}/api/edge?count=5`)).status, 200, "the edge route has its .wasm");
-      } finally {
-        await undeploy(deployedServer);
-      }
-      console.log(`${v.name} standalone build, without serverExternalPackages: ${seconds(ms)}`);
-    });
+    if (v.missedByTrace)
+      test("output: standalone without serverExternalPackages misses the .wasm where the README says", async () => {
+        const { ms, server: deployedServer } = await deployStandalone(`export default { output: "standalone" };\n`);
+        try {
+          for (const path of v.missedByTrace) assert.equal((await get(`${deployedServer.url}${path}`)).status, 500, path);
+          assert.match(deployedServer.log(), /drillgen: drillgen_bg\.wasm not found/);
+          assert.equal((await get(`${deployedServer.url}/api/edge?count=5`)).status, 200, "the edge route has its .wasm");
+        } finally {
+          await undeploy(deployedServer);
+        }
+        console.log(`${v.name} standalone build, without serverExternalPackages: ${seconds(ms)}`);
+      });
 
     test("output: standalone with the README's next.config serves everything", async () => {
       const [config] = readmeFiles(readme(), "Use with Next.js").filter((f) => f.path === "next.config.mjs");
       const { ms, server: deployedServer } = await deployStandalone(config.code);
       try {
-        for (const [path, count] of [["node", 5], ["edge", 6]]) {
+        for (const [path, count] of [
+          ["node", 5],
+          ["edge", 6],
+        ]) {
           const { status, text } = await get(`${deployedServer.url}/api/${path}?count=${count}`);
           assert.equal(status, 200, text);
-          assert.deepEqual(JSON.parse(text), { where: path === "node" ? "nodejs" : "edge", perPhase: { EARLY: 5, MIDDLE: 5 }, status: "COMPLETED", drills: count, stored: count, verified: true });
+          assert.deepEqual(JSON.parse(text), {
+            where: path === "node" ? "nodejs" : "edge",
+            perPhase: { EARLY: 5, MIDDLE: 5 },
+            status: "COMPLETED",
+            drills: count,
+            stored: count,
+            verified: true,
+          });
         }
         const ssr = await get(`${deployedServer.url}/ssr`);
         assert.equal(ssr.status, 200, ssr.text);

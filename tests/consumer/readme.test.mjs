@@ -18,7 +18,10 @@ import { installPackedDrillgen } from "./support/worker-host.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const work = join(root, "out/consumers-readme");
-const readmes = { "README.md": readFileSync(join(root, "README.md"), "utf8"), "pkg-template/README.md": readFileSync(join(root, "pkg-template/README.md"), "utf8") };
+const readmes = {
+  "README.md": readFileSync(join(root, "README.md"), "utf8"),
+  "pkg-template/README.md": readFileSync(join(root, "pkg-template/README.md"), "utf8"),
+};
 let sim;
 
 /** Every fenced block: { file, lang, code, section }. */
@@ -50,8 +53,11 @@ after(() => sim?.close());
 
 test("no README sample is left unchecked", () => {
   for (const b of blocks()) {
-    const checked = (b.lang === "ts" && b.section !== "Use with Next.js") || /^\/\/ \S+\.mjs:/.test(b.code)
-      || (b.section === "Use with Next.js" && /^\/\/ \S+/.test(b.code)) || ["sh", "text"].includes(b.lang);
+    const checked =
+      (b.lang === "ts" && b.section !== "Use with Next.js") ||
+      /^\/\/ \S+\.mjs:/.test(b.code) ||
+      (b.section === "Use with Next.js" && /^\/\/ \S+/.test(b.code)) ||
+      ["sh", "text"].includes(b.lang);
     assert.ok(checked, `${b.file} § ${b.section}: a ${b.lang} block that no test runs or type-checks:\n${b.code.slice(0, 200)}`);
   }
 });
@@ -62,7 +68,10 @@ test("the JavaScript samples run against the simulator", async () => {
   for (const b of runnable) {
     const name = b.code.match(/^\/\/ (\S+\.mjs):/)[1];
     writeFileSync(join(work, name), b.code);
-    const { stdout } = await promisify(execFile)(process.execPath, [name], { cwd: work, env: { ...process.env, LLM_BASE_URL: sim.url, LLM_MODEL: "sim-1" } });
+    const { stdout } = await promisify(execFile)(process.execPath, [name], {
+      cwd: work,
+      env: { ...process.env, LLM_BASE_URL: sim.url, LLM_MODEL: "sim-1" },
+    });
     assert.match(stdout, /^COMPLETED 10$/m, `${b.file} ${name}:\n${stdout}`);
   }
 });
@@ -76,9 +85,26 @@ test("the TypeScript samples type-check under --strict", () => {
     writeFileSync(join(work, name), `${b.code}\nexport {};\n`);
     return name;
   });
-  const flags = ["--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--lib", "es2022,dom", "--skipLibCheck", "false"];
+  const flags = [
+    "--noEmit",
+    "--strict",
+    "--module",
+    "nodenext",
+    "--moduleResolution",
+    "nodenext",
+    "--target",
+    "es2022",
+    "--lib",
+    "es2022,dom",
+    "--skipLibCheck",
+    "false",
+  ];
   try {
-    execFileSync(join(root, "node_modules/.bin/tsc"), [...flags, "readme-env.d.ts", ...files], { cwd: work, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    execFileSync(join(root, "node_modules/.bin/tsc"), [...flags, "readme-env.d.ts", ...files], {
+      cwd: work,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
   } catch (e) {
     assert.fail(`tsc: ${e.stdout}${e.stderr}`);
   }

@@ -27,22 +27,40 @@ const seen = []; // every response body, to check that no secret ever comes back
 
 /** A host under miniflare with migrations applied, and a `call` that authenticates with TOKEN. */
 async function startHost(simulator, { bindings = {}, rateLimit, migrate = true, quiet = false } = {}) {
-  const mf = new Miniflare(hostOptions(bundle, {
-    rateLimit,
-    // `quiet` swallows the Worker's console (the expected internal-error log of a broken host).
-    ...(quiet ? { handleRuntimeStdio: (out, err) => { out.resume(); err.resume(); } } : {}),
-    bindings: {
-      API_TOKEN: `${TOKEN},${PROBE_TOKEN}`, LLM_PROVIDER: "openai", LLM_BASE_URL: simulator.url, LLM_MODEL: "sim", LLM_API_KEY: LLM_KEY,
-      CONCURRENCY: "2", STEP_RETRY_DELAY_MS: "100", RETRY_BASE_DELAY_MS: "20", RETRY_MAX_DELAY_MS: "100", LLM_TIMEOUT_MS: "10000",
-      ...bindings,
-    },
-  }));
+  const mf = new Miniflare(
+    hostOptions(bundle, {
+      rateLimit,
+      // `quiet` swallows the Worker's console (the expected internal-error log of a broken host).
+      ...(quiet
+        ? {
+            handleRuntimeStdio: (out, err) => {
+              out.resume();
+              err.resume();
+            },
+          }
+        : {}),
+      bindings: {
+        API_TOKEN: `${TOKEN},${PROBE_TOKEN}`,
+        LLM_PROVIDER: "openai",
+        LLM_BASE_URL: simulator.url,
+        LLM_MODEL: "sim",
+        LLM_API_KEY: LLM_KEY,
+        CONCURRENCY: "2",
+        STEP_RETRY_DELAY_MS: "100",
+        RETRY_BASE_DELAY_MS: "20",
+        RETRY_MAX_DELAY_MS: "100",
+        LLM_TIMEOUT_MS: "10000",
+        ...bindings,
+      },
+    }),
+  );
   hosts.push(mf);
   const db = await mf.getD1Database("DB");
   if (migrate) assert.deepEqual(await applyMigrations(db), ["0001_initial.sql"]);
   const call = async (method, path, body, { token = TOKEN, headers = {}, raw } = {}) => {
     const res = await mf.dispatchFetch(`http://worker${path}`, {
-      method, body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
+      method,
+      body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
       headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), "content-type": "application/json", ...headers },
       ...(raw instanceof ReadableStream ? { duplex: "half" } : {}),
     });
@@ -86,7 +104,8 @@ after(async () => {
   for (const mf of hosts) await mf.dispose();
   await sim?.close();
   for (const text of seen) {
-    for (const secret of [LLM_KEY, TOKEN, PROBE_TOKEN]) assert.ok(!text.includes(secret), `a response echoed a secret: ${text.slice(0, 200)}`);
+    for (const secret of [LLM_KEY, TOKEN, PROBE_TOKEN])
+      assert.ok(!text.includes(secret), `a response echoed a secret: ${text.slice(0, 200)}`);
   }
 });
 
@@ -101,18 +120,27 @@ test("a 25-drill series runs through the Workflow into D1: 202 before any LLM ca
 
   const full = await host.finished(started.body.id);
   assert.equal(full.status, "COMPLETED");
-  assert.deepEqual(full.drills.map((d) => d.index), indices(25));
+  assert.deepEqual(
+    full.drills.map((d) => d.index),
+    indices(25),
+  );
   assert.ok(full.drills.every((d) => d.drillId === `${full.id}:${d.index}` && d.batchStatus === "COMPLETED"));
   assert.deepEqual(full.batchProgress, { completed: 5, total: 5, failed: [] });
   assert.ok(full.verification.passed, JSON.stringify(full.verification));
   assert.deepEqual(full.warnings, []);
-  assert.deepEqual(full.batches.map((b) => [b.status, b.llmCalls, b.stepAttempts]), Array(5).fill(["COMPLETED", 1, 1]));
+  assert.deepEqual(
+    full.batches.map((b) => [b.status, b.llmCalls, b.stepAttempts]),
+    Array(5).fill(["COMPLETED", 1, 1]),
+  );
   assert.ok(full.usage.outputTokens > 0);
   assert.equal(full.workflow.status, "complete");
   assert.equal(full.progress.message, "Generated 25/25 drills");
   // Polling saw the batches land (CONCURRENCY 2: batches 1-2, 3-4, then 5).
   const steps = full.messages.filter((m) => /^Generated \d+\/25 drills \(Batch \d\/5\)$/.test(m));
-  assert.ok(steps.some((m) => m !== "Generated 0/25 drills (Batch 0/5)"), JSON.stringify(full.messages));
+  assert.ok(
+    steps.some((m) => m !== "Generated 0/25 drills (Batch 0/5)"),
+    JSON.stringify(full.messages),
+  );
   assert.ok(full.statuses.includes("running"), JSON.stringify(full.statuses));
   assert.equal(sim.requests.length, 5);
   assert.ok(sim.load.peak <= 2, `at most CONCURRENCY batch steps call the LLM at once (peak ${sim.load.peak})`);
@@ -126,9 +154,15 @@ test("a failing batch: COMPLETED with failed [2]; all failing: FAILED; resume ge
   assert.equal(partial.status, "COMPLETED");
   assert.deepEqual(partial.batchProgress, { completed: 4, total: 5, failed: [2] });
   assert.equal(partial.drills.length, 20);
-  assert.ok(partial.warnings.some((w) => w.code === "BATCHES_FAILED"), JSON.stringify(partial.warnings));
+  assert.ok(
+    partial.warnings.some((w) => w.code === "BATCHES_FAILED"),
+    JSON.stringify(partial.warnings),
+  );
   assert.deepEqual(partial.batches[2], {
-    batchIndex: 2, status: "FAILED", llmCalls: 1, stepAttempts: 1,
+    batchIndex: 2,
+    status: "FAILED",
+    llmCalls: 1,
+    stepAttempts: 1,
     error: { code: "HTTP_ERROR", message: partial.batches[2].error.message, retryable: false, status: 422 },
   });
   assert.match(partial.progress.message, /batch 3 failed/);
@@ -141,7 +175,10 @@ test("a failing batch: COMPLETED with failed [2]; all failing: FAILED; resume ge
   assert.equal(failed.status, "FAILED");
   assert.equal(failed.error.code, "NO_DRILLS");
   assert.deepEqual(failed.batchProgress, { completed: 0, total: 5, failed: [0, 1, 2, 3, 4] });
-  assert.deepEqual(failed.batches.map((b) => [b.llmCalls, b.stepAttempts, b.error.code, b.error.retryable]), Array(5).fill([4, 1, "HTTP_ERROR", true]));
+  assert.deepEqual(
+    failed.batches.map((b) => [b.llmCalls, b.stepAttempts, b.error.code, b.error.retryable]),
+    Array(5).fill([4, 1, "HTTP_ERROR", true]),
+  );
   assert.equal(sim.requests.length, 20);
   assert.deepEqual(failed.drills, []);
 
@@ -156,8 +193,15 @@ test("a failing batch: COMPLETED with failed [2]; all failing: FAILED; resume ge
   const resumed = await host.finished(partial.id);
   assert.equal(resumed.status, "COMPLETED");
   assert.equal(resumed.run, 2);
-  assert.deepEqual(resumed.drills.map((d) => d.index), indices(25));
-  assert.deepEqual(sim.requests.map((r) => r.indices), [indices(5, 10)], "only the missing batch is generated");
+  assert.deepEqual(
+    resumed.drills.map((d) => d.index),
+    indices(25),
+  );
+  assert.deepEqual(
+    sim.requests.map((r) => r.indices),
+    [indices(5, 10)],
+    "only the missing batch is generated",
+  );
   assert.deepEqual(resumed.batchProgress, { completed: 5, total: 5, failed: [] });
   assert.deepEqual(resumed.warnings, []);
   assert.deepEqual(resumed.drills.slice(0, 10), partial.drills.slice(0, 10), "stored drills are kept as they were");
@@ -180,10 +224,22 @@ test("crash safety: a batch step that throws after its drills were stored is ret
     await crashy.call("POST", "/positions", positions);
     const done = await crashy.finished((await crashy.call("POST", "/series", SERIES)).body.id);
     assert.equal(done.status, "COMPLETED");
-    assert.deepEqual(done.batches.map((b) => b.stepAttempts), [1, 1, 2, 1, 1], "the Workflow ran batch 2's step again");
-    assert.deepEqual(done.batches.map((b) => b.llmCalls), [1, 1, 1, 1, 1], "the retried step found its drills and paid no new call");
+    assert.deepEqual(
+      done.batches.map((b) => b.stepAttempts),
+      [1, 1, 2, 1, 1],
+      "the Workflow ran batch 2's step again",
+    );
+    assert.deepEqual(
+      done.batches.map((b) => b.llmCalls),
+      [1, 1, 1, 1, 1],
+      "the retried step found its drills and paid no new call",
+    );
     assert.equal(crashSim.requests.length, 5);
-    assert.deepEqual(done.drills.map((d) => d.index), indices(25), "0 lost");
+    assert.deepEqual(
+      done.drills.map((d) => d.index),
+      indices(25),
+      "0 lost",
+    );
     assert.deepEqual(await rowCounts(crashy.db, done.id), { rows: 25, distinct_indices: 25 }, "0 duplicated");
     assert.ok(done.verification.passed);
     assert.equal(done.workflow.status, "complete", "the instance completed after the step's retry");
@@ -194,7 +250,13 @@ test("crash safety: a batch step that throws after its drills were stored is ret
 
 test("auth and limits: no token, wrong token, oversized bodies, bad JSON, caps, budget, rate limit, no raw errors", async () => {
   // Every route needs the token, unknown ones included.
-  for (const [method, path] of [["POST", "/series"], ["GET", "/series/00000000-0000-0000-0000-000000000000"], ["POST", "/positions"], ["PUT", "/context"], ["GET", "/nope"]]) {
+  for (const [method, path] of [
+    ["POST", "/series"],
+    ["GET", "/series/00000000-0000-0000-0000-000000000000"],
+    ["POST", "/positions"],
+    ["PUT", "/context"],
+    ["GET", "/nope"],
+  ]) {
     const none = await host.call(method, path, undefined, { token: null });
     assert.equal(none.status, 401);
     assert.equal(none.body.error.code, "UNAUTHENTICATED");
@@ -216,7 +278,12 @@ test("auth and limits: no token, wrong token, oversized bodies, bad JSON, caps, 
   assert.equal(declared.body.error.code, "BODY_TOO_LARGE");
   const chunk = new TextEncoder().encode("x".repeat(64 * 1024));
   let sent = 0;
-  const stream = new ReadableStream({ pull(c) { if (sent++ < 8) c.enqueue(chunk); else c.close(); } });
+  const stream = new ReadableStream({
+    pull(c) {
+      if (sent++ < 8) c.enqueue(chunk);
+      else c.close();
+    },
+  });
   const streamed = await host.call("PUT", "/context", undefined, { raw: stream });
   assert.equal(streamed.status, 413);
   assert.equal(streamed.body.error.code, "BODY_TOO_LARGE");
@@ -289,8 +356,11 @@ test("scale: 50 series of 25 drills started at once all finish, every drill stor
     const wallMs = Date.now() - t0;
     const { results: statuses } = await scale.db.prepare("SELECT status, count(*) AS n FROM guru_artifact GROUP BY status").all();
     assert.deepEqual(statuses, [{ status: "COMPLETED", n: 50 }]);
-    const { results: perSeries } = await scale.db.prepare(
-      "SELECT artifact_id, count(*) AS rows, count(DISTINCT idx) AS distinct_indices, min(idx) AS lo, max(idx) AS hi FROM drill GROUP BY artifact_id").all();
+    const { results: perSeries } = await scale.db
+      .prepare(
+        "SELECT artifact_id, count(*) AS rows, count(DISTINCT idx) AS distinct_indices, min(idx) AS lo, max(idx) AS hi FROM drill GROUP BY artifact_id",
+      )
+      .all();
     assert.equal(perSeries.length, 50);
     for (const s of perSeries) assert.deepEqual([s.rows, s.distinct_indices, s.lo, s.hi], [25, 25, 0, 24], s.artifact_id);
     assert.deepEqual(new Set(perSeries.map((s) => s.artifact_id)), ids);
@@ -298,8 +368,12 @@ test("scale: 50 series of 25 drills started at once all finish, every drill stor
     const sample = await scale.call("GET", `/series/${[...ids][0]}`);
     assert.ok(sample.body.verification.passed);
     const calls = slow.requests.map((r) => r.at).sort((x, y) => x - y);
-    console.log(`# scale: 50 series × 25 drills (250 LLM calls of ~10 s), CONCURRENCY 4: all 202 in ${startedMs} ms, all COMPLETED in ${(wallMs / 1000).toFixed(1)} s`);
-    console.log(`# scale: peak LLM calls in flight ${slow.load.peak} (≤ 50 × 4), calls sent over ${((calls.at(-1) - calls[0]) / 1000).toFixed(1)} s, 1250 drill rows, 0 duplicates`);
+    console.log(
+      `# scale: 50 series × 25 drills (250 LLM calls of ~10 s), CONCURRENCY 4: all 202 in ${startedMs} ms, all COMPLETED in ${(wallMs / 1000).toFixed(1)} s`,
+    );
+    console.log(
+      `# scale: peak LLM calls in flight ${slow.load.peak} (≤ 50 × 4), calls sent over ${((calls.at(-1) - calls[0]) / 1000).toFixed(1)} s, 1250 drill rows, 0 duplicates`,
+    );
     assert.ok(slow.load.peak <= 200, `${slow.load.peak}`);
   } finally {
     await slow.close();

@@ -18,9 +18,17 @@ before(async () => {
   const errors = [];
   page.on("pageerror", (e) => errors.push(e));
   await page.goto(`${site.url}/tests/js/support/browser.html`);
-  await page.waitForFunction(() => window.ready === true, null, { timeout: 15000 }).catch((e) => { throw errors[0] ?? e; });
+  await page
+    .waitForFunction(() => window.ready === true, null, { timeout: 15000 })
+    .catch((e) => {
+      throw errors[0] ?? e;
+    });
 });
-after(async () => { await browser?.close(); await site?.close(); await sim?.close(); });
+after(async () => {
+  await browser?.close();
+  await site?.close();
+  await sim?.close();
+});
 beforeEach(() => sim.reset());
 
 const scenario = (args = {}) => page.evaluate((a) => window.runScenario(a), { baseUrl: sim.url, ...args });
@@ -32,15 +40,36 @@ test("a full run in the page", async () => {
   assert.equal(result.drills.length, 25);
   assert.ok(result.verification.passed);
   assert.equal(sim.requests.length, 5);
-  assert.ok(sim.requests.every((r) => r.headers.origin === site.url), "cross-origin requests");
-  assert.deepEqual(events.filter((e) => e.type === "batchCompleted").map((e) => e.completedDrills), [5, 10, 15, 20, 25]);
+  assert.ok(
+    sim.requests.every((r) => r.headers.origin === site.url),
+    "cross-origin requests",
+  );
+  assert.deepEqual(
+    events.filter((e) => e.type === "batchCompleted").map((e) => e.completedDrills),
+    [5, 10, 15, 20, 25],
+  );
 });
 
-for (const [fault, code] of [[429, "HTTP_ERROR"], [503, "HTTP_ERROR"], ["hang", "TIMEOUT"], ["reset", "NETWORK_ERROR"], ["malformed", "INVALID_OUTPUT"], ["gibberish", "INVALID_OUTPUT"], ["oversizedChunked", "RESPONSE_TOO_LARGE"]]) {
+for (const [fault, code] of [
+  [429, "HTTP_ERROR"],
+  [503, "HTTP_ERROR"],
+  ["hang", "TIMEOUT"],
+  ["reset", "NETWORK_ERROR"],
+  ["malformed", "INVALID_OUTPUT"],
+  ["gibberish", "INVALID_OUTPUT"],
+  ["oversizedChunked", "RESPONSE_TOO_LARGE"],
+]) {
   test(`fault ${fault} in the page is retried`, async () => {
     sim.script(10, [fault]);
     const { result, events, violations } = await scenario({
-      llm: { provider: "openai", baseUrl: sim.url, model: "sim-1", apiKey: "sk-test-secret-0042", timeoutMs: 400, maxResponseBytes: 1024 * 1024 },
+      llm: {
+        provider: "openai",
+        baseUrl: sim.url,
+        model: "sim-1",
+        apiKey: "sk-test-secret-0042",
+        timeoutMs: 400,
+        maxResponseBytes: 1024 * 1024,
+      },
     });
     assert.deepEqual(violations, []);
     assert.equal(result.drills.length, 25);
@@ -52,7 +81,9 @@ for (const [fault, code] of [[429, "HTTP_ERROR"], [503, "HTTP_ERROR"], ["hang", 
 }
 
 test("Anthropic in the page", async () => {
-  const { result, violations } = await scenario({ llm: { provider: "anthropic", baseUrl: sim.url, model: "claude-sim", apiKey: "sk-test-secret-0042" } });
+  const { result, violations } = await scenario({
+    llm: { provider: "anthropic", baseUrl: sim.url, model: "claude-sim", apiKey: "sk-test-secret-0042" },
+  });
   assert.deepEqual(violations, []);
   assert.equal(result.drills.length, 25);
 });
@@ -74,7 +105,10 @@ test("resume in the page generates only what is missing", async () => {
   const second = await scenario({ storeName: "resume", seed: first.result.seed });
   assert.deepEqual(second.violations, []);
   assert.equal(second.result.drills.length, 25);
-  assert.deepEqual(sim.requests.map((r) => r.indices), [[20, 21, 22, 23, 24]]);
+  assert.deepEqual(
+    sim.requests.map((r) => r.indices),
+    [[20, 21, 22, 23, 24]],
+  );
 });
 
 test("the hostile corpus in Chromium: settled, coded, nothing lost, nothing leaked, nothing escaped", async () => {

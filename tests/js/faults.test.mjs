@@ -12,13 +12,36 @@ import { runSeries, memoryStore, context } from "./support/harness.mjs";
 const positions = JSON.parse(readFileSync(new URL("../../data/positions.json", import.meta.url), "utf8"));
 const longContext = { ...context, mentalModel: { ...context.mentalModel, notes: "Count shots before leaving a blot. ".repeat(150) } };
 const classes = [
-  "hugeError", "huge200", "oversized", "oversizedChunked", "deepNesting", "duplicateKeys", "badUsage", "protoKeys",
-  "truncatedStream", "slowDrip", "malformed", "gibberish", "short", "extra", "blank", "fenced", "reset", "hang",
-  "redirect", "echoKey", 429, 500, 503, 529,
+  "hugeError",
+  "huge200",
+  "oversized",
+  "oversizedChunked",
+  "deepNesting",
+  "duplicateKeys",
+  "badUsage",
+  "protoKeys",
+  "truncatedStream",
+  "slowDrip",
+  "malformed",
+  "gibberish",
+  "short",
+  "extra",
+  "blank",
+  "fenced",
+  "reset",
+  "hang",
+  "redirect",
+  "echoKey",
+  429,
+  500,
+  503,
+  529,
 ];
 const permanent = new Set(["redirect", "echoKey"]);
 let sim;
-before(async () => { sim = await startLlmSimulator(); });
+before(async () => {
+  sim = await startLlmSimulator();
+});
 after(() => sim.close());
 
 async function one(fault, seed) {
@@ -28,16 +51,33 @@ async function one(fault, seed) {
   sim.script(first, [fault, fault]);
   const store = memoryStore();
   const { result } = await runSeries(drillgen, {
-    baseUrl: sim.url, positions, store, seed, concurrency: 3,
+    baseUrl: sim.url,
+    positions,
+    store,
+    seed,
+    concurrency: 3,
     context: fault === "truncatedStream" ? longContext : context,
-    llm: { provider: seed % 2 ? "anthropic" : "openai", baseUrl: sim.url, model: "sim-1", apiKey: "sk-test-secret-0042", timeoutMs: 400, maxResponseBytes: 1024 * 1024 },
+    llm: {
+      provider: seed % 2 ? "anthropic" : "openai",
+      baseUrl: sim.url,
+      model: "sim-1",
+      apiKey: "sk-test-secret-0042",
+      timeoutMs: 400,
+      maxResponseBytes: 1024 * 1024,
+    },
     retry: { maxRetries: 3, baseDelayMs: 5, maxDelayMs: 20, maxRetryAfterMs: 2000 },
   });
   const generated = result.batches.flatMap((b) => b.drills.map((d) => d.drillId));
   const handed = new Set(result.unpersistedDrills.map((d) => d.drillId));
   const lost = generated.filter((id) => !store.rows.has(id) && !handed.has(id)).length;
   const written = store.writes.flatMap((w) => w.indices);
-  return { result, generated: generated.length, lost, duplicates: written.length - new Set(written).size, leaked: JSON.stringify(result).includes("sk-test-secret-0042") };
+  return {
+    result,
+    generated: generated.length,
+    lost,
+    duplicates: written.length - new Set(written).size,
+    leaked: JSON.stringify(result).includes("sk-test-secret-0042"),
+  };
 }
 
 test("every provider fault: 0 lost, 0 duplicated, no credential, bounded memory", async () => {
@@ -49,15 +89,29 @@ test("every provider fault: 0 lost, 0 duplicated, no credential, bounded memory"
     const row = { fault: String(fault), runs: 0, generated: 0, lost: 0, duplicates: 0, leaked: 0, completed: 0 };
     for (const seed of [1, 2, 3]) {
       const r = await one(fault, seed);
-      Object.assign(row, { runs: row.runs + 1, generated: row.generated + r.generated, lost: row.lost + r.lost, duplicates: row.duplicates + r.duplicates, leaked: row.leaked + (r.leaked ? 1 : 0), completed: row.completed + (r.result.drills.length === 25 ? 1 : 0) });
+      Object.assign(row, {
+        runs: row.runs + 1,
+        generated: row.generated + r.generated,
+        lost: row.lost + r.lost,
+        duplicates: row.duplicates + r.duplicates,
+        leaked: row.leaked + (r.leaked ? 1 : 0),
+        completed: row.completed + (r.result.drills.length === 25 ? 1 : 0),
+      });
       rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
     }
     rows.push(row);
   }
-  const table = ["fault              runs  full-series  drills  lost  duplicated  leaked", ...rows.map((r) =>
-    `${r.fault.padEnd(18)} ${String(r.runs).padStart(4)}  ${String(r.completed).padStart(11)}  ${String(r.generated).padStart(6)}  ${String(r.lost).padStart(4)}  ${String(r.duplicates).padStart(10)}  ${String(r.leaked).padStart(6)}`)];
+  const table = [
+    "fault              runs  full-series  drills  lost  duplicated  leaked",
+    ...rows.map(
+      (r) =>
+        `${r.fault.padEnd(18)} ${String(r.runs).padStart(4)}  ${String(r.completed).padStart(11)}  ${String(r.generated).padStart(6)}  ${String(r.lost).padStart(4)}  ${String(r.duplicates).padStart(10)}  ${String(r.leaked).padStart(6)}`,
+    ),
+  ];
   const growth = (rssPeak - rssBefore) / 2 ** 20;
-  console.log(`provider fault corpus: ${rows.length} classes, ${rows.length * 3} runs, peak RSS growth ${growth.toFixed(0)} MiB\n${table.join("\n")}`);
+  console.log(
+    `provider fault corpus: ${rows.length} classes, ${rows.length * 3} runs, peak RSS growth ${growth.toFixed(0)} MiB\n${table.join("\n")}`,
+  );
   for (const r of rows) {
     assert.equal(r.lost, 0, `${r.fault}: lost drills`);
     assert.equal(r.duplicates, 0, `${r.fault}: a drill stored twice`);

@@ -29,7 +29,9 @@ test("the generator reproduces data/positions.json byte for byte", () => {
   const fresh = JSON.parse(generated);
   const old = JSON.parse(committed);
   const i = fresh.findIndex((p, k) => JSON.stringify(p) !== JSON.stringify(old[k]));
-  assert.fail(`output differs (${fresh.length} vs ${old.length} positions), first at ${fresh[i]?.positionId ?? old[i]?.positionId ?? `index ${i}`}`);
+  assert.fail(
+    `output differs (${fresh.length} vs ${old.length} positions), first at ${fresh[i]?.positionId ?? old[i]?.positionId ?? `index ${i}`}`,
+  );
 });
 
 test("every phase is complete and every position is a usable answer key", () => {
@@ -45,6 +47,6 @@ test("every phase is complete and every position is a usable answer key", () => 
     const plays = [p.bestMove, ...p.alternatives.map((a) => a.move)].map(play);
     assert.equal(new Set(plays).size, plays.length, `${p.positionId}: a play is listed twice`);
     const equities = [p.bestMoveEquity, ...p.alternatives.map((a) => a.equity)];
-    equities.slice(1).forEach((e, k) => assert.ok(e < equities[k], `${p.positionId}: equities not strictly falling`));
+    for (const [k, e] of equities.slice(1).entries()) assert.ok(e < equities[k], `${p.positionId}: equities not strictly falling`);
   }
 });

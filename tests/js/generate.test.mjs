@@ -9,12 +9,17 @@ import { runSeries, invariantViolations, memoryStore, context } from "./support/
 
 const positions = JSON.parse(readFileSync(new URL("../../data/positions.json", import.meta.url), "utf8"));
 let sim;
-before(async () => { sim = await startLlmSimulator(); });
+before(async () => {
+  sim = await startLlmSimulator();
+});
 after(() => sim.close());
 beforeEach(() => sim.reset());
 
 const run = (overrides = {}) => runSeries(drillgen, { baseUrl: sim.url, positions, ...overrides });
-const longContext = { ...context, mentalModel: { ...context.mentalModel, notes: "Count shots before leaving a blot; prime before you attack. ".repeat(80) } };
+const longContext = {
+  ...context,
+  mentalModel: { ...context.mentalModel, notes: "Count shots before leaving a blot; prime before you attack. ".repeat(80) },
+};
 const kinds = (events) => events.map((e) => e.type);
 
 test("a full run persists every drill once and reports each batch", async () => {
@@ -22,7 +27,10 @@ test("a full run persists every drill once and reports each batch", async () => 
   const { result, events } = outcome;
   assert.deepEqual(invariantViolations(outcome), []);
   assert.equal(result.status, "COMPLETED");
-  assert.deepEqual(result.drills.map((d) => d.index), [...Array(25).keys()]);
+  assert.deepEqual(
+    result.drills.map((d) => d.index),
+    [...Array(25).keys()],
+  );
   assert.equal(result.drills[3].drillId, "series-1:3");
   assert.ok(result.verification.passed, JSON.stringify(result.verification.issues));
   assert.deepEqual(result.batchProgress, { completed: 5, total: 5, failed: [] });
@@ -40,7 +48,10 @@ test("a full run persists every drill once and reports each batch", async () => 
   assert.equal(k.filter((x) => x === "batchCompleted").length, 5);
   assert.equal(k.at(-1), "runFinished");
   const done = events.filter((e) => e.type === "batchCompleted");
-  assert.deepEqual(done.map((e) => e.completedDrills), [5, 10, 15, 20, 25]);
+  assert.deepEqual(
+    done.map((e) => e.completedDrills),
+    [5, 10, 15, 20, 25],
+  );
   for (const e of done) assert.match(e.message, new RegExp(`^Generated ${e.completedDrills}/25 drills \\(Batch ${e.batchIndex + 1}/5\\)$`));
   assert.equal(events.at(-1).message, "Generated 25/25 drills");
 });
@@ -64,13 +75,25 @@ for (const [fault, code, status] of faults) {
   test(`fault ${fault} in one batch is retried and nothing is lost`, async () => {
     sim.script(10, [fault]);
     const started = Date.now();
-    const outcome = await run({ llm: { provider: "openai", baseUrl: sim.url, model: "sim-1", apiKey: "sk-test-secret-0042", timeoutMs: 400, maxResponseBytes: 1024 * 1024 } });
+    const outcome = await run({
+      llm: {
+        provider: "openai",
+        baseUrl: sim.url,
+        model: "sim-1",
+        apiKey: "sk-test-secret-0042",
+        timeoutMs: 400,
+        maxResponseBytes: 1024 * 1024,
+      },
+    });
     const { result, events } = outcome;
     assert.deepEqual(invariantViolations(outcome), []);
     assert.equal(result.status, "COMPLETED");
     assert.equal(result.drills.length, 25);
     assert.equal(result.batches[2].attempts, 2);
-    assert.deepEqual(result.batches.filter((b) => b.batchIndex !== 2).map((b) => b.attempts), [1, 1, 1, 1]);
+    assert.deepEqual(
+      result.batches.filter((b) => b.batchIndex !== 2).map((b) => b.attempts),
+      [1, 1, 1, 1],
+    );
     const retry = events.find((e) => e.type === "batchRetrying");
     assert.equal(retry.batchIndex, 2);
     assert.equal(retry.error.code, code);
@@ -101,14 +124,20 @@ for (const fault of ["short"]) {
 }
 
 // Wrappers a model adds are repaired without a retry, and counted.
-for (const [fault, repair] of [["fenced", "JSON_EXTRACTED"], ["extra", "EXTRA_DRILLS_DROPPED"], ["blank", "TEXT_FROM_ENGINE"], ["duplicateKeys", null], ["protoKeys", null]]) {
+for (const [fault, repair] of [
+  ["fenced", "JSON_EXTRACTED"],
+  ["extra", "EXTRA_DRILLS_DROPPED"],
+  ["blank", "TEXT_FROM_ENGINE"],
+  ["duplicateKeys", null],
+  ["protoKeys", null],
+]) {
   test(`fault ${fault} is read without a retry`, async () => {
     sim.script(10, [fault]);
     const outcome = await run();
     assert.deepEqual(invariantViolations(outcome), []);
     assert.equal(outcome.result.batches[2].attempts, 1);
     if (repair) assert.ok(outcome.result.batches[2].repairs[repair] >= 1, JSON.stringify(outcome.result.batches[2].repairs));
-    assert.equal(({}).polluted, undefined, "no prototype was touched");
+    assert.equal({}.polluted, undefined, "no prototype was touched");
   });
 }
 
@@ -171,7 +200,10 @@ test("Anthropic Messages: forced tool, cache_control only where the model can ca
   assert.ok(long.result.cache.cacheable && long.result.cache.warmup);
   assert.equal(sim.requests[0].body.system[0].cache_control.type, "ephemeral");
   assert.equal(sim.requests[0].stream, true, "the warming batch streams");
-  assert.ok(sim.requests.slice(1).every((r) => r.at >= sim.requests[0].at && r.cachedTokens > 0), "every later batch hit the cache");
+  assert.ok(
+    sim.requests.slice(1).every((r) => r.at >= sim.requests[0].at && r.cachedTokens > 0),
+    "every later batch hit the cache",
+  );
   // Opus 4.5 caches from 4,096 tokens: the same context is too short for it.
   sim.reset();
   const opus = await run({ llm: { ...llm, model: "claude-opus-4-5" }, context: longContext });
@@ -209,9 +241,14 @@ for (const [personality, model, format, field, calls] of matrix) {
     assert.equal(result.drills.length, 25);
     assert.equal(result.negotiated.responseFormat, format);
     assert.equal(result.negotiated.maxTokensField, field);
-    assert.ok(result.batches.every((b) => b.attempts === 1), "negotiation never counts as a retry");
+    assert.ok(
+      result.batches.every((b) => b.attempts === 1),
+      "negotiation never counts as a retry",
+    );
     assert.equal(result.calls, calls);
-    console.log(`# negotiation ${personality}: ${format}, ${field}, ${result.calls} calls for 5 batches, ${sim.requests.filter((r) => r.refused).length} refused`);
+    console.log(
+      `# negotiation ${personality}: ${format}, ${field}, ${result.calls} calls for 5 batches, ${sim.requests.filter((r) => r.refused).length} refused`,
+    );
   });
 }
 
@@ -226,7 +263,15 @@ test("a redirect is refused with a code and never followed with the key", async 
 test("a server that echoes the key or answers megabytes never gets it into the result", async () => {
   sim.script(0, ["echoKey"]);
   sim.script(5, ["hugeError", "hugeError", "hugeError", "hugeError"]);
-  const outcome = await run({ llm: { provider: "openai", baseUrl: sim.url, model: "sim-1", apiKey: "sk-test-secret-0042", headers: { "x-proxy-auth": "proxy-secret-77" } } });
+  const outcome = await run({
+    llm: {
+      provider: "openai",
+      baseUrl: sim.url,
+      model: "sim-1",
+      apiKey: "sk-test-secret-0042",
+      headers: { "x-proxy-auth": "proxy-secret-77" },
+    },
+  });
   const text = JSON.stringify(outcome.result) + JSON.stringify(outcome.events);
   assert.ok(!text.includes("sk-test-secret-0042") && !text.includes("proxy-secret-77"));
   for (const e of outcome.events) assert.ok(e.message.length <= 2048 && (e.error?.message.length ?? 0) <= 2048);
@@ -255,13 +300,25 @@ test("abort mid-run: CANCELLED, and nothing is persisted after the abort", async
   const outcome = await run({
     concurrency: 1,
     signal: controller.signal,
-    onProgress: (e) => { if (e.type === "batchStarted" && e.batchIndex === 2) setTimeout(() => { abortedAt = Date.now(); controller.abort(); }, 50); },
+    onProgress: (e) => {
+      if (e.type === "batchStarted" && e.batchIndex === 2)
+        setTimeout(() => {
+          abortedAt = Date.now();
+          controller.abort();
+        }, 50);
+    },
   });
   const { result, store } = outcome;
   assert.equal(result.status, "CANCELLED");
-  assert.deepEqual([...store.rows.values()].map((d) => d.index).sort((a, b) => a - b), [...Array(10).keys()]);
+  assert.deepEqual(
+    [...store.rows.values()].map((d) => d.index).sort((a, b) => a - b),
+    [...Array(10).keys()],
+  );
   assert.ok(store.writes.every((w) => w.at <= abortedAt));
-  assert.deepEqual(result.batches.map((b) => b.status), ["COMPLETED", "COMPLETED", "CANCELLED", "CANCELLED", "CANCELLED"]);
+  assert.deepEqual(
+    result.batches.map((b) => b.status),
+    ["COMPLETED", "COMPLETED", "CANCELLED", "CANCELLED", "CANCELLED"],
+  );
   assert.equal(sim.requests.length, 3, "no request after the abort");
 });
 
@@ -274,29 +331,54 @@ test("resume from the host's store generates only the missing batch", async () =
   assert.deepEqual(invariantViolations(second), []);
   assert.equal(second.result.status, "COMPLETED");
   assert.equal(second.result.drills.length, 25);
-  assert.deepEqual(sim.requests.map((r) => r.indices), [[15, 16, 17, 18, 19]]);
+  assert.deepEqual(
+    sim.requests.map((r) => r.indices),
+    [[15, 16, 17, 18, 19]],
+  );
   assert.equal(second.events[0].completedDrills, 20, "progress counts start from what exists");
-  assert.deepEqual(second.result.batches.map((b) => b.status), ["SKIPPED", "SKIPPED", "SKIPPED", "COMPLETED", "SKIPPED"]);
+  assert.deepEqual(
+    second.result.batches.map((b) => b.status),
+    ["SKIPPED", "SKIPPED", "SKIPPED", "COMPLETED", "SKIPPED"],
+  );
 });
 
 test("a persist that rejects is retried without a new LLM call; one that keeps failing loses nothing", async () => {
   const store = memoryStore();
   let rejections = 2;
-  const flaky = { ...store, persist: async (drills, info) => { if (info.batchIndex === 1 && rejections-- > 0) throw new Error("SQLITE_BUSY"); return store.persist(drills, info); } };
+  const flaky = {
+    ...store,
+    persist: async (drills, info) => {
+      if (info.batchIndex === 1 && rejections-- > 0) throw new Error("SQLITE_BUSY");
+      return store.persist(drills, info);
+    },
+  };
   const ok = await run({ store: flaky, persist: flaky.persist });
   assert.equal(ok.result.drills.length, 25);
   assert.equal(sim.requests.length, 5);
 
   sim.reset();
   const broken = memoryStore();
-  const failing = await run({ store: broken, persist: async (drills, info) => { if (info.batchIndex === 3) throw new Error("disk full"); return broken.persist(drills, info); } });
+  const failing = await run({
+    store: broken,
+    persist: async (drills, info) => {
+      if (info.batchIndex === 3) throw new Error("disk full");
+      return broken.persist(drills, info);
+    },
+  });
   assert.equal(failing.result.batches[3].error.code, "PERSIST_FAILED");
-  assert.deepEqual(failing.result.unpersistedDrills.map((d) => d.index), [15, 16, 17, 18, 19]);
+  assert.deepEqual(
+    failing.result.unpersistedDrills.map((d) => d.index),
+    [15, 16, 17, 18, 19],
+  );
   assert.equal(sim.requests.length, 5);
 });
 
 test("a throwing onProgress never breaks the run", async () => {
-  const { result } = await run({ onProgress: () => { throw new Error("UI crashed"); } });
+  const { result } = await run({
+    onProgress: () => {
+      throw new Error("UI crashed");
+    },
+  });
   assert.equal(result.drills.length, 25);
 });
 
@@ -328,12 +410,18 @@ test("generateBatch runs one batch for hosts that fan out", async () => {
   const [, second] = drillgen.partitionBatches({ targetDrillCount: 10 }, sample.positions);
   const stored = [];
   const outcome = await drillgen.generateBatch(second, {
-    artifactId: "fan-1", context: { mentalModel: "m", curriculum: "c" },
+    artifactId: "fan-1",
+    context: { mentalModel: "m", curriculum: "c" },
     llm: { provider: "openai", baseUrl: sim.url, model: "sim-1" },
-    persist: (drills) => { stored.push(...drills); },
+    persist: (drills) => {
+      stored.push(...drills);
+    },
   });
   assert.equal(outcome.status, "COMPLETED");
-  assert.deepEqual(outcome.drills.map((d) => d.drillId), ["fan-1:5", "fan-1:6", "fan-1:7", "fan-1:8", "fan-1:9"]);
+  assert.deepEqual(
+    outcome.drills.map((d) => d.drillId),
+    ["fan-1:5", "fan-1:6", "fan-1:7", "fan-1:8", "fan-1:9"],
+  );
   assert.deepEqual(stored, outcome.drills);
 });
 
@@ -341,7 +429,12 @@ test("generateBatch runs one batch for hosts that fan out", async () => {
 test("a persist that returns a lazy thenable (Prisma's PrismaPromise) is started and awaited", async () => {
   const store = memoryStore();
   let started = 0;
-  const lazy = (drills, info) => ({ then(resolve, reject) { started += 1; store.persist(drills, info).then(resolve, reject); } });
+  const lazy = (drills, info) => ({
+    then(resolve, reject) {
+      started += 1;
+      store.persist(drills, info).then(resolve, reject);
+    },
+  });
   const outcome = await run({ store, persist: lazy });
   assert.deepEqual(invariantViolations(outcome), []);
   assert.equal(started, 5);
@@ -356,7 +449,10 @@ test("a persist that never settles times out, is retried, then hands its drills 
   assert.ok(Date.now() - started < 5000);
   assert.equal(result.batches[1].error.code, "PERSIST_FAILED");
   assert.match(result.batches[1].error.message, /did not settle within 100 ms/);
-  assert.deepEqual(result.unpersistedDrills.map((d) => d.index), [5, 6, 7, 8, 9]);
+  assert.deepEqual(
+    result.unpersistedDrills.map((d) => d.index),
+    [5, 6, 7, 8, 9],
+  );
   assert.equal(store.rows.size + result.unpersistedDrills.length, 25, "stored + handed back = generated");
 });
 
@@ -372,16 +468,26 @@ test("an abort during a hanging persist settles promptly as CANCELLED with the d
   const { result } = await run({ store, persist, signal: controller.signal, concurrency: 1, hostTimeoutMs: 60_000 });
   assert.ok(Date.now() - started < 2000, `${Date.now() - started} ms`);
   assert.equal(result.status, "CANCELLED");
-  assert.deepEqual(result.unpersistedDrills.map((d) => d.index), [0, 1, 2, 3, 4]);
+  assert.deepEqual(
+    result.unpersistedDrills.map((d) => d.index),
+    [0, 1, 2, 3, 4],
+  );
 });
 
 test("a deadline ends the run with what it generated, and it can be resumed", async () => {
   sim.script(10, ["hang"]);
-  const first = await run({ concurrency: 1, deadlineMs: 600, llm: { provider: "openai", baseUrl: sim.url, model: "sim-1", timeoutMs: 60_000 } });
+  const first = await run({
+    concurrency: 1,
+    deadlineMs: 600,
+    llm: { provider: "openai", baseUrl: sim.url, model: "sim-1", timeoutMs: 60_000 },
+  });
   assert.equal(first.result.status, "CANCELLED");
   assert.ok(first.result.warnings.some((w) => w.code === "DEADLINE_EXCEEDED"));
   assert.equal(first.result.batches[2].error.code, "DEADLINE_EXCEEDED");
-  assert.deepEqual(first.result.drills.map((d) => d.index), [...Array(10).keys()]);
+  assert.deepEqual(
+    first.result.drills.map((d) => d.index),
+    [...Array(10).keys()],
+  );
   sim.reset();
   const second = await run({ store: first.store, seed: first.result.seed });
   assert.equal(second.result.drills.length, 25);
@@ -389,7 +495,13 @@ test("a deadline ends the run with what it generated, and it can be resumed", as
 
 test("onProgress promises are settled before the run resolves, never waited for in between", async () => {
   let settledLate = 0;
-  const onProgress = () => new Promise((resolve) => setTimeout(() => { settledLate += 1; resolve(); }, 50));
+  const onProgress = () =>
+    new Promise((resolve) =>
+      setTimeout(() => {
+        settledLate += 1;
+        resolve();
+      }, 50),
+    );
   const started = Date.now();
   const { result } = await run({ onProgress });
   assert.equal(result.drills.length, 25);

@@ -12,7 +12,10 @@ import { hostileCases, runCorpus, summary, declaredCodes } from "./support/hosti
 const positions = JSON.parse(readFileSync(new URL("../../data/positions.json", import.meta.url), "utf8"));
 const dts = readFileSync(new URL("../../pkg/drillgen.d.ts", import.meta.url), "utf8");
 const uncaught = { count: 0 };
-const count = (e) => { uncaught.count += 1; console.log(`# escaped: ${e?.message ?? e}`); };
+const count = (e) => {
+  uncaught.count += 1;
+  console.log(`# escaped: ${e?.message ?? e}`);
+};
 let sim;
 before(async () => {
   process.on("uncaughtException", count);

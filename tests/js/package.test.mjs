@@ -33,9 +33,17 @@ test("every runtime's and bundler's conditions reach the entry that instantiates
     ["Node 20.19+ (require of ESM)", ["node", "require", "module-sync"], "./node.js"],
     ["Bun", ["bun", "node", "import"], "./node.js"],
     ["Deno", ["deno", "node", "import"], "./node.js"],
-    ["Next.js nodejs runtime, server components and route handlers", ["react-server", "node", "import", "module", "webpack", "production"], "./node.js"],
+    [
+      "Next.js nodejs runtime, server components and route handlers",
+      ["react-server", "node", "import", "module", "webpack", "production"],
+      "./node.js",
+    ],
     ["Next.js nodejs runtime, SSR of client components", ["node", "import", "module", "webpack", "production"], "./node.js"],
-    ["Next.js edge runtime (react-server layer)", ["react-server", "edge-light", "browser", "worker", "import", "module", "production"], "./edge.js"],
+    [
+      "Next.js edge runtime (react-server layer)",
+      ["react-server", "edge-light", "browser", "worker", "import", "module", "production"],
+      "./edge.js",
+    ],
     ["Vercel Edge Functions", ["edge-light", "worker", "browser", "import"], "./edge.js"],
     ["Cloudflare Workers (wrangler)", ["workerd", "worker", "browser", "import"], "./workerd.js"],
     ["Vite SSR", ["node", "import", "module", "production"], "./node.js"],
@@ -59,10 +67,44 @@ test("the public .d.ts has no `any` and types every export", () => {
   assert.match(code, /export function renderBoard\(xgid: string, options\?: BoardOptions\): string;/);
   // Every type a declaration mentions is declared (a Rust type renamed without its TS name fails here).
   const declared = new Set([...code.matchAll(/export (?:interface|type) (\w+)/g)].map((m) => m[1]));
-  const builtins = new Set(["Promise", "PromiseLike", "Partial", "Record", "AbortSignal", "Error", "WebAssembly", "Response", "BufferSource", "RequestInfo", "URL", "SyncInitInput", "InitInput", "InitOutput", "string", "number", "boolean", "unknown", "void", "null", "undefined"]);
+  const builtins = new Set([
+    "Promise",
+    "PromiseLike",
+    "Partial",
+    "Record",
+    "AbortSignal",
+    "Error",
+    "WebAssembly",
+    "Response",
+    "BufferSource",
+    "RequestInfo",
+    "URL",
+    "SyncInitInput",
+    "InitInput",
+    "InitOutput",
+    "string",
+    "number",
+    "boolean",
+    "unknown",
+    "void",
+    "null",
+    "undefined",
+  ]);
   const mentioned = [...code.matchAll(/:\s*([A-Z]\w+)/g)].map((m) => m[1]);
   for (const name of mentioned) assert.ok(declared.has(name) || builtins.has(name), `${name} is used but not declared`);
-  for (const type of ["Position", "Plan", "Sample", "BatchSpec", "Drill", "Artifact", "VerificationReport", "DrillgenError", "DrillgenErrorCode", "GenerateSeriesOptions", "GenerateBatchOptions"]) {
+  for (const type of [
+    "Position",
+    "Plan",
+    "Sample",
+    "BatchSpec",
+    "Drill",
+    "Artifact",
+    "VerificationReport",
+    "DrillgenError",
+    "DrillgenErrorCode",
+    "GenerateSeriesOptions",
+    "GenerateBatchOptions",
+  ]) {
     assert.match(code, new RegExp(`export (interface|type) ${type}\\b`), type);
   }
 });
@@ -71,7 +113,13 @@ test("the error codes in the .d.ts are the ones thrown", () => {
   const dts = readFileSync(new URL("drillgen.d.ts", pkgDir), "utf8");
   const codes = [...dts.match(/export type DrillgenErrorCode =([^;]+);/)[1].matchAll(/"([A-Z_]+)"/g)].map((m) => m[1]);
   const thrown = new Set();
-  const attempt = (f) => { try { f(); } catch (e) { thrown.add(e.code); } };
+  const attempt = (f) => {
+    try {
+      f();
+    } catch (e) {
+      thrown.add(e.code);
+    }
+  };
   attempt(() => drillgen.planPositions({ targetDrillCount: 0 }));
   attempt(() => drillgen.planPositions({ batchSize: 99 }));
   attempt(() => drillgen.planPositions({ maxPositionsPerPhase: -2 }));
@@ -89,10 +137,21 @@ test("a Node consumer plans, samples and partitions the sample library", () => {
   assert.equal(plan.savingsPercent, 75);
   const first = drillgen.samplePositions(library, plan, { seed: 99 });
   const again = drillgen.samplePositions(library, plan, { seed: first.seed });
-  assert.deepEqual(again.positions.map((p) => p.positionId), first.positions.map((p) => p.positionId));
+  assert.deepEqual(
+    again.positions.map((p) => p.positionId),
+    first.positions.map((p) => p.positionId),
+  );
   assert.equal(first.positions.length, 24);
   const batches = drillgen.partitionBatches(request, first.positions);
-  assert.deepEqual(batches.map((b) => b.drillIndices), [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10, 11, 12, 13, 14], [15, 16, 17, 18, 19]]);
+  assert.deepEqual(
+    batches.map((b) => b.drillIndices),
+    [
+      [0, 1, 2, 3, 4],
+      [5, 6, 7, 8, 9],
+      [10, 11, 12, 13, 14],
+      [15, 16, 17, 18, 19],
+    ],
+  );
   // One position per drill, each used once; the spare positions of the "+2" buffer stay out.
   const all = batches.flatMap((b) => b.positions.map((p) => p.positionId));
   assert.equal(all.length, 20);
@@ -113,11 +172,27 @@ test("errors are real Errors with a name, a stable code and no panic", () => {
     [() => drillgen.planPositions({ gamePhases: ["OPENING", "ENDGAME"] }), "INVALID_PHASES", /ENDGAME/],
     [() => drillgen.planPositions({ batchSize: 0 }), "INVALID_BATCH_SIZE", /batchSize/],
     [() => drillgen.samplePositions("pool", drillgen.planPositions({})), "INVALID_POSITIONS", /must be an array, got a string/],
-    [() => drillgen.samplePositions([{ positionId: "x", gamePhase: "EARLY" }], drillgen.planPositions({})), "INVALID_POSITIONS", /positions\[0\]: missing field `diceRoll`/],
-    [() => drillgen.samplePositions([library[30], library[30]], drillgen.planPositions({})), "DUPLICATE_POSITION_ID", new RegExp(library[30].positionId)],
+    [
+      () => drillgen.samplePositions([{ positionId: "x", gamePhase: "EARLY" }], drillgen.planPositions({})),
+      "INVALID_POSITIONS",
+      /positions\[0\]: missing field `diceRoll`/,
+    ],
+    [
+      () => drillgen.samplePositions([library[30], library[30]], drillgen.planPositions({})),
+      "DUPLICATE_POSITION_ID",
+      new RegExp(library[30].positionId),
+    ],
     [() => drillgen.partitionBatches({ targetDrillCount: 25 }, library.slice(0, 3)), "INSUFFICIENT_POSITIONS", /5 batches/],
     [() => drillgen.mergeDrills({}, { drills: [] }), "INVALID_DRILLS", /must be an array/],
-    [() => drillgen.buildBatchPrompt({ batchIndex: 0, totalBatches: 1, drillIndices: [0], positions: [library[0]] }, { mentalModel: "", curriculum: "c" }), "INVALID_CONTEXT", /mentalModel/],
+    [
+      () =>
+        drillgen.buildBatchPrompt(
+          { batchIndex: 0, totalBatches: 1, drillIndices: [0], positions: [library[0]] },
+          { mentalModel: "", curriculum: "c" },
+        ),
+      "INVALID_CONTEXT",
+      /mentalModel/,
+    ],
   ];
   for (const [call, code, message] of cases) {
     assert.throws(call, (e) => {
@@ -161,6 +236,12 @@ test("renderBoard draws an accessible board and refuses bad XGIDs with a code", 
   assert.match(svg, /^<svg[^>]+role="img"/);
   assert.match(svg, /<title id="b60-title">/);
   assert.match(svg, new RegExp(`${library[60].pipCount.player}`));
-  assert.throws(() => drillgen.renderBoard("XGID=zzz"), (e) => e.code === "INVALID_XGID");
-  assert.throws(() => drillgen.renderBoard(library[60].xgid, { idPrefix: "1 bad" }), (e) => e.code === "INVALID_OPTIONS");
+  assert.throws(
+    () => drillgen.renderBoard("XGID=zzz"),
+    (e) => e.code === "INVALID_XGID",
+  );
+  assert.throws(
+    () => drillgen.renderBoard(library[60].xgid, { idPrefix: "1 bad" }),
+    (e) => e.code === "INVALID_OPTIONS",
+  );
 });

@@ -44,7 +44,11 @@ export function settings(env) {
     // TEST ONLY: batch indices whose step throws once right after its drills were stored, as if the
     // Worker were evicted between the D1 write and the step's completion. Never set it in production.
     crashAfterPersistOnce: String(env.CRASH_AFTER_PERSIST_ONCE ?? "")
-      .split(",").map((s) => s.trim()).filter(Boolean).map(Number).filter(Number.isInteger),
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map(Number)
+      .filter(Number.isInteger),
   };
 }
 
@@ -79,16 +83,21 @@ export function fitBudget({ batches, maxRetries, stepRetries, budget, policy }) 
   const calls = (r, s) => batches * (r + 1) * (s + 1);
   const fit = (r, s, warning = null) => ({ maxRetries: r, stepRetries: s, maxLlmCalls: calls(r, s), subrequestBudget: budget, warning });
   if (batches === 0 || calls(maxRetries, stepRetries) <= budget) return fit(maxRetries, stepRetries);
-  const refuse = (r, s) => new HostError(400, "SUBREQUEST_BUDGET",
-    `${batches} batches × ${r + 1} LLM attempts × ${s + 1} step attempts = ${calls(r, s)} LLM calls in the worst case, ` +
-    `over the subrequest budget of ${budget} per Workflow instance (SUBREQUEST_BUDGET)`);
+  const refuse = (r, s) =>
+    new HostError(
+      400,
+      "SUBREQUEST_BUDGET",
+      `${batches} batches × ${r + 1} LLM attempts × ${s + 1} step attempts = ${calls(r, s)} LLM calls in the worst case, ` +
+        `over the subrequest budget of ${budget} per Workflow instance (SUBREQUEST_BUDGET)`,
+    );
   if (policy === "fail") throw refuse(maxRetries, stepRetries);
   for (let r = maxRetries; r >= 0; r--) {
     for (let s = stepRetries; s >= 0; s--) {
       if (calls(r, s) <= budget) {
         return fit(r, s, {
           code: "RETRIES_REDUCED",
-          message: `${batches} batches × ${maxRetries + 1} LLM attempts × ${stepRetries + 1} step attempts would exceed the ` +
+          message:
+            `${batches} batches × ${maxRetries + 1} LLM attempts × ${stepRetries + 1} step attempts would exceed the ` +
             `subrequest budget of ${budget}; retries lowered to ${r} (LLM) and ${s} (step)`,
         });
       }

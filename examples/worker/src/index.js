@@ -42,7 +42,10 @@ function equalDigests(a, b) {
 /** Returns the caller's rate-limit key (a digest prefix, never the token) or throws 401. */
 async function authenticate(request, env) {
   // API_TOKEN may hold several tokens separated by commas (one per client, or old + new while rotating).
-  const tokens = String(env.API_TOKEN ?? "").split(",").map((t) => t.trim()).filter(Boolean);
+  const tokens = String(env.API_TOKEN ?? "")
+    .split(",")
+    .map((t) => t.trim())
+    .filter(Boolean);
   if (tokens.length === 0) throw new HostError(500, "NOT_CONFIGURED", "secret API_TOKEN is not set");
   const header = request.headers.get("authorization") ?? "";
   const match = /^Bearer[ ]+(\S+)[ ]*$/i.exec(header);
@@ -82,7 +85,10 @@ async function readJson(request, maxBytes) {
   }
   const bytes = new Uint8Array(size);
   let at = 0;
-  for (const c of chunks) { bytes.set(c, at); at += c.byteLength; }
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.byteLength;
+  }
   try {
     return JSON.parse(new TextDecoder().decode(bytes));
   } catch {
@@ -101,7 +107,10 @@ async function putContext(request, env, cfg) {
   }
   await env.DB.prepare(
     `INSERT INTO setting (key, value) VALUES ('context', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value,
-       updated_at = datetime('now')`).bind(JSON.stringify(context)).run();
+       updated_at = datetime('now')`,
+  )
+    .bind(JSON.stringify(context))
+    .run();
   return json({ stored: true });
 }
 
@@ -114,9 +123,15 @@ async function importPositions(request, env, cfg) {
   planPositions({}, positions); // validates the pool (coded errors)
   const db = env.DB;
   for (let k = 0; k < positions.length; k += 100) {
-    await db.batch(positions.slice(k, k + 100).map((p) =>
-      db.prepare("INSERT OR REPLACE INTO position (position_id, game_phase, data) VALUES (?, ?, ?)")
-        .bind(p.positionId, p.gamePhase, JSON.stringify(p))));
+    await db.batch(
+      positions
+        .slice(k, k + 100)
+        .map((p) =>
+          db
+            .prepare("INSERT OR REPLACE INTO position (position_id, game_phase, data) VALUES (?, ?, ?)")
+            .bind(p.positionId, p.gamePhase, JSON.stringify(p)),
+        ),
+    );
   }
   return json({ imported: positions.length });
 }
@@ -143,17 +158,28 @@ async function startSeries(request, env, cfg, key) {
   const batches = partitionBatches(drillRequest, sample.positions);
   buildBatchPrompt(batches[0], context);
   const budget = fitBudget({
-    batches: batches.length, maxRetries: cfg.maxRetries, stepRetries: cfg.stepRetries,
-    budget: cfg.subrequestBudget, policy: cfg.budgetPolicy,
+    batches: batches.length,
+    maxRetries: cfg.maxRetries,
+    stepRetries: cfg.stepRetries,
+    budget: cfg.subrequestBudget,
+    policy: cfg.budgetPolicy,
   });
 
   const id = crypto.randomUUID();
   const instanceId = `${id}-1`;
-  await db.prepare(
-    `INSERT INTO guru_artifact (id, status, request, seed, context, instance_id, batch_progress)
-     VALUES (?, 'GENERATING', ?, ?, ?, ?, ?)`)
-    .bind(id, JSON.stringify(drillRequest), sample.seed, JSON.stringify(context), instanceId,
-      JSON.stringify({ completed: 0, total: batches.length, failed: [] }))
+  await db
+    .prepare(
+      `INSERT INTO guru_artifact (id, status, request, seed, context, instance_id, batch_progress)
+     VALUES (?, 'GENERATING', ?, ?, ?, ?, ?)`,
+    )
+    .bind(
+      id,
+      JSON.stringify(drillRequest),
+      sample.seed,
+      JSON.stringify(context),
+      instanceId,
+      JSON.stringify({ completed: 0, total: batches.length, failed: [] }),
+    )
     .run();
   await createInstance(env, id, instanceId);
   const { warning, ...limits } = budget;
@@ -165,8 +191,7 @@ async function createInstance(env, artifactId, instanceId) {
     await env.SERIES_WORKFLOW.create({ id: instanceId, params: { artifactId } });
   } catch (e) {
     console.error("drillgen worker: Workflow create failed", e);
-    await env.DB.prepare(
-      "UPDATE guru_artifact SET status = 'FAILED', error = ? WHERE id = ? AND instance_id = ?")
+    await env.DB.prepare("UPDATE guru_artifact SET status = 'FAILED', error = ? WHERE id = ? AND instance_id = ?")
       .bind(JSON.stringify({ code: "WORKFLOW_UNAVAILABLE", message: "the run could not be started; resume it" }), artifactId, instanceId)
       .run();
     throw new HostError(503, "WORKFLOW_UNAVAILABLE", `the run of series ${artifactId} could not be started; resume it later`);
@@ -188,9 +213,10 @@ const LIVE = new Set(["queued", "running", "waiting", "paused", "waitingForPause
 async function resumeSeries(env, key, id) {
   await rateLimit(env, key);
   const db = env.DB;
-  const row = await db.prepare(
-    "SELECT status, instance_id, run, updated_at < datetime('now', '-1 day') AS silent FROM guru_artifact WHERE id = ?")
-    .bind(id).first();
+  const row = await db
+    .prepare("SELECT status, instance_id, run, updated_at < datetime('now', '-1 day') AS silent FROM guru_artifact WHERE id = ?")
+    .bind(id)
+    .first();
   if (!row) throw new HostError(404, "NOT_FOUND", `no series ${id}`);
   // GENERATING is a lease held by row.instance_id. It is taken over only when that instance is
   // over (errored, terminated, or complete without writing a final status), or cannot be read any
@@ -204,10 +230,13 @@ async function resumeSeries(env, key, id) {
     stale = 1;
   }
   const instanceId = `${id}-${row.run + 1}`;
-  const taken = await db.prepare(
-    `UPDATE guru_artifact SET status = 'GENERATING', instance_id = ?3, run = run + 1, error = NULL, updated_at = datetime('now')
-     WHERE id = ?1 AND instance_id = ?2 AND (status != 'GENERATING' OR ?4 = 1)`)
-    .bind(id, row.instance_id, instanceId, stale).run();
+  const taken = await db
+    .prepare(
+      `UPDATE guru_artifact SET status = 'GENERATING', instance_id = ?3, run = run + 1, error = NULL, updated_at = datetime('now')
+     WHERE id = ?1 AND instance_id = ?2 AND (status != 'GENERATING' OR ?4 = 1)`,
+    )
+    .bind(id, row.instance_id, instanceId, stale)
+    .run();
   if (taken.meta.changes !== 1) {
     throw new HostError(409, "SERIES_RUNNING", "another run of this series has just started");
   }
@@ -220,8 +249,10 @@ async function readSeries(env, id) {
   const row = await db.prepare("SELECT * FROM guru_artifact WHERE id = ?").bind(id).first();
   if (!row) throw new HostError(404, "NOT_FOUND", `no series ${id}`);
   const [{ results: runs }, drills, workflowStatus] = await Promise.all([
-    db.prepare("SELECT batch_index, status, llm_calls, step_attempts, error FROM batch_run WHERE artifact_id = ? ORDER BY batch_index")
-      .bind(id).all(),
+    db
+      .prepare("SELECT batch_index, status, llm_calls, step_attempts, error FROM batch_run WHERE artifact_id = ? ORDER BY batch_index")
+      .bind(id)
+      .all(),
     loadDrills(db, id),
     instanceStatus(env, row.instance_id),
   ]);
@@ -232,10 +263,13 @@ async function readSeries(env, id) {
   const failed = runs.filter((r) => r.status === "FAILED").map((r) => r.batch_index + 1);
   let message;
   if (row.status === "GENERATING") {
-    message = runs.length === 0 ? "Planning"
-      : `Generated ${drills.length}/${totalDrills} drills (Batch ${finished}/${batchProgress?.total ?? runs.length})`;
+    message =
+      runs.length === 0
+        ? "Planning"
+        : `Generated ${drills.length}/${totalDrills} drills (Batch ${finished}/${batchProgress?.total ?? runs.length})`;
   } else {
-    message = `Generated ${drills.length}/${totalDrills} drills` +
+    message =
+      `Generated ${drills.length}/${totalDrills} drills` +
       (failed.length ? `; batch${failed.length > 1 ? "es" : ""} ${failed.join(", ")} failed` : "");
   }
   const budget = parse(row.budget);
@@ -248,10 +282,25 @@ async function readSeries(env, id) {
     seed: row.seed,
     plan: row.plan ? plan : null,
     batchProgress,
-    progress: { completedDrills: drills.length, totalDrills, finishedBatches: finished, totalBatches: batchProgress?.total ?? null, message },
-    budget: budget && { maxRetries: budget.maxRetries, stepRetries: budget.stepRetries, maxLlmCalls: budget.maxLlmCalls, subrequestBudget: budget.subrequestBudget },
+    progress: {
+      completedDrills: drills.length,
+      totalDrills,
+      finishedBatches: finished,
+      totalBatches: batchProgress?.total ?? null,
+      message,
+    },
+    budget: budget && {
+      maxRetries: budget.maxRetries,
+      stepRetries: budget.stepRetries,
+      maxLlmCalls: budget.maxLlmCalls,
+      subrequestBudget: budget.subrequestBudget,
+    },
     batches: runs.map((r) => ({
-      batchIndex: r.batch_index, status: r.status, llmCalls: r.llm_calls, stepAttempts: r.step_attempts, error: parse(r.error),
+      batchIndex: r.batch_index,
+      status: r.status,
+      llmCalls: r.llm_calls,
+      stepAttempts: r.step_attempts,
+      error: parse(r.error),
     })),
     usage: parse(row.usage),
     verification: parse(row.verification),
@@ -289,7 +338,7 @@ export default {
  */
 async function drain(reader) {
   try {
-    for (let size = 0; size <= 1024 * 1024;) {
+    for (let size = 0; size <= 1024 * 1024; ) {
       const { done, value } = await reader.read();
       if (done) return;
       size += value.byteLength;

@@ -22,7 +22,10 @@ async function pool(items, limit, fn) {
   const worker = async () => {
     while (next < items.length) {
       const k = next++;
-      results[k] = await fn(items[k]).then((value) => ({ ok: true, value }), (error) => ({ ok: false, error }));
+      results[k] = await fn(items[k]).then(
+        (value) => ({ ok: true, value }),
+        (error) => ({ ok: false, error }),
+      );
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
@@ -45,7 +48,8 @@ export class DrillSeriesWorkflow extends WorkflowEntrypoint {
         timeout: plan.stepTimeoutMs,
       };
       const results = await pool(plan.todo, cfg.concurrency, (i) =>
-        step.do(`batch-${i}`, batchConfig, () => batchStep(env, artifactId, instanceId, i, plan)));
+        step.do(`batch-${i}`, batchConfig, () => batchStep(env, artifactId, instanceId, i, plan)),
+      );
       // A step that still threw after its retries: the batch failed, the run goes on to the merge.
       const crashed = plan.todo.filter((_, k) => !results[k].ok);
       for (const r of results) if (!r.ok) console.error(`drillgen workflow ${instanceId}: a batch step gave up`, r.error);
@@ -53,7 +57,8 @@ export class DrillSeriesWorkflow extends WorkflowEntrypoint {
     } catch (e) {
       // plan or merge kept throwing: leave a final status instead of GENERATING for ever.
       await step.do("give-up", short, () =>
-        markFailed(env.DB, artifactId, instanceId, { code: "RUN_FAILED", message: "the run stopped on an internal error; resume it" }));
+        markFailed(env.DB, artifactId, instanceId, { code: "RUN_FAILED", message: "the run stopped on an internal error; resume it" }),
+      );
       throw e;
     }
   }
@@ -62,8 +67,10 @@ export class DrillSeriesWorkflow extends WorkflowEntrypoint {
 async function planStep(env, artifactId, instanceId) {
   const db = env.DB;
   const cfg = settings(env);
-  const row = await db.prepare("SELECT request, seed, context, instance_id, plan, batches FROM guru_artifact WHERE id = ?")
-    .bind(artifactId).first();
+  const row = await db
+    .prepare("SELECT request, seed, context, instance_id, plan, batches FROM guru_artifact WHERE id = ?")
+    .bind(artifactId)
+    .first();
   if (!row || row.instance_id !== instanceId) return { run: false, status: "FENCED" };
   const request = JSON.parse(row.request);
   try {
@@ -79,36 +86,48 @@ async function planStep(env, artifactId, instanceId) {
       plan = { ...planned, sampleWarnings: sample.warnings };
     }
     buildBatchPrompt(batches[0], JSON.parse(row.context)); // INVALID_CONTEXT before any LLM call
-    const { results } = await db.prepare("SELECT idx FROM drill WHERE artifact_id = ? AND batch_status = 'COMPLETED'")
-      .bind(artifactId).all();
+    const { results } = await db
+      .prepare("SELECT idx FROM drill WHERE artifact_id = ? AND batch_status = 'COMPLETED'")
+      .bind(artifactId)
+      .all();
     const done = new Set(results.map((r) => r.idx));
     const todo = batches.filter((b) => b.drillIndices.some((i) => !done.has(i))).map((b) => b.batchIndex);
     const budget = fitBudget({
-      batches: todo.length, maxRetries: cfg.maxRetries, stepRetries: cfg.stepRetries,
-      budget: cfg.subrequestBudget, policy: cfg.budgetPolicy,
+      batches: todo.length,
+      maxRetries: cfg.maxRetries,
+      stepRetries: cfg.stepRetries,
+      budget: cfg.subrequestBudget,
+      policy: cfg.budgetPolicy,
     });
     const statements = [
-      db.prepare(`UPDATE guru_artifact SET plan = ?3, batches = ?4, budget = ?5,
+      db
+        .prepare(`UPDATE guru_artifact SET plan = ?3, batches = ?4, budget = ?5,
                     batch_progress = json_object('completed', 0, 'total', ?6, 'failed', json('[]')), updated_at = datetime('now')
                   WHERE id = ?1 AND instance_id = ?2`)
         .bind(artifactId, instanceId, JSON.stringify(plan), JSON.stringify(batches), JSON.stringify(budget), batches.length),
       ...batches.map((b) => {
         const pending = todo.includes(b.batchIndex);
-        return db.prepare(
-          `INSERT INTO batch_run (artifact_id, batch_index, status) SELECT ?1, ?3, ?4 WHERE ${LEASE}
+        return db
+          .prepare(
+            `INSERT INTO batch_run (artifact_id, batch_index, status) SELECT ?1, ?3, ?4 WHERE ${LEASE}
            ON CONFLICT (artifact_id, batch_index) DO UPDATE SET status = excluded.status,
              llm_calls = CASE WHEN excluded.status = 'PENDING' THEN 0 ELSE llm_calls END,
              step_attempts = CASE WHEN excluded.status = 'PENDING' THEN 0 ELSE step_attempts END,
              error = CASE WHEN excluded.status = 'PENDING' THEN NULL ELSE error END,
-             updated_at = datetime('now')`)
+             updated_at = datetime('now')`,
+          )
           .bind(artifactId, instanceId, b.batchIndex, pending ? "PENDING" : "COMPLETED");
       }),
       updateProgress(db, artifactId, instanceId),
     ];
     await db.batch(statements);
     return {
-      run: true, todo, totalBatches: batches.length,
-      maxRetries: budget.maxRetries, stepRetries: budget.stepRetries, stepTimeoutMs: stepTimeoutMs(cfg, budget.maxRetries),
+      run: true,
+      todo,
+      totalBatches: batches.length,
+      maxRetries: budget.maxRetries,
+      stepRetries: budget.stepRetries,
+      stepTimeoutMs: stepTimeoutMs(cfg, budget.maxRetries),
     };
   } catch (e) {
     if (!coded(e)) throw e; // D1 trouble: the Workflow retries the step
@@ -121,13 +140,16 @@ async function batchStep(env, artifactId, instanceId, batchIndex, plan) {
   const db = env.DB;
   const cfg = settings(env);
   const [started, specRow, storedRows] = await db.batch([
-    db.prepare(`UPDATE batch_run SET step_attempts = step_attempts + 1,
+    db
+      .prepare(`UPDATE batch_run SET step_attempts = step_attempts + 1,
                   status = CASE WHEN status = 'COMPLETED' THEN status ELSE 'GENERATING' END, updated_at = datetime('now')
                 WHERE artifact_id = ?1 AND batch_index = ?3 AND ${LEASE} RETURNING step_attempts`)
       .bind(artifactId, instanceId, batchIndex),
-    db.prepare("SELECT json_extract(batches, ?2) AS spec, context, seed FROM guru_artifact WHERE id = ?1")
+    db
+      .prepare("SELECT json_extract(batches, ?2) AS spec, context, seed FROM guru_artifact WHERE id = ?1")
       .bind(artifactId, `$[${batchIndex}]`),
-    db.prepare("SELECT idx FROM drill WHERE artifact_id = ? AND batch_index = ? AND batch_status = 'COMPLETED'")
+    db
+      .prepare("SELECT idx FROM drill WHERE artifact_id = ? AND batch_index = ? AND batch_status = 'COMPLETED'")
       .bind(artifactId, batchIndex),
   ]);
   if (started.results.length === 0) return { batchIndex, status: "FENCED" };
@@ -147,25 +169,28 @@ async function batchStep(env, artifactId, instanceId, batchIndex, plan) {
   let fenced = false;
   let outcome;
   try {
-    outcome = await generateBatch({ ...spec, drillIndices: todo }, {
-      artifactId,
-      context: JSON.parse(context),
-      llm: llmConfig(env, cfg),
-      retry: retryPolicy(cfg, plan.maxRetries),
-      seed,
-      onProgress: (e) => {
-        if (e.type === "batchStarted" || (e.type === "batchRetrying" && e.error?.code !== "PERSIST_FAILED")) calls += 1;
+    outcome = await generateBatch(
+      { ...spec, drillIndices: todo },
+      {
+        artifactId,
+        context: JSON.parse(context),
+        llm: llmConfig(env, cfg),
+        retry: retryPolicy(cfg, plan.maxRetries),
+        seed,
+        onProgress: (e) => {
+          if (e.type === "batchStarted" || (e.type === "batchRetrying" && e.error?.code !== "PERSIST_FAILED")) calls += 1;
+        },
+        // One D1 transaction: the drills, the batch row (with the LLM calls it took) and the progress.
+        persist: async (drills) => {
+          const [first] = await db.batch([
+            setBatch(db, artifactId, instanceId, batchIndex, { status: "COMPLETED", llm_calls_add: calls, error: null }),
+            ...drills.map((d) => upsertDrill(db, artifactId, instanceId, d)),
+            updateProgress(db, artifactId, instanceId),
+          ]);
+          if (first.meta.changes === 0) fenced = true;
+        },
       },
-      // One D1 transaction: the drills, the batch row (with the LLM calls it took) and the progress.
-      persist: async (drills) => {
-        const [first] = await db.batch([
-          setBatch(db, artifactId, instanceId, batchIndex, { status: "COMPLETED", llm_calls_add: calls, error: null }),
-          ...drills.map((d) => upsertDrill(db, artifactId, instanceId, d)),
-          updateProgress(db, artifactId, instanceId),
-        ]);
-        if (first.meta.changes === 0) fenced = true;
-      },
-    });
+    );
   } catch (e) {
     if (!coded(e)) throw e;
     outcome = { status: "FAILED", attempts: calls, error: errorInfo(e), usage: null }; // bad options: permanent
@@ -180,7 +205,10 @@ async function batchStep(env, artifactId, instanceId, batchIndex, plan) {
   } else {
     await db.batch([
       setBatch(db, artifactId, instanceId, batchIndex, {
-        status: "FAILED", llm_calls_add: outcome.attempts, error: JSON.stringify(outcome.error ?? null), usage,
+        status: "FAILED",
+        llm_calls_add: outcome.attempts,
+        error: JSON.stringify(outcome.error ?? null),
+        usage,
       }),
       updateProgress(db, artifactId, instanceId),
     ]);
@@ -189,21 +217,37 @@ async function batchStep(env, artifactId, instanceId, batchIndex, plan) {
     throw new Error(`simulated eviction after batch ${batchIndex} was stored (CRASH_AFTER_PERSIST_ONCE, test only)`);
   }
   return {
-    batchIndex, status: outcome.status, llmCalls: outcome.attempts, stepAttempt,
+    batchIndex,
+    status: outcome.status,
+    llmCalls: outcome.attempts,
+    stepAttempt,
     ...(outcome.error ? { error: { code: outcome.error.code, retryable: outcome.error.retryable, status: outcome.error.status } } : {}),
   };
 }
 
 async function mergeStep(env, artifactId, instanceId, crashed) {
   const db = env.DB;
-  const row = await db.prepare("SELECT request, plan, batches, budget, instance_id FROM guru_artifact WHERE id = ?")
-    .bind(artifactId).first();
+  const row = await db
+    .prepare("SELECT request, plan, batches, budget, instance_id FROM guru_artifact WHERE id = ?")
+    .bind(artifactId)
+    .first();
   if (!row || row.instance_id !== instanceId) return { artifactId, status: "FENCED" };
   if (crashed.length > 0) {
-    const error = JSON.stringify({ code: "STEP_FAILED", message: "the batch step kept failing after the Workflow's retries", retryable: true });
-    await db.batch(crashed.map((i) => db.prepare(
-      `UPDATE batch_run SET status = 'FAILED', error = ?4, updated_at = datetime('now')
-       WHERE artifact_id = ?1 AND batch_index = ?3 AND status != 'COMPLETED' AND ${LEASE}`).bind(artifactId, instanceId, i, error)));
+    const error = JSON.stringify({
+      code: "STEP_FAILED",
+      message: "the batch step kept failing after the Workflow's retries",
+      retryable: true,
+    });
+    await db.batch(
+      crashed.map((i) =>
+        db
+          .prepare(
+            `UPDATE batch_run SET status = 'FAILED', error = ?4, updated_at = datetime('now')
+       WHERE artifact_id = ?1 AND batch_index = ?3 AND status != 'COMPLETED' AND ${LEASE}`,
+          )
+          .bind(artifactId, instanceId, i, error),
+      ),
+    );
   }
   const request = JSON.parse(row.request);
   const plan = JSON.parse(row.plan);
@@ -212,8 +256,10 @@ async function mergeStep(env, artifactId, instanceId, crashed) {
   const artifact = mergeDrills(request, await loadDrills(db, artifactId));
   const positions = [...new Map(batches.flatMap((b) => b.positions).map((p) => [p.positionId, p])).values()];
   const verification = verifyArtifact(artifact, positions);
-  const { results: runs } = await db.prepare(
-    "SELECT batch_index, status, error, usage FROM batch_run WHERE artifact_id = ? ORDER BY batch_index").bind(artifactId).all();
+  const { results: runs } = await db
+    .prepare("SELECT batch_index, status, error, usage FROM batch_run WHERE artifact_id = ? ORDER BY batch_index")
+    .bind(artifactId)
+    .all();
   const failed = runs.filter((r) => r.status === "FAILED");
   const usage = { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 };
   for (const r of runs) for (const [k, v] of Object.entries(parse(r.usage) ?? {})) usage[k] = (usage[k] ?? 0) + v;
@@ -223,13 +269,27 @@ async function mergeStep(env, artifactId, instanceId, crashed) {
     warnings.push({ code: "BATCHES_FAILED", message: `${failed.length} of ${batches.length} batches failed: ${names.join(", ")}` });
   }
   const status = artifact.drills.length === 0 ? "FAILED" : "COMPLETED";
-  const progress = { completed: runs.filter((r) => r.status === "COMPLETED").length, total: batches.length, failed: failed.map((r) => r.batch_index) };
+  const progress = {
+    completed: runs.filter((r) => r.status === "COMPLETED").length,
+    total: batches.length,
+    failed: failed.map((r) => r.batch_index),
+  };
   const error = status === "FAILED" ? { code: "NO_DRILLS", message: "every batch failed; see warnings and batches" } : null;
-  await db.prepare(
-    `UPDATE guru_artifact SET status = ?3, batch_progress = ?4, usage = ?5, verification = ?6, warnings = ?7, error = ?8,
-       updated_at = datetime('now') WHERE id = ?1 AND instance_id = ?2`)
-    .bind(artifactId, instanceId, status, JSON.stringify(progress), JSON.stringify(usage), JSON.stringify(verification),
-      JSON.stringify(warnings), error && JSON.stringify(error))
+  await db
+    .prepare(
+      `UPDATE guru_artifact SET status = ?3, batch_progress = ?4, usage = ?5, verification = ?6, warnings = ?7, error = ?8,
+       updated_at = datetime('now') WHERE id = ?1 AND instance_id = ?2`,
+    )
+    .bind(
+      artifactId,
+      instanceId,
+      status,
+      JSON.stringify(progress),
+      JSON.stringify(usage),
+      JSON.stringify(verification),
+      JSON.stringify(warnings),
+      error && JSON.stringify(error),
+    )
     .run();
   return { artifactId, status, drills: artifact.drills.length, failed: progress.failed };
 }

@@ -4,10 +4,7 @@ import { PHRASES } from "./config.mjs";
 import { fmtEq, capitalize, numWord, pluralW, fill } from "./text.mjs";
 import { pipCount, checkerTotal } from "./board.mjs";
 import { rollsWhere } from "./facts.mjs";
-import {
-  pointName, ourPointName, raceText, vary, opponentText, ourText, distributionText, outlookText,
-  contextSlots,
-} from "./words.mjs";
+import { pointName, ourPointName, raceText, vary, opponentText, ourText, distributionText, outlookText, contextSlots } from "./words.mjs";
 import { fitLength, req, opt } from "./fit.mjs";
 import { middleInsight, bestReasons, bearoffReasons, safetySentence, planSentence } from "./reasons.mjs";
 import { altCritique, otherAltSentence, verdictSentence } from "./critique.mjs";
@@ -22,7 +19,7 @@ const withLeadIn = (lead, lesson) =>
 /** The closing lesson: about what the best play does, or (half the time, in the middle game) its theme. */
 function lessonText(rng, c, decks, themeDeck) {
   const tag = c.reasons[0]?.tag ?? "BUILD";
-  const pool = themeDeck && rng.chance(0.5) ? themeDeck : decks[tag] ?? decks.BUILD;
+  const pool = themeDeck && rng.chance(0.5) ? themeDeck : (decks[tag] ?? decks.BUILD);
   return withLeadIn(rng.pick(PHRASES.leadIns), pool());
 }
 
@@ -42,31 +39,48 @@ function fillers(rng, c) {
   if (c.fb.hits > 0) late.push({ text: `After the hit the pip count reads ${pipCount(c.post.me)} to ${pipCount(c.post.op)}.` });
   if (c.phase === "BEAROFF") {
     const { rollsUs, rollsThem } = c.plan;
-    late.push({ text: rollsUs === rollsThem
-      ? `We need about ${pluralW(rollsUs, "roll")} to finish, the same as the opponent, who rolls next.`
-      : `We need about ${pluralW(rollsUs, "roll")} to finish; the opponent needs about ${numWord(rollsThem)}.` });
+    late.push({
+      text:
+        rollsUs === rollsThem
+          ? `We need about ${pluralW(rollsUs, "roll")} to finish, the same as the opponent, who rolls next.`
+          : `We need about ${pluralW(rollsUs, "roll")} to finish; the opponent needs about ${numWord(rollsThem)}.`,
+    });
     // when checker count and pip count disagree, say so: it is the point of many bearoff lessons
     const ourLeft = checkerTotal(c.post.me);
     const theirLeft = checkerTotal(c.post.op);
     if (!F.contact && ((c.eq > 0.1 && F.myPip > F.opPip) || (c.eq < -0.1 && F.myPip < F.opPip))) {
-      late.push({ text: `The pip count is misleading here: we have ${pluralW(ourLeft, "checker")} left against the opponent's ${numWord(theirLeft)}.` });
+      late.push({
+        text: `The pip count is misleading here: we have ${pluralW(ourLeft, "checker")} left against the opponent's ${numWord(theirLeft)}.`,
+      });
     }
-    if (F.myOff > 0) early.push({ text: F.myOff === 1 ? "One of our checkers is already off." : `${capitalize(numWord(F.myOff))} of our checkers are already off.`, skip: "already off" });
+    if (F.myOff > 0)
+      early.push({
+        text: F.myOff === 1 ? "One of our checkers is already off." : `${capitalize(numWord(F.myOff))} of our checkers are already off.`,
+        skip: "already off",
+      });
     if (F.opOff > 0) early.push({ text: `The opponent has borne off ${pluralW(F.opOff, "checker")}.` });
-    late.push({ text: rng.pick([`After ${c.best} we have ${distributionText(c.post.me)}.`, `That leaves ${distributionText(c.post.me)}.`]) });
+    late.push({
+      text: rng.pick([`After ${c.best} we have ${distributionText(c.post.me)}.`, `That leaves ${distributionText(c.post.me)}.`]),
+    });
     if (!F.contact) late.push({ text: outlookText(c.eq, vary(F, 2, 9)) });
-    else if (F.opHome === 0) late.push({ text: "Their board is empty, so even getting hit would not be a disaster, but it would cost the race." });
+    else if (F.opHome === 0)
+      late.push({ text: "Their board is empty, so even getting hit would not be a disaster, but it would cost the race." });
     else {
-      late.push({ text: `${F.opBar ? "The opponent must first bring the hit checker in, but their" : "Their"} board has ${pluralW(F.opHome, "closed point")}${F.opHome >= 4 ? ", so getting hit now would probably cost the game" : ", which sets the price of a hit"}.` });
+      late.push({
+        text: `${F.opBar ? "The opponent must first bring the hit checker in, but their" : "Their"} board has ${pluralW(F.opHome, "closed point")}${F.opHome >= 4 ? ", so getting hit now would probably cost the game" : ", which sets the price of a hit"}.`,
+      });
     }
   }
   if (c.phase !== "BEAROFF") {
     const prime = c.fb.prime.length;
-    late.push({ text: `After ${c.best} we own ${pluralW(c.fb.homePts, "home-board point")}${prime >= 3 ? ` and a ${prime}-point block` : ""}.` });
+    late.push({
+      text: `After ${c.best} we own ${pluralW(c.fb.homePts, "home-board point")}${prime >= 3 ? ` and a ${prime}-point block` : ""}.`,
+    });
     const target = F.opBlots.find((q) => q >= 2 && q <= 18);
     if (target && c.post.op[25 - target] === 1) {
       const n = rollsWhere(c.post, (x) => x.op[25] > c.post.op[25]);
-      if (n > 0) late.push({ text: `If the opponent leaves the blot on ${ourPointName(target)} alone, ${n} of our rolls hit a checker next turn.` });
+      if (n > 0)
+        late.push({ text: `If the opponent leaves the blot on ${ourPointName(target)} alone, ${n} of our rolls hit a checker next turn.` });
     }
   }
   if (c.alts.length >= 3) late.push({ text: `${c.alts[2].move} is further behind at ${fmtEq(c.alts[2].err)}.` });
@@ -106,11 +120,17 @@ export function contactAnalysis(rng, c, context, lessonDecks, themeDeck) {
   } else {
     s.push(req(context));
     if (insight) s.push(opt(insight, 3));
-    s.push(opt(rng.pick([
-      `The natural-looking alternative is ${c.alt}, but ${c.best} is better.`,
-      `Many players would reach for ${c.alt}; the stronger play is ${c.best}.`,
-      `${c.best} beats the tempting ${c.alt}.`,
-    ]), 3), ...reasons);
+    s.push(
+      opt(
+        rng.pick([
+          `The natural-looking alternative is ${c.alt}, but ${c.best} is better.`,
+          `Many players would reach for ${c.alt}; the stronger play is ${c.best}.`,
+          `${c.best} beats the tempting ${c.alt}.`,
+        ]),
+        3,
+      ),
+      ...reasons,
+    );
     if (safety) s.push(opt(safety, 2));
     s.push(req(critique), ...plan);
   }
@@ -126,11 +146,7 @@ export function bearoffAnalysis(rng, c, themeDecks) {
   const reasons = bearoffReasons(rng, c);
   const s = [req(context)];
   if (rng.chance(0.5)) s.push(opt(verdictSentence(rng, c), 3));
-  else s.push(opt(rng.pick([
-    `The play is ${c.best}.`,
-    `${c.best} is right.`,
-    `We play ${c.best}.`,
-  ]), 3));
+  else s.push(opt(rng.pick([`The play is ${c.best}.`, `${c.best} is right.`, `We play ${c.best}.`]), 3));
   s.push(...reasons.slice(0, 4).map((t, i) => (i === 0 ? req(t) : opt(t, i === 1 ? 2 : 4))));
   const safety = c.fb.contact ? safetySentence(rng, c) : null;
   if (safety) s.push(opt(safety, 2));

@@ -34,10 +34,13 @@ function altClauses(c) {
   }
   if (fa.wasted > fb.wasted + 1) worse.push(`wastes ${fa.wasted} pips of the roll`);
   if (phase === "BEAROFF" && fa.outside > fb.outside) worse.push(`leaves ${pluralW(fa.outside, "checker")} outside`);
-  if (fa.maxStack >= 5 && fa.maxStack > fb.maxStack && !(phase === "BEAROFF" && fa.stackPoint <= 2)) worse.push(`piles ${numWord(fa.maxStack)} checkers on ${pointName(fa.stackPoint)}`);
+  if (fa.maxStack >= 5 && fa.maxStack > fb.maxStack && !(phase === "BEAROFF" && fa.stackPoint <= 2))
+    worse.push(`piles ${numWord(fa.maxStack)} checkers on ${pointName(fa.stackPoint)}`);
   const P = c.plan;
-  if (P.buildersAlt !== undefined && P.buildersAlt + 1 < P.buildersBest && !fa.made.includes(P.target)) worse.push(`leaves fewer builders for ${pointName(P.target)}`);
-  if (P.awkBest !== undefined && P.awkAlt > P.awkBest + 2) worse.push(`leaves ${P.awkAlt} awkward rolls next turn instead of ${P.awkBest || "none"}`);
+  if (P.buildersAlt !== undefined && P.buildersAlt + 1 < P.buildersBest && !fa.made.includes(P.target))
+    worse.push(`leaves fewer builders for ${pointName(P.target)}`);
+  if (P.awkBest !== undefined && P.awkAlt > P.awkBest + 2)
+    worse.push(`leaves ${P.awkAlt} awkward rolls next turn instead of ${P.awkBest || "none"}`);
   return { worse: worse.slice(0, 2), better: better.slice(0, 1) };
 }
 
@@ -78,7 +81,10 @@ export function altCritique(rng, c) {
 export function otherAltSentence(rng, c) {
   if (c.alts.length < 2) return null;
   const a = c.alts[1];
-  const rest = c.alts.length > 2 ? ` and ${c.alts.length - 2 === 1 ? "the last candidate trails further" : "the remaining candidates trail further"}` : "";
+  const rest =
+    c.alts.length > 2
+      ? ` and ${c.alts.length - 2 === 1 ? "the last candidate trails further" : "the remaining candidates trail further"}`
+      : "";
   return rng.pick([
     `${a.move} trails by ${fmtEq(a.err)}${rest}.`,
     `Further down the list, ${a.move} loses ${fmtEq(a.err)}${rest}.`,

@@ -4,16 +4,13 @@
 // The terms are the ones a coach talks about - race, made points, primes,
 // builders, stacks, blot exposure, checkers on the bar - which is what lets the
 // analysis text explain the ranking honestly.
-import {
-  ALL_ROLLS, pipCount, checkerTotal, borneOff, homePoints, outsideHome, highestPoint, hasContact,
-  legalMoves,
-} from "./board.mjs";
+import { ALL_ROLLS, pipCount, checkerTotal, borneOff, homePoints, outsideHome, highestPoint, hasContact, legalMoves } from "./board.mjs";
 
 // Value of owning a point, in our coordinates: the 5-, 6-, 4- and bar points
 // lead; anchors (18..24) are valued as the opponent's 5-, 4-, bar point etc.
 export const POINT_VALUE = [
-  0, 0.1, 0.2, 0.35, 0.55, 0.75, 0.7, 0.55, 0.35, 0.2, 0.15, 0.1, 0.08, 0.12,
-  0.04, 0.04, 0.05, 0.08, 0.2, 0.25, 0.4, 0.35, 0.25, 0.18, 0.15,
+  0, 0.1, 0.2, 0.35, 0.55, 0.75, 0.7, 0.55, 0.35, 0.2, 0.15, 0.1, 0.08, 0.12, 0.04, 0.04, 0.05, 0.08, 0.2, 0.25, 0.4, 0.35, 0.25, 0.18,
+  0.15,
 ];
 const PRIME_BONUS = [0, 0, 0.05, 0.15, 0.35, 0.6, 1.0];
 

@@ -1,10 +1,7 @@
 // Facts the prose quotes, measured on the boards rather than guessed: what the position holds, what
 // a play makes, breaks and risks, next-turn counts (cover numbers, entry odds, bearoff rolls), and
 // the theme a pooled position belongs to.
-import {
-  ALL_ROLLS, pipCount, checkerTotal, borneOff, homePoints, outsideHome, highestPoint, hasContact,
-  legalMoves,
-} from "./board.mjs";
+import { ALL_ROLLS, pipCount, checkerTotal, borneOff, homePoints, outsideHome, highestPoint, hasContact, legalMoves } from "./board.mjs";
 import { effectivePips, primeInfo, blotRisk, rankMoves } from "./evaluate.mjs";
 
 /** Facts about the position before the move, shared by all phases' prose. */

@@ -4,8 +4,21 @@ import { PER_PHASE, WORDS_MIN, WORDS_MAX, PHRASES } from "./config.mjs";
 import { makeRng } from "./rng.mjs";
 import { round3, clamp, wordCount, fill } from "./text.mjs";
 import {
-  ALL_ROLLS, diceText, diceName, rollDice, startBoard, flip, boardKey, pipCount, checkerTotal,
-  borneOff, outsideHome, highestPoint, hasContact, xgid, withText,
+  ALL_ROLLS,
+  diceText,
+  diceName,
+  rollDice,
+  startBoard,
+  flip,
+  boardKey,
+  pipCount,
+  checkerTotal,
+  borneOff,
+  outsideHome,
+  highestPoint,
+  hasContact,
+  xgid,
+  withText,
 } from "./board.mjs";
 import { raceEquity, rankMoves } from "./evaluate.mjs";
 import { positionFacts, moveFeatures, planFacts, middleTheme, bearoffTheme } from "./facts.mjs";
@@ -107,8 +120,7 @@ function buildPosition(rng, phase, index, b, dice, theme, writer) {
 }
 
 /** Heuristic self-play sometimes piles checkers up; library positions keep stacks to what strong players allow. */
-const realistic = (b) =>
-  [b.me, b.op].every((side) => Math.max(...side.slice(1, 25)) <= 6 && side[1] <= 5 && side[2] <= 5);
+const realistic = (b) => [b.me, b.op].every((side) => Math.max(...side.slice(1, 25)) <= 6 && side[1] <= 5 && side[2] <= 5);
 
 /**
  * Fills one phase. Self-play games feed a pool of candidate positions (several

@@ -12,8 +12,7 @@ const NUMBER_WORDS = ["no", "one", "two", "three", "four", "five", "six", "seven
 export const numWord = (n) => NUMBER_WORDS[n] ?? String(n);
 export const pluralW = (n, one, many = `${one}s`) => `${numWord(n)} ${n === 1 ? one : many}`;
 
-export const listText = (items) =>
-  items.length <= 1 ? items.join("") : `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
+export const listText = (items) => (items.length <= 1 ? items.join("") : `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`);
 
 /**
  * Turns a phrase from data/gen/phrases.json into text. `slots` maps each

@@ -61,14 +61,21 @@ export function opponentText(F, first = false) {
   const anchors = F.opAnchors.filter((q) => q <= 11);
   const loose = F.opBlots.filter((q) => q <= 11);
   if (anchors.length === 1 && anchors[0] === 1 && F.opAt[1] === 2 && loose.length === 0 && F.opBar === 0) {
-    bits.push(["still has both back checkers on our ace point", "keeps both back checkers on our ace point", "has not moved the back checkers yet"][vary(F, 3)]);
+    bits.push(
+      ["still has both back checkers on our ace point", "keeps both back checkers on our ace point", "has not moved the back checkers yet"][
+        vary(F, 3)
+      ],
+    );
   } else if (anchors.length) {
     bits.push(`${["holds", "has anchored on", "owns"][vary(F, 3)]} ${listText(anchors.map(ourPointName))}`);
   }
   if (loose.length) {
-    bits.push(`${vary(F, 2, 1) ? "has left" : "has"} ${loose.length === 1 ? "a loose checker" : "loose checkers"} on ${listText(loose.map(ourPointName))}`);
+    bits.push(
+      `${vary(F, 2, 1) ? "has left" : "has"} ${loose.length === 1 ? "a loose checker" : "loose checkers"} on ${listText(loose.map(ourPointName))}`,
+    );
   }
-  if (F.opHome >= 2) bits.push([`has made ${numWord(F.opHome)} home-board points`, `owns ${numWord(F.opHome)} points in their board`][vary(F, 2, 2)]);
+  if (F.opHome >= 2)
+    bits.push([`has made ${numWord(F.opHome)} home-board points`, `owns ${numWord(F.opHome)} points in their board`][vary(F, 2, 2)]);
   else if (F.opHome === 1) bits.push(["owns just one home-board point", "has only one point in their board"][vary(F, 2, 3)]);
   else bits.push(["has no home-board points yet", "has yet to make a home-board point"][vary(F, 2, 4)]);
   // "Meanwhile" needs something before it; a text that opens with the opponent starts plainly
@@ -81,7 +88,11 @@ export function ourText(F, b) {
   const bits = [];
   const backBlots = [19, 20, 21, 22, 23, 24].filter((p) => b.me[p] === 1);
   if (b.me[24] === 2 && F.myBack === 2) {
-    bits.push(["our back checkers are still together on the opponent's ace point", "both our back checkers still sit on the opponent's ace point"][vary(F, 2, 6)]);
+    bits.push(
+      ["our back checkers are still together on the opponent's ace point", "both our back checkers still sit on the opponent's ace point"][
+        vary(F, 2, 6)
+      ],
+    );
   } else if (F.myAnchors.length) {
     bits.push(`we hold ${pointList(F.myAnchors)}`);
   } else if (backBlots.length >= 2) {
@@ -89,7 +100,8 @@ export function ourText(F, b) {
   } else if (F.myBack === 0) {
     bits.push("all our back checkers have escaped");
   }
-  if (F.myHome) bits.push([`we own ${pluralW(F.myHome, "home-board point")}`, `we have ${pluralW(F.myHome, "point")} in our board`][vary(F, 2, 7)]);
+  if (F.myHome)
+    bits.push([`we own ${pluralW(F.myHome, "home-board point")}`, `we have ${pluralW(F.myHome, "point")} in our board`][vary(F, 2, 7)]);
   if (F.myPrime.length >= 3) bits.push(`our best block is ${F.myPrime.length} points long`);
   if (bits.length === 0) return null;
   const text = listText(bits);

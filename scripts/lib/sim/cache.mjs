@@ -23,11 +23,19 @@ export function prefixOf(provider, body) {
     const system = Array.isArray(body.system) ? body.system : [];
     const marked = system.findIndex((b) => b?.cache_control);
     if (marked < 0) return null; // Anthropic caches only what is marked
-    const text = JSON.stringify(body.tools ?? []) + system.slice(0, marked + 1).map((b) => b.text).join("");
+    const text =
+      JSON.stringify(body.tools ?? []) +
+      system
+        .slice(0, marked + 1)
+        .map((b) => b.text)
+        .join("");
     return { text, tokens: tokens(text) };
   }
   const schema = body.response_format ? JSON.stringify(body.response_format) : "";
-  const system = (body.messages ?? []).filter((m) => m.role === "system").map((m) => m.content).join("");
+  const system = (body.messages ?? [])
+    .filter((m) => m.role === "system")
+    .map((m) => m.content)
+    .join("");
   const text = schema + system;
   return { text, tokens: tokens(text) };
 }
@@ -48,6 +56,8 @@ export function createPromptCache() {
       // Every Anthropic miss on a marked prefix writes the cache (billed at 1.25×), concurrent ones too.
       return { read: 0, written: provider === "anthropic" ? prefix.tokens : 0 };
     },
-    clear() { entries.clear(); },
+    clear() {
+      entries.clear();
+    },
   };
 }

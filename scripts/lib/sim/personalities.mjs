@@ -13,18 +13,28 @@ const error = (status, message, extra = {}) => ({ status, body: JSON.stringify({
 const rules = {
   openai(body) {
     if (/^(gpt-5|o\d)/.test(body.model ?? "") && "max_tokens" in body) {
-      return error(400, "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", { type: "invalid_request_error", param: "max_tokens", code: "unsupported_parameter" });
+      return error(400, "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", {
+        type: "invalid_request_error",
+        param: "max_tokens",
+        code: "unsupported_parameter",
+      });
     }
     return null;
   },
   "llama-cpp-python"(body) {
     const type = body.response_format?.type;
     if (type && type !== "text" && type !== "json_object") {
-      return error(500, `[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': "Input should be 'text' or 'json_object'", 'input': '${type}'}]`, { type: "internal_server_error" });
+      return error(
+        500,
+        `[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': "Input should be 'text' or 'json_object'", 'input': '${type}'}]`,
+        { type: "internal_server_error" },
+      );
     }
     return null;
   },
-  vllm() { return null; },
+  vllm() {
+    return null;
+  },
   lmstudio(body) {
     const type = body.response_format?.type;
     if (type && type !== "json_schema" && type !== "text") return error(400, "'response_format.type' must be 'json_schema' or 'text'");
@@ -35,7 +45,12 @@ const rules = {
   },
   "strict-fields"(body) {
     const extra = ["prompt_cache_key", "stream_options", "max_completion_tokens"].find((k) => k in body);
-    return extra ? { status: 422, body: JSON.stringify({ detail: [{ type: "extra_forbidden", loc: ["body", extra], msg: "Extra inputs are not permitted" }] }) } : null;
+    return extra
+      ? {
+          status: 422,
+          body: JSON.stringify({ detail: [{ type: "extra_forbidden", loc: ["body", extra], msg: "Extra inputs are not permitted" }] }),
+        }
+      : null;
   },
 };
 

@@ -25,8 +25,12 @@ export function run(cmd, args, { cwd, env = process.env, timeoutMs = 600_000 } =
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
-    child.stdout.on("data", (d) => { output += d; });
-    child.stderr.on("data", (d) => { output += d; });
+    child.stdout.on("data", (d) => {
+      output += d;
+    });
+    child.stderr.on("data", (d) => {
+      output += d;
+    });
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
     child.on("error", reject);
     child.on("close", (code) => {
@@ -54,20 +58,30 @@ export function writeProject(dir, { next, react, types, tarball, readme }) {
   }
   mkdirSync(join(dir, "data"), { recursive: true });
   for (const f of ["positions.json", "context.json"]) cpSync(join(root, "data", f), join(dir, "data", f));
-  writeFileSync(join(dir, "package.json"), JSON.stringify({
-    name: `drillgen-next${next.split(".")[0]}`, private: true,
-    scripts: { build: "next build", start: "next start" },
-    dependencies: { drillgen: `file:${tarball}`, next, react, "react-dom": react },
-    devDependencies: types,
-  }, null, 2));
+  writeFileSync(
+    join(dir, "package.json"),
+    JSON.stringify(
+      {
+        name: `drillgen-next${next.split(".")[0]}`,
+        private: true,
+        scripts: { build: "next build", start: "next start" },
+        dependencies: { drillgen: `file:${tarball}`, next, react, "react-dom": react },
+        devDependencies: types,
+      },
+      null,
+      2,
+    ),
+  );
 }
 
 /** `npm install` from the shared npm cache where it can; no install scripts (Next needs none). */
-export const install = (dir) => run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"], { cwd: dir });
+export const install = (dir) =>
+  run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"], { cwd: dir });
 
 const nextBin = (dir) => join(dir, "node_modules/next/dist/bin/next");
 
-export const build = (dir, env = {}) => run(process.execPath, [nextBin(dir), "build"], { cwd: dir, env: { ...process.env, ...NEXT_ENV, ...env } });
+export const build = (dir, env = {}) =>
+  run(process.execPath, [nextBin(dir), "build"], { cwd: dir, env: { ...process.env, ...NEXT_ENV, ...env } });
 
 async function freePort() {
   const server = createServer();
@@ -92,8 +106,12 @@ export async function startStandalone(dir, env = {}) {
 async function serve(args, cwd, env, port) {
   const child = spawn(process.execPath, args, { cwd, env: { ...process.env, ...NEXT_ENV, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
-  child.stdout.on("data", (d) => { log += d; });
-  child.stderr.on("data", (d) => { log += d; });
+  child.stdout.on("data", (d) => {
+    log += d;
+  });
+  child.stderr.on("data", (d) => {
+    log += d;
+  });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -112,11 +130,12 @@ async function serve(args, cwd, env, port) {
   return {
     url,
     log: () => log,
-    close: () => new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once("exit", resolve);
-      child.kill("SIGTERM");
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once("exit", resolve);
+        child.kill("SIGTERM");
+      }),
   };
 }
 

@@ -19,7 +19,10 @@ const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: "utf8"
 export function installPackedDrillgen(dir) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const tgz = run("npm", ["pack", join(root, "pkg"), "--pack-destination", dir, "--silent"]).trim().split("\n").at(-1);
+  const tgz = run("npm", ["pack", join(root, "pkg"), "--pack-destination", dir, "--silent"])
+    .trim()
+    .split("\n")
+    .at(-1);
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "worker-consumer", private: true, type: "module" }));
   run("npm", ["install", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error", join(dir, tgz)], { cwd: dir });
   return join(dir, tgz);
@@ -28,16 +31,31 @@ export function installPackedDrillgen(dir) {
 /** Bundles the example host like wrangler: `workerd` condition, .wasm kept as a module, `cloudflare:*` external. */
 export async function bundleWorkerHost(outdir, nodeModules) {
   await esbuild.build({
-    entryPoints: [join(exampleDir, "src/index.js")], outdir, bundle: true, format: "esm", platform: "neutral", target: "es2022",
-    conditions: ["workerd", "worker", "browser"], mainFields: ["module", "main"], external: ["cloudflare:*"],
-    nodePaths: [nodeModules], loader: { ".wasm": "copy", ".json": "json" }, logLevel: "error",
+    entryPoints: [join(exampleDir, "src/index.js")],
+    outdir,
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    target: "es2022",
+    conditions: ["workerd", "worker", "browser"],
+    mainFields: ["module", "main"],
+    external: ["cloudflare:*"],
+    nodePaths: [nodeModules],
+    loader: { ".wasm": "copy", ".json": "json" },
+    logLevel: "error",
   });
 }
 
 /** The Miniflare options of the bundled host; `extra` adds bindings, rate limits, … */
 export const hostOptions = (dir, { bindings = {}, rateLimit = { limit: 1000, period: 60 }, ...extra } = {}) => ({
-  modules: true, rootPath: dir, scriptPath: join(dir, "index.js"), compatibilityDate: "2026-04-01",
-  modulesRules: [{ type: "ESModule", include: ["**/*.js"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }],
+  modules: true,
+  rootPath: dir,
+  scriptPath: join(dir, "index.js"),
+  compatibilityDate: "2026-04-01",
+  modulesRules: [
+    { type: "ESModule", include: ["**/*.js"] },
+    { type: "CompiledWasm", include: ["**/*.wasm"] },
+  ],
   d1Databases: ["DB"],
   workflows: { SERIES_WORKFLOW: { name: "drill-series", className: "DrillSeriesWorkflow" } },
   ratelimits: { SERIES_RATE_LIMITER: { simple: rateLimit } },
@@ -47,15 +65,24 @@ export const hostOptions = (dir, { bindings = {}, rateLimit = { limit: 1000, per
 
 /** What `wrangler d1 migrations apply` does: each new migrations/*.sql in name order, recorded in d1_migrations. */
 export async function applyMigrations(db, dir = join(exampleDir, "migrations")) {
-  await db.prepare(`CREATE TABLE IF NOT EXISTS d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE,
-    applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)`).run();
+  await db
+    .prepare(`CREATE TABLE IF NOT EXISTS d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE,
+    applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)`)
+    .run();
   const { results } = await db.prepare("SELECT name FROM d1_migrations").all();
   const applied = new Set(results.map((r) => r.name));
-  const names = readdirSync(dir).filter((f) => f.endsWith(".sql")).sort().filter((f) => !applied.has(f));
+  const names = readdirSync(dir)
+    .filter((f) => f.endsWith(".sql"))
+    .sort()
+    .filter((f) => !applied.has(f));
   for (const name of names) {
     const statements = readFileSync(join(dir, name), "utf8")
-      .split("\n").filter((l) => !l.trim().startsWith("--")).join("\n")
-      .split(/;\s*$/m).map((s) => s.trim()).filter(Boolean);
+      .split("\n")
+      .filter((l) => !l.trim().startsWith("--"))
+      .join("\n")
+      .split(/;\s*$/m)
+      .map((s) => s.trim())
+      .filter(Boolean);
     await db.batch([...statements.map((s) => db.prepare(s)), db.prepare("INSERT INTO d1_migrations (name) VALUES (?)").bind(name)]);
   }
   return names;

@@ -50,7 +50,8 @@ export function invariantViolations({ result, store }) {
   const resultIndices = result.drills.map((d) => d.index);
   if (new Set(resultIndices).size !== resultIndices.length) problems.push("duplicate index in the result");
   if ([...resultIndices].sort((a, b) => a - b).join() !== resultIndices.join()) problems.push("result not sorted by index");
-  if (resultIndices.join() !== [...byIndex.keys()].sort((a, b) => a - b).join()) problems.push("result drills differ from the stored drills");
+  if (resultIndices.join() !== [...byIndex.keys()].sort((a, b) => a - b).join())
+    problems.push("result drills differ from the stored drills");
   for (const d of result.drills) {
     if (JSON.stringify(byIndex.get(d.index)) !== JSON.stringify(d)) problems.push(`drill ${d.index} differs from its stored copy`);
   }

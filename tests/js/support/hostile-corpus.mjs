@@ -7,32 +7,77 @@ export const SECRET = "sk-hostile-SECRET-0123456789";
 const HEADER_SECRET = "hdr-SECRET-abcdefgh";
 const BOUND_MS = 15_000;
 
-const throwing = (message) => ({ get() { throw new Error(message); } });
-const getterObject = (base, key, thrown) => Object.defineProperty({ ...base }, key, { enumerable: true, get() { throw thrown; } });
-const revoked = () => { const { proxy, revoke } = Proxy.revocable({}, {}); revoke(); return proxy; };
-const deep = (n) => { let v = {}; for (let i = 0; i < n; i++) v = { a: v }; return v; };
-const cyclic = () => { const a = { x: 1 }; a.self = a; return a; };
+const throwing = (message) => ({
+  get() {
+    throw new Error(message);
+  },
+});
+const getterObject = (base, key, thrown) =>
+  Object.defineProperty({ ...base }, key, {
+    enumerable: true,
+    get() {
+      throw thrown;
+    },
+  });
+const revoked = () => {
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  return proxy;
+};
+const deep = (n) => {
+  let v = {};
+  for (let i = 0; i < n; i++) v = { a: v };
+  return v;
+};
+const cyclic = () => {
+  const a = { x: 1 };
+  a.self = a;
+  return a;
+};
 const never = () => new Promise(() => {});
 
 /** A store that counts what it accepted, so lost drills can be counted. */
 function store() {
   const rows = new Map();
-  return { rows, persist: (drills) => { for (const d of drills) rows.set(d.drillId, d); }, load: () => [...rows.values()] };
+  return {
+    rows,
+    persist: (drills) => {
+      for (const d of drills) rows.set(d.drillId, d);
+    },
+    load: () => [...rows.values()],
+  };
 }
 
 /** The cases: `{ cls, name, run(drillgen) }`; `run` may return a value, a promise, or throw. */
 export function hostileCases({ simUrl, positions, context }) {
   const pool = positions;
   const request = { targetDrillCount: 10, gamePhases: ["EARLY", "MIDDLE"] };
-  const llm = { provider: "openai", baseUrl: simUrl, model: "sim", apiKey: SECRET, headers: { "x-proxy-auth": HEADER_SECRET }, timeoutMs: 2000 };
-  const base = () => ({ artifactId: "h1", request, positions: pool, context, llm, seed: 1, hostTimeoutMs: 300, retry: { maxRetries: 1, baseDelayMs: 5, maxDelayMs: 10 } });
+  const llm = {
+    provider: "openai",
+    baseUrl: simUrl,
+    model: "sim",
+    apiKey: SECRET,
+    headers: { "x-proxy-auth": HEADER_SECRET },
+    timeoutMs: 2000,
+  };
+  const base = () => ({
+    artifactId: "h1",
+    request,
+    positions: pool,
+    context,
+    llm,
+    seed: 1,
+    hostTimeoutMs: 300,
+    retry: { maxRetries: 1, baseDelayMs: 5, maxDelayMs: 10 },
+  });
   const cases = [];
   const add = (cls, name, run) => cases.push({ cls, name, run });
-  const gen = (cls, name, patch, extra = {}) => add(cls, name, (d) => {
-    const s = extra.store ?? store();
-    const options = { ...base(), persist: s.persist, load: s.load, ...patch(base()) };
-    return d.generateDrillSeries(options).then((result) => ({ result, store: s }));
-  });
+  const gen = (cls, name, patch, extra = {}) =>
+    add(cls, name, (d) => {
+      const s = extra.store ?? store();
+      const options = { ...base(), persist: s.persist, load: s.load, ...patch(base()) };
+      return d.generateDrillSeries(options).then((result) => ({ result, store: s }));
+    });
 
   // 1. Wrong types for every argument of every export.
   const wrong = [undefined, null, 0, -1, NaN, "text", true, [], {}, () => 1, Symbol("s"), 10n];
@@ -64,20 +109,46 @@ export function hostileCases({ simUrl, positions, context }) {
   });
 
   // 3. Strings: headers, keys, URLs, sizes.
-  const badHeaders = [{ "x-a": "v\r\nx-injected: 1" }, { "x-a": "caf\u00e9" }, { "x-a": "\u2603" }, { "bad name": "v" }, { "": "v" }, { host: "evil" }, { "x-a": "v\u0000" }, { "x-a": "x".repeat(100_000) }];
+  const badHeaders = [
+    { "x-a": "v\r\nx-injected: 1" },
+    { "x-a": "caf\u00e9" },
+    { "x-a": "\u2603" },
+    { "bad name": "v" },
+    { "": "v" },
+    { host: "evil" },
+    { "x-a": "v\u0000" },
+    { "x-a": "x".repeat(100_000) },
+  ];
   badHeaders.forEach((h, i) => gen("strings", `llm.headers #${i}`, (b) => ({ llm: { ...b.llm, headers: h } })));
   for (const key of ["sk-\u2603-unicode", "sk-abc\n", "sk abc", "x".repeat(5000), "\u0000"]) {
     gen("strings", `llm.apiKey ${JSON.stringify(key).slice(0, 20)}`, (b) => ({ llm: { ...b.llm, apiKey: key } }));
   }
-  const urls = ["javascript:alert(1)", "file:///etc/passwd", "ftp://x/v1", "http://api.example.com/v1", `https://user:${SECRET}@api.example.com/v1`, "https://x.com/#frag", "https://", "not a url", `https://x.com/${"a".repeat(5000)}`, "https://ex\u00e4mple.com/v1", "http://127.0.0.1.evil.com/v1"];
+  const urls = [
+    "javascript:alert(1)",
+    "file:///etc/passwd",
+    "ftp://x/v1",
+    "http://api.example.com/v1",
+    `https://user:${SECRET}@api.example.com/v1`,
+    "https://x.com/#frag",
+    "https://",
+    "not a url",
+    `https://x.com/${"a".repeat(5000)}`,
+    "https://ex\u00e4mple.com/v1",
+    "http://127.0.0.1.evil.com/v1",
+  ];
   urls.forEach((u, i) => gen("strings", `llm.baseUrl #${i}`, (b) => ({ llm: { ...b.llm, baseUrl: u } })));
   gen("strings", "artifactId of 1 MiB", () => ({ artifactId: "a".repeat(1 << 20) }));
   gen("strings", "artifactId with CR/LF", () => ({ artifactId: "a\r\nb" }));
   gen("strings", "mentalModel of 8 MiB", () => ({ context: { ...context, mentalModel: "m".repeat(8 << 20) } }));
-  gen("strings", "a position analysis of 4 MiB", () => ({ positions: pool.map((p, i) => (i === 40 ? { ...p, analysis: "z".repeat(4 << 20) } : p)) }));
+  gen("strings", "a position analysis of 4 MiB", () => ({
+    positions: pool.map((p, i) => (i === 40 ? { ...p, analysis: "z".repeat(4 << 20) } : p)),
+  }));
   gen("strings", "model with a newline", (b) => ({ llm: { ...b.llm, model: "gpt\n4" } }));
   gen("strings", "provider gemini", (b) => ({ llm: { ...b.llm, provider: "gemini" } }));
-  add("strings", "renderBoard with a script title", (d) => { if (d.renderBoard(pool[40].xgid, { title: "<script>alert(1)</script>" }).includes("<script>")) throw new Error("unescaped"); return "ok"; });
+  add("strings", "renderBoard with a script title", (d) => {
+    if (d.renderBoard(pool[40].xgid, { title: "<script>alert(1)</script>" }).includes("<script>")) throw new Error("unescaped");
+    return "ok";
+  });
   add("strings", "renderBoard of 1 MiB", (d) => d.renderBoard("X".repeat(1 << 20)));
 
   // 4. Structure: depth, cycles, size, odd keys.
@@ -85,9 +156,16 @@ export function hostileCases({ simUrl, positions, context }) {
   add("structure", "a cyclic request", (d) => d.planPositions(cyclic()));
   gen("structure", "a cyclic context", () => ({ context: { mentalModel: cyclic(), curriculum: "c" } }));
   gen("structure", "positions nested deep", () => ({ positions: [deep(5000)] }));
-  add("structure", "300,000 positions", (d) => d.planPositions(request, Array.from({ length: 300_000 }, (_, i) => ({ ...pool[40], positionId: `P${i}` }))));
+  add("structure", "300,000 positions", (d) =>
+    d.planPositions(
+      request,
+      Array.from({ length: 300_000 }, (_, i) => ({ ...pool[40], positionId: `P${i}` })),
+    ),
+  );
   add("structure", "a sparse array of positions", (d) => d.samplePositions([, , pool[40]], d.planPositions(request)));
-  add("structure", "an object with 200,000 keys", (d) => d.planPositions(Object.fromEntries(Array.from({ length: 200_000 }, (_, i) => [`k${i}`, i]))));
+  add("structure", "an object with 200,000 keys", (d) =>
+    d.planPositions(Object.fromEntries(Array.from({ length: 200_000 }, (_, i) => [`k${i}`, i]))),
+  );
   add("structure", "__proto__ keys", (d) => d.planPositions(JSON.parse('{"__proto__":{"targetDrillCount":999},"targetDrillCount":5}')));
   add("structure", "a Map as a request", (d) => d.planPositions(new Map([["targetDrillCount", 5]])));
   add("structure", "a Date as a request", (d) => d.planPositions(new Date()));
@@ -98,59 +176,177 @@ export function hostileCases({ simUrl, positions, context }) {
   // 5. Proxies and throwing getters, at every level.
   const boom = new Error("getter boom");
   for (const key of ["artifactId", "request", "positions", "context", "llm", "seed", "persist", "signal", "onProgress"]) {
-    add("proxies", `a throwing getter on options.${key}`, (d) => { const s = store(); return d.generateDrillSeries(getterObject({ ...base(), persist: s.persist }, key, boom)); });
+    add("proxies", `a throwing getter on options.${key}`, (d) => {
+      const s = store();
+      return d.generateDrillSeries(getterObject({ ...base(), persist: s.persist }, key, boom));
+    });
   }
-  for (const key of ["baseUrl", "apiKey", "headers", "timeoutMs"]) gen("proxies", `a throwing getter on llm.${key}`, (b) => ({ llm: getterObject(b.llm, key, boom) }));
-  gen("proxies", "a throwing getter on positions[7]", () => ({ positions: pool.map((p, i) => (i === 7 ? getterObject(p, "bestMove", boom) : p)) }));
-  gen("proxies", "a throwing getter on request.targetDrillCount", () => ({ request: getterObject(request, "targetDrillCount", "not an Error") }));
+  for (const key of ["baseUrl", "apiKey", "headers", "timeoutMs"])
+    gen("proxies", `a throwing getter on llm.${key}`, (b) => ({ llm: getterObject(b.llm, key, boom) }));
+  gen("proxies", "a throwing getter on positions[7]", () => ({
+    positions: pool.map((p, i) => (i === 7 ? getterObject(p, "bestMove", boom) : p)),
+  }));
+  gen("proxies", "a throwing getter on request.targetDrillCount", () => ({
+    request: getterObject(request, "targetDrillCount", "not an Error"),
+  }));
   for (const trap of ["get", "ownKeys", "getOwnPropertyDescriptor", "has"]) {
-    add("proxies", `a Proxy request whose ${trap} throws`, (d) => d.planPositions(new Proxy({ targetDrillCount: 5 }, { [trap]() { throw new Error(trap); } })));
-    add("proxies", `Proxy options whose ${trap} throws`, (d) => d.generateDrillSeries(new Proxy(base(), { [trap]() { throw new Error(trap); } })));
+    add("proxies", `a Proxy request whose ${trap} throws`, (d) =>
+      d.planPositions(
+        new Proxy(
+          { targetDrillCount: 5 },
+          {
+            [trap]() {
+              throw new Error(trap);
+            },
+          },
+        ),
+      ),
+    );
+    add("proxies", `Proxy options whose ${trap} throws`, (d) =>
+      d.generateDrillSeries(
+        new Proxy(base(), {
+          [trap]() {
+            throw new Error(trap);
+          },
+        }),
+      ),
+    );
   }
   add("proxies", "a revoked Proxy request", (d) => d.planPositions(revoked()));
   add("proxies", "revoked options", (d) => d.generateDrillSeries(revoked()));
   gen("proxies", "a revoked llm", () => ({ llm: revoked() }));
-  gen("proxies", "positions as a Proxy array", () => ({ positions: new Proxy(pool, { get(t, k) { if (k === "length") return 1e9; return Reflect.get(t, k); } }) }));
+  gen("proxies", "positions as a Proxy array", () => ({
+    positions: new Proxy(pool, {
+      get(t, k) {
+        if (k === "length") return 1e9;
+        return Reflect.get(t, k);
+      },
+    }),
+  }));
   let flips = 0;
-  gen("proxies", "a getter that changes its answer", () => ({ request: Object.defineProperty({}, "targetDrillCount", { enumerable: true, get: () => (flips++ % 2 ? 5 : "five") }) }));
+  gen("proxies", "a getter that changes its answer", () => ({
+    request: Object.defineProperty({}, "targetDrillCount", { enumerable: true, get: () => (flips++ % 2 ? 5 : "five") }),
+  }));
 
   // 6. Callbacks that misbehave.
-  const lazy = (s) => (drills) => ({ then(resolve) { s.persist(drills); resolve(); } });
+  const lazy = (s) => (drills) => ({
+    then(resolve) {
+      s.persist(drills);
+      resolve();
+    },
+  });
   const gens = (name, patch) => gen("callbacks", name, patch);
-  { const s = store(); gen("callbacks", "persist returns a lazy thenable (Prisma)", () => ({ persist: lazy(s), load: s.load }), { store: s }); }
+  {
+    const s = store();
+    gen("callbacks", "persist returns a lazy thenable (Prisma)", () => ({ persist: lazy(s), load: s.load }), { store: s });
+  }
   gens("persist never settles", () => ({ persist: never }));
   gens("persist returns a thenable that never calls back", () => ({ persist: () => ({ then() {} }) }));
   gens("persist rejects with a string", () => ({ persist: () => Promise.reject("disk full") }));
   gens("persist rejects with undefined", () => ({ persist: () => Promise.reject(undefined) }));
   gens("persist rejects with a Symbol", () => ({ persist: () => Promise.reject(Symbol("x")) }));
-  gens("persist throws a number", () => ({ persist: () => { throw 42; } }));
-  gens("persist throws an object with a throwing message getter", () => ({ persist: () => { throw Object.defineProperty({}, "message", { get() { throw new Error("no"); } }); } }));
-  gens("persist returns a thenable whose then getter throws", () => ({ persist: () => Object.defineProperty({}, "then", throwing("then boom")) }));
+  gens("persist throws a number", () => ({
+    persist: () => {
+      throw 42;
+    },
+  }));
+  gens("persist throws an object with a throwing message getter", () => ({
+    persist: () => {
+      throw Object.defineProperty({}, "message", {
+        get() {
+          throw new Error("no");
+        },
+      });
+    },
+  }));
+  gens("persist returns a thenable whose then getter throws", () => ({
+    persist: () => Object.defineProperty({}, "then", throwing("then boom")),
+  }));
   gens("persist returns a revoked Proxy", () => ({ persist: () => revoked() }));
-  gens("persist returns a Promise from a thenable that throws in then", () => ({ persist: () => ({ then() { throw new Error("sync in then"); } }) }));
-  gens("persist with a message of 5 MiB", () => ({ persist: () => { throw new Error("m".repeat(5 << 20)); } }));
+  gens("persist returns a Promise from a thenable that throws in then", () => ({
+    persist: () => ({
+      then() {
+        throw new Error("sync in then");
+      },
+    }),
+  }));
+  gens("persist with a message of 5 MiB", () => ({
+    persist: () => {
+      throw new Error("m".repeat(5 << 20));
+    },
+  }));
   gens("persist rejects with the key in the message", () => ({ persist: () => Promise.reject(new Error(`auth ${SECRET} refused`)) }));
   gens("load never settles", () => ({ load: never }));
   gens("load returns garbage", () => ({ load: () => [{ drillId: 1 }, "x"] }));
   gens("load returns a cyclic object", () => ({ load: () => cyclic() }));
-  gens("load throws a non-Error", () => ({ load: () => { throw null; } }));
-  gens("load returns a lazy thenable of drills", () => ({ load: () => ({ then(r) { r([]); } }) }));
-  gens("onProgress throws", () => ({ onProgress: () => { throw new Error("UI crashed"); } }));
+  gens("load throws a non-Error", () => ({
+    load: () => {
+      throw null;
+    },
+  }));
+  gens("load returns a lazy thenable of drills", () => ({
+    load: () => ({
+      then(r) {
+        r([]);
+      },
+    }),
+  }));
+  gens("onProgress throws", () => ({
+    onProgress: () => {
+      throw new Error("UI crashed");
+    },
+  }));
   gens("onProgress rejects", () => ({ onProgress: () => Promise.reject(new Error("late")) }));
   gens("onProgress never settles", () => ({ onProgress: never }));
-  gens("onProgress returns a thenable that throws", () => ({ onProgress: () => ({ then() { throw "x"; } }) }));
+  gens("onProgress returns a thenable that throws", () => ({
+    onProgress: () => ({
+      then() {
+        throw "x";
+      },
+    }),
+  }));
   gens("verify never settles", () => ({ verify: never }));
   gens("verify returns a cyclic object", () => ({ verify: () => cyclic() }));
   gens("verify returns a BigInt", () => ({ verify: () => 10n }));
-  gens("verify throws", () => ({ verify: () => { throw new Error("v"); } }));
+  gens("verify throws", () => ({
+    verify: () => {
+      throw new Error("v");
+    },
+  }));
   gens("signal already aborted", () => ({ signal: AbortSignal.abort() }));
-  gens("signal aborted during a hanging persist", () => { const c = new AbortController(); return { signal: c.signal, persist: () => { setTimeout(() => c.abort(), 30); return never(); }, hostTimeoutMs: 60_000 }; });
+  gens("signal aborted during a hanging persist", () => {
+    const c = new AbortController();
+    return {
+      signal: c.signal,
+      persist: () => {
+        setTimeout(() => c.abort(), 30);
+        return never();
+      },
+      hostTimeoutMs: 60_000,
+    };
+  });
   gens("signal is a plain object", () => ({ signal: { aborted: false } }));
-  gens("signal is a look-alike that throws", () => ({ signal: { aborted: false, addEventListener() { throw new Error("no listeners"); } } }));
-  gens("signal with a throwing aborted getter", () => ({ signal: Object.defineProperty({ addEventListener() {} }, "aborted", throwing("aborted?")) }));
+  gens("signal is a look-alike that throws", () => ({
+    signal: {
+      aborted: false,
+      addEventListener() {
+        throw new Error("no listeners");
+      },
+    },
+  }));
+  gens("signal with a throwing aborted getter", () => ({
+    signal: Object.defineProperty({ addEventListener() {} }, "aborted", throwing("aborted?")),
+  }));
   gens("persist is not a function", () => ({ persist: "save" }));
-  gens("deadline of 50 ms over a hanging server", (b) => ({ deadlineMs: 50, llm: { ...b.llm, baseUrl: `${simUrl.replace(/\/v1$/, "")}/hang/v1` } }));
-  gens("persist keeps failing", () => ({ persist: () => { throw new Error("always"); } }));
+  gens("deadline of 50 ms over a hanging server", (b) => ({
+    deadlineMs: 50,
+    llm: { ...b.llm, baseUrl: `${simUrl.replace(/\/v1$/, "")}/hang/v1` },
+  }));
+  gens("persist keeps failing", () => ({
+    persist: () => {
+      throw new Error("always");
+    },
+  }));
   add("callbacks", "generateBatch with a never-settling persist", (d) => {
     const plan = d.planPositions(request);
     const [batch] = d.partitionBatches(request, d.samplePositions(pool, plan, { seed: 1 }).positions);
@@ -195,14 +391,22 @@ export async function runCorpus(drillgen, cases, codes, uncaught) {
     const before = uncaught.count;
     let outcome;
     try {
-      const value = await Promise.race([Promise.resolve().then(() => c.run(drillgen)), new Promise((_, no) => setTimeout(() => no({ unsettled: true }), BOUND_MS))]);
+      const value = await Promise.race([
+        Promise.resolve().then(() => c.run(drillgen)),
+        new Promise((_, no) => setTimeout(() => no({ unsettled: true }), BOUND_MS)),
+      ]);
       outcome = { ok: true, value };
     } catch (error) {
       outcome = { ok: false, error };
     }
     await new Promise((r) => setTimeout(r, 0));
     const settled = !(outcome.error && outcome.error.unsettled);
-    const coded = outcome.ok ? outcomeCoded(outcome.value, codes) : outcome.error instanceof Error && outcome.error.name === "DrillgenError" && codes.has(outcome.error.code) && typeof outcome.error.retryable === "boolean";
+    const coded = outcome.ok
+      ? outcomeCoded(outcome.value, codes)
+      : outcome.error instanceof Error &&
+        outcome.error.name === "DrillgenError" &&
+        codes.has(outcome.error.code) &&
+        typeof outcome.error.retryable === "boolean";
     const text = outcome.ok ? safeJson(outcome.value?.result ?? outcome.value) : `${outcome.error?.message ?? ""}`;
     const leaked = text.includes(SECRET) || text.includes(HEADER_SECRET);
     const lost = outcome.ok ? lostDrills(outcome.value) : 0;
@@ -214,14 +418,20 @@ export async function runCorpus(drillgen, cases, codes, uncaught) {
     row.uncaught += escaped;
     row.leaked += leaked ? 1 : 0;
     if (!settled || !coded || lost || escaped || leaked) {
-      failures.push(`${c.cls}/${c.name}: ${!settled ? "did not settle" : !coded ? `not coded (${outcome.error?.name}: ${String(outcome.error?.message ?? outcome.error).slice(0, 120)})` : lost ? `${lost} drills lost` : escaped ? "an exception escaped" : "a credential leaked"}`);
+      failures.push(
+        `${c.cls}/${c.name}: ${!settled ? "did not settle" : !coded ? `not coded (${outcome.error?.name}: ${String(outcome.error?.message ?? outcome.error).slice(0, 120)})` : lost ? `${lost} drills lost` : escaped ? "an exception escaped" : "a credential leaked"}`,
+      );
     }
   }
   return { classes, failures, total: cases.length };
 }
 
 function safeJson(v) {
-  try { return JSON.stringify(v) ?? ""; } catch { return String(v); }
+  try {
+    return JSON.stringify(v) ?? "";
+  } catch {
+    return String(v);
+  }
 }
 
 /** The benchmark-style table. */

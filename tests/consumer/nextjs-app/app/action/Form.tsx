@@ -8,7 +8,9 @@ export function GenerateForm() {
   return (
     <form action={action}>
       <input name="count" defaultValue="15" />
-      <button id="generate" disabled={pending}>Generate</button>
+      <button id="generate" type="submit" disabled={pending}>
+        Generate
+      </button>
       <pre id="result">{summary ? JSON.stringify(summary) : pending ? "pending" : "idle"}</pre>
     </form>
   );
