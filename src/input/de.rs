@@ -6,43 +6,16 @@
 //! is always inside the value that is wrong ("positions[3].diceRoll"). After an error the stack is
 //! left as it was (nothing pops on the way out): `parse` resets it before each argument.
 
-use std::cell::RefCell;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 use serde_json::Value;
 
-thread_local! {
-    static PATH: RefCell<Vec<Segment>> = const { RefCell::new(Vec::new()) };
-}
-
-#[derive(Debug, Clone)]
-enum Segment {
-    Key(String),
-    Index(usize),
-}
-
-/// Where the error happened and what it says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InputError {
-    pub path: String,
-    pub message: String,
-}
-
-impl fmt::Display for InputError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for InputError {}
+use super::path::{self, InputError, Segment};
 
 impl de::Error for InputError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        Self {
-            path: current_path(),
-            message: msg.to_string(),
-        }
+        Self::new(msg.to_string())
     }
 
     // serde's own wording goes through `Unexpected`'s Display, whose float branch links core's
@@ -79,38 +52,16 @@ fn describe(u: &de::Unexpected) -> String {
     }
 }
 
-fn current_path() -> String {
-    PATH.with(|p| {
-        let mut out = String::new();
-        for seg in p.borrow().iter() {
-            match seg {
-                Segment::Key(k) => {
-                    if !out.is_empty() {
-                        out.push('.');
-                    }
-                    out.push_str(k);
-                }
-                Segment::Index(i) => {
-                    out.push('[');
-                    out.push_str(&i.to_string());
-                    out.push(']');
-                }
-            }
-        }
-        out
-    })
-}
-
 /// Deserializes `T` from `value`, naming the path of the first bad field.
 pub fn from_value<'a, T: de::Deserialize<'a>>(value: &'a Value) -> Result<T, InputError> {
-    PATH.with(|p| p.borrow_mut().clear());
+    path::clear();
     T::deserialize(ValueDe(value))
 }
 
 fn within<R>(segment: Segment, f: impl FnOnce() -> Result<R, InputError>) -> Result<R, InputError> {
-    PATH.with(|p| p.borrow_mut().push(segment));
+    path::push(segment);
     let out = f()?;
-    PATH.with(|p| p.borrow_mut().pop());
+    path::pop();
     Ok(out)
 }
 

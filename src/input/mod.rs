@@ -5,11 +5,15 @@
 //! `positions[3].gamePhase` is `INVALID_POSITIONS`.
 
 mod de;
+mod json;
+mod path;
 
 use serde::de::DeserializeOwned;
 
 use crate::error::DrillgenError;
-pub use de::{InputError, ValueDe, from_value};
+pub use de::{ValueDe, from_value};
+pub use json::{FromJson, FromKey, Obj, one_of, variant};
+pub use path::InputError;
 
 /// Which argument of an exported function a value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
