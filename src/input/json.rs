@@ -23,6 +23,12 @@ use super::path::{self, InputError, Segment};
 
 type Result<T> = std::result::Result<T, InputError>;
 
+/// Reads `T` from `value`, naming the path of the first bad field.
+pub fn from_value<T: FromJson>(value: &Value) -> Result<T> {
+    path::clear();
+    T::from_json(value)
+}
+
 /// A type the host can send.
 pub trait FromJson: Sized {
     fn from_json(v: &Value) -> Result<Self>;
@@ -306,8 +312,7 @@ mod tests {
     }
 
     fn read<T: FromJson>(v: Value) -> Result<T> {
-        path::clear();
-        T::from_json(&v)
+        from_value(&v)
     }
 
     fn err<T: FromJson + std::fmt::Debug>(v: Value) -> (String, String) {

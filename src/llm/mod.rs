@@ -15,7 +15,7 @@ pub use config::{
 };
 pub use negotiate::{CallShape, Feature, Negotiation};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::DrillgenError;
@@ -40,7 +40,7 @@ pub struct HttpResponse {
 }
 
 /// Tokens of one call. `input_tokens` counts every prompt token, cached ones included.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Usage {
