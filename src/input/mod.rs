@@ -4,6 +4,8 @@
 //! of the offending field (`path.rs`) picks the error code, so `{targetDrillCount: "2"}` is
 //! `INVALID_TARGET_COUNT` and `positions[3].gamePhase` is `INVALID_POSITIONS`.
 
+#[cfg(test)]
+mod every_type;
 mod json;
 mod path;
 
