@@ -1,7 +1,7 @@
-//! Typed values read from a `serde_json::Value` by hand. serde's derived `Deserialize` compiles one
-//! visitor state machine per struct and per deserializer (≈110 KB of the wasm module, plus ≈30 KB
-//! of serde's own deserialization code); here a struct is a short sequence of calls to a few
-//! non-generic helpers, and the leaves are a handful of small functions.
+//! Typed values read from a `serde_json::Value` by hand. serde's derived `Deserialize` compiled one
+//! visitor state machine per struct (≈110 KB of the wasm module before wasm-opt, plus ≈30 KB of
+//! serde's own deserialization code); here a struct is a short sequence of calls to a few small
+//! helpers (all readers together ≈42 KB), and the package went from 214 to 191 KB gzipped.
 //!
 //! The rules mirror serde's for the attributes the types carry, so the JSON accepted and the
 //! TypeScript types generated from those attributes agree:
@@ -14,6 +14,10 @@
 //!
 //! Integers are exact: a fraction, a negative or an out-of-range number is an error naming the
 //! field, never a silent cast.
+//!
+//! Two things serde did that this does not: a struct given as an array of its fields (never declared
+//! in the `.d.ts`) is refused, and with several bad fields the first *declared* one is reported
+//! (serde reported the first in the input's key order).
 
 use std::collections::BTreeMap;
 

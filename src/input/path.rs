@@ -1,8 +1,8 @@
 //! Where in the input the reader is, and the error that remembers it. The path lives in a
 //! thread-local stack: readers push a segment before each field, map value or element and pop it
-//! after, and an error captures the stack when it is created, which is always inside the value
-//! that is wrong ("positions[3].diceRoll"). `from_value` clears the stack before each argument, so
-//! a reader that stopped half-way cannot leave a stale prefix behind.
+//! after (an error too, on its way out), and an error captures the stack when it is created, which
+//! is always inside the value that is wrong ("positions[3].diceRoll"). `from_value` also clears it
+//! before each argument, so nothing can leave a stale prefix for the next one.
 
 use std::cell::RefCell;
 use std::fmt;
