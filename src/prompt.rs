@@ -6,11 +6,12 @@
 
 use std::fmt::Write as _;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::engine::{AnswerKey, answer_key};
 use crate::error::{DrillgenError, Result};
+use crate::input::{FromJson, InputError, Obj};
 use crate::types::{BatchSpec, Position};
 
 pub const DEFAULT_SYSTEM_PROMPT: &str = include_str!("prompt/system.md");
@@ -32,7 +33,7 @@ pub const MAX_PREFIX_BYTES: usize = 256 * 1024;
 const MAX_TEMPLATE_BYTES: usize = 20_000;
 
 /// The teacher's material every drill must follow. Objects are rendered as JSON with sorted keys.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct PromptContext {
@@ -45,10 +46,21 @@ pub struct PromptContext {
     pub guru_profile: Option<Value>,
 }
 
+impl FromJson for PromptContext {
+    fn from_json(v: &Value) -> std::result::Result<Self, InputError> {
+        let mut o = Obj::new(v, "struct PromptContext")?;
+        Ok(Self {
+            mental_model: o.req("mentalModel")?,
+            curriculum: o.req("curriculum")?,
+            guru_profile: o.opt("guruProfile")?,
+        })
+    }
+}
+
 /// Host overrides of the default texts. The user template may use `{{batchNumber}}`,
 /// `{{totalBatches}}`, `{{drillCount}}`, `{{drillIndices}}`, `{{positionIds}}` and must use
 /// `{{positions}}` and `{{drillCount}}`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct PromptTemplates {
@@ -60,7 +72,17 @@ pub struct PromptTemplates {
     pub user_prompt_template: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+impl FromJson for PromptTemplates {
+    fn from_json(v: &Value) -> std::result::Result<Self, InputError> {
+        let mut o = Obj::new(v, "struct PromptTemplates")?;
+        Ok(Self {
+            system_prompt: o.opt("systemPrompt")?,
+            user_prompt_template: o.opt("userPromptTemplate")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct BatchPrompt {

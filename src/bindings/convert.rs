@@ -7,13 +7,12 @@
 
 use js_sys::{Array, JsString, Reflect};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Number, Value};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use crate::error::DrillgenError;
-use crate::input::{Argument, invalid, parse, wrong_shape};
+use crate::input::{Argument, FromJson, invalid, parse, wrong_shape};
 use crate::text::{MAX_MESSAGE_BYTES, Redactor, bound};
 
 #[wasm_bindgen]
@@ -196,10 +195,7 @@ pub fn snapshot(
 }
 
 /// Reads one argument: the right kind (an array or an object), then typed with coded errors.
-pub fn from_js<T: DeserializeOwned>(
-    argument: Argument,
-    value: &JsValue,
-) -> Result<T, DrillgenError> {
+pub fn from_js<T: FromJson>(argument: Argument, value: &JsValue) -> Result<T, DrillgenError> {
     let json = snapshot(argument, value, &[])?;
     let expects_array = matches!(argument, Argument::Positions | Argument::Drills);
     let fits = if expects_array {
@@ -219,7 +215,7 @@ pub fn from_js<T: DeserializeOwned>(
 }
 
 /// `undefined` and `null` mean "not given".
-pub fn from_js_opt<T: DeserializeOwned>(
+pub fn from_js_opt<T: FromJson>(
     argument: Argument,
     value: &JsValue,
 ) -> Result<Option<T>, DrillgenError> {

@@ -11,8 +11,13 @@ const BEAROFF: &str = "XGID=-BC---------------------d-:0:0:1:64:0:0:0:0:10";
 /// player, an 8-cube owned by the top player, and a 7-point match at 2-4.
 const BAR_MATCH: &str = "XGID=ab-C-BCD----B-a--b-cf----A:3:-1:1:53:2:4:0:7:10";
 
+/// Typed from JSON text through the crate's input reader.
+fn from_text<T: crate::input::FromJson>(text: &str) -> T {
+    crate::input::from_value(&serde_json::from_str(text).unwrap()).unwrap()
+}
+
 fn library() -> Vec<Position> {
-    serde_json::from_str(include_str!("../../data/positions.json")).unwrap()
+    from_text(include_str!("../../data/positions.json"))
 }
 
 fn board(xgid: &str) -> Board {
@@ -661,14 +666,10 @@ fn bad_options_are_refused() {
 
 #[test]
 fn options_read_camel_case_json() {
-    let options: BoardOptions =
-        serde_json::from_str(r#"{"title": "Drill 3", "idPrefix": "drill-3"}"#).unwrap();
+    let options: BoardOptions = from_text(r#"{"title": "Drill 3", "idPrefix": "drill-3"}"#);
     assert_eq!(options.title.as_deref(), Some("Drill 3"));
     assert_eq!(options.id_prefix.as_deref(), Some("drill-3"));
-    assert_eq!(
-        serde_json::from_str::<BoardOptions>("{}").unwrap(),
-        BoardOptions::default()
-    );
+    assert_eq!(from_text::<BoardOptions>("{}"), BoardOptions::default());
 }
 
 /// Writes the sample board for a visual check: `cargo test --lib board -- --ignored`.

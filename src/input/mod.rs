@@ -1,15 +1,17 @@
 //! Turning host input into typed values with coded errors. Everything arrives as one
 //! `serde_json::Value` (the bindings build it from the JS value with a defensive walk, native callers
-//! hold JSON), so there is exactly one deserializer to compile into the wasm module. The path of the
-//! offending field picks the error code, so `{targetDrillCount: 2.5}` is `INVALID_TARGET_COUNT` and
-//! `positions[3].gamePhase` is `INVALID_POSITIONS`.
+//! hold JSON) and is read by hand (`json.rs`: no serde `Deserialize` in the wasm module). The path
+//! of the offending field (`path.rs`) picks the error code, so `{targetDrillCount: "2"}` is
+//! `INVALID_TARGET_COUNT` and `positions[3].gamePhase` is `INVALID_POSITIONS`.
 
-mod de;
-
-use serde::de::DeserializeOwned;
+#[cfg(test)]
+mod every_type;
+mod json;
+mod path;
 
 use crate::error::DrillgenError;
-pub use de::{InputError, ValueDe, from_value};
+pub use json::{FromJson, FromKey, Obj, from_value, one_of, variant};
+pub use path::InputError;
 
 /// Which argument of an exported function a value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +46,7 @@ impl Argument {
         }
     }
 
-    /// `inner` is the deserializer's message, `message` the same prefixed with the path.
+    /// `inner` is the reader's message, `message` the same prefixed with the path.
     fn error(self, path: &str, inner: String, message: String) -> DrillgenError {
         let first = path.split(['.', '[']).next().unwrap_or_default();
         match (self, first) {
@@ -96,8 +98,8 @@ impl Argument {
     }
 }
 
-/// Deserializes one argument, mapping any failure to the coded error of the field it hit.
-pub fn parse<T: DeserializeOwned>(
+/// Reads one argument, mapping any failure to the coded error of the field it hit.
+pub fn parse<T: FromJson>(
     argument: Argument,
     value: serde_json::Value,
 ) -> Result<T, DrillgenError> {
@@ -121,7 +123,7 @@ pub fn wrong_shape(argument: Argument, expected: &str, got: &str) -> DrillgenErr
 }
 
 /// Convenience for native callers holding JSON.
-pub fn from_json<T: DeserializeOwned>(
+pub fn from_json<T: FromJson>(
     argument: Argument,
     value: serde_json::Value,
 ) -> Result<T, DrillgenError> {

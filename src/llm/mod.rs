@@ -15,7 +15,7 @@ pub use config::{
 };
 pub use negotiate::{CallShape, Feature, Negotiation};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::DrillgenError;
@@ -43,7 +43,7 @@ pub struct HttpResponse {
 /// those read from the prompt cache (`cached_input_tokens`, billed at a discount) and those written
 /// to it (`cache_write_input_tokens`, Anthropic bills them at 1.25×; OpenAI does not bill writes)
 /// included.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Usage {

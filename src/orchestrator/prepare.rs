@@ -3,11 +3,13 @@
 //! the redactor of the run's credentials, the retry policy, the prompt-cache plan). Nothing here
 //! makes a request, so a bad option is always refused before the first call.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::options::{BatchOptions, GenerateOptions, Mode};
 use crate::drill::batch_output_schema;
 use crate::error::{DrillgenError, Result};
+use crate::input::{FromJson, InputError, Obj};
 use crate::llm::{Endpoint, LlmConfig, Provider, Runtime};
 use crate::plan::{MAX_BATCH_SIZE, MAX_TARGET_DRILLS, ValidRequest};
 use crate::prompt::{PromptContext, PromptTemplates, check_user_template, shared_prefix, slots};
@@ -35,7 +37,7 @@ pub struct RunConfig {
 
 /// Whether the shared prefix (schema and system prompt) can be cached by the provider, and whether
 /// the run warms the cache with its first batch.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct CacheReport {
@@ -51,22 +53,40 @@ pub struct CacheReport {
 /// Minimum cacheable prefixes per provider and model, from the providers' documentation.
 const CACHE_MINIMUMS: &str = include_str!("../../data/cache-minimums.json");
 
-#[derive(Deserialize)]
 struct CacheMinimums {
     openai: u32,
     anthropic: AnthropicMinimums,
 }
 
-#[derive(Deserialize)]
 struct AnthropicMinimums {
     default: u32,
     /// `[model name prefix, tokens]`, most specific first.
     models: Vec<(String, u32)>,
 }
 
+impl FromJson for CacheMinimums {
+    fn from_json(v: &Value) -> std::result::Result<Self, InputError> {
+        let mut o = Obj::new(v, "struct CacheMinimums")?;
+        Ok(Self {
+            openai: o.req("openai")?,
+            anthropic: o.req("anthropic")?,
+        })
+    }
+}
+
+impl FromJson for AnthropicMinimums {
+    fn from_json(v: &Value) -> std::result::Result<Self, InputError> {
+        let mut o = Obj::new(v, "struct AnthropicMinimums")?;
+        Ok(Self {
+            default: o.req("default")?,
+            models: o.req("models")?,
+        })
+    }
+}
+
 fn minimum_tokens(config: &LlmConfig) -> u32 {
-    // Through the crate's one typed deserializer (input/de.rs), not a second one from serde_json.
-    let parsed = serde_json::from_str::<serde_json::Value>(CACHE_MINIMUMS).ok();
+    // Through the crate's input reader (input/json.rs), not a second, derived deserializer.
+    let parsed = serde_json::from_str::<Value>(CACHE_MINIMUMS).ok();
     let Some(table) = parsed
         .as_ref()
         .and_then(|v| crate::input::from_value::<CacheMinimums>(v).ok())
