@@ -1,12 +1,12 @@
 // The demo page: a teacher asks for a drill series, watches it arrive batch by batch, and finds it
 // again after a reload. drillgen does the planning, the LLM calls and the merge; this page only
 // draws and stores (IndexedDB).
-import init, { planPositions, generateDrillSeries } from "../pkg/drillgen.js";
+import init, { planPositions, generateDrillSeries, renderBoard } from "../pkg/drillgen.js";
 import { openStore } from "./store.js";
 
 const $ = (id) => document.getElementById(id);
 const form = $("request");
-let positions, context, store, current = null, controller = null;
+let positions, positionsById, context, store, current = null, controller = null;
 
 async function boot() {
   await init();
@@ -16,6 +16,7 @@ async function boot() {
     fetch("/config.json").then((r) => (r.ok ? r.json() : {})).catch(() => ({})),
   ]);
   positions = pool;
+  positionsById = new Map(pool.map((p) => [p.positionId, p]));
   context = ctx;
   form.baseUrl.value = config.simulatorUrl ?? "http://127.0.0.1:8787/v1";
   store = await openStore();
@@ -78,22 +79,48 @@ function setStatus(text, kind = "") {
   $("status").className = `status ${kind}`;
 }
 
-function card(drill) {
-  const el = document.createElement("article");
-  el.className = "drill";
-  el.dataset.index = String(drill.index);
-  const options = drill.options.map((o) =>
-    `<li class="${o.id === drill.correctOptionId ? "correct" : ""}"><b>${o.id}.</b> ${escape(o.text)}</li>`).join("");
-  el.innerHTML = `
-    <header><h3>${drill.index + 1}. ${escape(drill.title)}</h3><span class="badge">${drill.gamePhase.toLowerCase()}</span></header>
-    <p class="meta">${escape(drill.positionId)} · ${drill.difficulty.toLowerCase()} · ${escape(drill.principle)}</p>
-    <p>${escape(drill.question)}</p>
-    <ol>${options}</ol>
-    <p class="explanation">${escape(drill.explanation)}</p>`;
-  return el;
+/** An element with text content only: drill texts come from a model and never go through HTML. */
+function el(tag, className, ...children) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  node.append(...children);
+  return node;
 }
 
-const escape = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+/**
+ * The drill's position as an SVG board, or a short note when it cannot be drawn. The SVG is
+ * parsed as XML and adopted as a node (no innerHTML), so nothing but renderBoard's output is parsed.
+ */
+function board(drill) {
+  const xgid = positionsById.get(drill.positionId)?.xgid;
+  try {
+    if (!xgid) throw new Error("no XGID");
+    const doc = new DOMParser().parseFromString(renderBoard(xgid, { idPrefix: `board-${drill.index}` }), "image/svg+xml");
+    if (doc.documentElement.localName !== "svg") throw new Error("not an SVG");
+    return el("figure", "board", document.importNode(doc.documentElement, true));
+  } catch {
+    return el("p", "board board-missing", `Board not available for ${drill.positionId}.`);
+  }
+}
+
+function option(o, correctId) {
+  const li = el("li", o.id === correctId ? "correct" : "", el("b", "", `${o.id}.`), el("span", "", o.text));
+  if (o.id === correctId) li.append(el("span", "answer", "Best move"));
+  return li;
+}
+
+function card(drill) {
+  const node = el("article", "drill",
+    el("header", "", el("h3", "", `${drill.index + 1}. ${drill.title}`), el("span", "badge", drill.gamePhase.toLowerCase())),
+    el("p", "meta", `${drill.positionId} · ${drill.difficulty.toLowerCase()} · ${drill.principle}`),
+    board(drill),
+    el("p", "question", drill.question),
+    el("ol", "", ...drill.options.map((o) => option(o, drill.correctOptionId))),
+    el("p", "explanation", drill.explanation));
+  node.dataset.index = String(drill.index);
+  node.dataset.positionId = drill.positionId;
+  return node;
+}
 
 /** Adds drills in index order, replacing any card already shown for the same index. */
 function showDrills(drills) {
