@@ -1,5 +1,6 @@
 // The www demo page in headless Chromium, as a teacher uses it: Generate, watch the bar advance,
-// see a failing batch, fix it with "Retry failed batches", reload and find the series, Cancel a run.
+// see a failing batch, fix it with "Retry failed batches", reload and find the series, Cancel a run,
+// and keep the drills `persist` could not store.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
@@ -25,8 +26,8 @@ before(async () => {
 });
 after(async () => { await browser?.close(); await site?.close(); await sim?.close(); });
 
-async function open() {
-  await page.goto(`${site.url}/www/`);
+async function open(query = "") {
+  await page.goto(`${site.url}/www/${query}`);
   await page.waitForSelector("body[data-ready=true]", { timeout: 15000 });
   // Records every text the progress line shows, to see the bar advance in steps.
   await page.evaluate(() => {
@@ -148,4 +149,29 @@ test("Cancel stops a run mid-way and keeps what was stored", async () => {
   assert.equal(sim.requests.length, 2, "no request after Cancel");
   assert.deepEqual(await chipClasses(), ["completed", "cancelled", "cancelled", "cancelled", "cancelled"]);
   await page.screenshot({ path: `${shots}/demo-cancelled.png` });
+});
+
+test("drills persist could not store are stored after the run, and a reload shows every one", async () => {
+  sim.reset();
+  await open("?failPersistBatch=2"); // test-only hook of app.js: persist refuses batch 2 every time
+  await page.click("#generate");
+  await waitIdle();
+  assert.match(await page.textContent("#status"), /^Done: 25 drills, verification passed; 5 stored after the run/);
+  assert.equal(await page.textContent("#progress-text"), "Stored 25/25 drills (5 after the run)");
+  assert.equal(await cards(), 25);
+  assert.deepEqual(await chipClasses(), ["completed", "completed", "completed", "completed", "completed"]);
+  assert.equal(sim.requests.length, 5, "no batch generated twice");
+  await page.screenshot({ path: `${shots}/demo-kept-after-run.png`, animations: "disabled" });
+  const stored = await page.evaluate(async () => {
+    const store = await (await import("/www/store.js")).openStore();
+    const artifact = await store.latestArtifact();
+    return { artifact, indices: (await store.loadDrills(artifact.id)).map((d) => d.index) };
+  });
+  assert.deepEqual(stored.indices, [...Array(25).keys()], "IndexedDB holds every drill");
+  assert.deepEqual(stored.artifact.batchProgress, { completed: 5, total: 5, failed: [] });
+  assert.equal(stored.artifact.status, "COMPLETED");
+  await open();
+  assert.equal(await cards(), 25);
+  assert.match(await page.textContent("#progress-text"), /Stored series: 25\/25 drills/);
+  assert.deepEqual(await chipClasses(), ["completed", "completed", "completed", "completed", "completed"]);
 });
