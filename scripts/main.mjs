@@ -27,6 +27,7 @@ const { values: args } = parseArgs({
     artifact: { type: "string" },
     resume: { type: "boolean", default: false },
     "fail-batch": { type: "string" },
+    "fail-persist": { type: "string" },
     "plan-only": { type: "boolean", default: false },
     library: { type: "string", default: new URL("data/positions.json", root).pathname },
     help: { type: "boolean", default: false },
@@ -35,11 +36,13 @@ const { values: args } = parseArgs({
 if (args.help) {
   console.log(`usage: scripts/run [--target N] [--phases EARLY,MIDDLE|all] [--batch-size N] [--concurrency N]
                    [--mode batched|single] [--seed N] [--db file.sqlite] [--artifact ID [--resume]]
-                   [--fail-batch N] [--plan-only] [--library positions.json]
+                   [--fail-batch N] [--fail-persist N] [--plan-only] [--library positions.json]
   Against a real provider: DRILLGEN_BASE_URL, DRILLGEN_API_KEY, DRILLGEN_MODEL
   (DRILLGEN_PROVIDER=openai|anthropic, DRILLGEN_RESPONSE_FORMAT=json_schema|json_object|text).
-  --fail-batch N makes the simulator refuse batch N (1-based) once with HTTP 401, to show a partial
-  series; run again with --artifact ID --resume to generate only what is missing.`);
+  --fail-batch N makes the simulator refuse batch N (1-based) once with HTTP 422, to show a partial
+  series; run again with --artifact ID --resume to generate only what is missing.
+  --fail-persist N (test-only) makes persist fail for batch N (1-based): drillgen hands its drills
+  back and the job stores them after the run.`);
   process.exit(0);
 }
 
@@ -76,6 +79,40 @@ function printPlan(plan, sample, batches) {
   out(formatTokenTable([tokenRow(drillgen, library, request, sample.seed)]).replace(/^/gm, "  "));
 }
 
+/** `--fail-persist N` (test-only): persist throws for batch N, every attempt. */
+function persistWithFault(persist) {
+  const failing = Number(args["fail-persist"]) || 0;
+  return (drills, info) => {
+    if (info.batchIndex + 1 === failing) throw new Error(`--fail-persist: persist refused batch ${failing}`);
+    return persist(drills, info);
+  };
+}
+
+/**
+ * Stores the drills `persist` did not accept (stored + handed back = generated); the upsert by
+ * drill_id makes re-writing any that did land harmless. Returns the result as the database now
+ * has it, with `keptAfterRun` drills and the batches (0-based) they completed.
+ */
+function keepUnpersisted(store, request, result) {
+  const handedBack = result.unpersistedDrills;
+  if (!handedBack.length) return { ...result, keptAfterRun: 0, rescuedBatches: [] };
+  store.putDrills(result.artifactId, handedBack);
+  const merged = drillgen.mergeDrills(request, store.load(result.artifactId)());
+  const have = new Set(merged.drills.map((d) => d.index));
+  const rescued = result.batches.filter((b) => !b.stored && b.status !== "SKIPPED" && b.drillIndices.every((i) => have.has(i)))
+    .map((b) => b.batchIndex);
+  const { completed, total, failed } = result.batchProgress;
+  return {
+    ...result,
+    drills: merged.drills,
+    missingIndices: merged.missingIndices,
+    batchProgress: { completed: completed + rescued.length, total, failed: failed.filter((b) => !rescued.includes(b)) },
+    verification: drillgen.verifyArtifact(merged, library),
+    keptAfterRun: handedBack.length,
+    rescuedBatches: rescued,
+  };
+}
+
 async function main() {
   mkdirSync(dirname(args.db), { recursive: true });
   const store = openStore(args.db);
@@ -91,7 +128,7 @@ async function main() {
 
   const real = process.env.DRILLGEN_BASE_URL;
   const sim = real ? null : await startLlmSimulator({ latencyMs: 300, msPerOutputToken: 2 });
-  if (sim && args["fail-batch"]) sim.script((Number(args["fail-batch"]) - 1) * plan.batchSize, [401]);
+  if (sim && args["fail-batch"]) sim.script((Number(args["fail-batch"]) - 1) * plan.batchSize, [422]);
   const llm = real
     ? { provider: process.env.DRILLGEN_PROVIDER ?? "openai", baseUrl: real, model: process.env.DRILLGEN_MODEL ?? "gpt-4o-mini",
         apiKey: process.env.DRILLGEN_API_KEY, ...(process.env.DRILLGEN_RESPONSE_FORMAT && { responseFormat: process.env.DRILLGEN_RESPONSE_FORMAT }) }
@@ -106,15 +143,16 @@ async function main() {
   const controller = new AbortController();
   process.once("SIGINT", () => controller.abort());
   const started = performance.now();
-  const result = await drillgen.generateDrillSeries({
+  const generated = await drillgen.generateDrillSeries({
     artifactId, request, positions: library, context, llm,
     concurrency: Number(args.concurrency), mode: args.mode, seed: runSeed,
-    persist: store.persist(artifactId), load: store.load(artifactId),
+    persist: persistWithFault(store.persist(artifactId)), load: store.load(artifactId),
     onProgress: bar.onProgress, signal: controller.signal,
   });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  store.finish(result);
   await sim?.close();
+  const result = keepUnpersisted(store, request, generated);
+  store.finish(result);
 
   out(`\nSeries ${result.artifactId}: ${result.status}, ${result.drills.length}/${plan.targetDrillCount} drills in ${seconds} s`);
   out(`  batchProgress ${JSON.stringify(result.batchProgress)}`);
@@ -126,6 +164,10 @@ async function main() {
   out(`  tokens: ${u.inputTokens} in (${u.cachedInputTokens} from the prompt cache), ${u.outputTokens} out`);
   out(`  verification: ${result.verification.passed ? "passed" : `${result.verification.issues.length} issues: ${result.verification.issues.map((i) => i.code).join(", ")}`}`);
   for (const w of result.warnings) out(`  warning ${w.code}: ${w.message}`);
+  if (result.keptAfterRun) {
+    const complete = result.rescuedBatches.length ? ` (batch ${result.rescuedBatches.map((b) => b + 1).join(", ")} now complete)` : "";
+    out(`  stored after the run: ${result.keptAfterRun} drills persist had not accepted${complete}`);
+  }
   const example = result.drills[0];
   if (example) {
     out(`\nDrill ${example.index} (${example.gamePhase}, ${example.positionId}): ${example.title}`);

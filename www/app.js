@@ -1,12 +1,12 @@
 // The demo page: a teacher asks for a drill series, watches it arrive batch by batch, and finds it
 // again after a reload. drillgen does the planning, the LLM calls and the merge; this page only
 // draws and stores (IndexedDB).
-import init, { planPositions, generateDrillSeries } from "../pkg/drillgen.js";
+import init, { planPositions, generateDrillSeries, renderBoard, mergeDrills, verifyArtifact } from "../pkg/drillgen.js";
 import { openStore } from "./store.js";
 
 const $ = (id) => document.getElementById(id);
 const form = $("request");
-let positions, context, store, current = null, controller = null;
+let positions, positionsById, context, store, current = null, controller = null;
 
 async function boot() {
   await init();
@@ -16,6 +16,7 @@ async function boot() {
     fetch("/config.json").then((r) => (r.ok ? r.json() : {})).catch(() => ({})),
   ]);
   positions = pool;
+  positionsById = new Map(pool.map((p) => [p.positionId, p]));
   context = ctx;
   form.baseUrl.value = config.simulatorUrl ?? "http://127.0.0.1:8787/v1";
   store = await openStore();
@@ -78,22 +79,48 @@ function setStatus(text, kind = "") {
   $("status").className = `status ${kind}`;
 }
 
-function card(drill) {
-  const el = document.createElement("article");
-  el.className = "drill";
-  el.dataset.index = String(drill.index);
-  const options = drill.options.map((o) =>
-    `<li class="${o.id === drill.correctOptionId ? "correct" : ""}"><b>${o.id}.</b> ${escape(o.text)}</li>`).join("");
-  el.innerHTML = `
-    <header><h3>${drill.index + 1}. ${escape(drill.title)}</h3><span class="badge">${drill.gamePhase.toLowerCase()}</span></header>
-    <p class="meta">${escape(drill.positionId)} · ${drill.difficulty.toLowerCase()} · ${escape(drill.principle)}</p>
-    <p>${escape(drill.question)}</p>
-    <ol>${options}</ol>
-    <p class="explanation">${escape(drill.explanation)}</p>`;
-  return el;
+/** An element with text content only: drill texts come from a model and never go through HTML. */
+function el(tag, className, ...children) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  node.append(...children);
+  return node;
 }
 
-const escape = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+/**
+ * The drill's position as an SVG board, or a short note when it cannot be drawn. The SVG is
+ * parsed as XML and adopted as a node (no innerHTML), so nothing but renderBoard's output is parsed.
+ */
+function board(drill) {
+  const xgid = positionsById.get(drill.positionId)?.xgid;
+  try {
+    if (!xgid) throw new Error("no XGID");
+    const doc = new DOMParser().parseFromString(renderBoard(xgid, { idPrefix: `board-${drill.index}` }), "image/svg+xml");
+    if (doc.documentElement.localName !== "svg") throw new Error("not an SVG");
+    return el("figure", "board", document.importNode(doc.documentElement, true));
+  } catch {
+    return el("p", "board board-missing", `Board not available for ${drill.positionId}.`);
+  }
+}
+
+function option(o, correctId) {
+  const li = el("li", o.id === correctId ? "correct" : "", el("b", "", `${o.id}.`), el("span", "", o.text));
+  if (o.id === correctId) li.append(el("span", "answer", "Best move"));
+  return li;
+}
+
+function card(drill) {
+  const node = el("article", "drill",
+    el("header", "", el("h3", "", `${drill.index + 1}. ${drill.title}`), el("span", "badge", drill.gamePhase.toLowerCase())),
+    el("p", "meta", `${drill.positionId} · ${drill.difficulty.toLowerCase()} · ${drill.principle}`),
+    board(drill),
+    el("p", "question", drill.question),
+    el("ol", "", ...drill.options.map((o) => option(o, drill.correctOptionId))),
+    el("p", "explanation", drill.explanation));
+  node.dataset.index = String(drill.index);
+  node.dataset.positionId = drill.positionId;
+  return node;
+}
 
 /** Adds drills in index order, replacing any card already shown for the same index. */
 function showDrills(drills) {
@@ -131,6 +158,72 @@ function onEvent(event) {
   setProgress(event.completedDrills, event.totalDrills, event.message);
 }
 
+/**
+ * Test-only hook: `?failPersistBatch=N` makes `persist` refuse batch N (1-based) every time, so a
+ * test can show that drills drillgen hands back in `unpersistedDrills` are still stored.
+ */
+const failPersistBatch = Number(new URLSearchParams(location.search).get("failPersistBatch")) || 0;
+
+async function persistBatch(artifact, drills, info) {
+  if (info.batchIndex + 1 === failPersistBatch) throw new Error(`test hook: persist refused batch ${failPersistBatch}`);
+  await store.putDrills(artifact.id, drills, info.batchProgress);
+  showDrills(drills);
+}
+
+/**
+ * Stores the drills `persist` did not accept (stored + handed back = generated). Some may have
+ * been written already: the store is keyed by drillId, so writing them again changes nothing.
+ * Returns the result as storage now has it, with `keptAfterRun` drills and the batches they completed.
+ */
+async function keepUnpersisted(artifact, result) {
+  const handedBack = result.unpersistedDrills;
+  if (!handedBack.length) return { ...result, keptAfterRun: 0, rescuedBatches: new Set() };
+  showDrills(handedBack.filter((d) => d.batchStatus === "COMPLETED")); // what a reload will show
+  await store.putDrills(artifact.id, handedBack).catch((e) => {
+    throw new Error(`${handedBack.length} generated drills could not be stored: ${e.message}`);
+  });
+  const merged = mergeDrills(artifact.request, await store.loadDrills(artifact.id));
+  const have = new Set(merged.drills.map((d) => d.index));
+  const rescued = result.batches.filter((b) => !b.stored && b.status !== "SKIPPED" && b.drillIndices.every((i) => have.has(i)));
+  const rescuedBatches = new Set(rescued.map((b) => b.batchIndex));
+  const { completed, total, failed } = result.batchProgress;
+  return {
+    ...result,
+    drills: merged.drills,
+    missingIndices: merged.missingIndices,
+    batchProgress: { completed: completed + rescued.length, total, failed: failed.filter((b) => !rescuedBatches.has(b)) },
+    verification: verifyArtifact(merged, positions),
+    keptAfterRun: handedBack.length,
+    rescuedBatches,
+  };
+}
+
+function statusText(final, target) {
+  const failed = final.batchProgress.failed;
+  const why = final.batches.find((b) => failed.includes(b.batchIndex) && b.error)?.error.message ?? "";
+  const text = final.status === "CANCELLED" ? `Cancelled: ${final.drills.length} drills kept`
+    : failed.length ? `${final.drills.length}/${target} drills; batch ${failed.map((b) => b + 1).join(", ")} failed (${why})`
+    : `Done: ${final.drills.length} drills, verification ${final.verification.passed ? "passed" : "found issues"}`;
+  return final.keptAfterRun ? `${text}; ${final.keptAfterRun} stored after the run (persist had not accepted them)` : text;
+}
+
+async function finish(artifact, result) {
+  const final = await keepUnpersisted(artifact, result);
+  // Batches stopped by Cancel are shown as such, not left "generating"; a batch whose drills were
+  // stored after the run is complete.
+  for (const b of final.batches) {
+    const state = { COMPLETED: "completed", SKIPPED: "completed", FAILED: "failed", CANCELLED: "cancelled" }[b.status];
+    setChip(b.batchIndex, final.rescuedBatches.has(b.batchIndex) ? "completed" : state);
+  }
+  const target = artifact.request.targetDrillCount;
+  if (final.keptAfterRun) setProgress(final.drills.length, target, `Stored ${final.drills.length}/${target} drills (${final.keptAfterRun} after the run)`);
+  current = { ...artifact, status: final.status, batchProgress: final.batchProgress };
+  await store.putArtifact(current);
+  const failed = final.batchProgress.failed.length;
+  setStatus(statusText(final, target), final.status === "CANCELLED" ? "cancelled" : final.status === "COMPLETED" && !failed ? "" : "failed");
+  $("retry").disabled = final.missingIndices.length === 0;
+}
+
 async function run(artifact, { resume }) {
   controller = new AbortController();
   $("generate").disabled = $("retry").disabled = true;
@@ -146,26 +239,11 @@ async function run(artifact, { resume }) {
       concurrency: Number(form.concurrency.value),
       seed: artifact.seed,
       signal: controller.signal,
-      persist: async (drills, info) => {
-        await store.putDrills(artifact.id, drills, info.batchProgress);
-        showDrills(drills);
-      },
+      persist: (drills, info) => persistBatch(artifact, drills, info),
       load: () => store.loadDrills(artifact.id),
       onProgress: onEvent,
     });
-    // Batches stopped by Cancel are shown as such, not left "generating".
-    for (const b of result.batches) {
-      const state = { COMPLETED: "completed", SKIPPED: "completed", FAILED: "failed", CANCELLED: "cancelled" }[b.status];
-      setChip(b.batchIndex, state);
-    }
-    current = { ...artifact, status: result.status, batchProgress: result.batchProgress };
-    await store.putArtifact(current);
-    const failed = result.batchProgress.failed.map((b) => b + 1);
-    const text = result.status === "CANCELLED" ? `Cancelled: ${result.drills.length} drills kept`
-      : failed.length ? `${result.drills.length}/${artifact.request.targetDrillCount} drills; batch ${failed.join(", ")} failed (${result.batches.find((b) => b.error)?.error.message ?? ""})`
-      : `Done: ${result.drills.length} drills, verification ${result.verification.passed ? "passed" : "found issues"}`;
-    setStatus(text, result.status === "COMPLETED" && !failed.length ? "" : result.status === "CANCELLED" ? "cancelled" : "failed");
-    $("retry").disabled = result.missingIndices.length === 0;
+    await finish(artifact, result);
   } catch (e) {
     setStatus(`${e.code ?? "ERROR"}: ${e.message}`, "failed");
   } finally {

@@ -23,12 +23,15 @@ export async function openStore() {
       const all = await request(db.transaction("artifacts").objectStore("artifacts").getAll());
       return all.sort((a, b) => b.updatedAt - a.updatedAt)[0] ?? null;
     },
-    /** One transaction per batch: its drills and the artifact's batchProgress land together. */
+    /**
+     * One transaction per batch: its drills and the artifact's batchProgress land together. Without
+     * batchProgress (drills kept after the run) only the drills are written; the run's end sets it.
+     */
     async putDrills(artifactId, drills, batchProgress) {
       const tx = db.transaction(["drills", "artifacts"], "readwrite");
       for (const d of drills) tx.objectStore("drills").put({ ...d, artifactId });
       const artifacts = tx.objectStore("artifacts");
-      const artifact = await request(artifacts.get(artifactId));
+      const artifact = batchProgress && await request(artifacts.get(artifactId));
       if (artifact) artifacts.put({ ...artifact, batchProgress, updatedAt: Date.now() });
       await done(tx);
     },

@@ -53,6 +53,10 @@ export function openStore(path) {
       for (const d of drills) upsertDrill.run({ ...d, artifactId, content: JSON.stringify(d) });
       setProgress.run(JSON.stringify(info.batchProgress), artifactId);
     }),
+    /** Drills `persist` did not accept, written after the run; the same upsert, so a re-write is harmless. */
+    putDrills: db.transaction((artifactId, drills) => {
+      for (const d of drills) upsertDrill.run({ ...d, artifactId, content: JSON.stringify(d) });
+    }),
     load: (artifactId) => () => selectDrills.all(artifactId).map((row) => JSON.parse(row.content)),
     finish(result) {
       finish.run(result.status, JSON.stringify(result.batchProgress), JSON.stringify(result.usage),

@@ -1,8 +1,9 @@
 // The www demo page in headless Chromium, as a teacher uses it: Generate, watch the bar advance,
-// see a failing batch, fix it with "Retry failed batches", reload and find the series, Cancel a run.
+// see a failing batch, fix it with "Retry failed batches", reload and find the series, Cancel a run,
+// and keep the drills `persist` could not store.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
@@ -10,6 +11,8 @@ import { startStaticServer, chromiumLaunchOptions } from "../../scripts/lib/stat
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const shots = `${root}out/screenshots`;
+const library = JSON.parse(readFileSync(`${root}data/positions.json`, "utf8"));
+const diceOf = new Map(library.map((p) => [p.positionId, p.diceRoll]));
 let sim, site, browser, page;
 
 before(async () => {
@@ -23,8 +26,8 @@ before(async () => {
 });
 after(async () => { await browser?.close(); await site?.close(); await sim?.close(); });
 
-async function open() {
-  await page.goto(`${site.url}/www/`);
+async function open(query = "") {
+  await page.goto(`${site.url}/www/${query}`);
   await page.waitForSelector("body[data-ready=true]", { timeout: 15000 });
   // Records every text the progress line shows, to see the bar advance in steps.
   await page.evaluate(() => {
@@ -74,6 +77,54 @@ test("Retry failed batches generates only the missing batch", async () => {
   await page.screenshot({ path: `${shots}/demo.png`, fullPage: true });
 });
 
+/** Per card: its position, its boards' titles, and every id inside it. */
+const boards = () => page.$$eval(".drill", (ds) => ds.map((d) => ({
+  positionId: d.dataset.positionId,
+  titles: [...d.querySelectorAll("svg[role=img]")].map((svg) => svg.querySelector(":scope > title")?.textContent ?? null),
+  ids: [...d.querySelectorAll("[id]")].map((e) => e.id),
+  missing: d.querySelectorAll(".board-missing").length,
+})));
+
+test("every card shows its board, titled with the drill's dice, with ids unique on the page", async () => {
+  const shown = await boards();
+  assert.equal(shown.length, 25);
+  for (const b of shown) {
+    assert.equal(b.titles.length, 1, `${b.positionId}: one board`);
+    assert.ok(b.titles[0], `${b.positionId}: the board has a <title>`);
+    assert.ok(b.titles[0].includes(diceOf.get(b.positionId)), `${b.titles[0]} names ${diceOf.get(b.positionId)}`);
+  }
+  const ids = await page.$$eval("[id]", (es) => es.map((e) => e.id));
+  assert.equal(new Set(ids).size, ids.length, "no id twice on the page");
+  assert.ok(shown.every((b) => b.ids.length >= 2), "each board labels itself by its own title and desc ids");
+  // The board is drawn above the question and is sized for a card, not the SVG's own 556 px.
+  const layout = await page.$eval(".drill", (d) => ({
+    boardBottom: d.querySelector(".board").getBoundingClientRect().bottom,
+    questionTop: d.querySelector(".question").getBoundingClientRect().top,
+    width: d.querySelector(".board svg").getBoundingClientRect().width,
+  }));
+  assert.ok(layout.boardBottom <= layout.questionTop, "board above the question");
+  assert.ok(layout.width > 200 && layout.width <= 360, `board width ${layout.width}`);
+  await page.locator(".drill").first().screenshot({ path: `${shots}/demo-card.png` });
+});
+
+test("a position without a drawable XGID shows a note, and the card stays whole", async () => {
+  const [first, second] = (await boards()).map((b) => b.positionId);
+  const pool = library.map((p) => (p.positionId === first ? { ...p, xgid: undefined } : p.positionId === second ? { ...p, xgid: "XGID=nonsense" } : p));
+  await page.route("**/data/positions.json", (route) => route.fulfill({ json: pool }));
+  try {
+    await open();
+    const shown = await boards();
+    assert.equal(shown.length, 25);
+    assert.deepEqual(shown.slice(0, 2).map((b) => [b.titles.length, b.missing]), [[0, 1], [0, 1]]);
+    assert.ok(shown.slice(2).every((b) => b.titles.length === 1 && b.missing === 0));
+    assert.match(await page.textContent(".drill .board-missing"), new RegExp(`Board not available for ${first}`));
+    const whole = await page.$eval(".drill", (d) => [".question", ".explanation", "ol li.correct"].map((s) => d.querySelectorAll(s).length));
+    assert.deepEqual(whole, [1, 1, 1], "question, explanation and answer are still there");
+  } finally {
+    await page.unroute("**/data/positions.json");
+  }
+});
+
 test("a reload shows the stored series from IndexedDB", async () => {
   await open();
   assert.equal(await cards(), 25);
@@ -98,4 +149,29 @@ test("Cancel stops a run mid-way and keeps what was stored", async () => {
   assert.equal(sim.requests.length, 2, "no request after Cancel");
   assert.deepEqual(await chipClasses(), ["completed", "cancelled", "cancelled", "cancelled", "cancelled"]);
   await page.screenshot({ path: `${shots}/demo-cancelled.png` });
+});
+
+test("drills persist could not store are stored after the run, and a reload shows every one", async () => {
+  sim.reset();
+  await open("?failPersistBatch=2"); // test-only hook of app.js: persist refuses batch 2 every time
+  await page.click("#generate");
+  await waitIdle();
+  assert.match(await page.textContent("#status"), /^Done: 25 drills, verification passed; 5 stored after the run/);
+  assert.equal(await page.textContent("#progress-text"), "Stored 25/25 drills (5 after the run)");
+  assert.equal(await cards(), 25);
+  assert.deepEqual(await chipClasses(), ["completed", "completed", "completed", "completed", "completed"]);
+  assert.equal(sim.requests.length, 5, "no batch generated twice");
+  await page.screenshot({ path: `${shots}/demo-kept-after-run.png`, animations: "disabled" });
+  const stored = await page.evaluate(async () => {
+    const store = await (await import("/www/store.js")).openStore();
+    const artifact = await store.latestArtifact();
+    return { artifact, indices: (await store.loadDrills(artifact.id)).map((d) => d.index) };
+  });
+  assert.deepEqual(stored.indices, [...Array(25).keys()], "IndexedDB holds every drill");
+  assert.deepEqual(stored.artifact.batchProgress, { completed: 5, total: 5, failed: [] });
+  assert.equal(stored.artifact.status, "COMPLETED");
+  await open();
+  assert.equal(await cards(), 25);
+  assert.match(await page.textContent("#progress-text"), /Stored series: 25\/25 drills/);
+  assert.deepEqual(await chipClasses(), ["completed", "completed", "completed", "completed", "completed"]);
 });
