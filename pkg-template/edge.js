@@ -2,8 +2,9 @@
 // refuse to compile wasm from bytes at run time, and fetching the .wasm from the page's origin is
 // slow and logs a MIME warning; their bundlers instead hand over a compiled `WebAssembly.Module` for
 // a `.wasm?module` import, which we instantiate synchronously: ready on import, like Node.
-import wasmModule from "./drillgen_bg.wasm?module";
+
 import { initSync } from "./drillgen.js";
+import wasmModule from "./drillgen_bg.wasm?module";
 
 // Next.js's edge sandbox (`next start`, and `next build` collecting page data) compiles the module
 // outside the sandbox's realm, so it fails wasm-bindgen's `instanceof WebAssembly.Module` check

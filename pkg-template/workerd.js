@@ -1,7 +1,8 @@
 // Cloudflare Workers entry: workerd forbids compiling wasm from bytes at run time, so the bundler
 // imports the .wasm as a compiled WebAssembly.Module and we instantiate it synchronously.
-import wasmModule from "./drillgen_bg.wasm";
+
 import { initSync } from "./drillgen.js";
+import wasmModule from "./drillgen_bg.wasm";
 
 initSync({ module: wasmModule });
 

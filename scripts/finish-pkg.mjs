@@ -1,9 +1,9 @@
 // Turns wasm-pack's pkg/ into the published package: our package.json (version from Cargo.toml),
 // the Node and Workers entries, the package README, and a .d.ts without wasm-bindgen's raw
 // `InitOutput` export table (it is typed with `any` and is not an API anyone should call).
-import { readFileSync, writeFileSync, copyFileSync, rmSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const pkg = join(root, "pkg");

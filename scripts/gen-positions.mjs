@@ -41,7 +41,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateOpening } from "./lib/positions/opening.mjs";
-import { generateEarly, generateMiddle, generateBearoff } from "./lib/positions/phases.mjs";
+import { generateBearoff, generateEarly, generateMiddle } from "./lib/positions/phases.mjs";
 import { validate } from "./lib/positions/validate.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");

@@ -6,12 +6,14 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
+
 // DRILLGEN_PACKAGE runs the job on an installed copy of the package (the tests use the packed tarball).
 const drillgen = await import(process.env.DRILLGEN_PACKAGE ?? "../pkg/node.js");
-import { countTokens, formatTokenTable, tokenRow } from "./lib/tokens.mjs";
+
 import { startLlmSimulator } from "./lib/llm-simulator.mjs";
-import { openStore } from "./lib/sqlite-store.mjs";
 import { progressBar } from "./lib/progress-bar.mjs";
+import { openStore } from "./lib/sqlite-store.mjs";
+import { countTokens, formatTokenTable, tokenRow } from "./lib/tokens.mjs";
 
 const root = new URL("../", import.meta.url);
 const { values: args } = parseArgs({
@@ -61,18 +63,24 @@ function printPlan(plan, sample, batches) {
   const phaseCounts = (positions) => {
     const counts = {};
     for (const p of positions) counts[p.gamePhase] = (counts[p.gamePhase] ?? 0) + 1;
-    return Object.entries(counts).map(([phase, n]) => `${phase} ${n}`).join(", ");
+    return Object.entries(counts)
+      .map(([phase, n]) => `${phase} ${n}`)
+      .join(", ");
   };
-  out(`drillgen ${drillgen.version()}: ${plan.targetDrillCount} drills over ${plan.phases.join(", ")}, ` +
-    `batches of ${plan.batchSize}, seed ${sample.seed}\n`);
+  out(
+    `drillgen ${drillgen.version()}: ${plan.targetDrillCount} drills over ${plan.phases.join(", ")}, ` +
+      `batches of ${plan.batchSize}, seed ${sample.seed}\n`,
+  );
   out("Plan (positions per phase = ceil(target / phases) + 2, capped; OPENING keeps all 21)");
   for (const [phase, n] of Object.entries(plan.perPhase)) out(`  ${phase.padEnd(8)} ${n}`);
   out(`  total    ${plan.totalPositions} positions, ${plan.batches} batches`);
   for (const w of sample.warnings) out(`  warning ${w.code}: ${w.message}`);
   out("\nBatches");
   for (const [i, b] of batches.entries()) {
-    out(`  ${String(b.batchIndex + 1).padStart(2)}/${b.totalBatches}  drills ${b.drillIndices[0]}-${b.drillIndices.at(-1)}  ` +
-      `${b.positions.length} positions (${phaseCounts(b.positions)}), batch prompt ${countTokens(prompts[i].user)} tokens`);
+    out(
+      `  ${String(b.batchIndex + 1).padStart(2)}/${b.totalBatches}  drills ${b.drillIndices[0]}-${b.drillIndices.at(-1)}  ` +
+        `${b.positions.length} positions (${phaseCounts(b.positions)}), batch prompt ${countTokens(prompts[i].user)} tokens`,
+    );
   }
   out(`  shared prefix (identical in every batch, cacheable): ${countTokens(prompts[0].system)} tokens`);
   out("\nPosition-data tokens (o200k)");
@@ -99,7 +107,8 @@ function keepUnpersisted(store, request, result) {
   store.putDrills(result.artifactId, handedBack);
   const merged = drillgen.mergeDrills(request, store.load(result.artifactId)());
   const have = new Set(merged.drills.map((d) => d.index));
-  const rescued = result.batches.filter((b) => !b.stored && b.status !== "SKIPPED" && b.drillIndices.every((i) => have.has(i)))
+  const rescued = result.batches
+    .filter((b) => !b.stored && b.status !== "SKIPPED" && b.drillIndices.every((i) => have.has(i)))
     .map((b) => b.batchIndex);
   const { completed, total, failed } = result.batchProgress;
   return {
@@ -116,7 +125,12 @@ function keepUnpersisted(store, request, result) {
 async function main() {
   mkdirSync(dirname(args.db), { recursive: true });
   const store = openStore(args.db);
-  const artifactId = args.artifact ?? `series-${new Date().toISOString().replace(/[-:.TZ]/g, "").slice(0, 14)}`;
+  const artifactId =
+    args.artifact ??
+    `series-${new Date()
+      .toISOString()
+      .replace(/[-:.TZ]/g, "")
+      .slice(0, 14)}`;
   const previous = store.artifact(artifactId);
   if (previous && !args.resume) throw new Error(`artifact ${artifactId} exists in ${args.db}; pass --resume to complete it`);
   // A resume samples the same positions as the first run: its seed is on the artifact row.
@@ -130,24 +144,39 @@ async function main() {
   const sim = real ? null : await startLlmSimulator({ latencyMs: 300, msPerOutputToken: 2 });
   if (sim && args["fail-batch"]) sim.script((Number(args["fail-batch"]) - 1) * plan.batchSize, [422]);
   const llm = real
-    ? { provider: process.env.DRILLGEN_PROVIDER ?? "openai", baseUrl: real, model: process.env.DRILLGEN_MODEL ?? "gpt-4o-mini",
-        apiKey: process.env.DRILLGEN_API_KEY, ...(process.env.DRILLGEN_RESPONSE_FORMAT && { responseFormat: process.env.DRILLGEN_RESPONSE_FORMAT }) }
+    ? {
+        provider: process.env.DRILLGEN_PROVIDER ?? "openai",
+        baseUrl: real,
+        model: process.env.DRILLGEN_MODEL ?? "gpt-4o-mini",
+        apiKey: process.env.DRILLGEN_API_KEY,
+        ...(process.env.DRILLGEN_RESPONSE_FORMAT && { responseFormat: process.env.DRILLGEN_RESPONSE_FORMAT }),
+      }
     : { provider: "openai", baseUrl: sim.url, model: "drillgen-simulator" };
 
   const runSeed = sample.seed;
   store.begin(artifactId, plan.targetDrillCount, runSeed);
 
-  out(`\nGenerating ${artifactId} with ${real ? `${llm.provider} ${llm.model} at ${real}` : "the local LLM simulator"}` +
-    `, ${args.mode}, concurrency ${args.concurrency}${args.resume ? ", resuming" : ""}`);
+  out(
+    `\nGenerating ${artifactId} with ${real ? `${llm.provider} ${llm.model} at ${real}` : "the local LLM simulator"}` +
+      `, ${args.mode}, concurrency ${args.concurrency}${args.resume ? ", resuming" : ""}`,
+  );
   const bar = progressBar({ totalBatches: args.mode === "single" ? 1 : plan.batches });
   const controller = new AbortController();
   process.once("SIGINT", () => controller.abort());
   const started = performance.now();
   const generated = await drillgen.generateDrillSeries({
-    artifactId, request, positions: library, context, llm,
-    concurrency: Number(args.concurrency), mode: args.mode, seed: runSeed,
-    persist: persistWithFault(store.persist(artifactId)), load: store.load(artifactId),
-    onProgress: bar.onProgress, signal: controller.signal,
+    artifactId,
+    request,
+    positions: library,
+    context,
+    llm,
+    concurrency: Number(args.concurrency),
+    mode: args.mode,
+    seed: runSeed,
+    persist: persistWithFault(store.persist(artifactId)),
+    load: store.load(artifactId),
+    onProgress: bar.onProgress,
+    signal: controller.signal,
   });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   await sim?.close();
@@ -158,11 +187,15 @@ async function main() {
   out(`  batchProgress ${JSON.stringify(result.batchProgress)}`);
   for (const b of result.batches) {
     const why = b.error ? `  ${b.error.code}: ${b.error.message}` : "";
-    out(`  batch ${String(b.batchIndex + 1).padStart(2)}  ${b.status.padEnd(9)} attempts ${b.attempts}  drills ${b.drillIndices.join(",")}${why}`);
+    out(
+      `  batch ${String(b.batchIndex + 1).padStart(2)}  ${b.status.padEnd(9)} attempts ${b.attempts}  drills ${b.drillIndices.join(",")}${why}`,
+    );
   }
   const u = result.usage;
   out(`  tokens: ${u.inputTokens} in (${u.cachedInputTokens} from the prompt cache), ${u.outputTokens} out`);
-  out(`  verification: ${result.verification.passed ? "passed" : `${result.verification.issues.length} issues: ${result.verification.issues.map((i) => i.code).join(", ")}`}`);
+  out(
+    `  verification: ${result.verification.passed ? "passed" : `${result.verification.issues.length} issues: ${result.verification.issues.map((i) => i.code).join(", ")}`}`,
+  );
   for (const w of result.warnings) out(`  warning ${w.code}: ${w.message}`);
   if (result.keptAfterRun) {
     const complete = result.rescuedBatches.length ? ` (batch ${result.rescuedBatches.map((b) => b + 1).join(", ")} now complete)` : "";
@@ -174,7 +207,10 @@ async function main() {
     out(`  ${example.question}`);
     for (const o of example.options) out(`   ${o.id === example.correctOptionId ? "*" : " "} ${o.id}. ${o.text}`);
   }
-  const counts = store.counts(artifactId).map((c) => `${c.n} ${c.status}`).join(", ");
+  const counts = store
+    .counts(artifactId)
+    .map((c) => `${c.n} ${c.status}`)
+    .join(", ");
   const row = store.artifact(artifactId);
   out(`\nSQLite ${args.db}: guru_artifact ${artifactId} status ${row.status}, batch_progress ${row.batch_progress}; drill rows: ${counts}`);
   if (result.status !== "COMPLETED" || result.missingIndices.length) {

@@ -1,19 +1,26 @@
 // The demo page: a teacher asks for a drill series, watches it arrive batch by batch, and finds it
 // again after a reload. drillgen does the planning, the LLM calls and the merge; this page only
 // draws and stores (IndexedDB).
-import init, { planPositions, generateDrillSeries, renderBoard, mergeDrills, verifyArtifact } from "../pkg/drillgen.js";
+import init, { generateDrillSeries, mergeDrills, planPositions, renderBoard, verifyArtifact } from "../pkg/drillgen.js";
 import { openStore } from "./store.js";
 
 const $ = (id) => document.getElementById(id);
 const form = $("request");
-let positions, positionsById, context, store, current = null, controller = null;
+let positions,
+  positionsById,
+  context,
+  store,
+  current = null,
+  controller = null;
 
 async function boot() {
   await init();
   const [pool, ctx, config] = await Promise.all([
     fetch("../data/positions.json").then((r) => r.json()),
     fetch("../data/context.json").then((r) => r.json()),
-    fetch("/config.json").then((r) => (r.ok ? r.json() : {})).catch(() => ({})),
+    fetch("/config.json")
+      .then((r) => (r.ok ? r.json() : {}))
+      .catch(() => ({})),
   ]);
   positions = pool;
   positionsById = new Map(pool.map((p) => [p.positionId, p]));
@@ -51,13 +58,15 @@ function showTokens(plan) {
 }
 
 function setChips(total, states = []) {
-  $("chips").replaceChildren(...Array.from({ length: total }, (_, i) => {
-    const li = document.createElement("li");
-    li.className = `chip ${states[i] ?? "pending"}`;
-    li.dataset.batch = String(i);
-    li.textContent = `Batch ${i + 1} · ${states[i] ?? "pending"}`;
-    return li;
-  }));
+  $("chips").replaceChildren(
+    ...Array.from({ length: total }, (_, i) => {
+      const li = document.createElement("li");
+      li.className = `chip ${states[i] ?? "pending"}`;
+      li.dataset.batch = String(i);
+      li.textContent = `Batch ${i + 1} · ${states[i] ?? "pending"}`;
+      return li;
+    }),
+  );
 }
 
 function setChip(index, state, detail = "") {
@@ -110,13 +119,16 @@ function option(o, correctId) {
 }
 
 function card(drill) {
-  const node = el("article", "drill",
+  const node = el(
+    "article",
+    "drill",
     el("header", "", el("h3", "", `${drill.index + 1}. ${drill.title}`), el("span", "badge", drill.gamePhase.toLowerCase())),
     el("p", "meta", `${drill.positionId} · ${drill.difficulty.toLowerCase()} · ${drill.principle}`),
     board(drill),
     el("p", "question", drill.question),
     el("ol", "", ...drill.options.map((o) => option(o, drill.correctOptionId))),
-    el("p", "explanation", drill.explanation));
+    el("p", "explanation", drill.explanation),
+  );
   node.dataset.index = String(drill.index);
   node.dataset.positionId = drill.positionId;
   return node;
@@ -137,7 +149,10 @@ async function showStored(artifact) {
   const drills = await store.loadDrills(artifact.id);
   const have = new Set(drills.map((d) => d.index));
   const states = Array.from({ length: plan.batches }, (_, b) => {
-    const indices = Array.from({ length: Math.min(plan.batchSize, plan.targetDrillCount - b * plan.batchSize) }, (_, k) => b * plan.batchSize + k);
+    const indices = Array.from(
+      { length: Math.min(plan.batchSize, plan.targetDrillCount - b * plan.batchSize) },
+      (_, k) => b * plan.batchSize + k,
+    );
     return indices.every((i) => have.has(i)) ? "completed" : artifact.status === "GENERATING" ? "pending" : "failed";
   });
   showTokens(plan);
@@ -201,9 +216,12 @@ async function keepUnpersisted(artifact, result) {
 function statusText(final, target) {
   const failed = final.batchProgress.failed;
   const why = final.batches.find((b) => failed.includes(b.batchIndex) && b.error)?.error.message ?? "";
-  const text = final.status === "CANCELLED" ? `Cancelled: ${final.drills.length} drills kept`
-    : failed.length ? `${final.drills.length}/${target} drills; batch ${failed.map((b) => b + 1).join(", ")} failed (${why})`
-    : `Done: ${final.drills.length} drills, verification ${final.verification.passed ? "passed" : "found issues"}`;
+  const text =
+    final.status === "CANCELLED"
+      ? `Cancelled: ${final.drills.length} drills kept`
+      : failed.length
+        ? `${final.drills.length}/${target} drills; batch ${failed.map((b) => b + 1).join(", ")} failed (${why})`
+        : `Done: ${final.drills.length} drills, verification ${final.verification.passed ? "passed" : "found issues"}`;
   return final.keptAfterRun ? `${text}; ${final.keptAfterRun} stored after the run (persist had not accepted them)` : text;
 }
 
@@ -216,11 +234,15 @@ async function finish(artifact, result) {
     setChip(b.batchIndex, final.rescuedBatches.has(b.batchIndex) ? "completed" : state);
   }
   const target = artifact.request.targetDrillCount;
-  if (final.keptAfterRun) setProgress(final.drills.length, target, `Stored ${final.drills.length}/${target} drills (${final.keptAfterRun} after the run)`);
+  if (final.keptAfterRun)
+    setProgress(final.drills.length, target, `Stored ${final.drills.length}/${target} drills (${final.keptAfterRun} after the run)`);
   current = { ...artifact, status: final.status, batchProgress: final.batchProgress };
   await store.putArtifact(current);
   const failed = final.batchProgress.failed.length;
-  setStatus(statusText(final, target), final.status === "CANCELLED" ? "cancelled" : final.status === "COMPLETED" && !failed ? "" : "failed");
+  setStatus(
+    statusText(final, target),
+    final.status === "CANCELLED" ? "cancelled" : final.status === "COMPLETED" && !failed ? "" : "failed",
+  );
   $("retry").disabled = final.missingIndices.length === 0;
 }
 
@@ -266,28 +288,34 @@ function busy(work) {
   };
 }
 
-form.addEventListener("submit", busy(async () => {
-  const request = readRequest();
-  let plan;
-  try {
-    plan = planPositions(request, positions);
-  } catch (e) {
-    return setStatus(`${e.code}: ${e.message}`, "failed");
-  }
-  showTokens(plan);
-  setChips(plan.batches);
-  $("drills").replaceChildren();
-  setProgress(0, plan.targetDrillCount, `Generated 0/${plan.targetDrillCount} drills`);
-  current = { id: `series-${Date.now()}`, request, seed: Math.floor(Math.random() * 2 ** 53), status: "GENERATING" };
-  await store.putArtifact(current);
-  await run(current, { resume: false });
-}));
+form.addEventListener(
+  "submit",
+  busy(async () => {
+    const request = readRequest();
+    let plan;
+    try {
+      plan = planPositions(request, positions);
+    } catch (e) {
+      return setStatus(`${e.code}: ${e.message}`, "failed");
+    }
+    showTokens(plan);
+    setChips(plan.batches);
+    $("drills").replaceChildren();
+    setProgress(0, plan.targetDrillCount, `Generated 0/${plan.targetDrillCount} drills`);
+    current = { id: `series-${Date.now()}`, request, seed: Math.floor(Math.random() * 2 ** 53), status: "GENERATING" };
+    await store.putArtifact(current);
+    await run(current, { resume: false });
+  }),
+);
 
 $("cancel").addEventListener("click", () => controller?.abort());
-$("retry").addEventListener("click", busy(async () => {
-  if (!current) return;
-  await showStored({ ...current, status: "GENERATING" });
-  await run(current, { resume: true });
-}));
+$("retry").addEventListener(
+  "click",
+  busy(async () => {
+    if (!current) return;
+    await showStored({ ...current, status: "GENERATING" });
+    await run(current, { resume: true });
+  }),
+);
 
 boot().catch((e) => setStatus(`Could not start: ${e.message}`, "failed"));

@@ -2,8 +2,16 @@
 // reads it back. Two stores: artifacts (the series, with batchProgress) and drills (keyed drillId).
 const NAME = "drillgen-demo";
 
-const request = (r) => new Promise((resolve, reject) => { r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
-const done = (tx) => new Promise((resolve, reject) => { tx.oncomplete = resolve; tx.onerror = tx.onabort = () => reject(tx.error); });
+const request = (r) =>
+  new Promise((resolve, reject) => {
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+const done = (tx) =>
+  new Promise((resolve, reject) => {
+    tx.oncomplete = resolve;
+    tx.onerror = tx.onabort = () => reject(tx.error);
+  });
 
 export async function openStore() {
   const open = indexedDB.open(NAME, 1);
@@ -31,7 +39,7 @@ export async function openStore() {
       const tx = db.transaction(["drills", "artifacts"], "readwrite");
       for (const d of drills) tx.objectStore("drills").put({ ...d, artifactId });
       const artifacts = tx.objectStore("artifacts");
-      const artifact = batchProgress && await request(artifacts.get(artifactId));
+      const artifact = batchProgress && (await request(artifacts.get(artifactId)));
       if (artifact) artifacts.put({ ...artifact, batchProgress, updatedAt: Date.now() });
       await done(tx);
     },

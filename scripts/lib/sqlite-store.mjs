@@ -49,21 +49,29 @@ export function openStore(path) {
       upsertArtifact.run({ id, status: "GENERATING", target, seed: seed ?? null, progress: null });
     },
     /** One transaction per batch: its drills and the artifact's batchProgress land together. */
-    persist: (artifactId) => db.transaction((drills, info) => {
-      for (const d of drills) upsertDrill.run({ ...d, artifactId, content: JSON.stringify(d) });
-      setProgress.run(JSON.stringify(info.batchProgress), artifactId);
-    }),
+    persist: (artifactId) =>
+      db.transaction((drills, info) => {
+        for (const d of drills) upsertDrill.run({ ...d, artifactId, content: JSON.stringify(d) });
+        setProgress.run(JSON.stringify(info.batchProgress), artifactId);
+      }),
     /** Drills `persist` did not accept, written after the run; the same upsert, so a re-write is harmless. */
     putDrills: db.transaction((artifactId, drills) => {
       for (const d of drills) upsertDrill.run({ ...d, artifactId, content: JSON.stringify(d) });
     }),
     load: (artifactId) => () => selectDrills.all(artifactId).map((row) => JSON.parse(row.content)),
     finish(result) {
-      finish.run(result.status, JSON.stringify(result.batchProgress), JSON.stringify(result.usage),
-        JSON.stringify(result.verification), result.seed, result.artifactId);
+      finish.run(
+        result.status,
+        JSON.stringify(result.batchProgress),
+        JSON.stringify(result.usage),
+        JSON.stringify(result.verification),
+        result.seed,
+        result.artifactId,
+      );
     },
     artifact: (id) => db.prepare("SELECT * FROM guru_artifact WHERE id = ?").get(id),
-    counts: (id) => db.prepare(`SELECT batch_status AS status, COUNT(*) AS n FROM drill WHERE artifact_id = ? GROUP BY batch_status`).all(id),
+    counts: (id) =>
+      db.prepare(`SELECT batch_status AS status, COUNT(*) AS n FROM drill WHERE artifact_id = ? GROUP BY batch_status`).all(id),
     close: () => db.close(),
   };
 }

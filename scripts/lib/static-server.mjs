@@ -1,7 +1,8 @@
 // Serves files on 127.0.0.1: the demo page, and the pages of the browser tests (on another origin
 // than the LLM simulator, so CORS is exercised for real). `routes` answers a few paths with JSON.
-import { createServer } from "node:http";
+
 import { readFile } from "node:fs/promises";
+import { createServer } from "node:http";
 import { extname, join, normalize } from "node:path";
 
 const TYPES = {

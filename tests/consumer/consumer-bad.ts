@@ -1,5 +1,5 @@
 // Must NOT type-check: the .d.ts is exact, so these mistakes are caught at compile time.
-import { planPositions, generateDrillSeries } from "drillgen";
+import { generateDrillSeries, planPositions } from "drillgen";
 
 planPositions({ targetDrillCount: 20, gamePhases: ["LATE_GAME"] });
 generateDrillSeries({

@@ -1,18 +1,19 @@
 // The packed tarball as users get it: installed into throw-away projects under out/consumers and
 // used from a Node 20 script, a TypeScript file (tsc --noEmit), a Vite build of a page (loaded in
 // Chromium), a Worker under miniflare, and the README's main job.
-import { test, before, after } from "node:test";
+
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
-import { promisify } from "node:util";
-import { mkdirSync, rmSync, writeFileSync, copyFileSync, readdirSync, statSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import * as esbuild from "esbuild";
 import { Miniflare } from "miniflare";
 import { chromium } from "playwright-core";
 import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
-import { startStaticServer, chromiumLaunchOptions } from "../../scripts/lib/static-server.mjs";
+import { chromiumLaunchOptions, startStaticServer } from "../../scripts/lib/static-server.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const here = fileURLToPath(new URL("./", import.meta.url));

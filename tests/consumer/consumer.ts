@@ -1,20 +1,20 @@
 // Type-checked by tests/consumer (tsc --noEmit --strict): a TypeScript consumer writing a full
 // generateDrillSeries call against the published .d.ts.
 import init, {
-  generateDrillSeries,
-  planPositions,
-  samplePositions,
-  partitionBatches,
-  mergeDrills,
-  verifyArtifact,
-  type Drill,
   type BatchInfo,
-  type DrillProgressEvent,
-  type GenerationResult,
-  type Position,
+  type Drill,
   type DrillgenError,
   type DrillgenErrorCode,
+  type DrillProgressEvent,
   type GenerateSeriesOptions,
+  type GenerationResult,
+  generateDrillSeries,
+  mergeDrills,
+  type Position,
+  partitionBatches,
+  planPositions,
+  samplePositions,
+  verifyArtifact,
 } from "drillgen";
 
 declare const pool: Position[];

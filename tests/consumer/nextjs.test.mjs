@@ -8,17 +8,18 @@
 // The projects live in the system's temp dir, not under out/: a package-lock.json above a project
 // (this repo's) makes Next.js take the repo for the workspace root, which a fresh project never has.
 // Then, per version, the one setup the README asks for: `output: "standalone"` deployments.
-import { test, describe, before, after } from "node:test";
-import { createHash } from "node:crypto";
+
 import assert from "node:assert/strict";
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
 import { chromiumLaunchOptions } from "../../scripts/lib/static-server.mjs";
-import { build, install, run, start, startStandalone, writeProject, readme, readmeFiles } from "./support/nextjs.mjs";
+import { build, install, readme, readmeFiles, run, start, startStandalone, writeProject } from "./support/nextjs.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 // One directory per checkout: worktrees of this repo may run this file at the same time.

@@ -6,13 +6,14 @@
 //   readme-env.d.ts;
 // - the "Use with Next.js" files are built verbatim by nextjs.test.mjs; this file checks they are
 //   all there and that no other sample is left unchecked.
-import { test, before, after } from "node:test";
+
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
-import { promisify } from "node:util";
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
 import { installPackedDrillgen } from "./support/worker-host.mjs";
 

@@ -1,11 +1,12 @@
 // The Cloudflare host of examples/worker under miniflare, built from the packed tarball: a Workflow
 // per run of a series, D1 through the example's migrations, the rate-limiting binding, and the
 // fault-injecting LLM simulator on loopback. Auth, limits, crash safety, resume, and a scale run.
-import { test, before, after } from "node:test";
+
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { after, before, test } from "node:test";
 import { Miniflare } from "miniflare";
 import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
 import { applyMigrations, bundleWorkerHost, hostOptions, installPackedDrillgen, root } from "./support/worker-host.mjs";

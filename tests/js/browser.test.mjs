@@ -1,11 +1,12 @@
 // End to end in headless Chromium: the built package (web target, async init) in a page on one
 // origin, real fetch to the fault-injecting LLM simulator on another (CORS), driven by playwright-core.
-import { test, before, after, beforeEach } from "node:test";
+
 import assert from "node:assert/strict";
+import { after, before, beforeEach, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
-import { startStaticServer, chromiumLaunchOptions } from "../../scripts/lib/static-server.mjs";
+import { chromiumLaunchOptions, startStaticServer } from "../../scripts/lib/static-server.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 let sim, site, browser, page;

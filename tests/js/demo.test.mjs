@@ -1,13 +1,14 @@
 // The www demo page in headless Chromium, as a teacher uses it: Generate, watch the bar advance,
 // see a failing batch, fix it with "Retry failed batches", reload and find the series, Cancel a run,
 // and keep the drills `persist` could not store.
-import { test, before, after } from "node:test";
+
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
+import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
-import { startStaticServer, chromiumLaunchOptions } from "../../scripts/lib/static-server.mjs";
+import { chromiumLaunchOptions, startStaticServer } from "../../scripts/lib/static-server.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const shots = `${root}out/screenshots`;
@@ -24,7 +25,11 @@ before(async () => {
   page.on("pageerror", (e) => console.error("page error:", e));
   await open();
 });
-after(async () => { await browser?.close(); await site?.close(); await sim?.close(); });
+after(async () => {
+  await browser?.close();
+  await site?.close();
+  await sim?.close();
+});
 
 async function open(query = "") {
   await page.goto(`${site.url}/www/${query}`);
@@ -33,10 +38,14 @@ async function open(query = "") {
   await page.evaluate(() => {
     window.progressLog = [];
     window.chipLog = [];
-    new MutationObserver(() => window.progressLog.push(document.getElementById("progress-text").textContent))
-      .observe(document.getElementById("progress-text"), { childList: true, characterData: true, subtree: true });
-    new MutationObserver(() => window.chipLog.push(...[...document.querySelectorAll(".chip")].map((c) => c.textContent)))
-      .observe(document.getElementById("chips"), { childList: true, characterData: true, subtree: true, attributes: true });
+    new MutationObserver(() => window.progressLog.push(document.getElementById("progress-text").textContent)).observe(
+      document.getElementById("progress-text"),
+      { childList: true, characterData: true, subtree: true },
+    );
+    new MutationObserver(() => window.chipLog.push(...[...document.querySelectorAll(".chip")].map((c) => c.textContent))).observe(
+      document.getElementById("chips"),
+      { childList: true, characterData: true, subtree: true, attributes: true },
+    );
   });
 }
 
@@ -54,7 +63,11 @@ test("Generate: the bar advances batch by batch; retries and a failing batch are
   const steps = [...new Set(log.filter((t) => /^Generated \d+\/25 drills \(Batch \d\/5\)$/.test(t)))];
   assert.ok(steps.length >= 4, `progress steps seen: ${JSON.stringify(log)}`);
   const counts = steps.map((t) => Number(t.match(/Generated (\d+)/)[1]));
-  assert.deepEqual(counts, [...counts].sort((a, b) => a - b), "the count only grows");
+  assert.deepEqual(
+    counts,
+    [...counts].sort((a, b) => a - b),
+    "the count only grows",
+  );
   assert.equal(await cards(), 20);
   assert.deepEqual(await chipClasses(), ["completed", "completed", "failed", "completed", "completed"]);
   const chips = await page.evaluate(() => window.chipLog);
@@ -71,19 +84,25 @@ test("Retry failed batches generates only the missing batch", async () => {
   await waitIdle();
   assert.equal(await cards(), 25);
   assert.deepEqual(await chipClasses(), ["completed", "completed", "completed", "completed", "completed"]);
-  assert.deepEqual(sim.requests.map((r) => r.indices), [[10, 11, 12, 13, 14]]);
+  assert.deepEqual(
+    sim.requests.map((r) => r.indices),
+    [[10, 11, 12, 13, 14]],
+  );
   assert.match(await page.textContent("#status"), /^Done: 25 drills/);
   assert.equal(await page.isEnabled("#retry"), false);
   await page.screenshot({ path: `${shots}/demo.png`, fullPage: true });
 });
 
 /** Per card: its position, its boards' titles, and every id inside it. */
-const boards = () => page.$$eval(".drill", (ds) => ds.map((d) => ({
-  positionId: d.dataset.positionId,
-  titles: [...d.querySelectorAll("svg[role=img]")].map((svg) => svg.querySelector(":scope > title")?.textContent ?? null),
-  ids: [...d.querySelectorAll("[id]")].map((e) => e.id),
-  missing: d.querySelectorAll(".board-missing").length,
-})));
+const boards = () =>
+  page.$$eval(".drill", (ds) =>
+    ds.map((d) => ({
+      positionId: d.dataset.positionId,
+      titles: [...d.querySelectorAll("svg[role=img]")].map((svg) => svg.querySelector(":scope > title")?.textContent ?? null),
+      ids: [...d.querySelectorAll("[id]")].map((e) => e.id),
+      missing: d.querySelectorAll(".board-missing").length,
+    })),
+  );
 
 test("every card shows its board, titled with the drill's dice, with ids unique on the page", async () => {
   const shown = await boards();
@@ -95,7 +114,10 @@ test("every card shows its board, titled with the drill's dice, with ids unique 
   }
   const ids = await page.$$eval("[id]", (es) => es.map((e) => e.id));
   assert.equal(new Set(ids).size, ids.length, "no id twice on the page");
-  assert.ok(shown.every((b) => b.ids.length >= 2), "each board labels itself by its own title and desc ids");
+  assert.ok(
+    shown.every((b) => b.ids.length >= 2),
+    "each board labels itself by its own title and desc ids",
+  );
   // The board is drawn above the question and is sized for a card, not the SVG's own 556 px.
   const layout = await page.$eval(".drill", (d) => ({
     boardBottom: d.querySelector(".board").getBoundingClientRect().bottom,
@@ -104,21 +126,34 @@ test("every card shows its board, titled with the drill's dice, with ids unique 
   }));
   assert.ok(layout.boardBottom <= layout.questionTop, "board above the question");
   assert.ok(layout.width > 200 && layout.width <= 360, `board width ${layout.width}`);
-  await page.locator(".drill").first().screenshot({ path: `${shots}/demo-card.png` });
+  await page
+    .locator(".drill")
+    .first()
+    .screenshot({ path: `${shots}/demo-card.png` });
 });
 
 test("a position without a drawable XGID shows a note, and the card stays whole", async () => {
   const [first, second] = (await boards()).map((b) => b.positionId);
-  const pool = library.map((p) => (p.positionId === first ? { ...p, xgid: undefined } : p.positionId === second ? { ...p, xgid: "XGID=nonsense" } : p));
+  const pool = library.map((p) =>
+    p.positionId === first ? { ...p, xgid: undefined } : p.positionId === second ? { ...p, xgid: "XGID=nonsense" } : p,
+  );
   await page.route("**/data/positions.json", (route) => route.fulfill({ json: pool }));
   try {
     await open();
     const shown = await boards();
     assert.equal(shown.length, 25);
-    assert.deepEqual(shown.slice(0, 2).map((b) => [b.titles.length, b.missing]), [[0, 1], [0, 1]]);
+    assert.deepEqual(
+      shown.slice(0, 2).map((b) => [b.titles.length, b.missing]),
+      [
+        [0, 1],
+        [0, 1],
+      ],
+    );
     assert.ok(shown.slice(2).every((b) => b.titles.length === 1 && b.missing === 0));
     assert.match(await page.textContent(".drill .board-missing"), new RegExp(`Board not available for ${first}`));
-    const whole = await page.$eval(".drill", (d) => [".question", ".explanation", "ol li.correct"].map((s) => d.querySelectorAll(s).length));
+    const whole = await page.$eval(".drill", (d) =>
+      [".question", ".explanation", "ol li.correct"].map((s) => d.querySelectorAll(s).length),
+    );
     assert.deepEqual(whole, [1, 1, 1], "question, explanation and answer are still there");
   } finally {
     await page.unroute("**/data/positions.json");

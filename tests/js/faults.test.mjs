@@ -2,12 +2,13 @@
 // through the built package and real fetch. For every run: stored + handed back = generated, no
 // index stored twice, no credential in the result; across all of them the process's memory stays
 // bounded. Prints a summary per fault class.
-import { test, before, after } from "node:test";
+
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { after, before, test } from "node:test";
 import * as drillgen from "../../pkg/node.js";
 import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
-import { runSeries, memoryStore, context } from "./support/harness.mjs";
+import { context, memoryStore, runSeries } from "./support/harness.mjs";
 
 const positions = JSON.parse(readFileSync(new URL("../../data/positions.json", import.meta.url), "utf8"));
 const longContext = { ...context, mentalModel: { ...context.mentalModel, notes: "Count shots before leaving a blot. ".repeat(150) } };

@@ -1,12 +1,13 @@
 // scripts/gen-positions.mjs is deterministic (seeded streams, no clock): run it into a temp dir and
 // require the committed data/positions.json byte for byte, so a refactor of the generator or an edit
 // of its tables (data/gen/) cannot change the library silently.
-import { test, before, after } from "node:test";
+
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 

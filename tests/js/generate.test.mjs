@@ -1,11 +1,12 @@
 // End to end through the built package and real fetch: generateDrillSeries in Node against the
 // fault-injecting LLM simulator on 127.0.0.1.
-import { test, before, after, beforeEach } from "node:test";
+
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { after, before, beforeEach, test } from "node:test";
 import * as drillgen from "../../pkg/node.js";
 import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
-import { runSeries, invariantViolations, memoryStore, context } from "./support/harness.mjs";
+import { context, invariantViolations, memoryStore, runSeries } from "./support/harness.mjs";
 
 const positions = JSON.parse(readFileSync(new URL("../../data/positions.json", import.meta.url), "utf8"));
 let sim;

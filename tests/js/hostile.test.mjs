@@ -1,13 +1,14 @@
 // The hostile corpus (tests/js/support/hostile-corpus.mjs) against the built package in Node: every
 // export, at least 200 inputs, each must settle, reject only with a coded DrillgenError or resolve
 // with coded outcomes, lose no drill, leak no credential, and let no exception escape.
-import { test, before, after } from "node:test";
+
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { after, before, test } from "node:test";
 import * as drillgen from "../../pkg/node.js";
 import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
 import { context } from "./support/harness.mjs";
-import { hostileCases, runCorpus, summary, declaredCodes } from "./support/hostile-corpus.mjs";
+import { declaredCodes, hostileCases, runCorpus, summary } from "./support/hostile-corpus.mjs";
 
 const positions = JSON.parse(readFileSync(new URL("../../data/positions.json", import.meta.url), "utf8"));
 const dts = readFileSync(new URL("../../pkg/drillgen.d.ts", import.meta.url), "utf8");

@@ -1,12 +1,13 @@
 // The main job as a user runs it, in a child process: when `persist` keeps failing for a batch,
 // drillgen hands that batch's drills back in `unpersistedDrills` and the job stores them after the
 // run, so the SQLite file ends with every drill generated (stored + handed back = generated).
-import { test } from "node:test";
+
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
@@ -32,7 +33,11 @@ test("--fail-persist 1: the drills persist refused are in SQLite after the run, 
   const sqlite = new Database(db, { readonly: true });
   t.after(() => sqlite.close());
   const rows = sqlite.prepare("SELECT idx, batch_status, content FROM drill WHERE artifact_id = ? ORDER BY idx").all("kept");
-  assert.deepEqual(rows.map((r) => r.idx), [...Array(10).keys()], "every drill is stored, none twice");
+  assert.deepEqual(
+    rows.map((r) => r.idx),
+    [...Array(10).keys()],
+    "every drill is stored, none twice",
+  );
   assert.ok(rows.every((r) => r.batch_status === "COMPLETED" && JSON.parse(r.content).drillId === `kept:${r.idx}`));
   const artifact = sqlite.prepare("SELECT status, batch_progress FROM guru_artifact WHERE id = ?").get("kept");
   assert.equal(artifact.status, "COMPLETED");

@@ -1,7 +1,8 @@
 // The built package (pkg/) as a Node consumer sees it: its entry, exports, types and errors.
-import { test } from "node:test";
+
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { test } from "node:test";
 
 const pkgDir = new URL("../../pkg/", import.meta.url);
 const manifest = JSON.parse(readFileSync(new URL("package.json", pkgDir), "utf8"));

@@ -8,7 +8,7 @@
 // Every route needs `Authorization: Bearer <API_TOKEN>`. Bindings: DB (D1), SERIES_WORKFLOW (Workflow),
 // SERIES_RATE_LIMITER (rate limiting); secrets API_TOKEN, LLM_API_KEY; vars in wrangler.toml.
 import { buildBatchPrompt, partitionBatches, planPositions, samplePositions } from "drillgen";
-import { HostError, fitBudget, settings } from "./config.js";
+import { fitBudget, HostError, settings } from "./config.js";
 import { loadDrills, loadPositions, parse } from "./db.js";
 
 export { DrillSeriesWorkflow } from "./workflow.js";

@@ -9,7 +9,7 @@
 // stay small (counts and codes): the drills live in D1.
 import { WorkflowEntrypoint } from "cloudflare:workers";
 import { buildBatchPrompt, generateBatch, mergeDrills, partitionBatches, planPositions, samplePositions, verifyArtifact } from "drillgen";
-import { HostError, fitBudget, llmConfig, retryPolicy, settings, stepTimeoutMs } from "./config.js";
+import { fitBudget, HostError, llmConfig, retryPolicy, settings, stepTimeoutMs } from "./config.js";
 import { LEASE, loadDrills, loadPositions, markFailed, parse, setBatch, updateProgress, upsertDrill } from "./db.js";
 
 const coded = (e) => e?.name === "DrillgenError" || e instanceof HostError;

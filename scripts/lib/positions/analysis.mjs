@@ -1,13 +1,14 @@
 // Assembling the analysis of a contact (EARLY, MIDDLE) or BEAROFF position: the required blocks,
 // optional ones ranked for dropping, fillers for short texts, and the closing lesson.
+
+import { checkerTotal, pipCount } from "./board.mjs";
 import { PHRASES } from "./config.mjs";
-import { fmtEq, capitalize, numWord, pluralW, fill } from "./text.mjs";
-import { pipCount, checkerTotal } from "./board.mjs";
-import { rollsWhere } from "./facts.mjs";
-import { pointName, ourPointName, raceText, vary, opponentText, ourText, distributionText, outlookText, contextSlots } from "./words.mjs";
-import { fitLength, req, opt } from "./fit.mjs";
-import { middleInsight, bestReasons, bearoffReasons, safetySentence, planSentence } from "./reasons.mjs";
 import { altCritique, otherAltSentence, verdictSentence } from "./critique.mjs";
+import { rollsWhere } from "./facts.mjs";
+import { fitLength, opt, req } from "./fit.mjs";
+import { bearoffReasons, bestReasons, middleInsight, planSentence, safetySentence } from "./reasons.mjs";
+import { capitalize, fill, fmtEq, numWord, pluralW } from "./text.mjs";
+import { contextSlots, distributionText, opponentText, ourPointName, ourText, outlookText, pointName, raceText, vary } from "./words.mjs";
 
 /**
  * "Remember: " + "Make the points ..." reads "Remember: make the points ...";

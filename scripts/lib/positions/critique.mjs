@@ -1,8 +1,9 @@
 // Sentences comparing the best play with its rivals: what the runner-up does worse (or better),
 // how big the error is, and the verdict.
-import { fmtEq, signedEq, numWord, pluralW, listText } from "./text.mjs";
+
 import { POINT_VALUE } from "./evaluate.mjs";
-import { pointName, pointList, pointListOr, shotText, errorSize } from "./words.mjs";
+import { fmtEq, listText, numWord, pluralW, signedEq } from "./text.mjs";
+import { errorSize, pointList, pointListOr, pointName, shotText } from "./words.mjs";
 
 /** Clauses describing what the main alternative does worse, and what it does better. */
 function altClauses(c) {

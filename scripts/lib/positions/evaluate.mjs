@@ -4,7 +4,7 @@
 // The terms are the ones a coach talks about - race, made points, primes,
 // builders, stacks, blot exposure, checkers on the bar - which is what lets the
 // analysis text explain the ranking honestly.
-import { ALL_ROLLS, pipCount, checkerTotal, borneOff, homePoints, outsideHome, highestPoint, hasContact, legalMoves } from "./board.mjs";
+import { ALL_ROLLS, borneOff, checkerTotal, hasContact, highestPoint, homePoints, legalMoves, outsideHome, pipCount } from "./board.mjs";
 
 // Value of owning a point, in our coordinates: the 5-, 6-, 4- and bar points
 // lead; anchors (18..24) are valued as the opponent's 5-, 4-, bar point etc.

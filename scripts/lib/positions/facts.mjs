@@ -1,8 +1,8 @@
 // Facts the prose quotes, measured on the boards rather than guessed: what the position holds, what
 // a play makes, breaks and risks, next-turn counts (cover numbers, entry odds, bearoff rolls), and
 // the theme a pooled position belongs to.
-import { ALL_ROLLS, pipCount, checkerTotal, borneOff, homePoints, outsideHome, highestPoint, hasContact, legalMoves } from "./board.mjs";
-import { effectivePips, primeInfo, blotRisk, rankMoves } from "./evaluate.mjs";
+import { ALL_ROLLS, borneOff, checkerTotal, hasContact, highestPoint, homePoints, legalMoves, outsideHome, pipCount } from "./board.mjs";
+import { blotRisk, effectivePips, primeInfo, rankMoves } from "./evaluate.mjs";
 
 /** Facts about the position before the move, shared by all phases' prose. */
 export function positionFacts(b) {

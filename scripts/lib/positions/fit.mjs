@@ -5,7 +5,7 @@
 // writer assembles them, `fitLength` drops optional sentences or adds
 // fact-based filler sentences ({ text, early, skip }) until the formatted
 // position is near its token target, staying inside the word window.
-import { TOKENS_GOAL, WORDS_MIN, WORDS_MAX } from "./config.mjs";
+import { TOKENS_GOAL, WORDS_MAX, WORDS_MIN } from "./config.mjs";
 import { signedEq, wordCount } from "./text.mjs";
 
 /**

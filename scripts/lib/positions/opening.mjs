@@ -1,11 +1,12 @@
 // The OPENING phase: the 21 first rolls of data/gen/opening-book.json from the starting position,
 // with the book's notes between a drawn intro and lesson. Doubles cannot be the very first roll of
 // a game; they are included as the player's first move with doubles.
+
+import { diceName, diceText, legalMoves, notation, startBoard, xgid } from "./board.mjs";
 import { OPENING_BOOK, PHRASES } from "./config.mjs";
-import { makeRng } from "./rng.mjs";
-import { round3, fmtEq, fill } from "./text.mjs";
-import { diceText, diceName, startBoard, xgid, legalMoves, notation } from "./board.mjs";
 import { fitLength, promptHeader, req } from "./fit.mjs";
+import { makeRng } from "./rng.mjs";
+import { fill, fmtEq, round3 } from "./text.mjs";
 
 /** Intro, the book's notes and a lesson, topped up with general opening remarks if short. */
 function openingAnalysis(rng, entry, ctx, fillerDeck, lessonDeck) {

@@ -1,30 +1,31 @@
 // The EARLY, MIDDLE and BEAROFF phases: snapshots of short self-play games, ranked by the
 // evaluator; the top play is the best move and close runners-up are the alternatives.
-import { PER_PHASE, WORDS_MIN, WORDS_MAX, PHRASES } from "./config.mjs";
-import { makeRng } from "./rng.mjs";
-import { round3, clamp, wordCount, fill } from "./text.mjs";
+
+import { bearoffAnalysis, contactAnalysis } from "./analysis.mjs";
 import {
   ALL_ROLLS,
-  diceText,
+  boardKey,
+  borneOff,
+  checkerTotal,
   diceName,
+  diceText,
+  flip,
+  hasContact,
+  highestPoint,
+  outsideHome,
+  pipCount,
   rollDice,
   startBoard,
-  flip,
-  boardKey,
-  pipCount,
-  checkerTotal,
-  borneOff,
-  outsideHome,
-  highestPoint,
-  hasContact,
-  xgid,
   withText,
+  xgid,
 } from "./board.mjs";
+import { PER_PHASE, PHRASES, WORDS_MAX, WORDS_MIN } from "./config.mjs";
 import { raceEquity, rankMoves } from "./evaluate.mjs";
-import { positionFacts, moveFeatures, planFacts, middleTheme, bearoffTheme } from "./facts.mjs";
-import { contextSlots } from "./words.mjs";
+import { bearoffTheme, middleTheme, moveFeatures, planFacts, positionFacts } from "./facts.mjs";
 import { promptHeader } from "./fit.mjs";
-import { contactAnalysis, bearoffAnalysis } from "./analysis.mjs";
+import { makeRng } from "./rng.mjs";
+import { clamp, fill, round3, wordCount } from "./text.mjs";
+import { contextSlots } from "./words.mjs";
 
 /** 36 rolls per phase: each of the 21 combinations once, plus 15 drawn with real dice odds. */
 function phaseDice(rng) {

@@ -3,10 +3,11 @@
 // Each picks from a few phrasings keyed on what the play actually does and adds
 // computed next-turn facts, so the texts read like individual notes rather than
 // one template. The picks draw on the phase's random stream: keep their order.
-import { capitalize, numWord, pluralW } from "./text.mjs";
+
 import { checkerTotal } from "./board.mjs";
 import { POINT_VALUE } from "./evaluate.mjs";
-import { pointName, pointList, shotText, pct, pointNote, vary } from "./words.mjs";
+import { capitalize, numWord, pluralW } from "./text.mjs";
+import { pct, pointList, pointName, pointNote, shotText, vary } from "./words.mjs";
 
 /** One theme-specific observation for middle-game positions (timing, shots to come, gammons). */
 export function middleInsight(c) {

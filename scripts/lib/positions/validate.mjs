@@ -1,5 +1,5 @@
 // The contract of the library, checked before anything is written.
-import { PER_PHASE, WORDS_MIN, WORDS_MAX } from "./config.mjs";
+import { PER_PHASE, WORDS_MAX, WORDS_MIN } from "./config.mjs";
 import { round3, wordCount } from "./text.mjs";
 
 /** Fails loudly rather than shipping a library that breaks the documented contract. */

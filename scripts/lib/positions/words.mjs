@@ -1,7 +1,7 @@
 // Naming things in prose: points, the race, both sides' structure, and the slots that context
 // phrases from data/gen/phrases.json may name.
 import { PHRASES } from "./config.mjs";
-import { plural, capitalize, numWord, pluralW, listText } from "./text.mjs";
+import { capitalize, listText, numWord, plural, pluralW } from "./text.mjs";
 
 export function pointName(p) {
   if (p === 25) return "the bar";

@@ -6,8 +6,9 @@
 //   steps; Anthropic by model, from data/cache-minimums.json);
 // - an entry exists only once the first request with that prefix has begun its response (its
 //   time to first token): requests that arrive before that miss, as concurrent ones do for real.
-import { readFileSync } from "node:fs";
+
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { tokens } from "./drills.mjs";
 
 const minimums = JSON.parse(readFileSync(new URL("../../../data/cache-minimums.json", import.meta.url), "utf8"));

@@ -3,8 +3,8 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { BatchProgress, Drill, Position, PromptContext } from "drillgen";
-import positions from "@/data/positions.json";
 import context from "@/data/context.json";
+import positions from "@/data/positions.json";
 
 interface SeriesRow {
   drills: Drill[];

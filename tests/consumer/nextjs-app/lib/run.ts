@@ -1,8 +1,8 @@
 // What the node and edge route handlers and the server action each do with drillgen: a plan, then
 // a full generation against the LLM named by the environment, stored in memory.
-import { generateDrillSeries, planPositions, type Drill, type Position } from "drillgen";
-import positions from "@/data/positions.json";
+import { type Drill, generateDrillSeries, type Position, planPositions } from "drillgen";
 import context from "@/data/context.json";
+import positions from "@/data/positions.json";
 
 export interface RunSummary {
   where: string;

@@ -1,7 +1,7 @@
 "use client";
 
-import { useEffect, useState } from "react";
 import init, { planPositions } from "drillgen";
+import { useEffect, useState } from "react";
 
 export function Plan() {
   const [text, setText] = useState("loading");
