@@ -9,11 +9,12 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import * as esbuild from "esbuild";
 import { Miniflare } from "miniflare";
 import { chromium } from "playwright-core";
 import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
 import { chromiumLaunchOptions, startStaticServer } from "../../scripts/lib/static-server.mjs";
+import { TSC_STRICT } from "./support/tsc.mjs";
+import { bundleWorker } from "./support/worker-host.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const here = fileURLToPath(new URL("./", import.meta.url));
@@ -80,20 +81,7 @@ test("a Node 20 script imports it with no flags and runs a generation", async ()
 
 test("TypeScript type-checks a full generateDrillSeries call, and rejects wrong ones", () => {
   for (const f of ["consumer.ts", "consumer-bad.ts"]) copyFileSync(join(here, f), join(work, f));
-  const flags = [
-    "--noEmit",
-    "--strict",
-    "--module",
-    "nodenext",
-    "--moduleResolution",
-    "nodenext",
-    "--target",
-    "es2022",
-    "--lib",
-    "es2022,dom",
-    "--skipLibCheck",
-    "false",
-  ];
+  const flags = TSC_STRICT;
   run(bin("tsc"), [...flags, "consumer.ts"], { cwd: work });
   let failure = "";
   try {
@@ -140,23 +128,6 @@ test("a Vite build of a page uses it, and the built page runs in Chromium", asyn
   }
 });
 
-/** Bundles a Worker the way wrangler does: `workerd` condition, .wasm kept as a module file. */
-async function bundleWorker(entry, outdir) {
-  await esbuild.build({
-    entryPoints: [entry],
-    outdir,
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    target: "es2022",
-    conditions: ["workerd", "worker", "browser"],
-    mainFields: ["module", "main"],
-    nodePaths: [join(work, "node_modules")],
-    loader: { ".wasm": "copy", ".json": "json" },
-    logLevel: "error",
-  });
-}
-
 const workerOptions = (dir, extra = {}) => ({
   modules: true,
   rootPath: dir,
@@ -171,7 +142,7 @@ const workerOptions = (dir, extra = {}) => ({
 
 test("a Worker under miniflare imports it through the workerd condition", async () => {
   const dir = join(work, "worker-smoke");
-  await bundleWorker(join(here, "worker-smoke.js"), dir);
+  await bundleWorker(join(here, "worker-smoke.js"), dir, join(work, "node_modules"));
   const mf = new Miniflare(workerOptions(dir, { scriptPath: join(dir, "worker-smoke.js") }));
   try {
     const body = await (await mf.dispatchFetch("http://worker/")).json();

@@ -15,6 +15,7 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
+import { TSC_STRICT } from "./support/tsc.mjs";
 import { installPackedDrillgen } from "./support/worker-host.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -86,20 +87,7 @@ test("the TypeScript samples type-check under --strict", () => {
     writeFileSync(join(work, name), `${b.code}\nexport {};\n`);
     return name;
   });
-  const flags = [
-    "--noEmit",
-    "--strict",
-    "--module",
-    "nodenext",
-    "--moduleResolution",
-    "nodenext",
-    "--target",
-    "es2022",
-    "--lib",
-    "es2022,dom",
-    "--skipLibCheck",
-    "false",
-  ];
+  const flags = TSC_STRICT;
   try {
     execFileSync(join(root, "node_modules/.bin/tsc"), [...flags, "readme-env.d.ts", ...files], {
       cwd: work,

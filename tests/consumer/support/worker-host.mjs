@@ -28,10 +28,10 @@ export function installPackedDrillgen(dir) {
   return join(dir, tgz);
 }
 
-/** Bundles the example host like wrangler: `workerd` condition, .wasm kept as a module, `cloudflare:*` external. */
-export async function bundleWorkerHost(outdir, nodeModules) {
+/** Bundles a Worker the way wrangler does: `workerd` condition, .wasm kept as a module file, `cloudflare:*` external. */
+export async function bundleWorker(entry, outdir, nodeModules) {
   await esbuild.build({
-    entryPoints: [join(exampleDir, "src/index.js")],
+    entryPoints: [entry],
     outdir,
     bundle: true,
     format: "esm",
@@ -45,6 +45,9 @@ export async function bundleWorkerHost(outdir, nodeModules) {
     logLevel: "error",
   });
 }
+
+/** The example host, bundled. */
+export const bundleWorkerHost = (outdir, nodeModules) => bundleWorker(join(exampleDir, "src/index.js"), outdir, nodeModules);
 
 /** The Miniflare options of the bundled host; `extra` adds bindings, rate limits, … */
 export const hostOptions = (dir, { bindings = {}, rateLimit = { limit: 1000, period: 60 }, ...extra } = {}) => ({
