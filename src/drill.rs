@@ -185,10 +185,27 @@ impl DrillIssue {
 /// among them, the correct one the engine's best move (`WRONG_ANSWER`) and every other one a move
 /// the engine listed for that position (`UNKNOWN_MOVE`).
 pub fn check_drill(drill: &Drill, position: Option<&Position>) -> Vec<DrillIssue> {
-    let i = drill.index;
     let mut issues = Vec::new();
-    let mut add =
-        |code: &str, message: String| issues.push(DrillIssue::new(code, Some(i), message));
+    let mut add = |code: &str, message: String| {
+        issues.push(DrillIssue::new(code, Some(drill.index), message))
+    };
+    check_shape(drill, &mut add);
+    match position {
+        Some(position) => check_answer_key(drill, position, &mut add),
+        None => add(
+            "UNKNOWN_POSITION",
+            format!(
+                "drill {} uses position {:?}, which is not among the positions given",
+                drill.index, drill.position_id
+            ),
+        ),
+    }
+    issues
+}
+
+/// Texts present; 2-4 options `A`.. in order, distinct; exactly one of them correct.
+fn check_shape(drill: &Drill, add: &mut impl FnMut(&str, String)) {
+    let i = drill.index;
     for (field, text) in [
         ("title", &drill.title),
         ("principle", &drill.principle),
@@ -220,48 +237,36 @@ pub fn check_drill(drill: &Drill, position: Option<&Position>) -> Vec<DrillIssue
             );
         }
     }
-    let correct: Vec<&DrillOption> = drill
+    let correct = drill
         .options
         .iter()
         .filter(|o| o.id == drill.correct_option_id)
-        .collect();
-    if correct.len() != 1 {
+        .count();
+    if correct != 1 {
         add(
             "CORRECT_OPTION",
             format!(
-                "drill {i} must have exactly one correct option, correctOptionId {:?} matches {}",
-                drill.correct_option_id,
-                correct.len()
+                "drill {i} must have exactly one correct option, correctOptionId {:?} matches {correct}",
+                drill.correct_option_id
             ),
         );
     }
-    let Some(position) = position else {
-        add(
-            "UNKNOWN_POSITION",
-            format!(
-                "drill {i} uses position {:?}, which is not among the positions given",
-                drill.position_id
-            ),
-        );
-        return issues;
-    };
-    if let [right] = correct.as_slice()
-        && !same_move(&right.text, &position.best_move)
-    {
-        add(
-            "WRONG_ANSWER",
-            format!(
-                "drill {i} marks {:?} correct, but the engine's best move in {} is {:?}",
-                right.text, position.position_id, position.best_move
-            ),
-        );
-    }
-    for o in drill
-        .options
-        .iter()
-        .filter(|o| o.id != drill.correct_option_id)
-    {
-        if same_move(&o.text, &position.best_move) {
+}
+
+/// The correct option is the engine's best move; every other option is one of its alternatives.
+fn check_answer_key(drill: &Drill, position: &Position, add: &mut impl FnMut(&str, String)) {
+    let i = drill.index;
+    for o in &drill.options {
+        let is_best = same_move(&o.text, &position.best_move);
+        if o.id == drill.correct_option_id && !is_best {
+            add(
+                "WRONG_ANSWER",
+                format!(
+                    "drill {i} marks {:?} correct, but the engine's best move in {} is {:?}",
+                    o.text, position.position_id, position.best_move
+                ),
+            );
+        } else if o.id != drill.correct_option_id && is_best {
             add(
                 "WRONG_ANSWER",
                 format!(
@@ -269,10 +274,11 @@ pub fn check_drill(drill: &Drill, position: Option<&Position>) -> Vec<DrillIssue
                     o.text, o.id
                 ),
             );
-        } else if !position
-            .alternatives
-            .iter()
-            .any(|a| same_move(&a.play, &o.text))
+        } else if o.id != drill.correct_option_id
+            && !position
+                .alternatives
+                .iter()
+                .any(|a| same_move(&a.play, &o.text))
         {
             add(
                 "UNKNOWN_MOVE",
@@ -283,7 +289,6 @@ pub fn check_drill(drill: &Drill, position: Option<&Position>) -> Vec<DrillIssue
             );
         }
     }
-    issues
 }
 
 fn text(description: String) -> Value {

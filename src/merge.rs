@@ -96,65 +96,12 @@ fn preference(d: &Drill) -> (u32, &str, String) {
 pub fn merge(request: &ValidRequest, stored: Vec<Drill>) -> Artifact {
     let target = request.target_drill_count;
     let mut warnings = Vec::new();
-    let (mut not_completed, mut out_of_range) = (0usize, Vec::new());
-    let mut by_index: BTreeMap<u32, Vec<Drill>> = BTreeMap::new();
-    for d in stored {
-        if d.batch_status != BatchStatus::Completed {
-            not_completed += 1;
-        } else if d.index >= target {
-            out_of_range.push(d.index);
-        } else {
-            by_index.entry(d.index).or_default().push(d);
-        }
-    }
-    if not_completed > 0 {
-        warnings.push(Warning::new(
-            "IGNORED_NOT_COMPLETED",
-            format!("{not_completed} stored drills are not COMPLETED and were left out"),
-        ));
-    }
-    if !out_of_range.is_empty() {
-        warnings.push(Warning::new(
-            "INDEX_OUT_OF_RANGE",
-            format!("stored drills with indices {out_of_range:?} are beyond targetDrillCount {target} and were left out"),
-        ));
-    }
-
-    let mut drills = Vec::with_capacity(by_index.len());
-    let mut duplicates = Vec::new();
-    for (index, mut group) in by_index {
-        crate::order::sort_by(&mut group, |a, b| preference(a) < preference(b));
-        let mut rest = group.into_iter();
-        let Some(kept) = rest.next() else { continue };
-        let dropped: Vec<String> = rest.map(|d| d.drill_id).collect();
-        if !dropped.is_empty() {
-            duplicates.push(DuplicateIndex {
-                index,
-                kept_drill_id: kept.drill_id.clone(),
-                dropped_drill_ids: dropped,
-            });
-        }
-        drills.push(kept);
-    }
-    if !duplicates.is_empty() {
-        warnings.push(Warning::new(
-            "DUPLICATE_INDEX",
-            format!(
-                "{} indices were stored more than once; one drill each was kept",
-                duplicates.len()
-            ),
-        ));
-    }
-
-    let mut present = drills.iter().map(|d| d.index).peekable();
-    let mut missing_indices = Vec::new();
-    for i in 0..target {
-        if present.peek() == Some(&i) {
-            present.next();
-        } else {
-            missing_indices.push(i);
-        }
-    }
+    let by_index = completed_by_index(stored, target, &mut warnings);
+    let (drills, duplicates) = one_per_index(by_index, &mut warnings);
+    let missing_indices: Vec<u32> = {
+        let present: std::collections::BTreeSet<u32> = drills.iter().map(|d| d.index).collect();
+        (0..target).filter(|i| !present.contains(i)).collect()
+    };
     let mut incomplete_batches: Vec<u32> = missing_indices
         .iter()
         .map(|i| i / request.batch_size)
@@ -183,6 +130,71 @@ pub fn merge(request: &ValidRequest, stored: Vec<Drill>) -> Artifact {
         duplicates,
         warnings,
     }
+}
+
+/// COMPLETED drills within the target, grouped by index; the rest left out with a warning.
+fn completed_by_index(
+    stored: Vec<Drill>,
+    target: u32,
+    warnings: &mut Vec<Warning>,
+) -> BTreeMap<u32, Vec<Drill>> {
+    let (mut not_completed, mut out_of_range) = (0usize, Vec::new());
+    let mut by_index: BTreeMap<u32, Vec<Drill>> = BTreeMap::new();
+    for d in stored {
+        if d.batch_status != BatchStatus::Completed {
+            not_completed += 1;
+        } else if d.index >= target {
+            out_of_range.push(d.index);
+        } else {
+            by_index.entry(d.index).or_default().push(d);
+        }
+    }
+    if not_completed > 0 {
+        warnings.push(Warning::new(
+            "IGNORED_NOT_COMPLETED",
+            format!("{not_completed} stored drills are not COMPLETED and were left out"),
+        ));
+    }
+    if !out_of_range.is_empty() {
+        warnings.push(Warning::new(
+            "INDEX_OUT_OF_RANGE",
+            format!("stored drills with indices {out_of_range:?} are beyond targetDrillCount {target} and were left out"),
+        ));
+    }
+    by_index
+}
+
+/// One drill per index, by `preference`, and what was dropped.
+fn one_per_index(
+    by_index: BTreeMap<u32, Vec<Drill>>,
+    warnings: &mut Vec<Warning>,
+) -> (Vec<Drill>, Vec<DuplicateIndex>) {
+    let mut drills = Vec::with_capacity(by_index.len());
+    let mut duplicates = Vec::new();
+    for (index, mut group) in by_index {
+        crate::order::sort_by(&mut group, |a, b| preference(a) < preference(b));
+        let mut rest = group.into_iter();
+        let Some(kept) = rest.next() else { continue };
+        let dropped: Vec<String> = rest.map(|d| d.drill_id).collect();
+        if !dropped.is_empty() {
+            duplicates.push(DuplicateIndex {
+                index,
+                kept_drill_id: kept.drill_id.clone(),
+                dropped_drill_ids: dropped,
+            });
+        }
+        drills.push(kept);
+    }
+    if !duplicates.is_empty() {
+        warnings.push(Warning::new(
+            "DUPLICATE_INDEX",
+            format!(
+                "{} indices were stored more than once; one drill each was kept",
+                duplicates.len()
+            ),
+        ));
+    }
+    (drills, duplicates)
 }
 
 #[cfg(test)]

@@ -65,10 +65,8 @@ impl FromJson for PromptContext {
 #[serde(rename_all = "camelCase")]
 pub struct PromptTemplates {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub system_prompt: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub user_prompt_template: Option<String>,
 }
 
