@@ -62,6 +62,9 @@ impl Usage {
         self.cached_input_tokens = self
             .cached_input_tokens
             .saturating_add(other.cached_input_tokens);
+        self.cache_write_input_tokens = self
+            .cache_write_input_tokens
+            .saturating_add(other.cache_write_input_tokens);
         self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
     }
 }
@@ -367,8 +370,19 @@ mod tests {
         };
         u.add(Usage {
             input_tokens: 10,
-            ..Usage::default()
+            cached_input_tokens: 1,
+            cache_write_input_tokens: 2,
+            output_tokens: 3,
         });
         assert_eq!(u.input_tokens, u64::MAX);
+        assert_eq!(
+            (
+                u.cached_input_tokens,
+                u.cache_write_input_tokens,
+                u.output_tokens
+            ),
+            (1, 2, 3),
+            "every field is summed"
+        );
     }
 }

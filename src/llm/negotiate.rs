@@ -120,7 +120,10 @@ impl Negotiation {
             stream_usage_ok: true,
             format_pinned: config.response_format.is_some()
                 || config.provider == Provider::Anthropic,
-            tokens_pinned: config.max_tokens_field.is_some(),
+            // Anthropic's Messages API has one field (`max_tokens`); a 400 naming it is about its
+            // value (e.g. "max_tokens: 100000 > 64000"), never the field's name.
+            tokens_pinned: config.max_tokens_field.is_some()
+                || config.provider == Provider::Anthropic,
             tokens_switched: false,
             warnings: Vec::new(),
         }
@@ -295,5 +298,21 @@ mod tests {
             Negotiation::new(&LlmConfig::for_tests(Provider::Openai), true, None).tokens_field,
             MaxTokensField::MaxCompletionTokens
         );
+    }
+
+    #[test]
+    fn anthropic_max_tokens_errors_are_about_the_value_not_the_field() {
+        // Anthropic's 400 for a too-large limit names `max_tokens`; the Messages API has no other
+        // field, so switching would cost a call and report a false FORMAT_NEGOTIATED.
+        let refusal = response(
+            400,
+            &[],
+            r#"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: 100000 > 64000, which is the maximum allowed number of output tokens for claude-sonnet-4"}}"#,
+        );
+        let mut n = Negotiation::new(&LlmConfig::for_tests(Provider::Anthropic), false, None);
+        let s = n.shape(false, false);
+        assert_eq!(refused_feature(&refusal, &s), Some(Feature::TokensField));
+        assert!(!n.step_down(Feature::TokensField, &s));
+        assert!(n.warnings.is_empty());
     }
 }
