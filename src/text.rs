@@ -16,12 +16,12 @@ pub fn bound(text: &str, max_bytes: usize) -> Cow<'_, str> {
     if text.len() <= max_bytes {
         return Cow::Borrowed(text);
     }
-    let room = max_bytes.saturating_sub('…'.len_utf8());
+    let room = max_bytes.saturating_sub(CUT.len_utf8());
     let mut cut = room.min(text.len());
     while !text.is_char_boundary(cut) {
         cut -= 1;
     }
-    Cow::Owned(format!("{}…", &text[..cut]))
+    Cow::Owned(format!("{}{CUT}", &text[..cut]))
 }
 
 /// Characters no drill or message should carry: C0/C1 controls (but newline and tab) and the
@@ -85,7 +85,12 @@ pub fn fixed(v: f64, decimals: u32, plus: bool) -> String {
         return num(v);
     }
     let scale = 10i64.pow(decimals.min(6));
-    let scaled = (v * scale as f64).round() as i64;
+    let scaled = (v * scale as f64).round();
+    // Past 2^53 a float has no decimals to show, and the cast to i64 would saturate.
+    if scaled.abs() >= 9.0e15 {
+        return format!("{}{}", if plus && v > 0.0 { "+" } else { "" }, num(v));
+    }
+    let scaled = scaled as i64;
     let sign = if scaled < 0 {
         "-"
     } else if plus {
@@ -93,7 +98,10 @@ pub fn fixed(v: f64, decimals: u32, plus: bool) -> String {
     } else {
         ""
     };
-    let (whole, part) = (scaled.abs() / scale, scaled.abs() % scale);
+    let (whole, part) = (
+        scaled.unsigned_abs() / scale as u64,
+        scaled.unsigned_abs() % scale as u64,
+    );
     if decimals == 0 {
         return format!("{sign}{whole}");
     }
@@ -113,6 +121,26 @@ pub struct Redactor {
 }
 
 pub const REDACTED: &str = "[redacted]";
+
+/// Whether a custom header's value is treated as a credential: any value under a credential-like
+/// name, and any value of 8 bytes or more (short values elsewhere, `true` or `1`, would only
+/// mangle text).
+pub fn header_is_secret(name: &str, value: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    let sensitive = [
+        "auth",
+        "key",
+        "token",
+        "secret",
+        "cookie",
+        "session",
+        "password",
+        "signature",
+    ]
+    .iter()
+    .any(|s| name.contains(s));
+    sensitive || value.len() >= 8
+}
 
 impl Redactor {
     pub fn new<I: IntoIterator<Item = String>>(secrets: I) -> Self {
@@ -139,6 +167,32 @@ impl Redactor {
                 out = Cow::Owned(out.replace(secret.as_str(), REDACTED));
             }
         }
+        if out.contains(CUT) {
+            out = Cow::Owned(self.redact_cut_secrets(&out));
+        }
+        out
+    }
+
+    /// A text bounded before it reached here (a provider's error body, a host's message) may end
+    /// a piece with the start of a secret, then the cut mark: that start goes too.
+    fn redact_cut_secrets(&self, text: &str) -> String {
+        let mut pieces: Vec<&str> = text.split(CUT).collect();
+        let last = pieces.pop().unwrap_or_default();
+        let mut out = String::with_capacity(text.len());
+        for piece in pieces {
+            let start = self
+                .secrets
+                .iter()
+                .filter_map(|s| cut_start(piece, s))
+                .min()
+                .unwrap_or(piece.len());
+            out.push_str(&piece[..start]);
+            if start < piece.len() {
+                out.push_str(REDACTED);
+            }
+            out.push(CUT);
+        }
+        out.push_str(last);
         out
     }
 
@@ -146,6 +200,19 @@ impl Redactor {
     pub fn message(&self, text: &str) -> String {
         bound(&self.redact(text), MAX_MESSAGE_BYTES).into_owned()
     }
+}
+
+/// The mark `bound` puts where it cut.
+const CUT: char = '…';
+
+/// Where `piece` ends with a start of `secret` at least 4 bytes long, if it does (a shorter one,
+/// `sk-`, tells nothing).
+fn cut_start(piece: &str, secret: &str) -> Option<usize> {
+    (4..secret.len())
+        .rev()
+        .filter(|&n| secret.is_char_boundary(n))
+        .find(|&n| piece.ends_with(&secret[..n]))
+        .map(|n| piece.len() - n)
 }
 
 #[cfg(test)]
@@ -207,6 +274,10 @@ mod tests {
             ("-0.006".into(), "+0.123".into(), "1.3".into(), "12".into())
         );
         assert_eq!(fixed(0.0004, 3, true), "+0.000");
+        // An equity no engine writes (unchecked host input) must still format, not overflow.
+        assert_eq!(fixed(-1e16, 3, true), "-10000000000000000");
+        assert_eq!(fixed(f64::MAX, 3, true), format!("+{}", num(f64::MAX)));
+        assert_eq!(fixed(-9.2e15, 0, false), "-9200000000000000");
     }
 
     #[test]
@@ -230,5 +301,22 @@ mod tests {
             "ab stays",
             "short secrets are not searched"
         );
+    }
+
+    #[test]
+    fn a_secret_cut_by_an_earlier_bound_loses_its_start_too() {
+        let r = Redactor::new(["sk-live-abcdef".to_owned(), "tok-9".to_owned()]);
+        // A provider's error body bounded to 300 bytes before anyone could redact it.
+        let body = format!("{}Bearer sk-live-abcdef", "y".repeat(280));
+        let cut = bound(&body, 300).into_owned();
+        assert!(
+            cut.contains("sk-liv"),
+            "the test cuts inside the key: {cut}"
+        );
+        let m = r.message(&format!("HTTP 401: {cut} (attempt 2)"));
+        assert!(!m.contains("sk-l"), "{m}");
+        assert!(m.ends_with("Bearer [redacted]… (attempt 2)"), "{m}");
+        // Text that merely precedes a cut mark is left alone, and so are 3-byte starts.
+        assert_eq!(r.redact("loading… sk-… tok…"), "loading… sk-… tok…");
     }
 }

@@ -236,15 +236,41 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-/// A result for JS: JSON text with credentials removed, parsed by the engine into plain objects.
+/// Keys whose values are drills: written by the model, which never sees a credential, so a
+/// header value that happens to occur in a drill's text (`X-Title: Backgammon Drills`) stays.
+const DRILL_KEYS: [&str; 2] = ["drills", "unpersistedDrills"];
+
+/// Removes credentials from the string leaves of `value`, drills aside. Leaves, not the JSON
+/// text: a secret such as `true` or `1234` must not turn `"stored":true` into invalid JSON.
+fn redact_leaves(value: &mut Value, redactor: &Redactor) {
+    match value {
+        Value::String(s) => {
+            if let std::borrow::Cow::Owned(clean) = redactor.redact(s) {
+                *s = clean;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| redact_leaves(v, redactor)),
+        Value::Object(map) => map
+            .iter_mut()
+            .filter(|(k, _)| !DRILL_KEYS.contains(&k.as_str()))
+            .for_each(|(_, v)| redact_leaves(v, redactor)),
+        _ => {}
+    }
+}
+
+/// A result for JS with credentials removed from its messages, parsed by the engine into plain
+/// objects. Drills handed to `persist` go out as they are (pass `Redactor::default()`).
 pub fn to_js<T: Serialize + ?Sized>(value: &T, redactor: &Redactor) -> Result<JsValue, JsValue> {
-    let text = serde_json::to_string(value).map_err(|e| {
+    let fail = |e: serde_json::Error| {
         js_error(
             &DrillgenError::InvalidOptions(format!("could not convert the result: {e}")),
             redactor,
         )
-    })?;
-    json_parse(&redactor.redact(&text))
+    };
+    let mut tree = serde_json::to_value(value).map_err(fail)?;
+    redact_leaves(&mut tree, redactor);
+    let text = serde_json::to_string(&tree).map_err(fail)?;
+    json_parse(&text)
         .map_err(|e| js_error(&DrillgenError::InvalidOptions(message_of(&e)), redactor))
 }
 
@@ -307,9 +333,10 @@ pub fn redactor_from(options: &Value) -> Redactor {
     if let Some(headers) = llm["headers"].as_object() {
         secrets.extend(
             headers
-                .values()
-                .filter_map(Value::as_str)
-                .map(|v| v.trim().to_owned()),
+                .iter()
+                .filter_map(|(name, v)| Some((name, v.as_str()?)))
+                .filter(|(name, v)| crate::text::header_is_secret(name, v))
+                .map(|(_, v)| v.trim().to_owned()),
         );
     }
     if let Some(url) = llm["baseUrl"].as_str() {

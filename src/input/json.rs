@@ -411,6 +411,10 @@ mod tests {
                 "invalid value: integer `5000000000`, expected u32",
             ),
             (json!("1"), "invalid type: string \"1\", expected u32"),
+            (
+                json!("Bearer sk-live-0123456789"),
+                "invalid type: a string of 25 bytes, expected u32",
+            ),
             (json!(null), "invalid type: null, expected u32"),
         ] {
             assert_eq!(

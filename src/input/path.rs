@@ -116,6 +116,9 @@ impl InputError {
     }
 }
 
+/// The longest string an error message quotes.
+const SHORT_QUOTED: usize = 16;
+
 /// A value as a message names it. Numbers go through `text::num`: `Number`'s own Display would
 /// link core's float formatting (~20 KB of wasm).
 fn describe(v: &Value) -> String {
@@ -127,7 +130,11 @@ fn describe(v: &Value) -> String {
             (None, Some(i), _) => format!("integer `{i}`"),
             (None, None, f) => format!("number `{}`", float(f.unwrap_or(f64::NAN))),
         },
-        Value::String(s) => format!("string {:?}", crate::text::bound(s, 80)),
+        // Longer strings by length only: a key pasted into the wrong field (`llm.headers:
+        // "Authorization: Bearer sk-…"`) is in no redactor, and a message must not quote it. No
+        // provider's key is as short as `SHORT_QUOTED`.
+        Value::String(s) if s.len() <= SHORT_QUOTED => format!("string {s:?}"),
+        Value::String(s) => format!("a string of {} bytes", s.len()),
         Value::Array(_) => "an array".into(),
         Value::Object(_) => "an object".into(),
     }

@@ -322,20 +322,7 @@ impl LlmConfig {
     pub fn redactor(&self, url: Option<&BaseUrl>) -> Redactor {
         let mut secrets: Vec<String> = self.api_key.iter().map(|k| k.0.clone()).collect();
         for (name, value) in &self.headers {
-            let n = name.to_ascii_lowercase();
-            let sensitive = [
-                "auth",
-                "key",
-                "token",
-                "secret",
-                "cookie",
-                "session",
-                "password",
-                "signature",
-            ]
-            .iter()
-            .any(|s| n.contains(s));
-            if sensitive || value.len() >= 8 {
+            if crate::text::header_is_secret(name, value) {
                 secrets.push(value.trim().to_owned());
             }
         }
