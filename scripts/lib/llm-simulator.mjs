@@ -125,7 +125,9 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, p
   const state = { personality };
 
   async function answer(req, res, cors) {
-    const provider = req.url.endsWith("/messages") ? "anthropic" : req.url.endsWith("/chat/completions") ? "openai" : null;
+    // By path: real endpoints accept a query (Azure's `?api-version=`, a proxy's own parameters).
+    const path = req.url.split("?")[0];
+    const provider = path.endsWith("/messages") ? "anthropic" : path.endsWith("/chat/completions") ? "openai" : null;
     if (req.method !== "POST" || !provider)
       return res.writeHead(404, { ...cors, "content-type": "application/json" }).end('{"error":{"message":"not found"}}');
     let raw = "";
@@ -143,6 +145,7 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, p
     const stream = body.stream === true;
     const entry = {
       provider,
+      url: req.url,
       headers: req.headers,
       body,
       indices: batch.indices,

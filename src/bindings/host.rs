@@ -1,14 +1,19 @@
 //! The host's JS callbacks behind the orchestrator's `Host` trait, under one contract:
-//! - whatever a callback returns is resolved as `Promise.resolve` would (a lazy thenable such as
-//!   Prisma's `PrismaPromise` is started and awaited, a promise from another realm too);
+//! - whatever a callback returns is awaited as `await` would (a lazy thenable such as Prisma's
+//!   `PrismaPromise` is started and awaited, a promise from another realm too), never by calling
+//!   the host's `then` from wasm (a throwing `then` is a rejection, not an escaping exception);
 //! - every call is bounded by `hostTimeoutMs` and by the call's cancellation: a callback that
-//!   never settles is an error the run handles (a retried, then failed `persist`), not a hang;
+//!   never settles is an error the run handles (a retried, then failed `persist`), not a hang.
+//!   A `persist` in flight gets a short grace after an abort or the deadline, so drills it stores
+//!   are not also handed back as unpersisted (one that lands later still can be: hosts upsert);
 //! - nothing a callback throws, rejects with or returns escapes as an exception: throwing getters,
 //!   Proxies, non-`Error` throws all become messages;
 //! - `onProgress` is never waited for between events (the run does not wait on a UI), but the
 //!   promises it returns are settled (or timed out) before the run resolves.
 
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
 
 use futures_util::future::{Either, select};
 use js_sys::{Function, Promise, Reflect};
@@ -18,7 +23,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::AbortSignal;
 
 use super::convert::{from_js, message_of, to_js};
-use super::runtime::CancelHandle;
+use super::runtime::{CancelHandle, delay};
 use crate::drill::Drill;
 use crate::error::DrillgenError;
 use crate::input::Argument;
@@ -28,8 +33,6 @@ use crate::text::Redactor;
 
 #[wasm_bindgen]
 extern "C" {
-    #[wasm_bindgen(js_namespace = Promise, js_name = resolve, catch)]
-    fn promise_resolve(value: &JsValue) -> Result<Promise, JsValue>;
     #[wasm_bindgen(js_namespace = Promise, js_name = all, catch)]
     fn promise_all(values: &js_sys::Array) -> Result<Promise, JsValue>;
 }
@@ -38,6 +41,30 @@ thread_local! {
     /// One shared no-op rejection handler (a closure per event would leak one each time).
     static IGNORE: Closure<dyn FnMut(JsValue)> = Closure::new(|_: JsValue| {});
 }
+
+/// `value` as a promise of our own, `new Promise(r => r(value))`. Not `Promise.resolve`: that
+/// hands a native promise back as it is, and its own `then` (the host's, possibly throwing) would
+/// then be called synchronously from wasm. Resolving adopts a thenable in a later job, where a
+/// throwing `then` or `then` getter becomes a rejection.
+fn adopt(value: &JsValue) -> Promise {
+    Promise::new(&mut |resolve, _reject| {
+        // `resolve` never throws: it catches what reading `then` throws and rejects.
+        let _ = resolve.call1(&JsValue::UNDEFINED, value);
+    })
+}
+
+/// What a call does when the run is cancelled mid-call.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OnCancel {
+    /// Stop waiting at once (`load`, `verify`: their results no longer matter).
+    Abandon,
+    /// Wait `STOP_GRACE_MS` more (within `hostTimeoutMs`): a `persist` in flight usually lands in
+    /// milliseconds, and abandoning it would hand back as unpersisted drills it then stores.
+    Grace,
+}
+
+/// How long a `persist` in flight may still finish after an abort or the deadline.
+const STOP_GRACE_MS: u64 = 2_000;
 
 /// The option keys that hold the host's callbacks and signal rather than data.
 pub const HOST_KEYS: [&str; 5] = ["persist", "load", "onProgress", "verify", "signal"];
@@ -145,24 +172,33 @@ impl JsHost {
         }
     }
 
-    /// Calls `f`, then waits for what it returned as `Promise.resolve` would, at most
-    /// `timeout_ms` and never past the call's cancellation.
-    async fn call(&self, name: &str, f: &Function, args: &[JsValue]) -> Result<JsValue, String> {
+    /// Calls `f`, then waits for what it returned as `await` would, at most `timeout_ms` and,
+    /// unless `on_cancel` says otherwise, never past the call's cancellation.
+    async fn call(
+        &self,
+        name: &str,
+        f: &Function,
+        args: &[JsValue],
+        on_cancel: OnCancel,
+    ) -> Result<JsValue, String> {
         let returned = match args {
             [] => f.call0(&JsValue::UNDEFINED),
             [a] => f.call1(&JsValue::UNDEFINED, a),
             [a, b, ..] => f.call2(&JsValue::UNDEFINED, a, b),
         }
         .map_err(|e| format!("{name}() threw: {}", message_of(&e)))?;
-        let promise = promise_resolve(&returned).map_err(|e| {
-            format!(
-                "{name}() returned a value that threw when awaited: {}",
-                message_of(&e)
-            )
-        })?;
-        let settled = JsFuture::from(promise);
-        let limit = self.cancel.sleep(self.timeout_ms);
-        match select(settled, Box::pin(limit)).await {
+        let settled = JsFuture::from(adopt(&returned));
+        let limit: Pin<Box<dyn Future<Output = Result<(), DrillgenError>>>> = match on_cancel {
+            OnCancel::Abandon => Box::pin(self.cancel.sleep(self.timeout_ms)),
+            OnCancel::Grace => Box::pin(async {
+                let stopped = self.cancel.sleep(self.timeout_ms).await;
+                if stopped.is_err() {
+                    delay(STOP_GRACE_MS).await;
+                }
+                stopped
+            }),
+        };
+        match select(settled, limit).await {
             Either::Left((Ok(value), _)) => Ok(value),
             Either::Left((Err(e), _)) => Err(format!("{name}() rejected: {}", message_of(&e))),
             Either::Right((Ok(()), _)) => Err(format!(
@@ -179,14 +215,21 @@ impl Host for JsHost {
         let Some(f) = &self.callbacks.persist else {
             return Ok(());
         };
-        let drills = to_js(drills, &self.redactor).map_err(|e| message_of(&e))?;
+        // Drills go to storage as the model wrote them (it never saw a credential).
+        let drills = to_js(drills, &Redactor::default()).map_err(|e| message_of(&e))?;
         let batch = to_js(batch, &self.redactor).map_err(|e| message_of(&e))?;
-        self.call("persist", f, &[drills, batch]).await.map(|_| ())
+        self.call("persist", f, &[drills, batch], OnCancel::Grace)
+            .await
+            .map(|_| ())
+    }
+
+    fn stores(&self) -> bool {
+        self.callbacks.persist.is_some()
     }
 
     async fn load(&self) -> Option<Result<Vec<Drill>, String>> {
         let f = self.callbacks.load.as_ref()?;
-        Some(match self.call("load", f, &[]).await {
+        Some(match self.call("load", f, &[], OnCancel::Abandon).await {
             Ok(value) => from_js::<Vec<Drill>>(Argument::Drills, &value)
                 .map_err(|e| format!("load() returned {e}")),
             Err(e) => Err(e),
@@ -207,10 +250,8 @@ impl Host for JsHost {
         if !(returned.is_object() || returned.is_function()) {
             return;
         }
-        if let Ok(promise) = promise_resolve(&returned) {
-            let handled = IGNORE.with(|ignore| promise.catch(ignore));
-            self.pending.borrow_mut().push(handled);
-        }
+        let handled = IGNORE.with(|ignore| adopt(&returned).catch(ignore));
+        self.pending.borrow_mut().push(handled);
     }
 
     async fn verify(&self, artifact: &Artifact) -> Option<Result<serde_json::Value, String>> {
@@ -219,12 +260,14 @@ impl Host for JsHost {
             Ok(a) => a,
             Err(e) => return Some(Err(message_of(&e))),
         };
-        Some(match self.call("verify", f, &[artifact]).await {
-            Ok(v) if v.is_undefined() => Ok(serde_json::Value::Null),
-            Ok(v) => super::convert::snapshot(Argument::Artifact, &v, &[])
-                .map_err(|e| format!("verify() returned {e}")),
-            Err(e) => Err(e),
-        })
+        Some(
+            match self.call("verify", f, &[artifact], OnCancel::Abandon).await {
+                Ok(v) if v.is_undefined() => Ok(serde_json::Value::Null),
+                Ok(v) => super::convert::snapshot(Argument::Artifact, &v, &[])
+                    .map_err(|e| format!("verify() returned {e}")),
+                Err(e) => Err(e),
+            },
+        )
     }
 
     fn stop_reason(&self) -> Option<DrillgenError> {

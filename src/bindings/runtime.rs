@@ -7,6 +7,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use futures_util::future::{Either, select};
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -27,6 +28,9 @@ extern "C" {
     #[wasm_bindgen(js_name = fetch, catch)]
     fn fetch_with(input: &str, init: &JsValue) -> Result<Promise, JsValue>;
 }
+
+/// How long after `timeoutMs` the guard around a whole exchange gives up on `fetch` itself.
+const FETCH_GRACE_MS: u64 = 1_000;
 
 /// A pending `setTimeout`, cleared on drop. Delays are clamped to the timer range: Node turns a
 /// larger one into 1 ms.
@@ -173,23 +177,36 @@ impl CancelHandle {
         if let Some(reason) = self.reason() {
             return Err(reason);
         }
-        let mut timer = None;
-        let mut link = None;
-        let promise = Promise::new(&mut |resolve, reject| {
-            timer = Some(Timer::new(ms, move || {
-                let _ = resolve.call0(&JsValue::UNDEFINED);
-            }));
-            link = AbortLink::new(&self.signal, move || {
+        wait(ms, Some(&self.signal))
+            .await
+            .map_err(|()| self.reason().unwrap_or(DrillgenError::Aborted))
+    }
+}
+
+/// Waits `ms` whatever happens to the call: for what must not be cut short (a write in flight).
+pub async fn delay(ms: u64) {
+    let _ = wait(ms, None).await;
+}
+
+/// Resolves after `ms`, or rejects as soon as `signal` aborts; the timer and the listener are
+/// removed either way.
+async fn wait(ms: u64, signal: Option<&AbortSignal>) -> Result<(), ()> {
+    let mut timer = None;
+    let mut link = None;
+    let promise = Promise::new(&mut |resolve, reject| {
+        timer = Some(Timer::new(ms, move || {
+            let _ = resolve.call0(&JsValue::UNDEFINED);
+        }));
+        link = signal.and_then(|s| {
+            AbortLink::new(s, move || {
                 let _ = reject.call0(&JsValue::UNDEFINED);
             })
-            .ok();
+            .ok()
         });
-        let outcome = JsFuture::from(promise).await;
-        drop((timer, link));
-        outcome
-            .map(|_| ())
-            .map_err(|_| self.reason().unwrap_or(DrillgenError::Aborted))
-    }
+    });
+    let outcome = JsFuture::from(promise).await;
+    drop((timer, link));
+    outcome.map(|_| ()).map_err(|_| ())
 }
 
 pub struct JsClock {
@@ -351,9 +368,23 @@ impl Transport for FetchTransport {
             let c = controller.clone();
             AbortLink::new(&self.cancel.signal, move || c.abort()).ok()
         };
-        let outcome = self
-            .exchange(&request, limits, &controller.signal(), began)
-            .await;
+        let signal = controller.signal();
+        let exchange = self.exchange(&request, limits, &signal, began);
+        // A `fetch` that ignores its signal (a patched or polyfilled global) must end too: the same
+        // limits race the whole exchange, a moment later so an obedient fetch reports first.
+        let guard = self
+            .cancel
+            .sleep(limits.timeout_ms.saturating_add(FETCH_GRACE_MS));
+        let outcome = match select(Box::pin(exchange), Box::pin(guard)).await {
+            Either::Left((outcome, _)) => outcome,
+            Either::Right((stopped, _)) => {
+                controller.abort();
+                timed_out.set(stopped.is_ok());
+                Err(stopped.err().unwrap_or(DrillgenError::Timeout {
+                    ms: limits.timeout_ms,
+                }))
+            }
+        };
         match outcome {
             Ok(response) => Ok(response),
             Err(

@@ -308,6 +308,7 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
         drills: Vec<Drill>,
         stored: bool,
     ) -> BatchOutcome {
+        let stored = stored && self.run.host.stores();
         {
             let mut st = self.run.state.borrow_mut();
             st.usage.add(self.usage);

@@ -137,7 +137,7 @@ pub struct BatchOutcome {
     /// `unpersistedDrills` when `persist` failed or the run stopped first. A FAILED batch may have
     /// some: the drills it read before giving up on the rest.
     pub drills: Vec<Drill>,
-    /// Whether `persist` accepted `drills`.
+    /// Whether `persist` accepted `drills`; `false` without a `persist` (the drills are only here).
     pub stored: bool,
     /// Repairs applied to the model's output, by code (JSON_EXTRACTED, TEXT_CLEANED, …).
     #[cfg_attr(target_arch = "wasm32", tsify(type = "Record<string, number>"))]

@@ -79,6 +79,11 @@ pub trait Host {
         drills: &[Drill],
         batch: &BatchInfo,
     ) -> impl Future<Output = Result<(), String>>;
+    /// Whether `persist` stores anything. A host without storage (a `generateBatch` with no
+    /// `persist`) reports its drills as not stored: they exist only in the outcome.
+    fn stores(&self) -> bool {
+        true
+    }
     /// The stored drills of this artifact; `None` when the host keeps no readable store.
     fn load(&self) -> impl Future<Output = Option<Result<Vec<Drill>, String>>>;
     /// Must not fail the run: implementations swallow the host's exceptions.
@@ -165,7 +170,8 @@ async fn existing_drills<H: Host>(
     }
     match host.load().await {
         Some(Ok(stored)) => Ok(stored),
-        Some(Err(e)) => Err(DrillgenError::LoadFailed(e)),
+        // A load cut short by the signal or the deadline says why: the run was stopped.
+        Some(Err(e)) => Err(host.stop_reason().unwrap_or(DrillgenError::LoadFailed(e))),
         None => Ok(vec![]),
     }
 }

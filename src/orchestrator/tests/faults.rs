@@ -216,6 +216,21 @@ fn abort_during_a_request_cancels_and_hands_back_what_was_generated() {
 }
 
 #[test]
+fn a_run_stopped_before_its_first_load_says_why() {
+    for stop in [
+        DrillgenError::Aborted,
+        DrillgenError::DeadlineExceeded { ms: 5 },
+    ] {
+        let mut w = world();
+        w.host.loads = true;
+        *w.host.stop.borrow_mut() = Some(stop.clone());
+        let e = try_run(&w, options(json!({}))).unwrap_err();
+        assert_eq!(e.code(), stop.code(), "not LOAD_FAILED: {e}");
+        assert!(w.llm.calls.borrow().is_empty());
+    }
+}
+
+#[test]
 fn abort_during_a_backoff_stops_at_once() {
     let w = world_with(Some(1));
     w.llm.script(0, &[Reply::Status(503, vec![], "{}".into())]);

@@ -295,6 +295,8 @@ struct FakeHost {
     load_calls: Cell<u32>,
     settled: Cell<u32>,
     stop: Rc<RefCell<Option<DrillgenError>>>,
+    /// No `persist` (a `generateBatch` without storage).
+    no_storage: bool,
 }
 
 impl Host for FakeHost {
@@ -314,8 +316,18 @@ impl Host for FakeHost {
         Ok(())
     }
 
+    fn stores(&self) -> bool {
+        !self.no_storage
+    }
+
     async fn load(&self) -> Option<Result<Vec<Drill>, String>> {
         self.load_calls.set(self.load_calls.get() + 1);
+        // As `JsHost` does: a callback made once the run has stopped is cut short.
+        if self.loads
+            && let Some(reason) = self.stop.borrow().clone()
+        {
+            return Some(Err(format!("load() was cut short: {reason}")));
+        }
         let lag = self.lagging && self.load_calls.get() > 1;
         self.loads.then(|| {
             Ok(if lag {

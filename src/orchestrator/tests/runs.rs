@@ -399,6 +399,29 @@ fn a_single_batch_runs_on_its_own_over_anthropic() {
 }
 
 #[test]
+fn a_batch_without_storage_does_not_claim_its_drills_are_stored() {
+    let mut w = world();
+    w.host.no_storage = true;
+    let o = options(json!({}));
+    let batch = prepare_run(&o, Runtime::Server).unwrap().batches[0].clone();
+    let outcome = block_on(generate_batch(
+        batch,
+        o.batch.clone(),
+        Runtime::Server,
+        &w.llm,
+        &w.clock,
+        &w.host,
+    ))
+    .unwrap();
+    assert_eq!(outcome.status, BatchOutcomeStatus::Completed);
+    assert!(
+        !outcome.stored,
+        "nothing stored them: the outcome is their only copy"
+    );
+    assert_eq!(indices(&outcome.drills), [0, 1, 2, 3, 4]);
+}
+
+#[test]
 fn a_fanned_out_batch_is_checked_like_a_runs_own() {
     let o = options(json!({}));
     let prepared = prepare_run(&o, Runtime::Server).unwrap();
