@@ -267,7 +267,10 @@ pub fn to_js<T: Serialize + ?Sized>(value: &T, redactor: &Redactor) -> Result<Js
             redactor,
         )
     };
-    let mut tree = serde_json::to_value(value).map_err(fail)?;
+    // Text, then a tree: `to_value` would instantiate every result type's `Serialize` a second
+    // time (~9 KB of wasm); text writing and parsing `Value` are linked anyway.
+    let text = serde_json::to_string(value).map_err(fail)?;
+    let mut tree: Value = serde_json::from_str(&text).map_err(fail)?;
     redact_leaves(&mut tree, redactor);
     let text = serde_json::to_string(&tree).map_err(fail)?;
     json_parse(&text)
