@@ -152,12 +152,15 @@ test("a Worker under miniflare imports it through the workerd condition", async 
   }
 });
 
+const withoutDrillgenEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("DRILLGEN_")));
+
 test("the README's main job runs from the packed tarball", async () => {
   const out = await runAsync(
     process.execPath,
     [join(root, "scripts/main.mjs"), "--target", "10", "--phases", "EARLY", "--db", join(work, "main.sqlite")],
     {
-      env: { ...process.env, DRILLGEN_PACKAGE: join(work, "node_modules/drillgen/node.js") },
+      // Without the host's DRILLGEN_* (a set DRILLGEN_BASE_URL would make the job call a real LLM).
+      env: { ...withoutDrillgenEnv(), DRILLGEN_PACKAGE: join(work, "node_modules/drillgen/node.js") },
     },
   );
   assert.match(out, /Series series-\d+: COMPLETED, 10\/10 drills/);

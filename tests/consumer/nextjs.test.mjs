@@ -83,6 +83,8 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await sim?.close();
+  // ~1 GB of node_modules per checkout: kept only when asked for (DRILLGEN_NEXT_WORK).
+  if (!process.env.DRILLGEN_NEXT_WORK) rmSync(work, { recursive: true, force: true });
 });
 
 /** A page that records its console warnings/errors and the .wasm responses it got. */
