@@ -230,6 +230,10 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
                 Ok(()) => return Ok(()),
                 Err(e) => DrillgenError::PersistFailed(self.run.config.redactor.message(&e)),
             };
+            // A call cut short by the stop is the stop, not a storage failure.
+            if let Some(reason) = self.run.host.stop_reason() {
+                return Err(Stop::Cancelled(reason));
+            }
             if tries >= self.run.config.persist_retries {
                 return Err(Stop::Failed(error));
             }

@@ -34,7 +34,12 @@ pub(super) async fn finish_series<T: Transport, C: Clock, H: Host>(
         ));
     }
     let verification = verify(&artifact, &options.run.positions);
-    let host_verification = match run.host.verify(&artifact).await {
+    // A stopped run makes no further host call (it would only be cut short at once).
+    let host_verification = match stop {
+        None => run.host.verify(&artifact).await,
+        Some(_) => None,
+    };
+    let host_verification = match host_verification {
         Some(Ok(v)) => Some(v),
         Some(Err(e)) => {
             warnings.push(Warning::new(
@@ -110,7 +115,12 @@ async fn rebuild<T: Transport, C: Clock, H: Host>(
     written: Vec<Drill>,
     warnings: &mut Vec<Warning>,
 ) -> Artifact {
-    let stored = match run.host.load().await {
+    // A stopped run makes no further host call (it would only be cut short at once).
+    let loaded = match run.host.stop_reason() {
+        None => run.host.load().await,
+        Some(_) => None,
+    };
+    let stored = match loaded {
         Some(Ok(stored)) => stored,
         Some(Err(e)) => {
             warnings.push(Warning::new(

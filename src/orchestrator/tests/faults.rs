@@ -199,7 +199,8 @@ fn persist_rejections_are_retried_without_asking_the_llm_again() {
 
 #[test]
 fn abort_during_a_request_cancels_and_hands_back_what_was_generated() {
-    let w = world();
+    let mut w = world();
+    w.host.loads = true;
     w.llm
         .script(10, &[Reply::StopDuring(DrillgenError::Aborted)]);
     let r = run(&w, options(json!({ "concurrency": 1 })));
@@ -213,6 +214,43 @@ fn abort_during_a_request_cancels_and_hands_back_what_was_generated() {
         [Completed, Completed, Cancelled, Cancelled, Cancelled]
     );
     assert_nothing_lost(&w, &r, 0);
+    // No `load`/`verify` after the stop, so no warning that they were cut short.
+    assert_eq!(w.host.load_calls.get(), 1, "only the first load");
+    let codes: Vec<&str> = r.warnings.iter().map(|wn| wn.code.as_str()).collect();
+    assert!(
+        !codes.contains(&"LOAD_FAILED") && !codes.contains(&"HOST_VERIFY_FAILED"),
+        "{codes:?}"
+    );
+    assert!(r.host_verification.is_none());
+}
+
+#[test]
+fn a_persist_cut_short_by_the_stop_is_cancelled_not_failed() {
+    for stop in [
+        DrillgenError::Aborted,
+        DrillgenError::DeadlineExceeded { ms: 5 },
+    ] {
+        let mut w = world();
+        // Three refusals, then the stop cuts the last of its 3 retries short.
+        w.host.reject.borrow_mut().insert(1, 3);
+        w.host.stop_in_persist = Some((1, stop.clone()));
+        let r = run(&w, options(json!({ "concurrency": 1 })));
+        assert_eq!(r.status, RunStatus::Cancelled);
+        let b = &r.batches[1];
+        assert_eq!(
+            b.status,
+            BatchOutcomeStatus::Cancelled,
+            "not PERSIST_FAILED"
+        );
+        assert_eq!(b.error.as_ref().unwrap().code, stop.code());
+        assert_eq!(
+            w.host.persist_calls.get(),
+            1 + 4,
+            "batch 0, then batch 1's four tries"
+        );
+        assert_eq!(indices(&r.unpersisted_drills), [5, 6, 7, 8, 9]);
+        assert_nothing_lost(&w, &r, 0);
+    }
 }
 
 #[test]

@@ -297,6 +297,8 @@ struct FakeHost {
     stop: Rc<RefCell<Option<DrillgenError>>>,
     /// No `persist` (a `generateBatch` without storage).
     no_storage: bool,
+    /// The run stops while this batch's `persist` is running, which is then cut short.
+    stop_in_persist: Option<(u32, DrillgenError)>,
 }
 
 impl Host for FakeHost {
@@ -311,6 +313,12 @@ impl Host for FakeHost {
         {
             *left = left.saturating_sub(1);
             return Err("database is locked".into());
+        }
+        if let Some((index, reason)) = &self.stop_in_persist
+            && *index == batch.batch_index
+        {
+            *self.stop.borrow_mut() = Some(reason.clone());
+            return Err(format!("persist() was cut short: {reason}"));
         }
         self.stored.borrow_mut().extend(drills.iter().cloned());
         Ok(())
@@ -343,6 +351,10 @@ impl Host for FakeHost {
     }
 
     async fn verify(&self, artifact: &Artifact) -> Option<Result<Value, String>> {
+        // As `JsHost` does: a callback made once the run has stopped is cut short.
+        if let Some(reason) = self.stop.borrow().clone() {
+            return Some(Err(format!("verify() was cut short: {reason}")));
+        }
         Some(Ok(json!({ "checked": artifact.drills.len() })))
     }
 
