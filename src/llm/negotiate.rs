@@ -51,6 +51,19 @@ fn is_refusal(status: u16) -> bool {
     matches!(status, 400 | 404 | 415 | 422 | 500 | 501)
 }
 
+/// Words with which servers say a field itself is not accepted (OpenAI "Unsupported parameter",
+/// Azure/OpenAI "Unrecognized request argument", pydantic "Extra inputs are not permitted", serde
+/// "unknown field"), as opposed to an error about its value ("max_tokens is too large: 40000").
+const FIELD_REFUSED: [&str; 7] = [
+    "unsupported",
+    "not supported",
+    "does not support",
+    "unrecognized",
+    "unknown field",
+    "not permitted",
+    "not allowed",
+];
+
 /// The feature of `shape` that `response` refuses, if its error names one we sent.
 pub fn refused_feature(response: &HttpResponse, shape: &CallShape) -> Option<Feature> {
     if !is_refusal(response.status) {
@@ -59,13 +72,16 @@ pub fn refused_feature(response: &HttpResponse, shape: &CallShape) -> Option<Fea
     let (message, kind) = error_parts(&response.body);
     let text = format!("{message} {kind}").to_ascii_lowercase();
     let names = |words: &[&str]| words.iter().any(|w| text.contains(w));
+    // The token field and `stream` are always sent, so a mention alone (a value error, a proxy's
+    // "upstream" failure) is not a refusal; the optional fields are refused by being there.
+    let refused = names(&FIELD_REFUSED);
     if shape.cache_key.is_some() && names(&["prompt_cache_key"]) {
         return Some(Feature::CacheKey);
     }
     if shape.stream_usage && names(&["stream_options", "include_usage"]) {
         return Some(Feature::StreamUsage);
     }
-    if names(&[shape.tokens_field.as_str()]) {
+    if refused && names(&[shape.tokens_field.as_str()]) {
         return Some(Feature::TokensField);
     }
     let format_words: &[&str] = match shape.format {
@@ -76,7 +92,10 @@ pub fn refused_feature(response: &HttpResponse, shape: &CallShape) -> Option<Fea
     if names(format_words) {
         return Some(Feature::ResponseFormat);
     }
-    (shape.stream && names(&["stream"])).then_some(Feature::Stream)
+    let says_stream = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|w| w == "stream" || w == "streaming");
+    (shape.stream && refused && says_stream).then_some(Feature::Stream)
 }
 
 /// What the run has learned about the server; shared by all its batches.
@@ -248,6 +267,24 @@ mod tests {
         );
         assert_eq!(refused_feature(&extra, &shape), Some(Feature::CacheKey));
         let plain_500 = response(500, &[], r#"{"error":{"message":"CUDA out of memory"}}"#);
+        // Errors about a value, or a proxy's, that name a field we always send: not refusals.
+        for body in [
+            r#"{"error":{"message":"'max_tokens' or 'max_completion_tokens' is too large: 40000."}}"#,
+            r#"{"error":{"message":"upstream connect error or disconnect/reset before headers"}}"#,
+            r#"{"error":{"message":"stream ended unexpectedly"}}"#,
+        ] {
+            assert_eq!(
+                refused_feature(&response(400, &[], body), &shape),
+                None,
+                "{body}"
+            );
+        }
+        let no_stream = response(
+            400,
+            &[],
+            r#"{"error":{"message":"Streaming is not supported"}}"#,
+        );
+        assert_eq!(refused_feature(&no_stream, &shape), Some(Feature::Stream));
         assert_eq!(refused_feature(&plain_500, &shape), None);
         assert_eq!(
             refused_feature(
@@ -311,8 +348,11 @@ mod tests {
         );
         let mut n = Negotiation::new(&LlmConfig::for_tests(Provider::Anthropic), false, None);
         let s = n.shape(false, false);
-        assert_eq!(refused_feature(&refusal, &s), Some(Feature::TokensField));
-        assert!(!n.step_down(Feature::TokensField, &s));
+        assert_eq!(refused_feature(&refusal, &s), None);
+        assert!(
+            !n.step_down(Feature::TokensField, &s),
+            "and the field is pinned anyway"
+        );
         assert!(n.warnings.is_empty());
     }
 }
