@@ -324,38 +324,13 @@ pub fn message_of(value: &JsValue) -> String {
     bound(&text, MAX_MESSAGE_BYTES).into_owned()
 }
 
-/// The credentials in raw options, for redacting even errors about options that did not parse:
-/// `llm.apiKey`, `llm.headers` values, the base URL's query values and any `user:password@`.
+/// The credentials in raw options, for redacting even errors about options that did not parse.
 pub fn redactor_from(options: &Value) -> Redactor {
     let llm = &options["llm"];
-    let mut secrets: Vec<String> = llm["apiKey"]
-        .as_str()
-        .map(str::to_owned)
-        .into_iter()
-        .collect();
-    if let Some(headers) = llm["headers"].as_object() {
-        secrets.extend(
-            headers
-                .iter()
-                .filter_map(|(name, v)| Some((name, v.as_str()?)))
-                .filter(|(name, v)| crate::text::header_is_secret(name, v))
-                .map(|(_, v)| v.trim().to_owned()),
-        );
-    }
-    if let Some(url) = llm["baseUrl"].as_str() {
-        if let Some((_, rest)) = url.split_once("://")
-            && let Some((userinfo, _)) = rest.split('/').next().unwrap_or_default().rsplit_once('@')
-        {
-            secrets.extend(userinfo.split(':').map(str::to_owned));
-        }
-        if let Some((_, query)) = url.split_once('?') {
-            secrets.extend(
-                query
-                    .split('&')
-                    .filter_map(|p| p.split_once('='))
-                    .map(|(_, v)| v.to_owned()),
-            );
-        }
-    }
-    Redactor::new(secrets)
+    let headers = llm["headers"].as_object().into_iter().flatten();
+    crate::llm::credentials(
+        llm["apiKey"].as_str(),
+        headers.filter_map(|(name, v)| Some((name.as_str(), v.as_str()?))),
+        llm["baseUrl"].as_str(),
+    )
 }

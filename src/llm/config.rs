@@ -316,18 +316,13 @@ impl LlmConfig {
             .unwrap_or(400 + 1200 * drills.min(500) as u32)
     }
 
-    /// Every credential this configuration carries, for redaction: the key, custom header values
-    /// (short values that are not under a credential-like name would only mangle text), and the
-    /// values of the base URL's query.
-    pub fn redactor(&self, url: Option<&BaseUrl>) -> Redactor {
-        let mut secrets: Vec<String> = self.api_key.iter().map(|k| k.0.clone()).collect();
-        for (name, value) in &self.headers {
-            if crate::text::header_is_secret(name, value) {
-                secrets.push(value.trim().to_owned());
-            }
-        }
-        secrets.extend(url.map(BaseUrl::query_values).unwrap_or_default());
-        Redactor::new(secrets)
+    /// Every credential this configuration carries, for redaction (see [`credentials`]).
+    pub fn redactor(&self) -> Redactor {
+        credentials(
+            self.api_key.as_ref().map(|k| k.0.as_str()),
+            self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+            Some(&self.base_url),
+        )
     }
 
     #[cfg(test)]
@@ -351,6 +346,35 @@ impl LlmConfig {
     }
 }
 
+/// A redactor for the credentials of an LLM configuration, read from parsed options or, for an
+/// error about options that did not parse, from the raw ones: the key, custom header values (short
+/// values not under a credential-like name would only mangle text), the base URL's query values
+/// and any `user:password@` in it.
+pub fn credentials<'a>(
+    api_key: Option<&str>,
+    headers: impl Iterator<Item = (&'a str, &'a str)>,
+    base_url: Option<&str>,
+) -> Redactor {
+    let mut secrets: Vec<String> = api_key.map(str::to_owned).into_iter().collect();
+    secrets.extend(
+        headers
+            .filter(|(name, value)| crate::text::header_is_secret(name, value))
+            .map(|(_, value)| value.trim().to_owned()),
+    );
+    if let Some(url) = base_url {
+        if let Some((_, rest)) = url.split_once("://")
+            && let Some((userinfo, _)) = rest.split('/').next().unwrap_or_default().rsplit_once('@')
+        {
+            secrets.extend(userinfo.split(':').map(str::to_owned));
+        }
+        if let Some((_, query)) = url.split_once('?') {
+            let values = query.split('&').filter_map(|p| p.split_once('='));
+            secrets.extend(values.map(|(_, v)| v.to_owned()));
+        }
+    }
+    Redactor::new(secrets)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -362,8 +386,8 @@ mod tests {
         c.headers.insert("x-api-token".into(), "tok-abcdef".into());
         c.base_url = "http://127.0.0.1:9/v1?key=qs-secret-1".into();
         assert!(!format!("{c:?}").contains("sk-test"));
-        let url = c.check(Runtime::Server).unwrap();
-        let r = c.redactor(Some(&url));
+        c.check(Runtime::Server).unwrap();
+        let r = c.redactor();
         assert_eq!(
             r.redact("Bearer sk-test-123456 token tok-abcdef key qs-secret-1 trace true p1"),
             "Bearer [redacted] token [redacted] key [redacted] trace true p1",

@@ -11,7 +11,7 @@ mod stream;
 pub mod url;
 
 pub use config::{
-    LlmConfig, MAX_TIMER_MS, MaxTokensField, Provider, ResponseFormat, Runtime, Secret,
+    LlmConfig, MAX_TIMER_MS, MaxTokensField, Provider, ResponseFormat, Runtime, Secret, credentials,
 };
 pub use negotiate::{CallShape, Feature, Negotiation};
 

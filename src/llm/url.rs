@@ -94,16 +94,6 @@ impl BaseUrl {
             .unwrap_or_default();
         format!("{scheme}://{}{port}{}/{path}{query}", self.host, self.path)
     }
-
-    /// The values of the query (`?key=…`), which may be credentials: they are redacted from every
-    /// message.
-    pub fn query_values(&self) -> Vec<String> {
-        self.query
-            .iter()
-            .flat_map(|q| q.split('&'))
-            .filter_map(|pair| pair.split_once('=').map(|(_, v)| v.to_owned()))
-            .collect()
-    }
 }
 
 fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
@@ -183,7 +173,6 @@ mod tests {
             azure.endpoint("chat/completions"),
             "https://x.openai.azure.com/openai/deployments/d/chat/completions?api-version=2024-10-21"
         );
-        assert_eq!(azure.query_values(), ["2024-10-21"]);
         for local in [
             "http://127.0.0.1:8080/v1",
             "http://localhost:11434/v1",

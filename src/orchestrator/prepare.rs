@@ -153,7 +153,7 @@ fn shared_config(
     let minimum = minimum_tokens(&options.llm);
     Ok(RunConfig {
         artifact_id: options.artifact_id.clone(),
-        redactor: options.llm.redactor(Some(&url)),
+        redactor: options.llm.redactor(),
         llm: options.llm.clone(),
         endpoint: Endpoint { url, runtime },
         context: options.context.clone(),
