@@ -58,12 +58,14 @@ fn adopt(value: &JsValue) -> Promise {
 enum OnCancel {
     /// Stop waiting at once (`load`, `verify`: their results no longer matter).
     Abandon,
-    /// Wait `STOP_GRACE_MS` more (within `hostTimeoutMs`): a `persist` in flight usually lands in
-    /// milliseconds, and abandoning it would hand back as unpersisted drills it then stores.
+    /// At an abort, wait `STOP_GRACE_MS` more, within the call's `hostTimeoutMs`: a `persist` in
+    /// flight usually lands in milliseconds, and abandoning it would hand back as unpersisted drills
+    /// it then stores. Not at the deadline, which bounds the whole call (a late store is a
+    /// duplicate, harmless: persistence is idempotent by `drillId`).
     Grace,
 }
 
-/// How long a `persist` in flight may still finish after an abort or the deadline.
+/// How long a `persist` in flight may still finish after an abort.
 const STOP_GRACE_MS: u64 = 2_000;
 
 /// The option keys that hold the host's callbacks and signal rather than data.
@@ -191,9 +193,12 @@ impl JsHost {
         let limit: Pin<Box<dyn Future<Output = Result<(), DrillgenError>>>> = match on_cancel {
             OnCancel::Abandon => Box::pin(self.cancel.sleep(self.timeout_ms)),
             OnCancel::Grace => Box::pin(async {
+                let started = js_sys::Date::now();
                 let stopped = self.cancel.sleep(self.timeout_ms).await;
-                if stopped.is_err() {
-                    delay(STOP_GRACE_MS).await;
+                // An abort only: `deadlineMs` bounds the whole call, grace included.
+                if let Err(DrillgenError::Aborted) = stopped {
+                    let spent = (js_sys::Date::now() - started).max(0.0) as u64;
+                    delay(STOP_GRACE_MS.min(self.timeout_ms.saturating_sub(spent))).await;
                 }
                 stopped
             }),

@@ -488,6 +488,34 @@ test("an abort during a hanging persist settles after the 2 s grace as CANCELLED
   );
 });
 
+test("the grace never passes the deadline, nor the persist's own hostTimeoutMs", async () => {
+  const hangFirst = (store) => (drills, info) => (info.batchIndex === 0 ? new Promise(() => {}) : store.persist(drills, info));
+  // deadlineMs bounds the whole call: a persist still running at it is not waited for.
+  let started = Date.now();
+  const atDeadline = await run({ store: memoryStore(), persist: hangFirst(memoryStore()), concurrency: 1, deadlineMs: 300 });
+  let took = Date.now() - started;
+  assert.ok(took < 1500, `${took} ms: settled at the deadline, not 2 s after it`);
+  assert.equal(atDeadline.result.status, "CANCELLED");
+  assert.equal(atDeadline.result.batches[0].error.code, "DEADLINE_EXCEEDED");
+  assert.deepEqual(
+    atDeadline.result.unpersistedDrills.map((d) => d.index),
+    [0, 1, 2, 3, 4],
+  );
+  // An abort 20 ms into a persist with hostTimeoutMs 400: the grace ends with the call's bound.
+  const controller = new AbortController();
+  const store = memoryStore();
+  const persist = (drills, info) => {
+    if (info.batchIndex === 0) setTimeout(() => controller.abort(), 20);
+    return hangFirst(store)(drills, info);
+  };
+  started = Date.now();
+  const aborted = await run({ store, persist, signal: controller.signal, concurrency: 1, hostTimeoutMs: 400 });
+  took = Date.now() - started;
+  assert.ok(took < 1500, `${took} ms: within hostTimeoutMs, not the full 2 s grace`);
+  assert.equal(aborted.result.status, "CANCELLED");
+  assert.equal(aborted.result.unpersistedDrills.length, 5);
+});
+
 test("a persist in flight at the abort is awaited: its drills are stored, not also handed back", async () => {
   const controller = new AbortController();
   const store = memoryStore();
