@@ -160,6 +160,11 @@ impl Redactor {
         Self { secrets }
     }
 
+    /// Nothing to redact (drills, which the model wrote without ever seeing a credential).
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty()
+    }
+
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut out = Cow::Borrowed(text);
         for secret in &self.secrets {

@@ -1,6 +1,6 @@
 //! Crossing the boundary. In: a defensive walk turns any JS value into one `serde_json::Value`
 //! (catching every throwing getter, Proxy trap and revoked object, refusing NaN, BigInt, functions,
-//! cycles, depth past 64 and inputs past 2 million values or 64 MiB of text), so a hostile argument
+//! cycles, depth past 64 and inputs past 2 million values or 64 Mi characters of text), so a hostile argument
 //! becomes a coded error naming its field, never an exception escaping from wasm. Out: results as
 //! JSON text, credentials redacted, then `JSON.parse` (plain objects, `__proto__` an ordinary key).
 //! Errors: real `Error`s named `DrillgenError` with a stable `code` and `retryable`.
@@ -12,7 +12,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use crate::error::DrillgenError;
-use crate::input::{Argument, FromJson, invalid, parse, wrong_shape};
+use crate::input::{Argument, FromJson, invalid, parse};
 use crate::text::{MAX_MESSAGE_BYTES, Redactor, bound};
 
 #[wasm_bindgen]
@@ -28,12 +28,12 @@ extern "C" {
 
 const MAX_DEPTH: usize = 64;
 const MAX_VALUES: usize = 2_000_000;
-const MAX_TEXT_BYTES: usize = 64 * 1024 * 1024;
+const MAX_TEXT_UNITS: usize = 64 * 1024 * 1024;
 
 /// One walk over a JS value: its budget and where it is.
 struct Walk<'a> {
     values: usize,
-    text_bytes: usize,
+    text_units: usize,
     path: Vec<String>,
     /// Top-level keys that hold the host's callbacks rather than data.
     skip: &'a [&'a str],
@@ -95,13 +95,14 @@ impl Walk<'_> {
     }
 
     fn string(&mut self, v: &JsValue) -> Result<Value, String> {
-        // Measured before copying: UTF-16 length × 3 bounds the UTF-8 size.
+        // Measured before copying, in UTF-16 units as JS counts a string's length (its UTF-8 copy
+        // is at most 3 bytes a unit).
         let units = v.unchecked_ref::<JsString>().length() as usize;
-        self.text_bytes += units;
-        if self.text_bytes > MAX_TEXT_BYTES {
+        self.text_units += units;
+        if self.text_units > MAX_TEXT_UNITS {
             return Err(format!(
-                "the input holds more than {} MiB of text",
-                MAX_TEXT_BYTES >> 20
+                "the input holds more than {} Mi characters of text",
+                MAX_TEXT_UNITS >> 20
             ));
         }
         Ok(Value::String(v.as_string().unwrap_or_default()))
@@ -180,7 +181,7 @@ pub fn snapshot(
 ) -> Result<Value, DrillgenError> {
     let mut walk = Walk {
         values: 0,
-        text_bytes: 0,
+        text_units: 0,
         path: Vec::new(),
         skip,
     };
@@ -194,24 +195,9 @@ pub fn snapshot(
     }
 }
 
-/// Reads one argument: the right kind (an array or an object), then typed with coded errors.
+/// Reads one argument: a defensive snapshot, then typed with coded errors.
 pub fn from_js<T: FromJson>(argument: Argument, value: &JsValue) -> Result<T, DrillgenError> {
-    let json = snapshot(argument, value, &[])?;
-    let expects_array = matches!(argument, Argument::Positions | Argument::Drills);
-    let fits = if expects_array {
-        json.is_array()
-    } else {
-        json.is_object()
-    };
-    if !fits {
-        let expected = if expects_array {
-            "an array"
-        } else {
-            "an object"
-        };
-        return Err(wrong_shape(argument, expected, kind(&json)));
-    }
-    parse(argument, json)
+    parse(argument, snapshot(argument, value, &[])?)
 }
 
 /// `undefined` and `null` mean "not given".
@@ -223,17 +209,6 @@ pub fn from_js_opt<T: FromJson>(
         return Ok(None);
     }
     from_js(argument, value).map(Some)
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// Keys whose values are drills: written by the model, which never sees a credential, so a
@@ -269,10 +244,12 @@ pub fn to_js<T: Serialize + ?Sized>(value: &T, redactor: &Redactor) -> Result<Js
     };
     // Text, then a tree: `to_value` would instantiate every result type's `Serialize` a second
     // time (~9 KB of wasm); text writing and parsing `Value` are linked anyway.
-    let text = serde_json::to_string(value).map_err(fail)?;
-    let mut tree: Value = serde_json::from_str(&text).map_err(fail)?;
-    redact_leaves(&mut tree, redactor);
-    let text = serde_json::to_string(&tree).map_err(fail)?;
+    let mut text = serde_json::to_string(value).map_err(fail)?;
+    if !redactor.is_empty() {
+        let mut tree: Value = serde_json::from_str(&text).map_err(fail)?;
+        redact_leaves(&mut tree, redactor);
+        text = serde_json::to_string(&tree).map_err(fail)?;
+    }
     json_parse(&text)
         .map_err(|e| js_error(&DrillgenError::InvalidOptions(message_of(&e)), redactor))
 }

@@ -119,11 +119,20 @@ pub fn render_board(
     #[wasm_bindgen(unchecked_param_type = "string")] xgid: JsValue,
     #[wasm_bindgen(unchecked_optional_param_type = "BoardOptions")] options: JsValue,
 ) -> Result<String, JsValue> {
-    let Some(xgid) = xgid.as_string() else {
+    let Some(text) = xgid.dyn_ref::<js_sys::JsString>() else {
         return coded(Err(crate::DrillgenError::InvalidXgid(
             "the XGID must be a string".into(),
         )));
     };
+    // Measured before copying (a hostile string may be megabytes); a UTF-16 unit is ≥ 1 byte.
+    let units = text.length() as usize;
+    if units > crate::board::MAX_XGID_LEN {
+        return coded(Err(crate::DrillgenError::InvalidXgid(format!(
+            "an XGID is at most {} bytes long, got a string of {units} characters",
+            crate::board::MAX_XGID_LEN
+        ))));
+    }
+    let xgid = String::from(text);
     let options: BoardOptions =
         coded(from_js_opt(Argument::Options, &options))?.unwrap_or_default();
     coded(crate::board::render_board(&xgid, &options))

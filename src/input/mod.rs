@@ -98,11 +98,17 @@ impl Argument {
     }
 }
 
-/// Reads one argument, mapping any failure to the coded error of the field it hit.
+/// Reads one argument, mapping any failure to the coded error of the field it hit. The wrong kind
+/// of argument altogether (an object where an array was expected) is said in those words.
 pub fn parse<T: FromJson>(
     argument: Argument,
     value: serde_json::Value,
 ) -> Result<T, DrillgenError> {
+    let list = matches!(argument, Argument::Positions | Argument::Drills);
+    if (list && !value.is_array()) || (!list && !value.is_object()) {
+        let expected = if list { "an array" } else { "an object" };
+        return Err(wrong_shape(argument, expected, &path::describe(&value)));
+    }
     from_value(&value).map_err(|e| invalid(argument, &e.path, e.message))
 }
 
@@ -117,7 +123,7 @@ pub fn invalid(argument: Argument, path: &str, inner: String) -> DrillgenError {
 }
 
 /// The argument is not even of the right kind (an array where one was expected, say).
-pub fn wrong_shape(argument: Argument, expected: &str, got: &str) -> DrillgenError {
+fn wrong_shape(argument: Argument, expected: &str, got: &str) -> DrillgenError {
     let message = format!("{} must be {expected}, got {got}", argument.name());
     argument.error("", message.clone(), message)
 }
@@ -177,12 +183,21 @@ mod tests {
         let err = from_json::<Vec<Position>>(Argument::Positions, json!({"positionId": "A"}))
             .unwrap_err();
         assert_eq!(err.code(), "INVALID_POSITIONS");
-        assert!(err.to_string().contains("sequence"), "{err}");
+        assert!(
+            err.to_string()
+                .ends_with("positions must be an array, got an object"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_request_that_is_not_an_object_is_invalid_request() {
         let err = from_json::<DrillRequest>(Argument::Request, json!("twenty")).unwrap_err();
         assert_eq!(err.code(), "INVALID_REQUEST");
+        assert!(
+            err.to_string()
+                .ends_with(r#"request must be an object, got string "twenty""#),
+            "{err}"
+        );
     }
 }

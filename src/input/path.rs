@@ -121,7 +121,7 @@ const SHORT_QUOTED: usize = 16;
 
 /// A value as a message names it. Numbers go through `text::num`: `Number`'s own Display would
 /// link core's float formatting (~20 KB of wasm).
-fn describe(v: &Value) -> String {
+pub(super) fn describe(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),
         Value::Bool(b) => format!("boolean `{b}`"),

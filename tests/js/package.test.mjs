@@ -172,7 +172,7 @@ test("errors are real Errors with a name, a stable code and no panic", () => {
     [() => drillgen.planPositions({ targetDrillCount: 1e9 }), "INVALID_TARGET_COUNT", /1000000000/],
     [() => drillgen.planPositions({ gamePhases: ["OPENING", "ENDGAME"] }), "INVALID_PHASES", /ENDGAME/],
     [() => drillgen.planPositions({ batchSize: 0 }), "INVALID_BATCH_SIZE", /batchSize/],
-    [() => drillgen.samplePositions("pool", drillgen.planPositions({})), "INVALID_POSITIONS", /must be an array, got a string/],
+    [() => drillgen.samplePositions("pool", drillgen.planPositions({})), "INVALID_POSITIONS", /must be an array, got string "pool"/],
     [
       () => drillgen.samplePositions([{ positionId: "x", gamePhase: "EARLY" }], drillgen.planPositions({})),
       "INVALID_POSITIONS",
@@ -241,6 +241,15 @@ test("renderBoard draws an accessible board and refuses bad XGIDs with a code", 
     () => drillgen.renderBoard("XGID=zzz"),
     (e) => e.code === "INVALID_XGID",
   );
+  for (const [xgid, message] of [
+    [42, /must be a string/],
+    ["X".repeat(50_000_000), /at most 200 bytes long, got a string of 50000000 characters/],
+  ]) {
+    assert.throws(
+      () => drillgen.renderBoard(xgid),
+      (e) => e.code === "INVALID_XGID" && message.test(e.message),
+    );
+  }
   assert.throws(
     () => drillgen.renderBoard(library[60].xgid, { idPrefix: "1 bad" }),
     (e) => e.code === "INVALID_OPTIONS",
