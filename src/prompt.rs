@@ -313,26 +313,18 @@ pub fn with_feedback(mut prompt: BatchPrompt, feedback: &str) -> BatchPrompt {
     prompt
 }
 
-/// The prompt for `indices` of `batch` (every index when `indices` is the batch's own list).
-pub fn prompt_for(
-    batch: &BatchSpec,
-    indices: &[u32],
-    context: &PromptContext,
-    templates: &PromptTemplates,
-) -> Result<BatchPrompt> {
-    let slots = slots(batch, indices)?;
-    Ok(BatchPrompt {
-        system: shared_prefix(context, templates)?,
-        user: batch_part(batch, &slots, templates)?,
-    })
-}
-
+/// The whole prompt of `batch`. A run builds the shared system prompt once and only the
+/// batch's part per attempt (for the indices still to do).
 pub fn build_batch_prompt(
     batch: &BatchSpec,
     context: &PromptContext,
     templates: &PromptTemplates,
 ) -> Result<BatchPrompt> {
-    prompt_for(batch, &batch.drill_indices, context, templates)
+    let slots = slots(batch, &batch.drill_indices)?;
+    Ok(BatchPrompt {
+        system: shared_prefix(context, templates)?,
+        user: batch_part(batch, &slots, templates)?,
+    })
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use crate::drill::{Drill, batch_output_schema};
 use crate::error::DrillgenError;
 use crate::llm::{CallFailure, CallShape, Provider, build_request, parse_response};
 use crate::output::{feedback, read_batch_output};
-use crate::prompt::{prompt_for, slots, with_feedback};
+use crate::prompt::{BatchPrompt, batch_part, slots, with_feedback};
 use crate::types::Position;
 
 /// The drills read from one answer, the indices it did not give usable drills for, and why.
@@ -33,8 +33,11 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
             Ok(s) => s,
             Err(e) => return failed(e),
         };
-        let mut prompt = match prompt_for(spec, todo, &config.context, &config.prompts) {
-            Ok(p) => p,
+        let mut prompt = match batch_part(spec, &slots, &config.prompts) {
+            Ok(user) => BatchPrompt {
+                system: config.system.clone(),
+                user,
+            },
             Err(e) => return failed(e),
         };
         if let Some(problems) = rejected {

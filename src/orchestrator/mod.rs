@@ -123,11 +123,7 @@ impl<T, C, H> Run<'_, T, C, H> {
 
 fn new_state(config: &RunConfig, total_drills: u32, total_batches: u32, seed: u64) -> RunState {
     let openai = config.endpoint.is_openai() && config.llm.provider == Provider::Openai;
-    let cache_key = openai.then(|| {
-        cache_key_for(
-            &crate::prompt::shared_prefix(&config.context, &config.prompts).unwrap_or_default(),
-        )
-    });
+    let cache_key = openai.then(|| cache_key_for(&config.system));
     RunState {
         completed_drills: 0,
         total_drills,
@@ -289,10 +285,7 @@ pub async fn generate_batch<T: Transport, C: Clock, H: Host>(
 ) -> Result<BatchOutcome, DrillgenError> {
     let config = prepare_batch(&batch, &options, runtime)?;
     // Unseeded, the jitter must differ between invocations, or fanned-out batches retry in lockstep.
-    let seed = match options.seed {
-        Some(_) => crate::sample::resolve_seed(options.seed)? ^ u64::from(batch.batch_index),
-        None => crate::sample::resolve_seed(None)?,
-    };
+    let seed = crate::sample::resolve_seed(options.seed)? ^ u64::from(batch.batch_index);
     let total = batch.drill_indices.len() as u32;
     let mut state = new_state(&config, total, batch.total_batches, seed);
     state.progress.completed = 0;

@@ -12,7 +12,7 @@ use crate::error::{DrillgenError, Result};
 use crate::input::{FromJson, InputError, Obj};
 use crate::llm::{Endpoint, LlmConfig, Provider, Runtime};
 use crate::plan::{MAX_BATCH_SIZE, MAX_TARGET_DRILLS, ValidRequest};
-use crate::prompt::{PromptContext, PromptTemplates, check_user_template, shared_prefix, slots};
+use crate::prompt::{PromptTemplates, check_user_template, shared_prefix, slots};
 use crate::retry::RetryPolicy;
 use crate::text::Redactor;
 use crate::types::{BatchSpec, GamePhase, Position, Warning};
@@ -24,7 +24,8 @@ pub struct RunConfig {
     pub llm: LlmConfig,
     pub endpoint: Endpoint,
     pub redactor: Redactor,
-    pub context: PromptContext,
+    /// The system prompt every batch shares, built once (the context rendered, up to 256 KiB).
+    pub system: String,
     pub prompts: PromptTemplates,
     pub retry: RetryPolicy,
     pub concurrency: u32,
@@ -150,13 +151,14 @@ fn shared_config(
     options.deadline_ms()?;
     let (system, schema) = shared_prefix_parts(options, drills_per_batch)?;
     let prefix_tokens = ((system.len() + schema.len()) / 4).min(u32::MAX as usize) as u32;
+    let system_prompt = system;
     let minimum = minimum_tokens(&options.llm);
     Ok(RunConfig {
         artifact_id: options.artifact_id.clone(),
         redactor: options.llm.redactor(),
         llm: options.llm.clone(),
         endpoint: Endpoint { url, runtime },
-        context: options.context.clone(),
+        system: system_prompt,
         prompts: options.prompts.clone(),
         retry: options.retry,
         concurrency,
