@@ -148,6 +148,25 @@ impl Negotiation {
         }
     }
 
+    /// The most refusals a batch can still meet before every feature has stepped down (each costs
+    /// a call): for the run's worst-case call budget. `streamed`: the batch streams (the warm-up).
+    pub fn max_steps(&self, streamed: bool) -> u32 {
+        let format = match self.format {
+            _ if self.format_pinned => 0,
+            ResponseFormat::JsonSchema => 2,
+            ResponseFormat::JsonObject => 1,
+            ResponseFormat::Text => 0,
+        };
+        let tokens = u32::from(!self.tokens_pinned && !self.tokens_switched);
+        let cache_key = u32::from(self.cache_key.is_some());
+        let stream = if streamed {
+            u32::from(self.stream_ok) + u32::from(self.stream_ok && self.stream_usage_ok)
+        } else {
+            0
+        };
+        format + tokens + cache_key + stream
+    }
+
     /// The shape of the next call (`stream` when the schedule wants this call streamed).
     pub fn shape(&self, stream: bool, cache_control: bool) -> CallShape {
         let stream = stream && self.stream_ok;
@@ -319,6 +338,25 @@ mod tests {
         assert!(
             !n.step_down(Feature::TokensField, &n.shape(false, false)),
             "switched once, not back and forth"
+        );
+    }
+
+    #[test]
+    fn the_budget_counts_every_step_a_batch_can_still_meet() {
+        let config = LlmConfig::for_tests(Provider::Openai);
+        // api.openai.com: 2 format rungs, the token field, the cache key; streamed, stream and its usage.
+        let mut n = Negotiation::new(&config, true, Some("drillgen-k".into()));
+        assert_eq!((n.max_steps(false), n.max_steps(true)), (4, 6));
+        let s = n.shape(true, false);
+        assert!(n.step_down(Feature::ResponseFormat, &s));
+        assert!(n.step_down(Feature::CacheKey, &s));
+        assert!(n.step_down(Feature::Stream, &s));
+        assert_eq!((n.max_steps(false), n.max_steps(true)), (2, 2));
+        // Pinned, and Anthropic (one format, one token field): only a streamed batch can step.
+        let anthropic = Negotiation::new(&LlmConfig::for_tests(Provider::Anthropic), false, None);
+        assert_eq!(
+            (anthropic.max_steps(false), anthropic.max_steps(true)),
+            (0, 2)
         );
     }
 

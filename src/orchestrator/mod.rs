@@ -121,9 +121,14 @@ impl<T, C, H> Run<'_, T, C, H> {
     }
 }
 
-fn new_state(config: &RunConfig, total_drills: u32, total_batches: u32, seed: u64) -> RunState {
+/// Where format negotiation starts for this run (api.openai.com: its token field, a cache key).
+fn negotiation_for(config: &RunConfig) -> Negotiation {
     let openai = config.endpoint.is_openai() && config.llm.provider == Provider::Openai;
     let cache_key = openai.then(|| cache_key_for(&config.system));
+    Negotiation::new(&config.llm, openai, cache_key)
+}
+
+fn new_state(config: &RunConfig, total_drills: u32, total_batches: u32, seed: u64) -> RunState {
     RunState {
         completed_drills: 0,
         total_drills,
@@ -135,7 +140,7 @@ fn new_state(config: &RunConfig, total_drills: u32, total_batches: u32, seed: u6
         usage: Usage::default(),
         rng: SeededRng::new(seed ^ 0x9E37_79B9_7F4A_7C15),
         fatal: None,
-        negotiation: Negotiation::new(&config.llm, openai, cache_key),
+        negotiation: negotiation_for(config),
         calls: 0,
         warnings: Vec::new(),
     }
@@ -209,13 +214,16 @@ fn start<'a, T: Transport, C: Clock, H: Host>(
         .filter(|j| !j.todo.is_empty())
         .map(|j| j.spec.batch_index)
         .collect();
-    let negotiable = config.llm.provider == Provider::Openai
-        && (config.llm.response_format.is_none() || config.llm.max_tokens_field.is_none());
-    let extra = if negotiable {
-        3 * config.concurrency.min(busy.len() as u32)
-    } else {
-        0
-    };
+    config.cache.warmup = options.run.cache_warmup == CacheWarmup::Auto
+        && config.cache.cacheable
+        && busy.len() > 1
+        && config.concurrency > 1;
+    // Worst case: every batch in flight meets each refusal once before it sees the stepped-down
+    // shape; only the warm-up batch streams.
+    let negotiation = negotiation_for(&config);
+    let in_flight = config.concurrency.min(busy.len() as u32);
+    let (plain, streamed) = (negotiation.max_steps(false), negotiation.max_steps(true));
+    let extra = plain * in_flight + (streamed - plain) * u32::from(config.cache.warmup);
     let (retries, reduced) = fit_budget(
         options.run.subrequest_budget,
         options.run.budget_policy,
@@ -225,10 +233,6 @@ fn start<'a, T: Transport, C: Clock, H: Host>(
     )?;
     config.retry.max_retries = retries;
     config.call_budget = options.run.subrequest_budget.map(|b| b as u32);
-    config.cache.warmup = options.run.cache_warmup == CacheWarmup::Auto
-        && config.cache.cacheable
-        && busy.len() > 1
-        && config.concurrency > 1;
     let mut state = new_state(
         &config,
         prepared.request.target_drill_count,
