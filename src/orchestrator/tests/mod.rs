@@ -423,6 +423,17 @@ fn try_run(w: &World, o: GenerateOptions) -> Result<GenerationResult, DrillgenEr
     ))
 }
 
+fn try_batch(w: &World, batch: BatchSpec, o: BatchOptions) -> Result<BatchOutcome, DrillgenError> {
+    block_on(generate_batch(
+        batch,
+        o,
+        Runtime::Server,
+        &w.llm,
+        &w.clock,
+        &w.host,
+    ))
+}
+
 fn run(w: &World, o: GenerateOptions) -> GenerationResult {
     try_run(w, o).unwrap()
 }

@@ -374,15 +374,7 @@ fn a_single_batch_runs_on_its_own_over_anthropic() {
     let batch = prepared.batches[1].clone();
     let mut bo = o.batch.clone();
     bo.llm = crate::input::from_json(crate::input::Argument::Options, json!({ "provider": "anthropic", "baseUrl": "http://127.0.0.1:1/v1", "model": "claude-sonnet-4-5", "apiKey": "sk-ant-secret-77" })).unwrap();
-    let outcome = block_on(generate_batch(
-        batch,
-        bo,
-        Runtime::Server,
-        &w.llm,
-        &w.clock,
-        &w.host,
-    ))
-    .unwrap();
+    let outcome = try_batch(&w, batch, bo).unwrap();
     assert_eq!(outcome.status, BatchOutcomeStatus::Completed);
     assert!(outcome.stored);
     assert_eq!(indices(&outcome.drills), [5, 6, 7, 8, 9]);
@@ -404,15 +396,7 @@ fn a_batch_without_storage_does_not_claim_its_drills_are_stored() {
     w.host.no_storage = true;
     let o = options(json!({}));
     let batch = prepare_run(&o, Runtime::Server).unwrap().batches[0].clone();
-    let outcome = block_on(generate_batch(
-        batch,
-        o.batch.clone(),
-        Runtime::Server,
-        &w.llm,
-        &w.clock,
-        &w.host,
-    ))
-    .unwrap();
+    let outcome = try_batch(&w, batch, o.batch.clone()).unwrap();
     assert_eq!(outcome.status, BatchOutcomeStatus::Completed);
     assert!(
         !outcome.stored,
@@ -439,15 +423,7 @@ fn a_fanned_out_batch_is_checked_like_a_runs_own() {
         let mut b = good.clone();
         m(&mut b);
         let w = world();
-        let e = block_on(generate_batch(
-            b,
-            o.batch.clone(),
-            Runtime::Server,
-            &w.llm,
-            &w.clock,
-            &w.host,
-        ))
-        .unwrap_err();
+        let e = try_batch(&w, b, o.batch.clone()).unwrap_err();
         assert!(
             ["INVALID_OPTIONS", "INVALID_POSITIONS"].contains(&e.code().as_str()),
             "case {i}: {e}"
@@ -466,15 +442,7 @@ fn unseeded_fanned_out_batches_do_not_retry_in_lockstep() {
         let batch = prepare_run(&o, Runtime::Server).unwrap().batches[0].clone();
         let mut bo = o.batch.clone();
         bo.seed = None;
-        block_on(generate_batch(
-            batch,
-            bo,
-            Runtime::Server,
-            &w.llm,
-            &w.clock,
-            &w.host,
-        ))
-        .unwrap();
+        try_batch(&w, batch, bo).unwrap();
         w.clock.sleeps.borrow()[0]
     };
     let all: std::collections::HashSet<u64> = (0..8).map(delays).collect();
