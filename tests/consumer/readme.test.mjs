@@ -34,7 +34,7 @@ function blocks() {
     const lines = text.split("\n");
     for (let i = 0; i < lines.length; i++) {
       if (lines[i].startsWith("## ")) section = lines[i].slice(3);
-      const open = lines[i].match(/^```(\w+)/);
+      const open = lines[i].match(/^```(\w*)$/); // an untagged fence too: it must be checked like any other
       if (!open) continue;
       const end = lines.indexOf("```", i + 1);
       out.push({ file, lang: open[1], code: lines.slice(i + 1, end).join("\n"), section });
@@ -58,7 +58,8 @@ test("no README sample is left unchecked", () => {
     const checked =
       (b.lang === "ts" && b.section !== "Use with Next.js") ||
       /^\/\/ \S+\.mjs:/.test(b.code) ||
-      (b.section === "Use with Next.js" && /^\/\/ \S+/.test(b.code)) ||
+      // The rule readmeFiles() builds by: a first line that is `// path` alone.
+      (b.section === "Use with Next.js" && /^\/\/ \S+(\n|$)/.test(b.code)) ||
       ["sh", "text"].includes(b.lang);
     assert.ok(checked, `${b.file} § ${b.section}: a ${b.lang} block that no test runs or type-checks:\n${b.code.slice(0, 200)}`);
   }
