@@ -6,30 +6,27 @@
 use serde_json::{Value, json};
 
 use super::config::ANTHROPIC_VERSION;
-use super::{
-    CallFailure, CallShape, Completion, Endpoint, HttpRequest, LlmConfig, Usage, token_count,
-};
+use super::url::BaseUrl;
+use super::{CallFailure, CallShape, Completion, HttpRequest, LlmConfig, Usage, token_count};
 use crate::prompt::BatchPrompt;
 
 const TOOL: &str = "submit_drills";
 
 pub fn build_request(
     config: &LlmConfig,
-    endpoint: &Endpoint,
+    url: &BaseUrl,
     prompt: &BatchPrompt,
     schema: &Value,
+    max_tokens: u32,
     shape: &CallShape,
 ) -> HttpRequest {
-    let drills = schema["properties"]["drills"]["maxItems"]
-        .as_u64()
-        .unwrap_or(5) as usize;
     let mut system = json!({ "type": "text", "text": prompt.system });
     if shape.cache_control {
         system["cache_control"] = json!({ "type": "ephemeral" });
     }
     let mut body = json!({
         "model": config.model,
-        "max_tokens": config.max_tokens_for(drills),
+        "max_tokens": max_tokens,
         "system": [system],
         "messages": [{ "role": "user", "content": prompt.user }],
         "tools": [{
@@ -59,7 +56,7 @@ pub fn build_request(
         ));
     }
     HttpRequest {
-        url: endpoint.url.endpoint("messages"),
+        url: url.endpoint("messages"),
         headers,
         body: body.to_string(),
     }
@@ -114,16 +111,13 @@ mod tests {
     use crate::llm::{Provider, Runtime, build_request as build, json_body};
 
     fn request(config: &LlmConfig, shape: &CallShape) -> (HttpRequest, Value) {
-        let endpoint = Endpoint {
-            url: config.check(Runtime::Server).unwrap(),
-            runtime: Runtime::Server,
-        };
+        let url = config.check(Runtime::Server).unwrap();
         let prompt = BatchPrompt {
             system: "shared".into(),
             user: "batch".into(),
         };
         let schema = crate::drill::batch_output_schema(1);
-        let r = build(config, &endpoint, &prompt, &schema, shape);
+        let r = build(config, &url, &prompt, &schema, 1, shape);
         let body = serde_json::from_str(&r.body).unwrap();
         (r, body)
     }

@@ -114,29 +114,21 @@ impl From<DrillgenError> for CallFailure {
     }
 }
 
-/// The endpoint of a provider, checked once per run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Endpoint {
-    pub url: BaseUrl,
-    pub runtime: Runtime,
-}
-
-impl Endpoint {
-    pub fn is_openai(&self) -> bool {
-        self.url.host == "api.openai.com"
-    }
-}
-
+/// A call asking for `drills` drills (`schema`: their batch schema) at the run's checked `url`.
 pub fn build_request(
     config: &LlmConfig,
-    endpoint: &Endpoint,
+    url: &BaseUrl,
     prompt: &BatchPrompt,
     schema: &Value,
+    drills: usize,
     shape: &CallShape,
 ) -> HttpRequest {
+    let max_tokens = config.max_tokens_for(drills);
     let mut request = match config.provider {
-        Provider::Openai => openai::build_request(config, endpoint, prompt, schema, shape),
-        Provider::Anthropic => anthropic::build_request(config, endpoint, prompt, schema, shape),
+        Provider::Openai => openai::build_request(config, url, prompt, schema, max_tokens, shape),
+        Provider::Anthropic => {
+            anthropic::build_request(config, url, prompt, schema, max_tokens, shape)
+        }
     };
     // The host's headers replace drillgen's own of the same name (a proxy's Authorization, say).
     for (name, value) in &config.headers {

@@ -2,23 +2,21 @@
 
 use serde_json::{Value, json};
 
+use super::url::BaseUrl;
 use super::{
-    CallFailure, CallShape, Completion, Endpoint, HttpRequest, LlmConfig, ResponseFormat, Usage,
-    token_count,
+    CallFailure, CallShape, Completion, HttpRequest, LlmConfig, ResponseFormat, Usage, token_count,
 };
 use crate::prompt::BatchPrompt;
 use crate::text::bound;
 
 pub fn build_request(
     config: &LlmConfig,
-    endpoint: &Endpoint,
+    url: &BaseUrl,
     prompt: &BatchPrompt,
     schema: &Value,
+    max_tokens: u32,
     shape: &CallShape,
 ) -> HttpRequest {
-    let drills = schema["properties"]["drills"]["maxItems"]
-        .as_u64()
-        .unwrap_or(5) as usize;
     let mut body = json!({
         "model": config.model,
         "messages": [
@@ -26,7 +24,7 @@ pub fn build_request(
             { "role": "user", "content": prompt.user },
         ],
     });
-    body[shape.tokens_field.as_str()] = json!(config.max_tokens_for(drills));
+    body[shape.tokens_field.as_str()] = json!(max_tokens);
     if let Some(t) = config.temperature {
         body["temperature"] = json!(t);
     }
@@ -59,7 +57,7 @@ pub fn build_request(
         ));
     }
     HttpRequest {
-        url: endpoint.url.endpoint("chat/completions"),
+        url: url.endpoint("chat/completions"),
         headers,
         body: body.to_string(),
     }
@@ -109,11 +107,8 @@ mod tests {
     }
 
     fn request(config: &LlmConfig, shape: &CallShape) -> (HttpRequest, Value) {
-        let endpoint = Endpoint {
-            url: config.check(Runtime::Server).unwrap(),
-            runtime: Runtime::Server,
-        };
-        let r = build(config, &endpoint, &prompt(), &schema(), shape);
+        let url = config.check(Runtime::Server).unwrap();
+        let r = build(config, &url, &prompt(), &schema(), 2, shape);
         let body = serde_json::from_str(&r.body).unwrap();
         (r, body)
     }

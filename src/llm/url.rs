@@ -20,6 +20,11 @@ pub struct BaseUrl {
 const MAX_URL_LEN: usize = 2048;
 
 impl BaseUrl {
+    /// OpenAI's own API (its token field, `prompt_cache_key`), not a compatible server.
+    pub fn is_openai(&self) -> bool {
+        self.host == "api.openai.com"
+    }
+
     pub fn parse(text: &str, allow_insecure_http: bool) -> Result<Self, DrillgenError> {
         let bad = |why: &str| {
             Err(DrillgenError::InvalidOptions(format!(

@@ -52,7 +52,14 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
             return failed(e);
         }
         let schema = batch_output_schema(todo.len());
-        let request = build_request(&config.llm, &config.endpoint, &prompt, &schema, &shape);
+        let request = build_request(
+            &config.llm,
+            &config.endpoint,
+            &prompt,
+            &schema,
+            todo.len(),
+            &shape,
+        );
         let limits = SendLimits {
             timeout_ms: config.llm.timeout_ms(),
             max_bytes: config.llm.max_response_bytes(),

@@ -10,7 +10,8 @@ use super::options::{BatchOptions, GenerateOptions, Mode};
 use crate::drill::batch_output_schema;
 use crate::error::{DrillgenError, Result};
 use crate::input::{FromJson, InputError, Obj};
-use crate::llm::{Endpoint, LlmConfig, Provider, Runtime};
+use crate::llm::url::BaseUrl;
+use crate::llm::{LlmConfig, Provider, Runtime};
 use crate::plan::{MAX_BATCH_SIZE, MAX_TARGET_DRILLS, ValidRequest};
 use crate::prompt::{PromptTemplates, check_user_template, shared_prefix, slots};
 use crate::retry::RetryPolicy;
@@ -22,7 +23,8 @@ use crate::types::{BatchSpec, GamePhase, Position, Warning};
 pub struct RunConfig {
     pub artifact_id: String,
     pub llm: LlmConfig,
-    pub endpoint: Endpoint,
+    /// The base URL, checked once per run.
+    pub endpoint: BaseUrl,
     pub redactor: Redactor,
     /// The system prompt every batch shares, built once (the context rendered, up to 256 KiB).
     pub system: String,
@@ -157,7 +159,7 @@ fn shared_config(
         artifact_id: options.artifact_id.clone(),
         redactor: options.llm.redactor(),
         llm: options.llm.clone(),
-        endpoint: Endpoint { url, runtime },
+        endpoint: url,
         system: system_prompt,
         prompts: options.prompts.clone(),
         retry: options.retry,
