@@ -254,32 +254,36 @@ fn extract_json(content: &str) -> Option<(Value, bool)> {
     best.map(|v| (v, true))
 }
 
-/// Syntax repairs, in turn: none, trailing commas, raw control characters inside strings (a
-/// small model under a loose grammar writes a real line break in a text).
+/// Strict JSON, else with the syntax a small model gets wrong repaired (`repaired`).
 fn parse_relaxed(span: &str) -> Option<Value> {
     serde_json::from_str(span)
         .ok()
-        .or_else(|| serde_json::from_str(&without_trailing_commas(span)).ok())
-        .or_else(|| serde_json::from_str(&without_trailing_commas(&escaped_controls(span))).ok())
+        .or_else(|| serde_json::from_str(&repaired(span)).ok())
 }
 
-/// Raw control characters inside JSON strings, escaped (`\n`, `\t`, `\u0007`).
-fn escaped_controls(text: &str) -> String {
+/// One pass: a comma before a closing bracket, outside strings, removed (`[1, 2,]` → `[1, 2]`);
+/// raw control characters inside strings escaped (a small model under a loose grammar writes a
+/// real line break in a text).
+fn repaired(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let (mut in_string, mut escaped) = (false, false);
-    for c in text.chars() {
-        if in_string && !escaped && c.is_control() && (c as u32) < 0x20 {
-            match c {
-                '\n' => out.push_str("\\n"),
-                '\t' => out.push_str("\\t"),
-                '\r' => out.push_str("\\r"),
-                _ => out.push_str(&format!("\\u{:04x}", c as u32)),
-            }
-            continue;
-        }
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
         if in_string {
+            if !escaped && (c as u32) < 0x20 {
+                match c {
+                    '\n' => out.push_str("\\n"),
+                    '\t' => out.push_str("\\t"),
+                    '\r' => out.push_str("\\r"),
+                    _ => out.push_str(&format!("\\u{:04x}", c as u32)),
+                }
+                continue;
+            }
             escaped = !escaped && c == '\\';
             in_string = escaped || c != '"';
+        } else if c == ',' && matches!(chars.clone().find(|n| !n.is_whitespace()), Some('}' | ']'))
+        {
+            continue;
         } else {
             in_string = c == '"';
         }
@@ -320,31 +324,6 @@ fn json_spans(text: &str) -> Vec<&str> {
         }
     }
     spans
-}
-
-/// `[1, 2,]` → `[1, 2]`: the comma before a closing bracket, outside strings, removed.
-fn without_trailing_commas(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let (mut in_string, mut escaped) = (false, false);
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if in_string {
-            escaped = !escaped && c == '\\';
-            in_string = escaped || c != '"';
-            out.push(c);
-            continue;
-        }
-        if c == ',' {
-            let mut ahead = chars.clone();
-            let next = ahead.find(|n| !n.is_whitespace());
-            if matches!(next, Some('}' | ']')) {
-                continue;
-            }
-        }
-        in_string = c == '"';
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]
