@@ -14,7 +14,7 @@ import { chromium } from "playwright-core";
 import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
 import { chromiumLaunchOptions, startStaticServer } from "../../scripts/lib/static-server.mjs";
 import { TSC_STRICT } from "./support/tsc.mjs";
-import { bundleWorker } from "./support/worker-host.mjs";
+import { bundleWorker, workerOptions } from "./support/worker-host.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const here = fileURLToPath(new URL("./", import.meta.url));
@@ -126,18 +126,6 @@ test("a Vite build of a page uses it, and the built page runs in Chromium", asyn
     await browser.close();
     await site.close();
   }
-});
-
-const workerOptions = (dir, extra = {}) => ({
-  modules: true,
-  rootPath: dir,
-  scriptPath: join(dir, "index.js"),
-  compatibilityDate: "2026-04-01",
-  modulesRules: [
-    { type: "ESModule", include: ["**/*.js"] },
-    { type: "CompiledWasm", include: ["**/*.wasm"] },
-  ],
-  ...extra,
 });
 
 test("a Worker under miniflare imports it through the workerd condition", async () => {

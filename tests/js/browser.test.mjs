@@ -76,6 +76,7 @@ for (const [fault, code] of [
     assert.equal(result.drills.length, 25);
     assert.equal(result.batches[2].attempts, 2);
     const retry = events.find((e) => e.type === "batchRetrying");
+    assert.equal(retry.batchIndex, 2, "the faulted batch, not another one timing out");
     assert.equal(retry.error.code, code);
     if (fault === 429) assert.equal(retry.delayMs, 1000, "Retry-After is readable through CORS");
   });

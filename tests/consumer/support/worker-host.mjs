@@ -49,8 +49,8 @@ export async function bundleWorker(entry, outdir, nodeModules) {
 /** The example host, bundled. */
 export const bundleWorkerHost = (outdir, nodeModules) => bundleWorker(join(exampleDir, "src/index.js"), outdir, nodeModules);
 
-/** The Miniflare options of the bundled host; `extra` adds bindings, rate limits, … */
-export const hostOptions = (dir, { bindings = {}, rateLimit = { limit: 1000, period: 60 }, ...extra } = {}) => ({
+/** Miniflare options for a bundled Worker in `dir` (ES modules, .wasm as compiled modules). */
+export const workerOptions = (dir, extra = {}) => ({
   modules: true,
   rootPath: dir,
   scriptPath: join(dir, "index.js"),
@@ -59,6 +59,12 @@ export const hostOptions = (dir, { bindings = {}, rateLimit = { limit: 1000, per
     { type: "ESModule", include: ["**/*.js"] },
     { type: "CompiledWasm", include: ["**/*.wasm"] },
   ],
+  ...extra,
+});
+
+/** The Miniflare options of the bundled host; `extra` adds bindings, rate limits, … */
+export const hostOptions = (dir, { bindings = {}, rateLimit = { limit: 1000, period: 60 }, ...extra } = {}) => ({
+  ...workerOptions(dir),
   d1Databases: ["DB"],
   workflows: { SERIES_WORKFLOW: { name: "drill-series", className: "DrillSeriesWorkflow" } },
   ratelimits: { SERIES_RATE_LIMITER: { simple: rateLimit } },
