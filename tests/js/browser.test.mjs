@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
 import { chromiumLaunchOptions, startStaticServer } from "../../scripts/lib/static-server.mjs";
+import { faultLlm } from "./support/harness.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 let sim, site, browser, page;
@@ -63,14 +64,7 @@ for (const [fault, code] of [
   test(`fault ${fault} in the page is retried`, async () => {
     sim.script(10, [fault]);
     const { result, events, violations } = await scenario({
-      llm: {
-        provider: "openai",
-        baseUrl: sim.url,
-        model: "sim-1",
-        apiKey: "sk-test-secret-0042",
-        timeoutMs: 400,
-        maxResponseBytes: 1024 * 1024,
-      },
+      llm: faultLlm(sim.url),
     });
     assert.deepEqual(violations, []);
     assert.equal(result.drills.length, 25);

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import * as drillgen from "../../pkg/node.js";
 import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
-import { context, memoryStore, runSeries } from "./support/harness.mjs";
+import { context, faultLlm, memoryStore, runSeries } from "./support/harness.mjs";
 
 const positions = JSON.parse(readFileSync(new URL("../../data/positions.json", import.meta.url), "utf8"));
 const longContext = { ...context, mentalModel: { ...context.mentalModel, notes: "Count shots before leaving a blot. ".repeat(150) } };
@@ -58,14 +58,7 @@ async function one(fault, seed) {
     seed,
     concurrency: 3,
     context: fault === "truncatedStream" ? longContext : context,
-    llm: {
-      provider: seed % 2 ? "anthropic" : "openai",
-      baseUrl: sim.url,
-      model: "sim-1",
-      apiKey: "sk-test-secret-0042",
-      timeoutMs: 400,
-      maxResponseBytes: 1024 * 1024,
-    },
+    llm: faultLlm(sim.url, { provider: seed % 2 ? "anthropic" : "openai" }),
     retry: { maxRetries: 3, baseDelayMs: 5, maxDelayMs: 20, maxRetryAfterMs: 2000 },
   });
   const generated = result.batches.flatMap((b) => b.drills.map((d) => d.drillId));

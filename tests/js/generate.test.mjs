@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { after, before, beforeEach, test } from "node:test";
 import * as drillgen from "../../pkg/node.js";
 import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
-import { context, invariantViolations, memoryStore, runSeries } from "./support/harness.mjs";
+import { context, faultLlm, invariantViolations, memoryStore, runSeries, simLlm } from "./support/harness.mjs";
 
 const positions = JSON.parse(readFileSync(new URL("../../data/positions.json", import.meta.url), "utf8"));
 let sim;
@@ -77,14 +77,7 @@ for (const [fault, code, status] of faults) {
     sim.script(10, [fault]);
     const started = Date.now();
     const outcome = await run({
-      llm: {
-        provider: "openai",
-        baseUrl: sim.url,
-        model: "sim-1",
-        apiKey: "sk-test-secret-0042",
-        timeoutMs: 400,
-        maxResponseBytes: 1024 * 1024,
-      },
+      llm: faultLlm(sim.url),
     });
     const { result, events } = outcome;
     assert.deepEqual(invariantViolations(outcome), []);
@@ -239,7 +232,7 @@ const matrix = [
 for (const [personality, model, format, field, calls] of matrix) {
   test(`default settings work against a ${personality} server`, async () => {
     sim.personality = personality;
-    const outcome = await run({ concurrency: 1, llm: { provider: "openai", baseUrl: sim.url, model, apiKey: "sk-test-secret-0042" } });
+    const outcome = await run({ concurrency: 1, llm: simLlm(sim.url, { model }) });
     assert.deepEqual(invariantViolations(outcome), []);
     const { result } = outcome;
     assert.equal(result.status, "COMPLETED");
@@ -269,13 +262,7 @@ test("a server that echoes the key or answers megabytes never gets it into the r
   sim.script(0, ["echoKey"]);
   sim.script(5, ["hugeError", "hugeError", "hugeError", "hugeError"]);
   const outcome = await run({
-    llm: {
-      provider: "openai",
-      baseUrl: sim.url,
-      model: "sim-1",
-      apiKey: "sk-test-secret-0042",
-      headers: { "x-proxy-auth": "proxy-secret-77" },
-    },
+    llm: simLlm(sim.url, { headers: { "x-proxy-auth": "proxy-secret-77" } }),
   });
   const text = JSON.stringify(outcome.result) + JSON.stringify(outcome.events);
   assert.ok(!text.includes("sk-test-secret-0042") && !text.includes("proxy-secret-77"));

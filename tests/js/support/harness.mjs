@@ -7,6 +7,12 @@ export const context = {
   guruProfile: { name: "Coach Kit", tone: "encouraging" },
 };
 
+/** The simulator as an OpenAI-compatible provider, with the test key that must never leak. */
+export const simLlm = (baseUrl, extra = {}) => ({ provider: "openai", baseUrl, model: "sim-1", apiKey: "sk-test-secret-0042", ...extra });
+
+/** For fault tests: a hang fails in 400 ms, a response over 1 MiB is too large. */
+export const faultLlm = (baseUrl, extra = {}) => simLlm(baseUrl, { timeoutMs: 400, maxResponseBytes: 1024 * 1024, ...extra });
+
 /** A store keyed by drillId, like the spec's Drill table; counts every write. */
 export function memoryStore() {
   const rows = new Map();
@@ -29,7 +35,7 @@ export async function runSeries(drillgen, { baseUrl, positions, store = memorySt
     request: { targetDrillCount: 25, gamePhases: ["EARLY", "MIDDLE", "BEAROFF"] },
     positions,
     context,
-    llm: { provider: "openai", baseUrl, model: "sim-1", apiKey: "sk-test-secret-0042", timeoutMs: 5000 },
+    llm: simLlm(baseUrl, { timeoutMs: 5000 }),
     retry: { maxRetries: 3, baseDelayMs: 20, maxDelayMs: 200, maxRetryAfterMs: 60000 },
     seed: 7,
     persist: store.persist,
