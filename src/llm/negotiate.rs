@@ -136,7 +136,8 @@ impl Negotiation {
             tokens_field: config.max_tokens_field.unwrap_or(default_field),
             cache_key: config.prompt_cache_key.clone().or(cache_key),
             stream_ok: true,
-            stream_usage_ok: true,
+            // `stream_options` is OpenAI's; Anthropic streams report usage anyway.
+            stream_usage_ok: config.provider == Provider::Openai,
             format_pinned: config.response_format.is_some()
                 || config.provider == Provider::Anthropic,
             // Anthropic's Messages API has one field (`max_tokens`); a 400 naming it is about its
@@ -352,11 +353,11 @@ mod tests {
         assert!(n.step_down(Feature::CacheKey, &s));
         assert!(n.step_down(Feature::Stream, &s));
         assert_eq!((n.max_steps(false), n.max_steps(true)), (2, 2));
-        // Pinned, and Anthropic (one format, one token field): only a streamed batch can step.
+        // Anthropic (one format, one token field, no stream_options): only `stream` can step.
         let anthropic = Negotiation::new(&LlmConfig::for_tests(Provider::Anthropic), false, None);
         assert_eq!(
             (anthropic.max_steps(false), anthropic.max_steps(true)),
-            (0, 2)
+            (0, 1)
         );
     }
 

@@ -311,6 +311,15 @@ fn the_subrequest_budget_is_planned_and_enforced() {
         ),
     );
     assert_eq!(r.drills.len(), 60);
+    // api.openai.com adds the cache key to what can be refused: 48 + 4 × 4 = 64 > 60.
+    let w = world();
+    let llm = json!({ "provider": "openai", "baseUrl": "https://api.openai.com/v1", "model": "m", "apiKey": "sk-x-123456" });
+    let o = options(
+        json!({ "request": { "targetDrillCount": 60 }, "subrequestBudget": 60, "llm": llm }),
+    );
+    let e = try_run(&w, o).unwrap_err();
+    assert_eq!(e.code(), "SUBREQUEST_BUDGET", "{e}");
+    assert!(e.to_string().contains("64"), "{e}");
     // Reduce: retries lowered, and the hard limit holds even when every call fails.
     let w = world();
     *w.llm.default.borrow_mut() = Some(Reply::Status(503, vec![], "busy".into()));
