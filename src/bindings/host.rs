@@ -4,7 +4,7 @@
 //!   the host's `then` from wasm (a throwing `then` is a rejection, not an escaping exception);
 //! - every call is bounded by `hostTimeoutMs` and by the call's cancellation: a callback that
 //!   never settles is an error the run handles (a retried, then failed `persist`), not a hang.
-//!   A `persist` in flight gets a short grace after an abort or the deadline, so drills it stores
+//!   A `persist` in flight gets a short grace after an abort (not the deadline), so drills it stores
 //!   are not also handed back as unpersisted (one that lands later still can be: hosts upsert);
 //! - nothing a callback throws, rejects with or returns escapes as an exception: throwing getters,
 //!   Proxies, non-`Error` throws all become messages;
@@ -195,7 +195,8 @@ impl JsHost {
             OnCancel::Grace => Box::pin(async {
                 let started = js_sys::Date::now();
                 let stopped = self.cancel.sleep(self.timeout_ms).await;
-                // An abort only: `deadlineMs` bounds the whole call, grace included.
+                // An abort only: when the stop is the deadline, the call ends at it. (A deadline
+                // falling inside an abort's grace does not cut it: the run is already stopping.)
                 if let Err(DrillgenError::Aborted) = stopped {
                     let spent = (js_sys::Date::now() - started).max(0.0) as u64;
                     delay(STOP_GRACE_MS.min(self.timeout_ms.saturating_sub(spent))).await;

@@ -131,10 +131,6 @@ for (const [fault, repair] of [
     assert.deepEqual(invariantViolations(outcome), []);
     assert.equal(outcome.result.batches[2].attempts, 1);
     if (repair) assert.ok(outcome.result.batches[2].repairs[repair] >= 1, JSON.stringify(outcome.result.batches[2].repairs));
-    for (const d of outcome.result.drills) {
-      assert.equal(Object.getPrototypeOf(d), Object.prototype, "a drill's prototype is not replaced");
-      assert.equal(d.polluted, undefined, "nothing reached a drill through __proto__");
-    }
     assert.equal({}.polluted, undefined, "no prototype was touched");
   });
 }
