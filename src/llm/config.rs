@@ -350,6 +350,16 @@ impl LlmConfig {
 /// error about options that did not parse, from the raw ones: the key, custom header values (short
 /// values not under a credential-like name would only mangle text), the base URL's query values
 /// and any `user:password@` in it.
+/// A credential header's value, and its token alone when it has a scheme (`Bearer x`, `Basic x`):
+/// a proxy's error that echoes just the token must not reveal it.
+fn with_token(value: &str) -> impl Iterator<Item = String> {
+    let token = value
+        .split_once(' ')
+        .filter(|(scheme, _)| !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphabetic()))
+        .map(|(_, token)| token.trim().to_owned());
+    std::iter::once(value.to_owned()).chain(token)
+}
+
 pub fn credentials<'a>(
     api_key: Option<&str>,
     headers: impl Iterator<Item = (&'a str, &'a str)>,
@@ -359,7 +369,7 @@ pub fn credentials<'a>(
     secrets.extend(
         headers
             .filter(|(name, value)| crate::text::header_is_secret(name, value))
-            .map(|(_, value)| value.trim().to_owned()),
+            .flat_map(|(_, value)| with_token(value.trim())),
     );
     if let Some(url) = base_url {
         if let Some((_, rest)) = url.split_once("://")
@@ -378,6 +388,19 @@ pub fn credentials<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_credential_headers_token_is_a_secret_on_its_own() {
+        let headers = [
+            ("Authorization", "Bearer proxy-secret-123"),
+            ("proxy-authorization", "Basic dXNlcjpwYXNz"),
+        ];
+        let r = credentials(None, headers.into_iter(), None);
+        assert_eq!(
+            r.redact("401: token proxy-secret-123 refused; basic dXNlcjpwYXNz unknown"),
+            "401: token [redacted] refused; basic [redacted] unknown"
+        );
+    }
 
     #[test]
     fn the_key_never_prints_and_every_credential_is_redacted() {
