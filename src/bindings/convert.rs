@@ -2,10 +2,11 @@
 //! (catching every throwing getter, Proxy trap and revoked object, refusing NaN, BigInt, functions,
 //! cycles, depth past 64 and inputs past 2 million values or 64 Mi characters of text), so a hostile argument
 //! becomes a coded error naming its field, never an exception escaping from wasm. Out: results as
-//! JSON text, credentials redacted, then `JSON.parse` (plain objects, `__proto__` an ordinary key).
+//! a JSON tree, credentials redacted, carried to JS by serde-wasm-bindgen as plain objects (a
+//! `__proto__` key an ordinary own property, as `JSON.parse` has it).
 //! Errors: real `Error`s named `DrillgenError` with a stable `code` and `retryable`.
 
-use js_sys::{Array, JsString, Reflect};
+use js_sys::{Array, JsString, Object, Reflect};
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
 use wasm_bindgen::JsCast;
@@ -22,8 +23,6 @@ extern "C" {
     /// `Array.isArray` throws on a revoked Proxy: only ever call it through this catching binding.
     #[wasm_bindgen(js_namespace = Array, js_name = isArray, catch)]
     pub(super) fn is_array(value: &JsValue) -> Result<bool, JsValue>;
-    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
-    fn json_parse(text: &str) -> Result<JsValue, JsValue>;
 }
 
 const MAX_DEPTH: usize = 64;
@@ -233,25 +232,93 @@ fn redact_leaves(value: &mut Value, redactor: &Redactor) {
     }
 }
 
-/// A result for JS with credentials removed from its messages, parsed by the engine into plain
-/// objects. Drills handed to `persist` go out as they are (pass `Redactor::default()`).
+/// A result for JS: a JSON tree first (so redaction sees every string leaf), then carried out by
+/// serde-wasm-bindgen as plain objects and arrays, as `JSON.parse` would give them. Drills handed
+/// to `persist` go out as they are (pass `Redactor::default()`).
 pub fn to_js<T: Serialize + ?Sized>(value: &T, redactor: &Redactor) -> Result<JsValue, JsValue> {
-    let fail = |e: serde_json::Error| {
+    let fail = |e: &dyn std::fmt::Display| {
         js_error(
             &DrillgenError::InvalidOptions(format!("could not convert the result: {e}")),
             redactor,
         )
     };
-    // Text, then a tree: `to_value` would instantiate every result type's `Serialize` a second
-    // time (~9 KB of wasm); text writing and parsing `Value` are linked anyway.
-    let mut text = serde_json::to_string(value).map_err(fail)?;
+    let mut tree = serde_json::to_value(value).map_err(|e| fail(&e))?;
     if !redactor.is_empty() {
-        let mut tree: Value = serde_json::from_str(&text).map_err(fail)?;
         redact_leaves(&mut tree, redactor);
-        text = serde_json::to_string(&tree).map_err(fail)?;
     }
-    json_parse(&text)
-        .map_err(|e| js_error(&DrillgenError::InvalidOptions(message_of(&e)), redactor))
+    let out = plain(&tree).map_err(|e| fail(&e))?;
+    if holds_proto_key(&tree) {
+        restore_proto_keys(&tree, &out).map_err(|e| fail(&message_of(&e)))?;
+    }
+    Ok(out)
+}
+
+fn plain(tree: &Value) -> Result<JsValue, serde_wasm_bindgen::Error> {
+    Plain(tree).serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+}
+
+/// A JSON tree as `JSON.parse` gives it: every number a double (serde-wasm-bindgen refuses an
+/// integer past 2^53, which a provider's `usage` can hold), every object a plain object.
+struct Plain<'a>(&'a Value);
+
+impl Serialize for Plain<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Number(n) => s.serialize_f64(n.as_f64().unwrap_or(f64::NAN)),
+            Value::String(text) => s.serialize_str(text),
+            Value::Array(items) => s.collect_seq(items.iter().map(Plain)),
+            Value::Object(map) => s.collect_map(map.iter().map(|(k, v)| (k, Plain(v)))),
+        }
+    }
+}
+
+const PROTO: &str = "__proto__";
+
+fn holds_proto_key(tree: &Value) -> bool {
+    match tree {
+        Value::Array(items) => items.iter().any(holds_proto_key),
+        Value::Object(map) => map.contains_key(PROTO) || map.values().any(holds_proto_key),
+        _ => false,
+    }
+}
+
+/// serde-wasm-bindgen writes object keys with `obj[key] = value`, so a key `__proto__` (a host's
+/// own field on a position, a verifier's report) set the object's prototype instead of an own
+/// property. Put each back as `JSON.parse` has it: an own, enumerable data property, the
+/// prototype `Object.prototype` again.
+fn restore_proto_keys(tree: &Value, js: &JsValue) -> Result<(), JsValue> {
+    match tree {
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                restore_proto_keys(item, &Reflect::get_u32(js, i as u32)?)?;
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map.iter().filter(|(k, _)| k.as_str() != PROTO) {
+                restore_proto_keys(item, &Reflect::get(js, &JsValue::from_str(key))?)?;
+            }
+            if let Some(item) = map.get(PROTO) {
+                let object: &Object = js.unchecked_ref();
+                Object::set_prototype_of(object, &Object::get_prototype_of(&Object::new()));
+                let own = plain(item).map_err(JsValue::from)?;
+                restore_proto_keys(item, &own)?;
+                let descriptor = Object::new();
+                for (name, value) in [
+                    ("value", own),
+                    ("enumerable", JsValue::TRUE),
+                    ("writable", JsValue::TRUE),
+                    ("configurable", JsValue::TRUE),
+                ] {
+                    Reflect::set(&descriptor, &JsValue::from_str(name), &value)?;
+                }
+                Object::define_property(object, &JsValue::from_str(PROTO), &descriptor);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// A real `Error` (with a stack) whose `name` is `DrillgenError`, with a stable `code` and

@@ -255,3 +255,25 @@ test("renderBoard draws an accessible board and refuses bad XGIDs with a code", 
     (e) => e.code === "INVALID_OPTIONS",
   );
 });
+
+test("a host's own fields named __proto__, constructor and prototype go in and come out as own properties", () => {
+  // serde-wasm-bindgen writes keys with obj[key] = value: unguarded, `__proto__` would become the
+  // object's prototype. Inputs are read by a walk over own keys (JSON.parse makes `__proto__` one).
+  const pool = library.map((p) =>
+    JSON.parse(`{"__proto__":{"polluted":true},"constructor":"mine","prototype":{"x":1},${JSON.stringify(p).slice(1)}`),
+  );
+  const request = { targetDrillCount: 10, gamePhases: ["EARLY", "MIDDLE"] };
+  const plan = drillgen.planPositions(request);
+  const { positions } = drillgen.samplePositions(pool, plan, { seed: 5 });
+  const [batch] = drillgen.partitionBatches(request, positions);
+  for (const p of [...positions, ...batch.positions]) {
+    assert.equal(Object.getPrototypeOf(p), Object.prototype);
+    assert.ok(Object.hasOwn(p, "__proto__"), "__proto__ is an own property");
+    assert.deepEqual(Object.getOwnPropertyDescriptor(p, "__proto__").value, { polluted: true });
+    assert.equal(p.polluted, undefined);
+    assert.equal(p.constructor, "mine");
+    assert.deepEqual(p.prototype, { x: 1 });
+    assert.deepEqual(JSON.parse(JSON.stringify(p)).__proto__, { polluted: true });
+  }
+  assert.equal({}.polluted, undefined, "Object.prototype untouched");
+});
