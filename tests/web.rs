@@ -285,3 +285,92 @@ fn boards_render_and_bad_xgids_are_coded() {
         "INVALID_XGID"
     );
 }
+
+// ---- A whole series through gloo-net, against a `fetch` served inside the test ----
+
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/scripts/lib/sim/drills.mjs")]
+extern "C" {
+    /// The simulator's reading of a batch prompt (no imports, so it loads as a snippet).
+    #[wasm_bindgen(js_name = parseDrills)]
+    fn parse_drills(user: &str) -> JsValue;
+    #[wasm_bindgen(js_name = writeDrills)]
+    fn write_drills(asked: &JsValue) -> JsValue;
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = "
+export function seriesOptions(json, store) {
+  const options = JSON.parse(json);
+  options.persist = async (drills) => { for (const d of drills) store.set(d.drillId, d); };
+  options.load = async () => [...store.values()];
+  return options;
+}
+export function swapFetch(fetch) { const old = globalThis.fetch; globalThis.fetch = fetch; return old; }
+")]
+extern "C" {
+    #[wasm_bindgen(js_name = seriesOptions)]
+    fn series_options(json: &str, store: &js_sys::Map) -> JsValue;
+    #[wasm_bindgen(js_name = swapFetch)]
+    fn swap_fetch(fetch: &JsValue) -> JsValue;
+}
+
+/// An OpenAI-compatible answer for the batch the request asks for, written from its prompt.
+async fn answer(request: web_sys::Request) -> Result<JsValue, JsValue> {
+    let body = wasm_bindgen_futures::JsFuture::from(request.text()?).await?;
+    let body: serde_json::Value = serde_json::from_str(&body.as_string().unwrap()).unwrap();
+    let user: String = body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .filter_map(|m| m["content"].as_str())
+        .collect();
+    let drills = js_sys::JSON::stringify(&write_drills(&parse_drills(&user)))?;
+    let text = format!(r#"{{"drills":{}}}"#, String::from(drills));
+    let completion = serde_json::json!({
+        "choices": [{ "index": 0, "message": { "role": "assistant", "content": text }, "finish_reason": "stop" }],
+        "usage": { "prompt_tokens": 1000, "completion_tokens": 400 },
+    });
+    let init = web_sys::ResponseInit::new();
+    init.set_status(200);
+    Ok(web_sys::Response::new_with_opt_str_and_init(Some(&completion.to_string()), &init)?.into())
+}
+
+#[wasm_bindgen_test]
+async fn a_whole_series_runs_through_gloo_net() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use wasm_bindgen::closure::Closure;
+
+    let calls = Rc::new(Cell::new(0u32));
+    let counted = calls.clone();
+    let fetch = Closure::<dyn FnMut(JsValue) -> js_sys::Promise>::new(move |request: JsValue| {
+        counted.set(counted.get() + 1);
+        // gloo-net hands `fetch` a `Request` it built, redirects manual.
+        let request: web_sys::Request = request.dyn_into().expect("a Request");
+        assert_eq!(request.redirect(), web_sys::RequestRedirect::Manual);
+        assert_eq!(request.method(), "POST");
+        wasm_bindgen_futures::future_to_promise(answer(request))
+    });
+    let old = swap_fetch(fetch.as_ref());
+    let store = js_sys::Map::new();
+    let options = format!(
+        r#"{{"artifactId":"web-1","request":{{"targetDrillCount":25,"gamePhases":["EARLY","MIDDLE","BEAROFF"]}},
+            "positions":{LIBRARY},"context":{{"mentalModel":{{"core":"Races and primes"}},"curriculum":"Priming"}},
+            "llm":{{"provider":"openai","baseUrl":"http://127.0.0.1:9/v1","model":"sim-1","apiKey":"sk-web-0042"}},
+            "seed":11}}"#
+    );
+    let result =
+        drillgen::bindings::generate::generate_drill_series(series_options(&options, &store)).await;
+    swap_fetch(&old);
+    let result = result.expect("the run resolves");
+    assert_eq!(
+        get(&result, "status").as_string().as_deref(),
+        Some("COMPLETED")
+    );
+    let drills = js_sys::Array::from(&get(&result, "drills"));
+    assert_eq!(drills.length(), 25);
+    assert_eq!(store.size(), 25, "every drill went to persist");
+    assert_eq!(calls.get(), 5, "one request per batch of 5");
+    let verification = get(&result, "verification");
+    assert_eq!(get(&verification, "passed").as_bool(), Some(true));
+}

@@ -5,8 +5,9 @@
 use wasm_bindgen::prelude::*;
 
 use super::convert::{from_js, js_error, redactor_from, snapshot, to_js};
+use super::fetch::FetchTransport;
 use super::host::{Callbacks, HOST_KEYS, JsHost};
-use super::runtime::{Cancel, FetchTransport, JsClock};
+use super::runtime::{Cancel, JsClock};
 use crate::error::DrillgenError;
 use crate::input::{Argument, parse};
 use crate::llm::Runtime;

@@ -19,11 +19,10 @@ use futures_util::future::{Either, select};
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::AbortSignal;
 
 use super::convert::{from_js, message_of, to_js};
-use super::runtime::{CancelHandle, delay};
+use super::runtime::{CancelHandle, Settling, delay};
 use crate::drill::Drill;
 use crate::error::DrillgenError;
 use crate::input::Argument;
@@ -189,7 +188,7 @@ impl JsHost {
             [a, b, ..] => f.call2(&JsValue::UNDEFINED, a, b),
         }
         .map_err(|e| format!("{name}() threw: {}", message_of(&e)))?;
-        let settled = JsFuture::from(adopt(&returned));
+        let settled = Settling::new(&adopt(&returned));
         let limit: Pin<Box<dyn Future<Output = Result<(), DrillgenError>>>> = match on_cancel {
             OnCancel::Abandon => Box::pin(self.cancel.sleep(self.timeout_ms)),
             OnCancel::Grace => Box::pin(async {
@@ -289,6 +288,6 @@ impl Host for JsHost {
             return;
         };
         let limit = self.cancel.sleep(self.timeout_ms);
-        let _ = select(JsFuture::from(all), Box::pin(limit)).await;
+        let _ = select(Settling::new(&all), Box::pin(limit)).await;
     }
 }

@@ -1,23 +1,34 @@
-//! The outside world for the orchestrator in any JS runtime: the global `fetch` (Node, browsers,
-//! web workers, workerd), `setTimeout`, `Date.now` and cancellation. One `Cancel` per call joins
-//! the caller's `AbortSignal` and the `deadlineMs` timer into one internal signal that every
-//! request, wait and host callback obeys. Timers and listeners are removed on drop (workers-rs'
-//! habit), so many attempts on one signal do not pile up listeners (Node warns past ten).
+//! Time and cancellation for the orchestrator in any JS runtime: `setTimeout`, `Date.now`, and one
+//! `Cancel` per call that joins the caller's `AbortSignal` and the `deadlineMs` timer. Requests
+//! (`fetch.rs`), waits and host callbacks obey it.
+//!
+//! Two rules keep a long-lived process flat (thousands of series in one Node server):
+//! - Cancellation fans out in Rust, not through JS listeners: the caller's signal gets one
+//!   listener per call, and every wait and request registers a Rust callback that is removed on
+//!   drop. (Listeners on one shared signal piled up past Node's limit of ten with six requests in
+//!   flight, each with a timer race: `MaxListenersExceededWarning`.)
+//! - Every `JsFuture` is over a promise that settles: wasm-bindgen's `JsFuture` frees its two
+//!   callbacks only when its promise settles (js-sys `futures/mod.rs`: "we're currently assuming
+//!   that JS engines will unconditionally invoke precisely one of these callbacks"), so one dropped
+//!   while its promise is pending (a cleared timer, a host promise that never settles, a `fetch`
+//!   that ignores its signal) kept its closures for ever: 20 per series. Waits are plain Rust
+//!   futures woken by a timer; JS promises are awaited through `Settling`, which settles them on drop.
 
 use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
 
-use futures_util::future::{Either, select};
-use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Array, Function, Promise, Reflect};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, AbortSignal, ReadableStreamDefaultReader, Response};
+use web_sys::AbortSignal;
 
-use super::convert::message_of;
 use crate::error::DrillgenError;
-use crate::llm::{HttpRequest, HttpResponse, MAX_TIMER_MS};
-use crate::orchestrator::{Clock, SendLimits, Transport};
+use crate::llm::MAX_TIMER_MS;
+use crate::orchestrator::Clock;
 
 #[wasm_bindgen]
 extern "C" {
@@ -25,12 +36,9 @@ extern "C" {
     fn set_timeout(handler: &Function, ms: f64) -> JsValue;
     #[wasm_bindgen(js_name = clearTimeout)]
     fn clear_timeout(handle: &JsValue);
-    #[wasm_bindgen(js_name = fetch, catch)]
-    fn fetch_with(input: &str, init: &JsValue) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = Promise, js_name = race, catch)]
+    fn promise_race(values: &Array) -> Result<Promise, JsValue>;
 }
-
-/// How long after `timeoutMs` the guard around a whole exchange gives up on `fetch` itself.
-const FETCH_GRACE_MS: u64 = 1_000;
 
 /// A pending `setTimeout`, cleared on drop. Delays are clamped to the timer range: Node turns a
 /// larger one into 1 ms.
@@ -60,13 +68,13 @@ impl Drop for Timer {
 }
 
 /// Runs `on_abort` when `signal` fires; the listener is removed on drop.
-pub struct AbortLink {
+struct AbortLink {
     signal: AbortSignal,
     listener: Closure<dyn FnMut()>,
 }
 
 impl AbortLink {
-    pub fn new(signal: &AbortSignal, on_abort: impl FnMut() + 'static) -> Result<Self, JsValue> {
+    fn new(signal: &AbortSignal, on_abort: impl FnMut() + 'static) -> Result<Self, JsValue> {
         let listener = Closure::<dyn FnMut()>::new(on_abort);
         signal.add_event_listener_with_callback("abort", listener.as_ref().unchecked_ref())?;
         Ok(Self {
@@ -85,17 +93,41 @@ impl Drop for AbortLink {
 }
 
 /// A caller's signal read defensively (another realm's, or a look-alike): `aborted`, or false.
-pub fn is_aborted(signal: &AbortSignal) -> bool {
+fn is_aborted(signal: &AbortSignal) -> bool {
     Reflect::get(signal, &JsValue::from_str("aborted"))
         .ok()
         .and_then(|v| v.as_bool())
         .unwrap_or(false)
 }
 
+type Callback = Box<dyn FnOnce()>;
+
+/// Why the call stopped, and who is waiting to hear it.
+#[derive(Default)]
+struct CancelState {
+    reason: RefCell<Option<DrillgenError>>,
+    waiting: RefCell<Vec<(u64, Callback)>>,
+    next_id: Cell<u64>,
+}
+
+impl CancelState {
+    /// The first reason wins; every registered callback runs once, outside any borrow (a callback
+    /// may register or drop another).
+    fn fire(&self, why: DrillgenError) {
+        if self.reason.borrow().is_some() {
+            return;
+        }
+        *self.reason.borrow_mut() = Some(why);
+        let waiting = std::mem::take(&mut *self.waiting.borrow_mut());
+        for (_, callback) in waiting {
+            callback();
+        }
+    }
+}
+
 /// The call's own cancellation: fired by the caller's signal or by the deadline, with the reason.
 pub struct Cancel {
-    controller: AbortController,
-    reason: Rc<RefCell<Option<DrillgenError>>>,
+    state: Rc<CancelState>,
     _link: Option<AbortLink>,
     _deadline: Option<Timer>,
 }
@@ -105,15 +137,10 @@ impl Cancel {
         caller: Option<&AbortSignal>,
         deadline_ms: Option<u64>,
     ) -> Result<Self, DrillgenError> {
-        let controller =
-            AbortController::new().map_err(|e| DrillgenError::Network(message_of(&e)))?;
-        let reason = Rc::new(RefCell::new(None));
+        let state = Rc::new(CancelState::default());
         let fire = |why: DrillgenError| {
-            let (c, r) = (controller.clone(), reason.clone());
-            move || {
-                r.borrow_mut().get_or_insert_with(|| why.clone());
-                c.abort();
-            }
+            let state = state.clone();
+            move || state.fire(why.clone())
         };
         let link = match caller {
             Some(signal) if is_aborted(signal) => {
@@ -124,7 +151,7 @@ impl Cancel {
                 AbortLink::new(signal, fire(DrillgenError::Aborted)).map_err(|e| {
                     DrillgenError::InvalidOptions(format!(
                         "options.signal: adding an abort listener threw: {}",
-                        message_of(&e)
+                        super::convert::message_of(&e)
                     ))
                 })?,
             ),
@@ -133,21 +160,15 @@ impl Cancel {
         let deadline =
             deadline_ms.map(|ms| Timer::new(ms, fire(DrillgenError::DeadlineExceeded { ms })));
         Ok(Self {
-            controller,
-            reason,
+            state,
             _link: link,
             _deadline: deadline,
         })
     }
 
-    pub fn signal(&self) -> AbortSignal {
-        self.controller.signal()
-    }
-
     pub fn handle(&self) -> CancelHandle {
         CancelHandle {
-            signal: self.signal(),
-            reason: self.reason.clone(),
+            state: self.state.clone(),
         }
     }
 }
@@ -155,21 +176,44 @@ impl Cancel {
 /// What requests, waits and callbacks hold of the `Cancel`.
 #[derive(Clone)]
 pub struct CancelHandle {
-    pub signal: AbortSignal,
-    reason: Rc<RefCell<Option<DrillgenError>>>,
+    state: Rc<CancelState>,
+}
+
+/// A callback registered with `CancelHandle::on_cancel`, unregistered on drop.
+pub struct OnCancel {
+    state: Rc<CancelState>,
+    id: u64,
+}
+
+impl Drop for OnCancel {
+    fn drop(&mut self) {
+        if let Ok(mut waiting) = self.state.waiting.try_borrow_mut() {
+            waiting.retain(|(id, _)| *id != self.id);
+        }
+    }
 }
 
 impl CancelHandle {
     pub fn reason(&self) -> Option<DrillgenError> {
-        if self.signal.aborted() {
-            return Some(
-                self.reason
-                    .borrow()
-                    .clone()
-                    .unwrap_or(DrillgenError::Aborted),
-            );
+        self.state.reason.borrow().clone()
+    }
+
+    /// Runs `callback` once when the call stops (at once if it has stopped already).
+    pub fn on_cancel(&self, callback: impl FnOnce() + 'static) -> Option<OnCancel> {
+        if self.reason().is_some() {
+            callback();
+            return None;
         }
-        None
+        let id = self.state.next_id.get();
+        self.state.next_id.set(id + 1);
+        self.state
+            .waiting
+            .borrow_mut()
+            .push((id, Box::new(callback)));
+        Some(OnCancel {
+            state: self.state.clone(),
+            id,
+        })
     }
 
     /// Waits `ms`; ends early with the reason when the call is cancelled.
@@ -177,7 +221,7 @@ impl CancelHandle {
         if let Some(reason) = self.reason() {
             return Err(reason);
         }
-        wait(ms, Some(&self.signal))
+        wait(ms, Some(self))
             .await
             .map_err(|()| self.reason().unwrap_or(DrillgenError::Aborted))
     }
@@ -188,25 +232,100 @@ pub async fn delay(ms: u64) {
     let _ = wait(ms, None).await;
 }
 
-/// Resolves after `ms`, or rejects as soon as `signal` aborts; the timer and the listener are
-/// removed either way.
-async fn wait(ms: u64, signal: Option<&AbortSignal>) -> Result<(), ()> {
-    let mut timer = None;
-    let mut link = None;
-    let promise = Promise::new(&mut |resolve, reject| {
-        timer = Some(Timer::new(ms, move || {
-            let _ = resolve.call0(&JsValue::UNDEFINED);
-        }));
-        link = signal.and_then(|s| {
-            AbortLink::new(s, move || {
-                let _ = reject.call0(&JsValue::UNDEFINED);
-            })
-            .ok()
-        });
+/// The outcome of a wait, and the task to wake when it comes.
+#[derive(Default)]
+struct Slot {
+    outcome: Option<Result<(), ()>>,
+    waker: Option<Waker>,
+}
+
+fn settle(slot: &RefCell<Slot>, outcome: Result<(), ()>) {
+    let waker = {
+        let mut slot = slot.borrow_mut();
+        slot.outcome.get_or_insert(outcome);
+        slot.waker.take()
+    };
+    if let Some(waker) = waker {
+        waker.wake();
+    }
+}
+
+/// `Ok` after `ms`, `Err` as soon as `cancel` fires. Dropping it clears the timer and unregisters
+/// from the cancellation: nothing outlives the wait.
+struct Wait {
+    slot: Rc<RefCell<Slot>>,
+    _timer: Timer,
+    _on_cancel: Option<OnCancel>,
+}
+
+fn wait(ms: u64, cancel: Option<&CancelHandle>) -> Wait {
+    let slot = Rc::new(RefCell::new(Slot::default()));
+    let timer = {
+        let slot = slot.clone();
+        Timer::new(ms, move || settle(&slot, Ok(())))
+    };
+    let on_cancel = cancel.and_then(|c| {
+        let slot = slot.clone();
+        c.on_cancel(move || settle(&slot, Err(())))
     });
-    let outcome = JsFuture::from(promise).await;
-    drop((timer, link));
-    outcome.map(|_| ()).map_err(|_| ())
+    Wait {
+        slot,
+        _timer: timer,
+        _on_cancel: on_cancel,
+    }
+}
+
+impl Future for Wait {
+    type Output = Result<(), ()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut slot = self.slot.borrow_mut();
+        match slot.outcome {
+            Some(outcome) => Poll::Ready(outcome),
+            None => {
+                slot.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// A JS promise awaited so that its `JsFuture` always finishes: it awaits `Promise.race([promise,
+/// gate])`, and dropping it resolves `gate`, so the race settles even when `promise` never does.
+pub struct Settling {
+    future: JsFuture,
+    release: Option<Function>,
+}
+
+impl Settling {
+    pub fn new(promise: &Promise) -> Self {
+        let mut release = None;
+        let gate = Promise::new(&mut |resolve, _reject| release = Some(resolve));
+        // `Promise.race` never throws for an array (a throwing `then` is a rejection); the catch
+        // is for a patched global.
+        let race =
+            promise_race(&Array::of2(promise, &gate)).unwrap_or_else(|e| Promise::reject(&e));
+        Self {
+            future: JsFuture::from(race),
+            release,
+        }
+    }
+}
+
+impl Future for Settling {
+    type Output = Result<JsValue, JsValue>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.future).poll(cx)
+    }
+}
+
+impl Drop for Settling {
+    fn drop(&mut self) {
+        if let Some(release) = self.release.take() {
+            let _ = release.call0(&JsValue::UNDEFINED);
+        }
+    }
 }
 
 pub struct JsClock {
@@ -220,188 +339,5 @@ impl Clock for JsClock {
 
     async fn sleep(&self, ms: u64) -> Result<(), DrillgenError> {
         self.cancel.sleep(ms).await
-    }
-}
-
-pub struct FetchTransport {
-    pub cancel: CancelHandle,
-}
-
-/// Headers read from a response: bounded in count and size (a hostile server could send many).
-const MAX_HEADERS: usize = 200;
-
-fn init(request: &HttpRequest, signal: &AbortSignal) -> JsValue {
-    let init = Object::new();
-    let headers = Array::new();
-    for (name, value) in &request.headers {
-        headers.push(&Array::of2(
-            &JsValue::from_str(name),
-            &JsValue::from_str(value),
-        ));
-    }
-    let set = |k: &str, v: &JsValue| {
-        let _ = Reflect::set(&init, &JsValue::from_str(k), v);
-    };
-    set("method", &JsValue::from_str("POST"));
-    set("headers", &headers);
-    set("body", &JsValue::from_str(&request.body));
-    set("signal", signal);
-    // Never follow a redirect with the key on it: the 3xx comes back and is refused with a code.
-    set("redirect", &JsValue::from_str("manual"));
-    init.into()
-}
-
-fn headers_of(response: &Response) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let Ok(Some(entries)) = js_sys::try_iter(&response.headers()) else {
-        return out;
-    };
-    for entry in entries.take(MAX_HEADERS).flatten() {
-        let pair: Array = entry.unchecked_into();
-        if let (Some(k), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
-            out.push((
-                k.to_ascii_lowercase(),
-                crate::text::bound(&v, 8192).into_owned(),
-            ));
-        }
-    }
-    out
-}
-
-/// Reads the body chunk by chunk and stops (cancelling the stream) as soon as it passes the cap,
-/// so an endless or huge body never fills memory.
-async fn read_capped(response: &Response, max_bytes: u64) -> Result<String, DrillgenError> {
-    let Some(stream) = response.body() else {
-        return Ok(String::new());
-    };
-    let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
-    let mut bytes: Vec<u8> = Vec::new();
-    loop {
-        let chunk = JsFuture::from(reader.read())
-            .await
-            .map_err(|e| DrillgenError::Network(message_of(&e)))?;
-        let done = Reflect::get(&chunk, &JsValue::from_str("done"))
-            .ok()
-            .and_then(|d| d.as_bool())
-            .unwrap_or(true);
-        if done {
-            break;
-        }
-        let value = Reflect::get(&chunk, &JsValue::from_str("value")).unwrap_or(JsValue::UNDEFINED);
-        let Some(value) = value.dyn_ref::<Uint8Array>() else {
-            return Err(DrillgenError::Network(
-                "the response body is not bytes".into(),
-            ));
-        };
-        if bytes.len() as u64 + u64::from(value.length()) > max_bytes {
-            let _ = reader.cancel();
-            return Err(DrillgenError::ResponseTooLarge { limit: max_bytes });
-        }
-        let start = bytes.len();
-        bytes.resize(start + value.length() as usize, 0);
-        value.copy_to(&mut bytes[start..]);
-    }
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-impl FetchTransport {
-    async fn exchange(
-        &self,
-        request: &HttpRequest,
-        limits: SendLimits,
-        signal: &AbortSignal,
-        began: &dyn Fn(u16),
-    ) -> Result<HttpResponse, DrillgenError> {
-        let pending = fetch_with(&request.url, &init(request, signal))
-            .map_err(|e| DrillgenError::Network(message_of(&e)))?;
-        let response: Response = JsFuture::from(pending)
-            .await
-            .map_err(|e| DrillgenError::Network(message_of(&e)))?
-            .unchecked_into();
-        if response.type_() == web_sys::ResponseType::Opaqueredirect {
-            return Err(DrillgenError::RedirectRefused(
-                "the provider answered with a redirect; drillgen does not follow redirects, so credentials never go to another origin: set llm.baseUrl to the final URL".into(),
-            ));
-        }
-        let headers = headers_of(&response);
-        let declared = headers
-            .iter()
-            .find(|(k, _)| k == "content-length")
-            .and_then(|(_, v)| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > limits.max_bytes) {
-            return Err(DrillgenError::ResponseTooLarge {
-                limit: limits.max_bytes,
-            });
-        }
-        began(response.status());
-        let body = read_capped(&response, limits.max_bytes).await?;
-        Ok(HttpResponse {
-            status: response.status(),
-            headers,
-            body,
-        })
-    }
-}
-
-impl Transport for FetchTransport {
-    async fn send(
-        &self,
-        request: HttpRequest,
-        limits: SendLimits,
-        began: &dyn Fn(u16),
-    ) -> Result<HttpResponse, DrillgenError> {
-        if let Some(reason) = self.cancel.reason() {
-            return Err(reason);
-        }
-        // One controller per attempt: aborted by our timeout or by the call's cancellation.
-        let controller =
-            AbortController::new().map_err(|e| DrillgenError::Network(message_of(&e)))?;
-        let timed_out = Rc::new(Cell::new(false));
-        let _timer = {
-            let (c, t) = (controller.clone(), timed_out.clone());
-            Timer::new(limits.timeout_ms, move || {
-                t.set(true);
-                c.abort();
-            })
-        };
-        let _link = {
-            let c = controller.clone();
-            AbortLink::new(&self.cancel.signal, move || c.abort()).ok()
-        };
-        let signal = controller.signal();
-        let exchange = self.exchange(&request, limits, &signal, began);
-        // A `fetch` that ignores its signal (a patched or polyfilled global) must end too: the same
-        // limits race the whole exchange, a moment later so an obedient fetch reports first.
-        let guard = self
-            .cancel
-            .sleep(limits.timeout_ms.saturating_add(FETCH_GRACE_MS));
-        let outcome = match select(Box::pin(exchange), Box::pin(guard)).await {
-            Either::Left((outcome, _)) => outcome,
-            Either::Right((stopped, _)) => {
-                controller.abort();
-                timed_out.set(stopped.is_ok());
-                Err(stopped.err().unwrap_or(DrillgenError::Timeout {
-                    ms: limits.timeout_ms,
-                }))
-            }
-        };
-        match outcome {
-            Ok(response) => Ok(response),
-            Err(
-                e @ (DrillgenError::ResponseTooLarge { .. } | DrillgenError::RedirectRefused(_)),
-            ) => {
-                controller.abort();
-                Err(e)
-            }
-            Err(e) => Err(if let Some(reason) = self.cancel.reason() {
-                reason
-            } else if timed_out.get() {
-                DrillgenError::Timeout {
-                    ms: limits.timeout_ms,
-                }
-            } else {
-                e
-            }),
-        }
     }
 }

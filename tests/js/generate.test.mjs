@@ -543,9 +543,13 @@ test("a promise whose own then throws is a rejection, never an exception out of 
 
 test("a fetch that ignores its AbortSignal still ends at timeoutMs", async () => {
   const real = globalThis.fetch;
-  // A patched global (an old polyfill, an instrumentation wrapper) that drops `signal`.
-  globalThis.fetch = (url, init) =>
-    url.includes("/chat/") && String(init.body).includes("(index 10)") ? new Promise(() => {}) : real(url, { ...init });
+  // A patched global (an old polyfill, an instrumentation wrapper) that drops `signal`. gloo-net
+  // hands fetch a Request.
+  globalThis.fetch = async (request) => {
+    const body = await request.clone().text();
+    if (request.url.includes("/chat/") && body.includes("(index 10)")) return new Promise(() => {});
+    return real(request.url, { method: request.method, headers: request.headers, body, redirect: "manual" });
+  };
   try {
     const started = Date.now();
     const { result } = await run({
@@ -559,6 +563,41 @@ test("a fetch that ignores its AbortSignal still ends at timeoutMs", async () =>
     globalThis.fetch = real;
   }
 });
+
+// gloo-net's own `send` panics on the last three (a rejection that is not an Error, an answer
+// that is not a Response), and a panic aborts the module: drillgen calls the global through a
+// catching binding instead. Each must be a coded NETWORK_ERROR, and the module must still work.
+const misbehavingFetches = [
+  ["throws synchronously", () => { throw new TypeError("fetch is broken"); }, /fetch is broken/],
+  ["rejects with a string", () => Promise.reject("offline"), /offline/],
+  ["rejects with undefined", () => Promise.reject(undefined), /undefined/],
+  ["resolves to a plain object", () => Promise.resolve({ status: 200, ok: true }), /not a Response/],
+  ["resolves to a Response whose headers are not Headers", () => {
+    const response = new Response("{}");
+    Object.defineProperty(response, "headers", { value: {} });
+    return Promise.resolve(response);
+  }, /not a Headers object/],
+];
+for (const [name, fake, message] of misbehavingFetches) {
+  test(`a global fetch that ${name} is a NETWORK_ERROR, and the module keeps working`, async () => {
+    const real = globalThis.fetch;
+    globalThis.fetch = fake;
+    let broken;
+    try {
+      broken = await run({ retry: { maxRetries: 0, baseDelayMs: 5, maxDelayMs: 10 } });
+    } finally {
+      globalThis.fetch = real;
+    }
+    assert.equal(broken.result.status, "FAILED");
+    for (const b of broken.result.batches) {
+      assert.equal(b.error.code, "NETWORK_ERROR");
+      assert.match(b.error.message, message);
+    }
+    const after = await run();
+    assert.equal(after.result.status, "COMPLETED");
+    assert.equal(after.result.drills.length, 25);
+  });
+}
 
 test("header values that are not secrets never corrupt the result or the drills", async () => {
   // `true` once turned `"stored":true` into invalid JSON; a long title (OpenRouter's X-Title) that
