@@ -288,6 +288,7 @@ const BOTH: &str = "$drillgen::Both";
 /// Two types read from one object, each ignoring the other's keys: what tsify declares for two
 /// `#[serde(flatten)]` fields, without serde's buffering of the whole object (a run's object holds
 /// the position pool). Only `from_value`'s deserializer knows how; others refuse it.
+#[derive(Debug)]
 pub struct Both<A, B>(pub A, pub B);
 
 impl<'de, A: Deserialize<'de>, B: Deserialize<'de>> Deserialize<'de> for Both<A, B> {
@@ -382,4 +383,259 @@ fn keep(map: &Map<String, Value>, fields: &[&str]) {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     REST.with(|r| *r.borrow_mut() = Rest::Kept(rest));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Inner {
+        dice: String,
+        #[serde(default)]
+        n: Option<u32>,
+    }
+
+    #[derive(Debug, PartialEq, Eq, PartialOrd, Ord, Clone, Copy, Default, Deserialize)]
+    enum Kind {
+        #[default]
+        A,
+        B,
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Outer {
+        items: Vec<Inner>,
+        #[serde(default)]
+        kind: Kind,
+        #[serde(default)]
+        tags: BTreeMap<String, String>,
+        #[serde(default)]
+        flag: bool,
+    }
+
+    /// Keeps the keys its fields do not declare, as `Position` does.
+    #[derive(Debug, PartialEq, Deserialize)]
+    #[serde(remote = "Self")]
+    struct Host {
+        id: String,
+        #[serde(default)]
+        inner: Option<Inner>,
+        #[serde(skip_deserializing)]
+        rest: Map<String, Value>,
+    }
+
+    impl<'de> Deserialize<'de> for Host {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            let (host, rest) = with_rest(|| Host::deserialize(d))?;
+            Ok(Self { rest, ..host })
+        }
+    }
+
+    fn read<T: DeserializeOwned>(v: Value) -> std::result::Result<T, InputError> {
+        from_value(&v)
+    }
+
+    fn err<T: DeserializeOwned + fmt::Debug>(v: Value) -> (String, String) {
+        let e = read::<T>(v).unwrap_err();
+        (e.path, e.message)
+    }
+
+    #[test]
+    fn errors_name_the_path_of_the_bad_value() {
+        let (path, message) = err::<Outer>(json!({"items": [{"dice": "3-1"}, {"dice": 5}]}));
+        assert_eq!(path, "items[1].dice");
+        assert_eq!(message, "invalid type: integer `5`, expected a string");
+        assert_eq!(
+            err::<Outer>(json!({"items": [{"dice": "3-1"}, {}]})),
+            ("items[1]".into(), "missing field `dice`".into()),
+            "a missing field is the object's"
+        );
+        assert_eq!(
+            err::<Outer>(json!({"items": [], "kind": "C"})),
+            (
+                "kind".into(),
+                "unknown variant `C`, expected `A` or `B`".into()
+            )
+        );
+        let (path, _) = err::<Outer>(json!({"items": [{"dice": "x", "n": 5_000_000_000u64}]}));
+        assert_eq!(path, "items[0].n");
+        let (path, _) = err::<Outer>(json!({"items": [], "tags": {"a": "b", "x": 1}}));
+        assert_eq!(path, "tags.x");
+        let (path, _) = err::<BTreeMap<Kind, u32>>(json!({"A": 1, "C": 2}));
+        assert_eq!(path, "", "a bad key is the map's");
+        assert_eq!(
+            err::<Outer>(json!("twenty")),
+            (
+                String::new(),
+                "invalid type: string \"twenty\", expected struct Outer".into()
+            )
+        );
+        assert_eq!(err::<Inner>(json!({"dice": 1})).0, "dice");
+    }
+
+    #[test]
+    fn defaults_apply_to_absent_fields_and_null_only_to_options() {
+        let ok = read::<Outer>(json!({"items": [{"dice": "x", "n": null}]})).unwrap();
+        assert_eq!(
+            (ok.kind, ok.tags.len(), ok.flag, ok.items[0].n),
+            (Kind::A, 0, false, None)
+        );
+        assert_eq!(
+            err::<Outer>(json!({"items": [], "kind": null})).1,
+            "invalid type: null, expected a string"
+        );
+        assert_eq!(
+            err::<Outer>(json!({"items": [], "flag": null})).1,
+            "invalid type: null, expected a boolean"
+        );
+        assert_eq!(
+            err::<Outer>(json!({"items": null})).1,
+            "invalid type: null, expected a sequence"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_ignored_or_kept_as_they_came() {
+        let ok = read::<Outer>(json!({"z": 1, "items": [], "kind": "B", "a": {"b": [2]}})).unwrap();
+        assert_eq!(ok.kind, Kind::B);
+        let host = json!({"__proto__": {"x": 1}, "id": "h", "constructor": null, "prototype": [1],
+            "inner": {"dice": "d", "extra": true}});
+        let read_host = read::<Host>(host).unwrap();
+        assert_eq!(
+            Value::Object(read_host.rest),
+            json!({"__proto__": {"x": 1}, "constructor": null, "prototype": [1]}),
+            "only the host's own level, every key an ordinary one"
+        );
+        assert_eq!(read_host.inner.map(|i| i.dice), Some("d".into()));
+        let hosts = read::<Vec<Host>>(json!([{"id": "a", "k": 1}, {"id": "b"}])).unwrap();
+        assert_eq!(
+            (hosts[0].rest.len(), hosts[1].rest.len()),
+            (1, 0),
+            "each keeps its own"
+        );
+    }
+
+    #[test]
+    fn a_failed_read_leaves_nothing_for_the_next() {
+        let e = read::<Vec<Host>>(json!([{"id": "a", "k": 1}, {"id": 2, "k": 1}])).unwrap_err();
+        assert_eq!(e.path, "[1].id");
+        assert!(read::<Host>(json!("x")).is_err());
+        let outer = read::<Outer>(json!({"items": [], "q": 1})).unwrap();
+        assert_eq!(outer.items, []);
+        let host = read::<Host>(json!({"id": "c"})).unwrap();
+        assert!(host.rest.is_empty());
+    }
+
+    #[test]
+    fn both_reads_one_object_as_two_parts() {
+        let v = json!({"dice": "d", "items": [{"dice": "e"}], "flag": true});
+        let Both(inner, outer) = read::<Both<Inner, Outer>>(v).unwrap();
+        assert_eq!((inner.dice.as_str(), outer.flag), ("d", true));
+        let e = read::<Both<Inner, Outer>>(json!({"dice": "d", "items": [{"dice": 1}]}));
+        assert_eq!(e.unwrap_err().path, "items[0].dice");
+        let e = read::<Both<Inner, Outer>>(json!({"items": []})).unwrap_err();
+        assert_eq!(
+            (e.path.as_str(), e.message.as_str()),
+            ("", "missing field `dice`")
+        );
+    }
+
+    #[test]
+    fn integers_are_exact() {
+        assert_eq!(read::<u32>(json!(7)).unwrap(), 7);
+        assert_eq!(read::<u32>(json!(u32::MAX)).unwrap(), u32::MAX);
+        assert_eq!(read::<u64>(json!(u64::MAX)).unwrap(), u64::MAX);
+        for (bad, message) in [
+            (json!(2.5), "invalid value: number `2.5`, expected u32"),
+            (json!(2.0), "invalid value: number `2.0`, expected u32"),
+            (json!(-1), "invalid value: integer `-1`, expected u32"),
+            (
+                json!(5e9),
+                "invalid value: number `5000000000.0`, expected u32",
+            ),
+            (
+                json!(5_000_000_000u64),
+                "invalid value: integer `5000000000`, expected u32",
+            ),
+            (json!("1"), "invalid type: string \"1\", expected u32"),
+            (
+                json!("Bearer sk-live-0123456789"),
+                "invalid type: a string of 25 bytes, expected u32",
+            ),
+            (json!(null), "invalid type: null, expected u32"),
+        ] {
+            assert_eq!(
+                read::<u32>(bad.clone()).unwrap_err().message,
+                message,
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            read::<u64>(json!(1e20)).unwrap_err().message,
+            "invalid value: number `1e+20`, expected u64"
+        );
+        assert_eq!(read::<f64>(json!(3)).unwrap(), 3.0);
+        assert_eq!(read::<f64>(json!(-3)).unwrap(), -3.0);
+        assert_eq!(
+            read::<f64>(json!(true)).unwrap_err().message,
+            "invalid type: boolean `true`, expected f64"
+        );
+    }
+
+    #[test]
+    fn leaves_and_containers() {
+        assert_eq!(read::<Option<bool>>(json!(null)).unwrap(), None);
+        assert_eq!(read::<Option<bool>>(json!(true)).unwrap(), Some(true));
+        assert_eq!(
+            read::<Value>(json!([1, -2, 2.5, {"a": null}])).unwrap(),
+            json!([1, -2, 2.5, {"a": null}])
+        );
+        assert_eq!(
+            read::<Map<String, Value>>(json!([])).unwrap_err().message,
+            "invalid type: an array, expected a map"
+        );
+        assert_eq!(
+            read::<Inner>(json!(["d", 1])).unwrap_err().message,
+            "invalid type: an array, expected struct Inner",
+            "a struct is an object, never an array of its fields"
+        );
+        assert_eq!(
+            read::<(String, u32)>(json!(["a", 2])).unwrap(),
+            ("a".to_owned(), 2)
+        );
+        let e = read::<Vec<(String, u32)>>(json!([["a", 1], ["b", "2"]])).unwrap_err();
+        assert_eq!(e.path, "[1][1]");
+        for short_or_long in [json!(["a"]), json!(["a", 1, 2])] {
+            let n = short_or_long.as_array().map_or(0, Vec::len);
+            assert_eq!(
+                read::<(String, u32)>(short_or_long).unwrap_err().message,
+                format!("invalid length {n}, expected a tuple of size 2")
+            );
+        }
+        let e = read::<String>(json!(0.25)).unwrap_err();
+        assert_eq!(e.message, "invalid type: number `0.25`, expected a string");
+        let e = read::<Kind>(json!("x".repeat(500))).unwrap_err();
+        assert!(e.message.len() < 200, "a hostile variant name is bounded");
+        assert_eq!(
+            read::<Kind>(json!(1)).unwrap_err().message,
+            "invalid type: integer `1`, expected a string"
+        );
+    }
+
+    #[test]
+    fn variant_lists_read_like_serde() {
+        assert_eq!(
+            path::unknown_variant("x", &["a"]),
+            "unknown variant `x`, expected `a`"
+        );
+        assert_eq!(
+            path::unknown_variant("x", &["a", "b", "c"]),
+            "unknown variant `x`, expected one of `a`, `b`, `c`"
+        );
+    }
 }

@@ -393,12 +393,21 @@ fn host_keys_stay_on_positions_wherever_they_are_read() {
     p["id"] = json!(7);
     p["createdAt"] = json!({"at": [2026, 11]});
     p["analysisVersion"] = json!(null);
+    p["__proto__"] = json!({"polluted": true});
+    p["constructor"] = json!("c");
     let batch =
         json!({"batchIndex": 0, "totalBatches": 1, "drillIndices": [0], "positions": [p.clone()]});
     let read: crate::types::BatchSpec = from_json(Argument::Batch, batch).unwrap();
     assert_eq!(
         read.positions[0].extra.keys().collect::<Vec<_>>(),
-        ["id", "createdAt", "analysisVersion"]
+        [
+            "id",
+            "createdAt",
+            "analysisVersion",
+            "__proto__",
+            "constructor"
+        ],
+        "JS's special names are ordinary keys"
     );
     assert_eq!(serde_json::to_value(&read.positions[0]).unwrap(), p);
     let o: GenerateOptions =
