@@ -50,7 +50,7 @@ impl Argument {
         }
     }
 
-    /// `inner` is the reader's message, `message` the same prefixed with the path.
+    /// `inner` is the deserializer's message, `message` the same prefixed with the path.
     fn error(self, path: &str, inner: String, message: String) -> DrillgenError {
         let first = path.split(['.', '[']).next().unwrap_or_default();
         match (self, first) {
