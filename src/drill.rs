@@ -10,11 +10,10 @@
 
 use std::collections::HashSet;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::engine::same_move;
-use crate::input::{FromJson, InputError, Obj, one_of};
 use crate::types::{GamePhase, Position};
 
 /// Option ids in order; a drill has 2 to 4 options (the best move and up to three distractors).
@@ -27,26 +26,13 @@ pub const PRINCIPLE_MAX: usize = 200;
 pub const QUESTION_MAX: usize = 300;
 pub const EXPLANATION_MAX: usize = 1500;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Difficulty {
     Beginner,
     Intermediate,
     Advanced,
-}
-
-impl FromJson for Difficulty {
-    fn from_json(v: &Value) -> Result<Self, InputError> {
-        one_of(
-            v,
-            &[
-                ("BEGINNER", Self::Beginner),
-                ("INTERMEDIATE", Self::Intermediate),
-                ("ADVANCED", Self::Advanced),
-            ],
-        )
-    }
 }
 
 impl Difficulty {
@@ -61,7 +47,7 @@ impl Difficulty {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum BatchStatus {
@@ -71,36 +57,12 @@ pub enum BatchStatus {
     Failed,
 }
 
-impl FromJson for BatchStatus {
-    fn from_json(v: &Value) -> Result<Self, InputError> {
-        one_of(
-            v,
-            &[
-                ("PENDING", Self::Pending),
-                ("GENERATING", Self::Generating),
-                ("COMPLETED", Self::Completed),
-                ("FAILED", Self::Failed),
-            ],
-        )
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct DrillOption {
     pub id: String,
     pub text: String,
-}
-
-impl FromJson for DrillOption {
-    fn from_json(v: &Value) -> Result<Self, InputError> {
-        let mut o = Obj::new(v, "struct DrillOption")?;
-        Ok(Self {
-            id: o.req("id")?,
-            text: o.req("text")?,
-        })
-    }
 }
 
 /// What the model writes for one drill, already cleaned and bounded (see `output`).
@@ -114,7 +76,7 @@ pub struct DrillDraft {
 }
 
 /// A drill as the host stores it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Drill {
@@ -136,27 +98,6 @@ pub struct Drill {
     pub correct_option_id: String,
     pub explanation: String,
     pub difficulty: Difficulty,
-}
-
-impl FromJson for Drill {
-    fn from_json(v: &Value) -> Result<Self, InputError> {
-        let mut o = Obj::new(v, "struct Drill")?;
-        Ok(Self {
-            drill_id: o.req("drillId")?,
-            batch_index: o.req("batchIndex")?,
-            batch_status: o.req("batchStatus")?,
-            game_phase: o.req("gamePhase")?,
-            index: o.req("index")?,
-            position_id: o.req("positionId")?,
-            title: o.req("title")?,
-            principle: o.req("principle")?,
-            question: o.req("question")?,
-            options: o.req("options")?,
-            correct_option_id: o.req("correctOptionId")?,
-            explanation: o.req("explanation")?,
-            difficulty: o.req("difficulty")?,
-        })
-    }
 }
 
 /// A problem found in one drill. `code` is stable.

@@ -47,4 +47,7 @@ pub mod text;
 pub mod types;
 pub mod verify;
 
+#[cfg(test)]
+mod tests;
+
 pub use error::{DrillgenError, ErrorCode, Result};

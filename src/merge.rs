@@ -4,15 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 
 use crate::drill::{BatchStatus, Drill};
-use crate::input::{FromJson, InputError, Obj, one_of};
 use crate::plan::ValidRequest;
 use crate::types::Warning;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ArtifactStatus {
@@ -23,18 +21,9 @@ pub enum ArtifactStatus {
     Failed,
 }
 
-impl FromJson for ArtifactStatus {
-    fn from_json(v: &Value) -> Result<Self, InputError> {
-        one_of(
-            v,
-            &[("COMPLETED", Self::Completed), ("FAILED", Self::Failed)],
-        )
-    }
-}
-
 /// Several stored drills claimed one index; one was kept, by a rule that does not depend on the
 /// order the host returned them in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct DuplicateIndex {
@@ -43,18 +32,7 @@ pub struct DuplicateIndex {
     pub dropped_drill_ids: Vec<String>,
 }
 
-impl FromJson for DuplicateIndex {
-    fn from_json(v: &Value) -> Result<Self, InputError> {
-        let mut o = Obj::new(v, "struct DuplicateIndex")?;
-        Ok(Self {
-            index: o.req("index")?,
-            kept_drill_id: o.req("keptDrillId")?,
-            dropped_drill_ids: o.req("droppedDrillIds")?,
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Artifact {
@@ -67,21 +45,6 @@ pub struct Artifact {
     pub incomplete_batches: Vec<u32>,
     pub duplicates: Vec<DuplicateIndex>,
     pub warnings: Vec<Warning>,
-}
-
-impl FromJson for Artifact {
-    fn from_json(v: &Value) -> Result<Self, InputError> {
-        let mut o = Obj::new(v, "struct Artifact")?;
-        Ok(Self {
-            status: o.req("status")?,
-            target_drill_count: o.req("targetDrillCount")?,
-            drills: o.req("drills")?,
-            missing_indices: o.req("missingIndices")?,
-            incomplete_batches: o.req("incompleteBatches")?,
-            duplicates: o.req("duplicates")?,
-            warnings: o.req("warnings")?,
-        })
-    }
 }
 
 /// The order that decides which duplicate wins: lowest batch, then lowest drill id, then content.

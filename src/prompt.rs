@@ -6,12 +6,11 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::engine::{AnswerKey, answer_key};
 use crate::error::{DrillgenError, Result};
-use crate::input::{FromJson, InputError, Obj};
 use crate::types::{BatchSpec, Position};
 
 pub const DEFAULT_SYSTEM_PROMPT: &str = include_str!("prompt/system.md");
@@ -33,7 +32,7 @@ pub const MAX_PREFIX_BYTES: usize = 256 * 1024;
 const MAX_TEMPLATE_BYTES: usize = 20_000;
 
 /// The teacher's material every drill must follow. Objects are rendered as JSON with sorted keys.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct PromptContext {
@@ -46,21 +45,10 @@ pub struct PromptContext {
     pub guru_profile: Option<Value>,
 }
 
-impl FromJson for PromptContext {
-    fn from_json(v: &Value) -> std::result::Result<Self, InputError> {
-        let mut o = Obj::new(v, "struct PromptContext")?;
-        Ok(Self {
-            mental_model: o.req("mentalModel")?,
-            curriculum: o.req("curriculum")?,
-            guru_profile: o.opt("guruProfile")?,
-        })
-    }
-}
-
 /// Host overrides of the default texts. The user template may use `{{batchNumber}}`,
 /// `{{totalBatches}}`, `{{drillCount}}`, `{{drillIndices}}`, `{{positionIds}}` and must use
 /// `{{positions}}` and `{{drillCount}}`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct PromptTemplates {
@@ -68,16 +56,6 @@ pub struct PromptTemplates {
     pub system_prompt: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_prompt_template: Option<String>,
-}
-
-impl FromJson for PromptTemplates {
-    fn from_json(v: &Value) -> std::result::Result<Self, InputError> {
-        let mut o = Obj::new(v, "struct PromptTemplates")?;
-        Ok(Self {
-            system_prompt: o.opt("systemPrompt")?,
-            user_prompt_template: o.opt("userPromptTemplate")?,
-        })
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -1,13 +1,11 @@
 //! When to try a batch again, and how long to wait first.
 
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 
 use crate::error::DrillgenError;
-use crate::input::{FromJson, InputError, Obj};
 
 /// Retry settings; every field optional on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase", default)]
 pub struct RetryPolicy {
@@ -27,20 +25,6 @@ impl Default for RetryPolicy {
             max_delay_ms: 8_000,
             max_retry_after_ms: 60_000,
         }
-    }
-}
-
-/// `#[serde(default)]` on the struct: an absent field takes `RetryPolicy::default()`'s.
-impl FromJson for RetryPolicy {
-    fn from_json(v: &Value) -> Result<Self, InputError> {
-        let d = Self::default();
-        let mut o = Obj::new(v, "struct RetryPolicy")?;
-        Ok(Self {
-            max_retries: o.or("maxRetries", d.max_retries)?,
-            base_delay_ms: o.or("baseDelayMs", d.base_delay_ms)?,
-            max_delay_ms: o.or("maxDelayMs", d.max_delay_ms)?,
-            max_retry_after_ms: o.or("maxRetryAfterMs", d.max_retry_after_ms)?,
-        })
     }
 }
 

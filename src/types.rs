@@ -5,13 +5,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Serialize;
-use serde_json::Value;
-
-use crate::input::{FromJson, FromKey, InputError, Obj, one_of, variant};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Game phases of the host's position library, in the order plans and prompts list them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GamePhase {
@@ -34,26 +31,6 @@ impl GamePhase {
     }
 }
 
-const PHASES: [(&str, GamePhase); 4] = [
-    ("OPENING", GamePhase::Opening),
-    ("EARLY", GamePhase::Early),
-    ("MIDDLE", GamePhase::Middle),
-    ("BEAROFF", GamePhase::Bearoff),
-];
-
-impl FromJson for GamePhase {
-    fn from_json(v: &Value) -> Result<Self, InputError> {
-        one_of(v, &PHASES)
-    }
-}
-
-/// `Plan.perPhase` is keyed by phase.
-impl FromKey for GamePhase {
-    fn from_key(k: &str) -> Result<Self, InputError> {
-        variant(k, &PHASES)
-    }
-}
-
 impl fmt::Display for GamePhase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -62,7 +39,7 @@ impl fmt::Display for GamePhase {
 
 /// What the teacher asked for. Counts are any number on the wire so that a negative, fractional
 /// or huge one reaches validation and gets a precise coded error instead of a type error.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct DrillRequest {
@@ -80,19 +57,7 @@ pub struct DrillRequest {
     pub batch_size: Option<f64>,
 }
 
-impl FromJson for DrillRequest {
-    fn from_json(v: &Value) -> Result<Self, InputError> {
-        let mut o = Obj::new(v, "struct DrillRequest")?;
-        Ok(Self {
-            target_drill_count: o.opt("targetDrillCount")?,
-            game_phases: o.opt("gamePhases")?,
-            max_positions_per_phase: o.opt("maxPositionsPerPhase")?,
-            batch_size: o.opt("batchSize")?,
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct PipCount {
@@ -100,17 +65,7 @@ pub struct PipCount {
     pub opponent: u32,
 }
 
-impl FromJson for PipCount {
-    fn from_json(v: &Value) -> Result<Self, InputError> {
-        let mut o = Obj::new(v, "struct PipCount")?;
-        Ok(Self {
-            player: o.req("player")?,
-            opponent: o.req("opponent")?,
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct MoveAlternative {
@@ -119,20 +74,10 @@ pub struct MoveAlternative {
     pub equity: f64,
 }
 
-impl FromJson for MoveAlternative {
-    fn from_json(v: &Value) -> Result<Self, InputError> {
-        let mut o = Obj::new(v, "struct MoveAlternative")?;
-        Ok(Self {
-            play: o.req("move")?,
-            equity: o.req("equity")?,
-        })
-    }
-}
-
 /// One board position of the host's library, as the drill designer sees it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", remote = "Self")]
 pub struct Position {
     pub position_id: String,
     pub game_phase: GamePhase,
@@ -149,50 +94,36 @@ pub struct Position {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alternatives: Vec<MoveAlternative>,
     /// The host's own fields (an id, `createdAt`, …): kept as they are through sampling and
-    /// partitioning, never shown to the model. `skip_deserializing` is for tsify: with it the
-    /// declared `Position` stays an interface without an index signature, as before the reader.
+    /// partitioning, never shown to the model. Read by `input::with_rest`, not serde's `flatten`:
+    /// `skip_deserializing` keeps the declared `Position` an interface without an index signature,
+    /// and no position is buffered through serde's generic `Content` code.
     #[serde(flatten, skip_deserializing)]
     #[cfg_attr(target_arch = "wasm32", tsify(type = "Record<string, unknown>"))]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-/// The host's extra fields are the keys no field took (serde's `flatten` would buffer every
-/// position through its generic `Content` code).
-impl FromJson for Position {
-    fn from_json(v: &Value) -> Result<Self, InputError> {
-        let mut o = Obj::new(v, "struct Position")?;
-        Ok(Self {
-            position_id: o.req("positionId")?,
-            game_phase: o.req("gamePhase")?,
-            dice_roll: o.req("diceRoll")?,
-            best_move: o.req("bestMove")?,
-            analysis: o.req("analysis")?,
-            xgid: o.opt("xgid")?,
-            pip_count: o.opt("pipCount")?,
-            best_move_equity: o.opt("bestMoveEquity")?,
-            alternatives: o.or_default("alternatives")?,
-            extra: o.rest(),
-        })
+// `remote = "Self"` makes the derives inherent functions, for these two to wrap.
+impl Serialize for Position {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Position::serialize(self, s)
+    }
+}
+
+/// The host's extra fields are the keys no field declares.
+impl<'de> Deserialize<'de> for Position {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (position, extra) = crate::input::with_rest(|| Position::deserialize(d))?;
+        Ok(Self { extra, ..position })
     }
 }
 
 /// A warning that does not stop the run; `code` is stable like error codes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Warning {
     pub code: String,
     pub message: String,
-}
-
-impl FromJson for Warning {
-    fn from_json(v: &Value) -> Result<Self, InputError> {
-        let mut o = Obj::new(v, "struct Warning")?;
-        Ok(Self {
-            code: o.req("code")?,
-            message: o.req("message")?,
-        })
-    }
 }
 
 impl Warning {
@@ -206,7 +137,7 @@ impl Warning {
 
 /// How many positions to load, and what that costs in prompt tokens against the spec's
 /// "current" fixed loading.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
@@ -233,25 +164,6 @@ pub struct Plan {
     pub savings_percent: f64,
 }
 
-impl FromJson for Plan {
-    fn from_json(v: &Value) -> Result<Self, InputError> {
-        let mut o = Obj::new(v, "struct Plan")?;
-        Ok(Self {
-            target_drill_count: o.req("targetDrillCount")?,
-            batch_size: o.req("batchSize")?,
-            phases: o.req("phases")?,
-            per_phase: o.req("perPhase")?,
-            total_positions: o.req("totalPositions")?,
-            batches: o.req("batches")?,
-            estimated_prompt_tokens: o.req("estimatedPromptTokens")?,
-            baseline_positions: o.req("baselinePositions")?,
-            baseline_prompt_tokens: o.req("baselinePromptTokens")?,
-            tokens_per_position: o.req("tokensPerPosition")?,
-            savings_percent: o.req("savingsPercent")?,
-        })
-    }
-}
-
 /// The sampled positions with the seed that reproduces them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
@@ -263,7 +175,7 @@ pub struct Sample {
     pub warnings: Vec<Warning>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct SampleOptions {
@@ -271,17 +183,8 @@ pub struct SampleOptions {
     pub seed: Option<f64>,
 }
 
-impl FromJson for SampleOptions {
-    fn from_json(v: &Value) -> Result<Self, InputError> {
-        let mut o = Obj::new(v, "struct SampleOptions")?;
-        Ok(Self {
-            seed: o.opt("seed")?,
-        })
-    }
-}
-
 /// One LLM call's worth of work.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct BatchSpec {
@@ -290,18 +193,6 @@ pub struct BatchSpec {
     /// Contiguous indices of the drills this batch must produce.
     pub drill_indices: Vec<u32>,
     pub positions: Vec<Position>,
-}
-
-impl FromJson for BatchSpec {
-    fn from_json(v: &Value) -> Result<Self, InputError> {
-        let mut o = Obj::new(v, "struct BatchSpec")?;
-        Ok(Self {
-            batch_index: o.req("batchIndex")?,
-            total_batches: o.req("totalBatches")?,
-            drill_indices: o.req("drillIndices")?,
-            positions: o.req("positions")?,
-        })
-    }
 }
 
 #[cfg(test)]

@@ -8,12 +8,13 @@
 
 use js_sys::{Array, JsString, Object, Reflect};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Number, Value};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use crate::error::DrillgenError;
-use crate::input::{Argument, FromJson, invalid, parse};
+use crate::input::{Argument, invalid, parse};
 use crate::text::{MAX_MESSAGE_BYTES, Redactor, bound};
 
 #[wasm_bindgen]
@@ -195,12 +196,15 @@ pub fn snapshot(
 }
 
 /// Reads one argument: a defensive snapshot, then typed with coded errors.
-pub fn from_js<T: FromJson>(argument: Argument, value: &JsValue) -> Result<T, DrillgenError> {
+pub fn from_js<T: DeserializeOwned>(
+    argument: Argument,
+    value: &JsValue,
+) -> Result<T, DrillgenError> {
     parse(argument, snapshot(argument, value, &[])?)
 }
 
 /// `undefined` and `null` mean "not given".
-pub fn from_js_opt<T: FromJson>(
+pub fn from_js_opt<T: DeserializeOwned>(
     argument: Argument,
     value: &JsValue,
 ) -> Result<Option<T>, DrillgenError> {

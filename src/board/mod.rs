@@ -19,14 +19,12 @@ mod xgid;
 #[cfg(test)]
 mod tests;
 
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 
 pub use svg::{SvgOptions, render_svg};
 pub use xgid::{Board, CHECKERS_PER_SIDE, Checkers, Cube, Dice, MAX_XGID_LEN, Side};
 
 use crate::error::{DrillgenError, Result};
-use crate::input::{FromJson, InputError, Obj};
 
 /// Prefix of the `<title>` and `<desc>` ids when none is given.
 pub const DEFAULT_ID_PREFIX: &str = "drillgen-board";
@@ -35,7 +33,7 @@ pub const MAX_ID_PREFIX_LEN: usize = 40;
 pub const MAX_TITLE_CHARS: usize = 200;
 
 /// How to render a board. Both fields are optional.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase", default)]
 pub struct BoardOptions {
@@ -48,17 +46,6 @@ pub struct BoardOptions {
     /// "drillgen-board".
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_prefix: Option<String>,
-}
-
-/// Both fields default to `None` (the struct's `#[serde(default)]`), as `null` does.
-impl FromJson for BoardOptions {
-    fn from_json(v: &Value) -> std::result::Result<Self, InputError> {
-        let mut o = Obj::new(v, "struct BoardOptions")?;
-        Ok(Self {
-            title: o.opt("title")?,
-            id_prefix: o.opt("idPrefix")?,
-        })
-    }
 }
 
 impl BoardOptions {

@@ -11,8 +11,8 @@ const BEAROFF: &str = "XGID=-BC---------------------d-:0:0:1:64:0:0:0:0:10";
 /// player, an 8-cube owned by the top player, and a 7-point match at 2-4.
 const BAR_MATCH: &str = "XGID=ab-C-BCD----B-a--b-cf----A:3:-1:1:53:2:4:0:7:10";
 
-/// Typed from JSON text through the crate's input reader.
-fn from_text<T: crate::input::FromJson>(text: &str) -> T {
+/// Typed from JSON text through the crate's input deserializer.
+fn from_text<T: serde::de::DeserializeOwned>(text: &str) -> T {
     crate::input::from_value(&serde_json::from_str(text).unwrap()).unwrap()
 }
 

@@ -1,17 +1,21 @@
 //! Turning host input into typed values with coded errors. Everything arrives as one
 //! `serde_json::Value` (the bindings build it from the JS value with a defensive walk, native callers
-//! hold JSON) and is read by hand (`json.rs`: no serde `Deserialize` in the wasm module). The path
-//! of the offending field (`path.rs`) picks the error code, so `{targetDrillCount: "2"}` is
-//! `INVALID_TARGET_COUNT` and `positions[3].gamePhase` is `INVALID_POSITIONS`.
+//! hold JSON), and the input types derive serde's `Deserialize`, so one declaration (the struct and
+//! its serde attributes) drives reading, writing and the generated TypeScript. They are read through
+//! our own deserializer (`de.rs`), which tracks the path of the offending field (`path.rs`); the path
+//! picks the error code, so `{targetDrillCount: "2"}` is `INVALID_TARGET_COUNT` and
+//! `positions[3].gamePhase` is `INVALID_POSITIONS`.
 
-#[cfg(test)]
-mod every_type;
-mod json;
+mod de;
 mod path;
 
+use serde::de::DeserializeOwned;
+
 use crate::error::DrillgenError;
-pub use json::{FromJson, FromKey, Obj, from_value, one_of, variant};
+pub use de::{Both, from_value, with_rest};
 pub use path::InputError;
+/// The bound the bindings' readers still name (`bindings/generate.rs`): any `DeserializeOwned`.
+pub use serde::de::DeserializeOwned as FromJson;
 
 /// Which argument of an exported function a value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +50,7 @@ impl Argument {
         }
     }
 
-    /// `inner` is the reader's message, `message` the same prefixed with the path.
+    /// `inner` is the deserializer's message, `message` the same prefixed with the path.
     fn error(self, path: &str, inner: String, message: String) -> DrillgenError {
         let first = path.split(['.', '[']).next().unwrap_or_default();
         match (self, first) {
@@ -100,7 +104,7 @@ impl Argument {
 
 /// Reads one argument, mapping any failure to the coded error of the field it hit. The wrong kind
 /// of argument altogether (an object where an array was expected) is said in those words.
-pub fn parse<T: FromJson>(
+pub fn parse<T: DeserializeOwned>(
     argument: Argument,
     value: serde_json::Value,
 ) -> Result<T, DrillgenError> {
@@ -129,7 +133,7 @@ fn wrong_shape(argument: Argument, expected: &str, got: &str) -> DrillgenError {
 }
 
 /// Convenience for native callers holding JSON.
-pub fn from_json<T: FromJson>(
+pub fn from_json<T: DeserializeOwned>(
     argument: Argument,
     value: serde_json::Value,
 ) -> Result<T, DrillgenError> {

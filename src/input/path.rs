@@ -1,61 +1,30 @@
-//! Where in the input the reader is, and the error that remembers it. The path lives in a
-//! thread-local stack: readers push a segment before each field, map value or element and pop it
-//! after (an error too, on its way out), and an error captures the stack when it is created, which
-//! is always inside the value that is wrong ("positions[3].diceRoll"). `from_value` also clears it
-//! before each argument, so nothing can leave a stale prefix for the next one.
+//! Where in the input a value is, and the error that names it. The path is a chain of steps on the
+//! deserializer's stack, turned into text (`positions[3].diceRoll`) only when an error passes
+//! through, so reading a valid argument allocates nothing for it.
 
-use std::cell::RefCell;
 use std::fmt;
 
+use serde::de::Unexpected;
 use serde_json::Value;
 
-thread_local! {
-    static PATH: RefCell<Vec<Segment>> = const { RefCell::new(Vec::new()) };
-}
-
-/// One step of a path. Field names are the readers' own literals, so the common case allocates
-/// nothing; map keys come from the input.
-#[derive(Debug, Clone)]
-pub(crate) enum Segment {
-    Field(&'static str),
-    Key(String),
-    Index(usize),
-}
-
-pub(crate) fn push(segment: Segment) {
-    PATH.with(|p| p.borrow_mut().push(segment));
-}
-
-pub(crate) fn pop() {
-    PATH.with(|p| p.borrow_mut().pop());
-}
-
-pub(crate) fn clear() {
-    PATH.with(|p| p.borrow_mut().clear());
+/// One step down from the argument: a key of an object or an index of an array.
+#[derive(Clone, Copy)]
+pub(crate) enum Path<'a> {
+    Root,
+    Key(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
 }
 
 /// `a.b[3].c`: keys joined by dots, indices in brackets.
-fn current_path() -> String {
-    PATH.with(|p| {
-        let mut out = String::new();
-        for seg in p.borrow().iter() {
-            let key = match seg {
-                Segment::Field(k) => *k,
-                Segment::Key(k) => k.as_str(),
-                Segment::Index(i) => {
-                    out.push('[');
-                    out.push_str(&i.to_string());
-                    out.push(']');
-                    continue;
-                }
-            };
-            if !out.is_empty() {
-                out.push('.');
-            }
-            out.push_str(key);
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Root => Ok(()),
+            Self::Key(Self::Root, key) => f.write_str(key),
+            Self::Key(parent, key) => write!(f, "{parent}.{key}"),
+            Self::Index(parent, i) => write!(f, "{parent}[{i}]"),
         }
-        out
-    })
+    }
 }
 
 /// Where the error happened and what it says.
@@ -73,70 +42,61 @@ impl fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
-// The wording follows serde's ("invalid type: …, expected …", "missing field `x`") because hosts and
-// tests already match on it.
-impl InputError {
-    /// An error at the current path.
-    pub fn new(message: String) -> Self {
-        Self {
-            path: current_path(),
-            message,
-        }
-    }
-
-    pub fn invalid_type(got: &Value, expected: &str) -> Self {
-        Self::new(format!(
-            "invalid type: {}, expected {expected}",
-            describe(got)
-        ))
-    }
-
-    pub fn invalid_value(got: &Value, expected: &str) -> Self {
-        Self::new(format!(
-            "invalid value: {}, expected {expected}",
-            describe(got)
-        ))
-    }
-
-    pub fn missing_field(name: &str) -> Self {
-        Self::new(format!("missing field `{name}`"))
-    }
-
-    /// "expected `a`", "expected `a` or `b`", "expected one of `a`, `b`, `c`", as serde lists them.
-    pub fn unknown_variant(got: &str, names: &[&str]) -> Self {
-        let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-        let expected = match quoted.as_slice() {
-            [] => "there are no variants".to_owned(),
-            [one] => format!("expected {one}"),
-            [a, b] => format!("expected {a} or {b}"),
-            all => format!("expected one of {}", all.join(", ")),
-        };
-        let got = crate::text::bound(got, 80);
-        Self::new(format!("unknown variant `{got}`, {expected}"))
-    }
+/// "expected `a`", "expected `a` or `b`", "expected one of `a`, `b`, `c`", as serde lists them; the
+/// name given is bounded, since it comes from the host.
+pub(crate) fn unknown_variant(got: &str, names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    let expected = match quoted.as_slice() {
+        [] => "there are no variants".to_owned(),
+        [one] => format!("expected {one}"),
+        [a, b] => format!("expected {a} or {b}"),
+        all => format!("expected one of {}", all.join(", ")),
+    };
+    let got = crate::text::bound(got, 80);
+    format!("unknown variant `{got}`, {expected}")
 }
 
 /// The longest string an error message quotes.
 const SHORT_QUOTED: usize = 16;
 
-/// A value as a message names it. Numbers go through `text::num`: `Number`'s own Display would
-/// link core's float formatting (~20 KB of wasm).
+/// A value as a message names it.
 pub(super) fn describe(v: &Value) -> String {
+    describe_unexpected(&unexpected(v))
+}
+
+pub(super) fn unexpected(v: &Value) -> Unexpected<'_> {
     match v {
-        Value::Null => "null".into(),
-        Value::Bool(b) => format!("boolean `{b}`"),
-        Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
-            (Some(u), _, _) => format!("integer `{u}`"),
-            (None, Some(i), _) => format!("integer `{i}`"),
-            (None, None, f) => format!("number `{}`", float(f.unwrap_or(f64::NAN))),
+        Value::Null => Unexpected::Unit,
+        Value::Bool(b) => Unexpected::Bool(*b),
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => Unexpected::Unsigned(u),
+            (None, Some(i)) => Unexpected::Signed(i),
+            (None, None) => Unexpected::Float(n.as_f64().unwrap_or(f64::NAN)),
         },
-        // Longer strings by length only: a key pasted into the wrong field (`llm.headers:
-        // "Authorization: Bearer sk-…"`) is in no redactor, and a message must not quote it. No
-        // provider's key is as short as `SHORT_QUOTED`.
-        Value::String(s) if s.len() <= SHORT_QUOTED => format!("string {s:?}"),
-        Value::String(s) => format!("a string of {} bytes", s.len()),
-        Value::Array(_) => "an array".into(),
-        Value::Object(_) => "an object".into(),
+        Value::String(s) => Unexpected::Str(s),
+        Value::Array(_) => Unexpected::Seq,
+        Value::Object(_) => Unexpected::Map,
+    }
+}
+
+/// serde's wording ("integer `5`", "null"), which hosts and tests match on, with two changes.
+/// Numbers go through `text::num`: serde's float Display links core's float formatting (~20 KB of
+/// wasm). Longer strings by length only: a key pasted into the wrong field (`llm.headers:
+/// "Authorization: Bearer sk-…"`) is in no redactor, and a message must not quote it. No
+/// provider's key is as short as `SHORT_QUOTED`.
+pub(super) fn describe_unexpected(u: &Unexpected<'_>) -> String {
+    match *u {
+        Unexpected::Unit => "null".into(),
+        Unexpected::Bool(b) => format!("boolean `{b}`"),
+        Unexpected::Unsigned(u) => format!("integer `{u}`"),
+        Unexpected::Signed(i) => format!("integer `{i}`"),
+        Unexpected::Float(f) => format!("number `{}`", float(f)),
+        Unexpected::Str(s) if s.len() <= SHORT_QUOTED => format!("string {s:?}"),
+        Unexpected::Str(s) => format!("a string of {} bytes", s.len()),
+        Unexpected::Seq => "an array".into(),
+        Unexpected::Map => "an object".into(),
+        Unexpected::Other(other) => other.into(),
+        _ => "another kind of value".into(),
     }
 }
 

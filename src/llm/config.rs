@@ -4,15 +4,13 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::url::BaseUrl;
 use crate::error::DrillgenError;
-use crate::input::{FromJson, InputError, Obj, one_of};
 use crate::text::Redactor;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
@@ -22,19 +20,10 @@ pub enum Provider {
     Anthropic,
 }
 
-impl FromJson for Provider {
-    fn from_json(v: &Value) -> Result<Self, InputError> {
-        one_of(
-            v,
-            &[("openai", Self::Openai), ("anthropic", Self::Anthropic)],
-        )
-    }
-}
-
 /// How an OpenAI-compatible server is asked for JSON. Servers that claim compatibility differ:
 /// `json_schema` (strict structured output), `json_object` (JSON mode, with the schema in a
 /// `schema` field that llama.cpp-style servers enforce), or `text` (the prompt alone asks for JSON).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum ResponseFormat {
@@ -43,21 +32,8 @@ pub enum ResponseFormat {
     Text,
 }
 
-impl FromJson for ResponseFormat {
-    fn from_json(v: &Value) -> Result<Self, InputError> {
-        one_of(
-            v,
-            &[
-                ("json_schema", Self::JsonSchema),
-                ("json_object", Self::JsonObject),
-                ("text", Self::Text),
-            ],
-        )
-    }
-}
-
 /// The request field that carries the output token limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub enum MaxTokensField {
     /// What OpenAI-compatible servers (llama.cpp, vLLM, Ollama, LM Studio) and older OpenAI models read.
@@ -66,13 +42,6 @@ pub enum MaxTokensField {
     /// What api.openai.com wants (GPT-5.x and o-series reject `max_tokens` with HTTP 400).
     #[serde(rename = "max_completion_tokens")]
     MaxCompletionTokens,
-}
-
-impl FromJson for MaxTokensField {
-    fn from_json(v: &Value) -> Result<Self, InputError> {
-        let both = [Self::MaxTokens, Self::MaxCompletionTokens];
-        one_of(v, &both.map(|f| (f.as_str(), f)))
-    }
 }
 
 impl MaxTokensField {
@@ -112,9 +81,9 @@ impl fmt::Debug for Secret {
     }
 }
 
-impl FromJson for Secret {
-    fn from_json(v: &Value) -> Result<Self, InputError> {
-        String::from_json(v).map(Secret)
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Secret)
     }
 }
 
@@ -124,10 +93,9 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 2 * 1024 * 1024;
 pub const MAX_TIMER_MS: u64 = (1 << 31) - 1;
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
-// No serde derive on native: the attributes are for tsify's `.d.ts` (wasm32 only).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[cfg_attr(target_arch = "wasm32", serde(rename_all = "camelCase"))]
+#[serde(rename_all = "camelCase")]
 pub struct LlmConfig {
     pub provider: Provider,
     /// E.g. `https://api.openai.com/v1`, `https://api.anthropic.com/v1`, or the host's own proxy
@@ -135,67 +103,45 @@ pub struct LlmConfig {
     /// `http:` only for this machine (localhost, 127.0.0.1, [::1]) unless `allowInsecureHttp`.
     pub base_url: String,
     pub model: String,
-    #[cfg_attr(target_arch = "wasm32", serde(default))]
+    #[serde(default)]
     #[cfg_attr(target_arch = "wasm32", tsify(type = "string"))]
     pub api_key: Option<Secret>,
     /// Extra headers sent with every call (a proxy's auth, `anthropic-beta`, …); they replace
     /// drillgen's own headers of the same name. Values are redacted from every message.
-    #[cfg_attr(target_arch = "wasm32", serde(default))]
+    #[serde(default)]
     #[cfg_attr(target_arch = "wasm32", tsify(type = "Record<string, string>"))]
     pub headers: BTreeMap<String, String>,
     /// OpenAI-compatible only. Default: negotiated — `json_schema`, then `json_object` with the
     /// schema, then `text`, each step taken only when the server rejects the previous one.
-    #[cfg_attr(target_arch = "wasm32", serde(default))]
+    #[serde(default)]
     pub response_format: Option<ResponseFormat>,
     /// OpenAI-compatible only. Default: `max_completion_tokens` for api.openai.com, `max_tokens`
     /// elsewhere; switched once if the server names the other one in a rejection.
-    #[cfg_attr(target_arch = "wasm32", serde(default))]
+    #[serde(default)]
     pub max_tokens_field: Option<MaxTokensField>,
     /// OpenAI only: routes the batches of a series to the same prompt cache. Default: derived from
     /// the shared prefix for api.openai.com, not sent elsewhere.
-    #[cfg_attr(target_arch = "wasm32", serde(default))]
+    #[serde(default)]
     pub prompt_cache_key: Option<String>,
-    #[cfg_attr(target_arch = "wasm32", serde(default))]
+    #[serde(default)]
     pub temperature: Option<f64>,
     /// Output token limit of one call; default 1,200 per drill plus 400.
-    #[cfg_attr(target_arch = "wasm32", serde(default))]
+    #[serde(default)]
     pub max_tokens: Option<u32>,
     /// Per attempt, 1 to 2^31 − 1; default 120,000.
-    #[cfg_attr(target_arch = "wasm32", serde(default))]
+    #[serde(default)]
     pub timeout_ms: Option<u64>,
     /// Larger response bodies are an error; default 2 MiB, at most 64 MiB.
-    #[cfg_attr(target_arch = "wasm32", serde(default))]
+    #[serde(default)]
     pub max_response_bytes: Option<u64>,
     /// Anthropic from a web page: sends `anthropic-dangerous-direct-browser-access: true`, without
     /// which api.anthropic.com refuses browser calls. Default false: a key in a page is visible to
     /// everyone who opens it; a proxy that holds the key is the safe setup.
-    #[cfg_attr(target_arch = "wasm32", serde(default))]
+    #[serde(default)]
     pub dangerously_allow_browser: bool,
     /// Allows `http:` to hosts other than this machine. Default false.
-    #[cfg_attr(target_arch = "wasm32", serde(default))]
+    #[serde(default)]
     pub allow_insecure_http: bool,
-}
-
-impl FromJson for LlmConfig {
-    fn from_json(v: &Value) -> Result<Self, InputError> {
-        let mut o = Obj::new(v, "struct LlmConfig")?;
-        Ok(Self {
-            provider: o.req("provider")?,
-            base_url: o.req("baseUrl")?,
-            model: o.req("model")?,
-            api_key: o.opt("apiKey")?,
-            headers: o.or_default("headers")?,
-            response_format: o.opt("responseFormat")?,
-            max_tokens_field: o.opt("maxTokensField")?,
-            prompt_cache_key: o.opt("promptCacheKey")?,
-            temperature: o.opt("temperature")?,
-            max_tokens: o.opt("maxTokens")?,
-            timeout_ms: o.opt("timeoutMs")?,
-            max_response_bytes: o.opt("maxResponseBytes")?,
-            dangerously_allow_browser: o.or_default("dangerouslyAllowBrowser")?,
-            allow_insecure_http: o.or_default("allowInsecureHttp")?,
-        })
-    }
 }
 
 /// Headers `fetch` manages itself or refuses: setting them is always a mistake.

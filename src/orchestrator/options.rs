@@ -1,11 +1,11 @@
 //! The options of a run and of one batch, as hosts pass them, and their checks. Every option
 //! documents its default; every number is checked against a range before any request is made.
 
-use serde_json::Value;
+use serde::{Deserialize, Deserializer};
 
 use crate::drill::Drill;
 use crate::error::{DrillgenError, Result};
-use crate::input::{FromJson, InputError, Obj, one_of};
+use crate::input::Both;
 use crate::llm::{LlmConfig, MAX_TIMER_MS};
 use crate::prompt::{PromptContext, PromptTemplates};
 use crate::retry::RetryPolicy;
@@ -20,25 +20,19 @@ pub const DEFAULT_HOST_TIMEOUT_MS: u64 = 30_000;
 pub const MAX_EXISTING_DRILLS: usize = 5_000;
 
 /// The spec's `ENABLE_BATCH_DRILL_GENERATION` flag: `single` is one call for the whole series.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[cfg_attr(target_arch = "wasm32", serde(rename_all = "lowercase"))]
+#[serde(rename_all = "lowercase")]
 pub enum Mode {
     #[default]
     Batched,
     Single,
 }
 
-impl FromJson for Mode {
-    fn from_json(v: &Value) -> std::result::Result<Self, InputError> {
-        one_of(v, &[("batched", Self::Batched), ("single", Self::Single)])
-    }
-}
-
 /// What to do when the worst case (every batch using every retry) exceeds `subrequestBudget`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[cfg_attr(target_arch = "wasm32", serde(rename_all = "lowercase"))]
+#[serde(rename_all = "lowercase")]
 pub enum BudgetPolicy {
     /// Refuse the run with `SUBREQUEST_BUDGET` before any request.
     #[default]
@@ -47,16 +41,10 @@ pub enum BudgetPolicy {
     Reduce,
 }
 
-impl FromJson for BudgetPolicy {
-    fn from_json(v: &Value) -> std::result::Result<Self, InputError> {
-        one_of(v, &[("fail", Self::Fail), ("reduce", Self::Reduce)])
-    }
-}
-
 /// Whether to let the first batch warm the provider's prompt cache before the others start.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[cfg_attr(target_arch = "wasm32", serde(rename_all = "lowercase"))]
+#[serde(rename_all = "lowercase")]
 pub enum CacheWarmup {
     /// When the shared prefix is long enough to be cached, the first batch is streamed and the
     /// others start once its response has begun (a cache entry exists only from then on).
@@ -64,12 +52,6 @@ pub enum CacheWarmup {
     Auto,
     /// Every batch starts at once.
     Off,
-}
-
-impl FromJson for CacheWarmup {
-    fn from_json(v: &Value) -> std::result::Result<Self, InputError> {
-        one_of(v, &[("auto", Self::Auto), ("off", Self::Off)])
-    }
 }
 
 /// The data part of `generateDrillSeries` options (the callbacks and the signal are the host's):
@@ -84,109 +66,75 @@ pub struct GenerateOptions {
     pub run: RunOptions,
 }
 
-/// Both parts are read from the same object, each ignoring the other's keys (what tsify's
-/// `flatten` declares).
-impl FromJson for GenerateOptions {
-    fn from_json(v: &Value) -> std::result::Result<Self, InputError> {
-        Ok(Self {
-            batch: BatchOptions::from_json(v)?,
-            run: RunOptions::from_json(v)?,
-        })
+/// Both parts read the same object, each ignoring the other's keys (what tsify's `flatten`
+/// declares; serde's would buffer the object, position pool included).
+impl<'de> Deserialize<'de> for GenerateOptions {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let Both(batch, run) = Both::deserialize(d)?;
+        Ok(Self { batch, run })
     }
 }
 
 /// What a run decides beyond its batches.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[cfg_attr(target_arch = "wasm32", serde(rename_all = "camelCase"))]
+#[serde(rename_all = "camelCase")]
 pub struct RunOptions {
     pub request: DrillRequest,
     /// The host's position pool (at most 20,000).
     pub positions: Vec<Position>,
     /// Batches in flight at once; default 4, at most 6.
-    #[cfg_attr(target_arch = "wasm32", serde(default))]
+    #[serde(default)]
     pub concurrency: Option<f64>,
     /// Default `batched`.
-    #[cfg_attr(target_arch = "wasm32", serde(default))]
+    #[serde(default)]
     pub mode: Mode,
     /// Resume: drills already stored; their indices are not generated again. Default none.
-    #[cfg_attr(target_arch = "wasm32", serde(default))]
+    #[serde(default)]
     pub existing_drills: Vec<Drill>,
     /// Most LLM calls the run may make (Cloudflare Workers' free plan allows 50 subrequests per
     /// invocation, and every retry is one). Checked against the worst case before the first call,
     /// and enforced at every call. Default: no limit.
-    #[cfg_attr(target_arch = "wasm32", serde(default))]
+    #[serde(default)]
     pub subrequest_budget: Option<f64>,
     /// Default `fail`.
-    #[cfg_attr(target_arch = "wasm32", serde(default))]
+    #[serde(default)]
     pub budget_policy: BudgetPolicy,
     /// Default `auto`.
-    #[cfg_attr(target_arch = "wasm32", serde(default))]
+    #[serde(default)]
     pub cache_warmup: CacheWarmup,
 }
 
-impl FromJson for RunOptions {
-    fn from_json(v: &Value) -> std::result::Result<Self, InputError> {
-        let mut o = Obj::new(v, "struct RunOptions")?;
-        Ok(Self {
-            request: o.req("request")?,
-            positions: o.req("positions")?,
-            concurrency: o.opt("concurrency")?,
-            mode: o.or_default("mode")?,
-            existing_drills: o.or_default("existingDrills")?,
-            subrequest_budget: o.opt("subrequestBudget")?,
-            budget_policy: o.or_default("budgetPolicy")?,
-            cache_warmup: o.or_default("cacheWarmup")?,
-        })
-    }
-}
-
 /// Options of `generateBatch`, and the part of `generateDrillSeries` options every batch shares.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[cfg_attr(target_arch = "wasm32", serde(rename_all = "camelCase"))]
+#[serde(rename_all = "camelCase")]
 pub struct BatchOptions {
     /// 1 to 200 characters; drill ids are `artifactId:index`.
     pub artifact_id: String,
     pub context: PromptContext,
     /// Default: drillgen's own texts.
-    #[cfg_attr(target_arch = "wasm32", serde(default))]
+    #[serde(default)]
     pub prompts: PromptTemplates,
     pub llm: LlmConfig,
     /// Default: 3 retries, backoff from 500 ms to 8 s, Retry-After up to 60 s.
-    #[cfg_attr(target_arch = "wasm32", serde(default))]
+    #[serde(default)]
     pub retry: RetryPolicy,
     /// Seeds the retry jitter and, for a run, the sample: a resume should pass the first run's
     /// `seed`. Default: a fresh random seed (returned in the result).
-    #[cfg_attr(target_arch = "wasm32", serde(default))]
+    #[serde(default)]
     pub seed: Option<f64>,
     /// How long `persist`, `load`, `verify` (and a promise returned by `onProgress`) may take
     /// before drillgen stops waiting: a timed-out `persist` is retried, then its drills are handed
     /// back in `unpersistedDrills`. It may still have written, so keep persistence idempotent by
     /// `drillId`. Default 30,000 ms.
-    #[cfg_attr(target_arch = "wasm32", serde(default))]
+    #[serde(default)]
     pub host_timeout_ms: Option<f64>,
     /// The whole call must settle within this many ms: past it, requests and waits are cut
     /// short and the run ends `CANCELLED` (batches `DEADLINE_EXCEEDED`) with what it generated.
     /// Default: no deadline.
-    #[cfg_attr(target_arch = "wasm32", serde(default))]
+    #[serde(default)]
     pub deadline_ms: Option<f64>,
-}
-
-impl FromJson for BatchOptions {
-    fn from_json(v: &Value) -> std::result::Result<Self, InputError> {
-        let mut o = Obj::new(v, "struct BatchOptions")?;
-        Ok(Self {
-            artifact_id: o.req("artifactId")?,
-            context: o.req("context")?,
-            prompts: o.or_default("prompts")?,
-            llm: o.req("llm")?,
-            retry: o.or_default("retry")?,
-            seed: o.opt("seed")?,
-            host_timeout_ms: o.opt("hostTimeoutMs")?,
-            deadline_ms: o.opt("deadlineMs")?,
-        })
-    }
 }
 
 /// A whole number of milliseconds a timer can wait (1 to 2^31 − 1).

@@ -3,13 +3,12 @@
 //! the redactor of the run's credentials, the retry policy, the prompt-cache plan). Nothing here
 //! makes a request, so a bad option is always refused before the first call.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::options::{BatchOptions, GenerateOptions, Mode};
 use crate::drill::batch_output_schema;
 use crate::error::{DrillgenError, Result};
-use crate::input::{FromJson, InputError, Obj};
 use crate::llm::url::BaseUrl;
 use crate::llm::{LlmConfig, Provider, Runtime};
 use crate::plan::{MAX_BATCH_SIZE, MAX_TARGET_DRILLS, ValidRequest};
@@ -56,39 +55,22 @@ pub struct CacheReport {
 /// Minimum cacheable prefixes per provider and model, from the providers' documentation.
 const CACHE_MINIMUMS: &str = include_str!("../../data/cache-minimums.json");
 
+#[derive(Deserialize)]
 struct CacheMinimums {
     openai: u32,
     anthropic: AnthropicMinimums,
 }
 
+#[derive(Deserialize)]
 struct AnthropicMinimums {
     default: u32,
     /// `[model name prefix, tokens]`, most specific first.
     models: Vec<(String, u32)>,
 }
 
-impl FromJson for CacheMinimums {
-    fn from_json(v: &Value) -> std::result::Result<Self, InputError> {
-        let mut o = Obj::new(v, "struct CacheMinimums")?;
-        Ok(Self {
-            openai: o.req("openai")?,
-            anthropic: o.req("anthropic")?,
-        })
-    }
-}
-
-impl FromJson for AnthropicMinimums {
-    fn from_json(v: &Value) -> std::result::Result<Self, InputError> {
-        let mut o = Obj::new(v, "struct AnthropicMinimums")?;
-        Ok(Self {
-            default: o.req("default")?,
-            models: o.req("models")?,
-        })
-    }
-}
-
 fn minimum_tokens(config: &LlmConfig) -> u32 {
-    // Through the crate's input reader (input/json.rs), not a second, derived deserializer.
+    // Text to `Value`, then `input::from_value`: `from_str::<CacheMinimums>` would compile the
+    // derived visitors a second time, for serde_json's text deserializer.
     let parsed = serde_json::from_str::<Value>(CACHE_MINIMUMS).ok();
     let Some(table) = parsed
         .as_ref()

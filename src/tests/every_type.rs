@@ -1,15 +1,16 @@
-//! Every input type through the reader: what serializes reads back the same, every enum variant
+//! Every input type through the deserializer: what serializes reads back the same, every enum variant
 //! by its wire name, defaults, unknown and host keys, and the path and code of nested errors.
 
 use std::fmt::Debug;
 
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::{Argument, FromJson, from_json, from_value};
 use crate::board::BoardOptions;
 use crate::drill::fixtures::drill_on;
 use crate::drill::{BatchStatus, Difficulty, Drill, DrillOption};
+use crate::input::{Argument, from_json, from_value};
 use crate::llm::{MaxTokensField, Provider, ResponseFormat};
 use crate::merge::{ArtifactStatus, DuplicateIndex};
 use crate::orchestrator::{BudgetPolicy, CacheWarmup, GenerateOptions, Mode};
@@ -22,15 +23,15 @@ fn library() -> Vec<Position> {
     from_value(&serde_json::from_str(text).unwrap()).unwrap()
 }
 
-/// `value` written by its `Serialize` and read back by its `FromJson` is `value` again.
-fn round_trip<T: Serialize + FromJson + PartialEq + Debug>(value: &T) {
+/// `value` written by its `Serialize` and read back by its `Deserialize` is `value` again.
+fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(value: &T) {
     let json = serde_json::to_value(value).unwrap();
     let back = from_value::<T>(&json).unwrap_or_else(|e| panic!("{}: {e} in {json}", e.path));
     assert_eq!(&back, value, "{json}");
 }
 
 /// The code and message of reading `value` as `T` for `argument`.
-fn error<T: FromJson + Debug>(argument: Argument, value: Value) -> (String, String) {
+fn error<T: DeserializeOwned + Debug>(argument: Argument, value: Value) -> (String, String) {
     let e = from_json::<T>(argument, value).unwrap_err();
     (e.code().as_str().to_owned(), e.to_string())
 }
@@ -132,14 +133,14 @@ fn option_types_round_trip() {
 }
 
 /// Each variant reads from what it serializes to, and an unknown name lists exactly those names.
-fn variants<T: Serialize + FromJson + PartialEq + Debug + Copy>(all: &[T]) {
+fn variants<T: Serialize + DeserializeOwned + PartialEq + Debug + Copy>(all: &[T]) {
     let names: Vec<String> = all.iter().map(|v| round_trip_name(*v)).collect();
     let e = from_value::<T>(&json!("NOPE")).unwrap_err().message;
     let listed: Vec<&str> = e.split('`').skip(3).step_by(2).collect();
     assert_eq!(listed, names, "{e}");
 }
 
-fn round_trip_name<T: Serialize + FromJson + PartialEq + Debug>(v: T) -> String {
+fn round_trip_name<T: Serialize + DeserializeOwned + PartialEq + Debug>(v: T) -> String {
     round_trip(&v);
     serde_json::to_value(&v)
         .unwrap()
@@ -392,12 +393,21 @@ fn host_keys_stay_on_positions_wherever_they_are_read() {
     p["id"] = json!(7);
     p["createdAt"] = json!({"at": [2026, 11]});
     p["analysisVersion"] = json!(null);
+    p["__proto__"] = json!({"polluted": true});
+    p["constructor"] = json!("c");
     let batch =
         json!({"batchIndex": 0, "totalBatches": 1, "drillIndices": [0], "positions": [p.clone()]});
     let read: crate::types::BatchSpec = from_json(Argument::Batch, batch).unwrap();
     assert_eq!(
         read.positions[0].extra.keys().collect::<Vec<_>>(),
-        ["id", "createdAt", "analysisVersion"]
+        [
+            "id",
+            "createdAt",
+            "analysisVersion",
+            "__proto__",
+            "constructor"
+        ],
+        "JS's special names are ordinary keys"
     );
     assert_eq!(serde_json::to_value(&read.positions[0]).unwrap(), p);
     let o: GenerateOptions =

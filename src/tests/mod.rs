@@ -1,0 +1,3 @@
+//! Tests that cross modules: each reads types from several of them.
+
+mod every_type;
