@@ -31,7 +31,7 @@ fn runtime() -> Runtime {
 }
 
 /// The data part of the options, typed, and the redactor of the credentials in it.
-fn data<T: crate::input::FromJson>(options: &JsValue) -> Result<(T, Redactor), JsValue> {
+fn data<T: serde::de::DeserializeOwned>(options: &JsValue) -> Result<(T, Redactor), JsValue> {
     let json = snapshot(Argument::Options, options, &HOST_KEYS)
         .map_err(|e| js_error(&e, &Redactor::default()))?;
     let redactor = redactor_from(&json);

@@ -14,8 +14,6 @@ use serde::de::DeserializeOwned;
 use crate::error::DrillgenError;
 pub use de::{Both, from_value, with_rest};
 pub use path::InputError;
-/// The bound the bindings' readers still name (`bindings/generate.rs`): any `DeserializeOwned`.
-pub use serde::de::DeserializeOwned as FromJson;
 
 /// Which argument of an exported function a value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
