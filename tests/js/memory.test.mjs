@@ -94,7 +94,7 @@ test("a 500-drill run with a caller's signal prints no process warning", { timeo
     const controller = new AbortController();
     const result = await drillgen.generateDrillSeries({
       artifactId: "big",
-      request: { targetDrillCount: 500 },
+      request: { targetDrillCount: 500, batchSize: 10 },
       positions,
       context,
       llm: simLlm(sim.url, { timeoutMs: 5000 }),
