@@ -256,6 +256,18 @@ mod tests {
                         prop_assert!(phases.len() >= 2, "batch {} has one phase only", b.batch_index);
                     }
                 }
+                // Given more positions than drills, each phase still gets its share ±1: a phase
+                // more than one behind another has none left.
+                let given = [opening, early, middle, bearoff];
+                let used: Vec<usize> = [GamePhase::Opening, GamePhase::Early, GamePhase::Middle, GamePhase::Bearoff]
+                    .iter()
+                    .map(|&phase| batches.iter().flat_map(|b| &b.positions).filter(|p| p.game_phase == phase).count())
+                    .collect();
+                for (p, &n) in used.iter().enumerate() {
+                    for &m in &used {
+                        prop_assert!(n + 1 >= m || n == given[p], "phases used {used:?} of {given:?}");
+                    }
+                }
             }
         }
     }

@@ -261,6 +261,11 @@ fn short_pool(phase: GamePhase, have: usize, want: usize) -> Warning {
     )
 }
 
+// proptest does not target wasm32.
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
+mod props;
+
 #[cfg(test)]
 pub(crate) mod fixtures {
     use crate::types::{GamePhase, MoveAlternative, Position};
