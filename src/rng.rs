@@ -1,7 +1,7 @@
 //! The run's random numbers. Hosts store a run's `seed` to resume it later, maybe after upgrading
 //! drillgen, so the numbers a seed gives must not change silently: the generator is named
 //! (ChaCha12, the stream the `chacha20` crate defines), the seed is expanded to its key by our own
-//! SplitMix64, and shuffles and bounded draws are `rand`'s, whose outputs rand keeps stable within a
+//! SplitMix64, and shuffles and uniform draws are `rand`'s, whose outputs rand keeps stable within a
 //! minor version only. `rand` is therefore pinned exactly in Cargo.toml, the test below pins the
 //! first draws, and every change of what a seed gives bumps [`SEED_FORMAT`], which results report
 //! next to the seed.
@@ -40,11 +40,6 @@ impl SeededRng {
         self.0.next_u64()
     }
 
-    /// Uniform in `0..n` (`n` ≥ 1), without modulo bias.
-    pub fn below(&mut self, n: usize) -> usize {
-        self.0.random_range(0..n.max(1))
-    }
-
     /// Uniform in `[0, 1)`.
     pub fn unit(&mut self) -> f64 {
         self.0.random::<f64>()
@@ -63,16 +58,15 @@ mod tests {
     /// What seeds 2026 and 0 give. Pinned: changing the generator, the key expansion or rand's
     /// draws (a rand upgrade may) changes the sample of every stored seed; if this fails, either
     /// restore the old draws or bump `SEED_FORMAT` and update the pins.
-    fn first_draws() -> (Vec<u64>, Vec<u8>, Vec<usize>, Vec<u64>) {
+    fn first_draws() -> (Vec<u64>, Vec<u8>, Vec<u64>) {
         let mut rng = SeededRng::new(2026);
         let words = (0..3).map(|_| rng.next_u64()).collect();
         let mut rng = SeededRng::new(2026);
         let mut rolls: Vec<u8> = (0..21).collect();
         rng.shuffle(&mut rolls);
         let mut rng = SeededRng::new(0);
-        let below = (0..6).map(|_| rng.below(6)).collect();
         let units = (0..2).map(|_| rng.unit().to_bits()).collect();
-        (words, rolls, below, units)
+        (words, rolls, units)
     }
 
     #[test]
@@ -83,7 +77,6 @@ mod tests {
             (
                 PINNED_WORDS.to_vec(),
                 PINNED_SHUFFLE.to_vec(),
-                PINNED_BELOW.to_vec(),
                 PINNED_UNITS.to_vec()
             )
         );
@@ -97,13 +90,11 @@ mod tests {
     const PINNED_SHUFFLE: [u8; 21] = [
         16, 5, 12, 0, 2, 1, 9, 17, 15, 13, 8, 20, 3, 19, 18, 14, 4, 7, 11, 6, 10,
     ];
-    const PINNED_BELOW: [usize; 6] = [3, 4, 5, 2, 1, 2];
-    const PINNED_UNITS: [u64; 2] = [4599601584507901754, 4605046161310457338];
+    const PINNED_UNITS: [u64; 2] = [4605548079313082063, 4601830383325504266];
 
     #[test]
-    fn draws_are_in_range_and_shuffles_are_permutations() {
+    fn units_are_in_range_and_shuffles_are_permutations() {
         let mut rng = SeededRng::new(7);
-        assert!((0..1000).all(|_| rng.below(7) < 7));
         assert!((0..1000).all(|_| (0.0..1.0).contains(&rng.unit())));
         let mut items: Vec<usize> = (0..10).collect();
         rng.shuffle(&mut items);
