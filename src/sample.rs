@@ -515,6 +515,20 @@ mod tests {
     }
 
     #[test]
+    fn avoid_lists_are_bounded() {
+        let plan = plan_for(5, &[Early]);
+        let long = vec!["x".repeat(101)];
+        let many: Vec<String> = (0..=MAX_AVOID_IDS).map(|i| i.to_string()).collect();
+        for avoid in [long, many] {
+            let err = sample(&pool(3), &plan, 1, &avoid).unwrap_err();
+            assert_eq!(err.code(), "INVALID_OPTIONS");
+        }
+        let unknown = vec!["not-in-the-pool".to_owned()];
+        let s = sample(&pool(3), &plan, 1, &unknown).unwrap();
+        assert_eq!(s.avoided_reused, 0, "an id the pool lacks is ignored");
+    }
+
+    #[test]
     fn seeds_are_checked() {
         assert_eq!(resolve_seed(Some(42.0)).unwrap(), 42);
         for bad in [-1.0, 1.5, f64::NAN, 1e300] {
