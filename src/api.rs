@@ -23,7 +23,8 @@ pub fn plan_positions(request: &DrillRequest, pool: Option<&[Position]>) -> Resu
 
 pub fn sample_positions(pool: &[Position], plan: &Plan, options: &SampleOptions) -> Result<Sample> {
     let seed = crate::sample::resolve_seed(options.seed)?;
-    crate::sample::sample(pool, plan, seed)
+    let avoid = options.avoid_position_ids.as_deref().unwrap_or_default();
+    crate::sample::sample(pool, plan, seed, avoid)
 }
 
 pub fn partition_batches(request: &DrillRequest, positions: &[Position]) -> Result<Vec<BatchSpec>> {

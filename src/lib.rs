@@ -7,8 +7,8 @@
 //! |---|---|---|
 //! | input | [`input`] | JSON from the host → typed values, a coded error naming the bad field |
 //! | plan | [`plan`] | the spec's Phase 1: positions to load per phase, `ceil(target/phases)+2`, cap 25 |
-//! | sample | [`sample`], [`rng`] | uniform choice from the pool under a portable seed; OPENING = all 21 |
-//! | partition | [`partition`] | batches of 5 contiguous indices, one position per drill, phases mixed |
+//! | sample | [`sample`], [`rng`] | uniform choice from the pool under a portable seed, each phase its share; the rest kept as spares |
+//! | partition | [`partition`], [`spread`] | batches of 5 contiguous indices, one position per drill, phases spread evenly |
 //! | answer key | [`engine`] | the options of a drill from the engine's best move and alternatives |
 //! | prompt | [`prompt`] | a shared, cacheable system prefix; the batch's drills in the user part |
 //! | llm | [`llm`] | OpenAI-compatible and Anthropic requests and responses, format negotiation |
@@ -43,6 +43,7 @@ pub mod prompt;
 pub mod retry;
 pub mod rng;
 pub mod sample;
+pub mod spread;
 pub mod text;
 pub mod types;
 pub mod verify;

@@ -1,17 +1,18 @@
 //! Splitting the series into independent LLM calls.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 use crate::error::{DrillgenError, Result};
 use crate::plan::ValidRequest;
 use crate::types::{BatchSpec, GamePhase, Position};
 
 /// `ceil(target / batchSize)` batches of contiguous drill indices, each with one position per
-/// drill (`positions[k]` is the position of `drillIndices[k]`) whenever the sample has enough, and a
-/// mix of phases in every batch. With fewer positions than drills each batch still gets one and its
-/// drills reuse them in turn; with more, the spare positions (the spec's "+2 for variety") stay out
-/// of the prompts: they cost tokens and no drill would use them.
+/// drill (`positions[k]` is the position of `drillIndices[k]`) whenever there are enough, and the
+/// phases spread evenly: each phase gets its share ±1 of the series, and each batch holds of every
+/// phase its proportional share rounded down or up. With fewer positions than drills each batch
+/// still gets one and its drills reuse them in turn. With more (a host passing spares), each phase
+/// keeps its share, taken from the front of its positions, and the rest stay out of the prompts.
 pub fn partition(request: &ValidRequest, positions: &[Position]) -> Result<Vec<BatchSpec>> {
     let target = request.target_drill_count;
     let size = request.batch_size;
@@ -26,52 +27,69 @@ pub fn partition(request: &ValidRequest, positions: &[Position]) -> Result<Vec<B
     let drill_counts: Vec<u32> = (0..total_batches)
         .map(|b| size.min(target - b * size))
         .collect();
-    let quotas = quotas(positions.len(), &drill_counts);
 
-    // Per phase, in the sample's order.
-    let mut remaining: BTreeMap<GamePhase, VecDeque<&Position>> = BTreeMap::new();
+    let mut by_phase: BTreeMap<GamePhase, Vec<&Position>> = BTreeMap::new();
     for p in positions {
-        remaining.entry(p.game_phase).or_default().push_back(p);
+        by_phase.entry(p.game_phase).or_default().push(p);
     }
-    let mut assigned: Vec<Vec<Position>> = vec![Vec::new(); batches];
-    let mut left: usize = quotas.iter().sum();
-    // Round-robin over batches; each takes from the phase it holds fewest of (ties: the phase with
-    // most left), so phases spread evenly instead of one batch collecting a whole phase.
-    while left > 0 {
-        for b in 0..batches {
-            if assigned[b].len() >= quotas[b] {
-                continue;
-            }
-            let held =
-                |phase: GamePhase| assigned[b].iter().filter(|p| p.game_phase == phase).count();
-            let pick = remaining
-                .iter()
-                .filter(|(_, q)| !q.is_empty())
-                .min_by_key(|&(&phase, q)| (held(phase), Reverse(q.len()), phase))
-                .map(|(&phase, _)| phase);
-            if let Some(p) = pick
-                .and_then(|phase| remaining.get_mut(&phase))
-                .and_then(VecDeque::pop_front)
-            {
-                assigned[b].push(p.clone());
-                left -= 1;
-            }
-        }
-    }
+    let available: Vec<usize> = by_phase.values().map(Vec::len).collect();
+    // The remainder goes to the phases with most positions (ties: library order).
+    let mut order: Vec<usize> = (0..available.len()).collect();
+    crate::order::sort_by_key(&mut order, |&i| Reverse(available[i]));
+    let used = positions.len().min(target as usize);
+    let totals = fair_shares(used, &available, &order);
+    let grid = crate::spread::spread(&quotas(used, &drill_counts), &totals);
 
-    Ok(assigned
+    let mut next = vec![0usize; available.len()];
+    Ok(grid
         .into_iter()
         .enumerate()
-        .map(|(b, positions)| {
+        .map(|(b, counts)| {
+            let mut batch = Vec::new();
+            for (p, (count, phase)) in counts.into_iter().zip(by_phase.values()).enumerate() {
+                batch.extend(phase.iter().skip(next[p]).take(count).map(|&x| x.clone()));
+                next[p] += count;
+            }
             let first = b as u32 * size;
             BatchSpec {
                 batch_index: b as u32,
                 total_batches,
                 drill_indices: (first..first + drill_counts[b]).collect(),
-                positions,
+                positions: batch,
             }
         })
         .collect())
+}
+
+/// The whole series as one batch (`mode: "single"`), phases spread as in [`partition`].
+pub fn single(request: &ValidRequest, positions: &[Position]) -> Result<BatchSpec> {
+    let whole = ValidRequest {
+        batch_size: request.target_drill_count,
+        ..request.clone()
+    };
+    partition(&whole, positions)?
+        .pop()
+        .ok_or(DrillgenError::InsufficientPositions {
+            positions: positions.len(),
+            batches: 1,
+        })
+}
+
+/// Splits `total` among groups holding `available` items: round by round, each group that still
+/// has items takes one, in `order`, so no group is more than one ahead of another unless it ran
+/// out (the groups first in `order` get the remainder).
+pub fn fair_shares(total: usize, available: &[usize], order: &[usize]) -> Vec<usize> {
+    let mut shares = vec![0; available.len()];
+    let mut left = total.min(available.iter().sum());
+    while left > 0 {
+        for &i in order {
+            if left > 0 && shares[i] < available[i] {
+                shares[i] += 1;
+                left -= 1;
+            }
+        }
+    }
+    shares
 }
 
 /// Shares of `total` positions for batches of `weights` drills: one position per drill when there
@@ -236,6 +254,18 @@ mod tests {
                     for b in batches.iter().filter(|b| b.positions.len() >= 2) {
                         let phases: HashSet<GamePhase> = b.positions.iter().map(|p| p.game_phase).collect();
                         prop_assert!(phases.len() >= 2, "batch {} has one phase only", b.batch_index);
+                    }
+                }
+                // Given more positions than drills, each phase still gets its share ±1: a phase
+                // more than one behind another has none left.
+                let given = [opening, early, middle, bearoff];
+                let used: Vec<usize> = [GamePhase::Opening, GamePhase::Early, GamePhase::Middle, GamePhase::Bearoff]
+                    .iter()
+                    .map(|&phase| batches.iter().flat_map(|b| &b.positions).filter(|p| p.game_phase == phase).count())
+                    .collect();
+                for (p, &n) in used.iter().enumerate() {
+                    for &m in &used {
+                        prop_assert!(n + 1 >= m || n == given[p], "phases used {used:?} of {given:?}");
                     }
                 }
             }

@@ -1,11 +1,19 @@
 //! The run's random numbers. Hosts store a run's `seed` to resume it later, maybe after upgrading
-//! drillgen, so the numbers a seed gives must not depend on a library's choice of algorithm: the
-//! generator is named (ChaCha12, the stream the `chacha20` crate defines), the seed is expanded to
-//! its key by our own SplitMix64, and bounded draws and sampling are ours. The test below pins the
-//! first draws; if it fails, stored seeds would resume on different positions.
+//! drillgen, so the numbers a seed gives must not change silently: the generator is named
+//! (ChaCha12, the stream the `chacha20` crate defines), the seed is expanded to its key by our own
+//! SplitMix64, and shuffles and uniform draws are `rand`'s, whose outputs rand keeps stable within a
+//! minor version only. `rand` is therefore pinned exactly in Cargo.toml, the test below pins the
+//! first draws, and every change of what a seed gives bumps [`SEED_FORMAT`], which results report
+//! next to the seed.
 
 use chacha20::ChaCha12Rng;
+use rand::RngExt;
+use rand::seq::SliceRandom;
 use rand_core::{Rng, SeedableRng};
+
+/// The version of "what a seed gives". 1: our own draws (before rand); 2: rand 0.10's shuffle and
+/// draws, with positions chosen per phase and spread across the series.
+pub const SEED_FORMAT: u32 = 2;
 
 pub struct SeededRng(ChaCha12Rng);
 
@@ -32,34 +40,14 @@ impl SeededRng {
         self.0.next_u64()
     }
 
-    /// Uniform in `0..n` (`n` ≥ 1) without modulo bias: draws above the largest multiple of `n`
-    /// are rejected.
-    pub fn below(&mut self, n: u64) -> u64 {
-        let n = n.max(1);
-        let zone = u64::MAX - (u64::MAX % n);
-        loop {
-            let x = self.next_u64();
-            if x < zone {
-                return x % n;
-            }
-        }
-    }
-
-    /// Uniform in `[0, 1)` with 53 bits of precision.
+    /// Uniform in `[0, 1)`.
     pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.random::<f64>()
     }
 
-    /// `k` distinct indices of `0..n` in random order (a partial Fisher–Yates shuffle).
-    pub fn choose(&mut self, n: usize, k: usize) -> Vec<usize> {
-        let mut items: Vec<usize> = (0..n).collect();
-        let k = k.min(n);
-        for i in 0..k {
-            let j = i + self.below((n - i) as u64) as usize;
-            items.swap(i, j);
-        }
-        items.truncate(k);
-        items
+    /// Puts `items` in a uniformly random order.
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        items.shuffle(&mut self.0);
     }
 }
 
@@ -67,21 +55,29 @@ impl SeededRng {
 mod tests {
     use super::*;
 
+    /// What seeds 2026 and 0 give. Pinned: changing the generator, the key expansion or rand's
+    /// draws (a rand upgrade may) changes the sample of every stored seed; if this fails, either
+    /// restore the old draws or bump `SEED_FORMAT` and update the pins.
+    fn first_draws() -> (Vec<u64>, Vec<u8>, Vec<u64>) {
+        let mut rng = SeededRng::new(2026);
+        let words = (0..3).map(|_| rng.next_u64()).collect();
+        let mut rng = SeededRng::new(2026);
+        let mut rolls: Vec<u8> = (0..21).collect();
+        rng.shuffle(&mut rolls);
+        let mut rng = SeededRng::new(0);
+        let units = (0..2).map(|_| rng.unit().to_bits()).collect();
+        (words, rolls, units)
+    }
+
     #[test]
     fn a_seed_gives_the_same_numbers_in_every_release() {
-        let mut rng = SeededRng::new(2026);
-        let words: Vec<u64> = (0..3).map(|_| rng.next_u64()).collect();
-        let mut rng = SeededRng::new(2026);
-        let picks = rng.choose(36, 6);
-        let mut rng = SeededRng::new(0);
-        let below: Vec<u64> = (0..6).map(|_| rng.below(6)).collect();
-        // Pinned: changing the generator, the key expansion or the draws breaks stored seeds.
+        assert_eq!(SEED_FORMAT, 2, "the pins below are format 2's");
         assert_eq!(
-            (words, picks, below),
+            first_draws(),
             (
                 PINNED_WORDS.to_vec(),
-                PINNED_PICKS.to_vec(),
-                PINNED_BELOW.to_vec()
+                PINNED_SHUFFLE.to_vec(),
+                PINNED_UNITS.to_vec()
             )
         );
     }
@@ -91,17 +87,19 @@ mod tests {
         4975484023134758157,
         9687733951431853371,
     ];
-    const PINNED_PICKS: [usize; 6] = [3, 18, 27, 26, 32, 13];
-    const PINNED_BELOW: [u64; 6] = [0, 3, 5, 0, 5, 4];
+    const PINNED_SHUFFLE: [u8; 21] = [
+        16, 5, 12, 0, 2, 1, 9, 17, 15, 13, 8, 20, 3, 19, 18, 14, 4, 7, 11, 6, 10,
+    ];
+    const PINNED_UNITS: [u64; 2] = [4605548079313082063, 4601830383325504266];
 
     #[test]
-    fn draws_are_in_range_and_choose_is_distinct() {
+    fn units_are_in_range_and_shuffles_are_permutations() {
         let mut rng = SeededRng::new(7);
-        assert!((0..1000).all(|_| rng.below(7) < 7));
         assert!((0..1000).all(|_| (0.0..1.0).contains(&rng.unit())));
-        let mut picks = rng.choose(10, 10);
-        picks.sort_unstable();
-        assert_eq!(picks, (0..10).collect::<Vec<_>>());
-        assert_eq!(rng.choose(3, 5).len(), 3);
+        let mut items: Vec<usize> = (0..10).collect();
+        rng.shuffle(&mut items);
+        assert_ne!(items, (0..10).collect::<Vec<_>>(), "seed 7 moves something");
+        items.sort_unstable();
+        assert_eq!(items, (0..10).collect::<Vec<_>>());
     }
 }

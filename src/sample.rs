@@ -109,35 +109,130 @@ pub fn resolve_seed(seed: Option<f64>) -> Result<u64> {
     }
 }
 
-/// Draws the plan's positions from the pool. OPENING keeps every opening roll, sorted by dice;
-/// other phases get `perPhase[phase]` positions chosen uniformly without replacement, in random
-/// order. A phase with fewer positions than planned gives all it has and a warning. Positions for
-/// which the engine lists no clearly worse alternative cannot make a multiple-choice drill: they are
-/// left out, with a warning.
-pub fn sample(pool: &[Position], plan: &Plan, seed: u64) -> Result<Sample> {
-    check_pool(pool)?;
-    let mut rng = SeededRng::new(seed);
-    let mut positions = Vec::with_capacity(plan.total_positions as usize);
-    let mut warnings = Vec::new();
-    let mut unusable = 0usize;
+/// Most ids `avoidPositionIds` may list: a pool's worth.
+pub const MAX_AVOID_IDS: usize = MAX_POOL;
+
+/// Checks `avoidPositionIds`: at most a pool's worth of ids, each as long as a position id may be.
+pub fn check_avoid(ids: &[String]) -> Result<()> {
+    if ids.len() > MAX_AVOID_IDS || ids.iter().any(|id| id.chars().count() > 100) {
+        return Err(DrillgenError::InvalidOptions(format!(
+            "avoidPositionIds must list at most {MAX_AVOID_IDS} ids of at most 100 characters"
+        )));
+    }
+    Ok(())
+}
+
+/// A drill asks for the best move of a roll: two positions with the same roll and the same best
+/// move make the same question, so a series (spares included) holds each pair once.
+fn move_key(p: &Position) -> ((u8, u8), &str) {
+    let (a, b) = dice(&p.dice_roll).unwrap_or((0, 0));
+    ((a.max(b), a.min(b)), p.best_move.trim())
+}
+
+/// The positions of each phase the plan loads (`perPhase`), in random order: drawn uniformly
+/// among the usable positions of the phase, those listed in `avoid` only once the others run
+/// out, and never a second position with a roll and best move already drawn.
+struct Loaded<'a> {
+    phases: Vec<(GamePhase, Vec<&'a Position>)>,
+    unusable: usize,
+    warnings: Vec<Warning>,
+}
+
+fn load<'a>(
+    pool: &'a [Position],
+    plan: &Plan,
+    avoid: &HashSet<&str>,
+    rng: &mut SeededRng,
+) -> Loaded<'a> {
+    let mut out = Loaded {
+        phases: Vec::new(),
+        unusable: 0,
+        warnings: Vec::new(),
+    };
+    let mut asked = HashSet::new();
     for &phase in &plan.phases {
         let want = plan.per_phase.get(&phase).copied().unwrap_or(0) as usize;
         let in_phase = pool.iter().filter(|p| p.game_phase == phase);
-        let (candidates, skipped): (Vec<&Position>, Vec<&Position>) =
+        let (mut fresh, skipped): (Vec<&Position>, Vec<&Position>) =
             in_phase.partition(|p| !distractors(p).is_empty());
-        unusable += skipped.len();
-        if candidates.len() < want {
-            warnings.push(short_pool(phase, candidates.len(), want));
+        out.unusable += skipped.len();
+        rng.shuffle(&mut fresh);
+        // Both parts keep their random order: uniform among the fresh, then among the avoided.
+        let (fresh, avoided): (Vec<&Position>, Vec<&Position>) = fresh
+            .into_iter()
+            .partition(|p| !avoid.contains(p.position_id.as_str()));
+        let mut chosen = Vec::with_capacity(want);
+        for p in fresh.into_iter().chain(avoided) {
+            if chosen.len() == want {
+                break;
+            }
+            if asked.insert(move_key(p)) {
+                chosen.push(p);
+            }
         }
-        if phase == GamePhase::Opening {
-            let mut all = candidates;
-            crate::order::sort_by_key(&mut all, |p| dice_key(p));
-            positions.extend(all.into_iter().cloned());
-            continue;
+        if chosen.len() < want {
+            out.warnings.push(short_pool(phase, chosen.len(), want));
         }
-        let chosen = rng.choose(candidates.len(), want);
-        positions.extend(chosen.into_iter().map(|i| candidates[i].clone()));
+        out.phases.push((phase, chosen));
     }
+    out
+}
+
+/// Draws the plan's positions from the pool and chooses the series' among them.
+///
+/// Each phase loads `perPhase[phase]` positions (OPENING: all 21 rolls) chosen uniformly, avoiding
+/// the ids in `avoid` while others remain and repeating no (roll, best move) pair. The series takes
+/// `targetDrillCount` of them, spread evenly over the phases (each gets its share ±1; a phase short
+/// of positions gives all it has and the others make up for it), the phase receiving the remainder
+/// drawn by the seed. Within a phase the first loaded are taken, so every loaded position, OPENING
+/// rolls included, has the same chance. The rest are `spares`, for a later top-up. OPENING
+/// positions are listed in dice order, the spec's `orderBy: { diceRoll: 'asc' }`.
+///
+/// Positions for which the engine lists no clearly worse alternative cannot make a multiple-choice
+/// drill: they are left out, with a warning.
+pub fn sample(pool: &[Position], plan: &Plan, seed: u64, avoid: &[String]) -> Result<Sample> {
+    check_pool(pool)?;
+    check_avoid(avoid)?;
+    let avoid: HashSet<&str> = avoid.iter().map(String::as_str).collect();
+    let mut rng = SeededRng::new(seed);
+    let loaded = load(pool, plan, &avoid, &mut rng);
+    let available: Vec<usize> = loaded.phases.iter().map(|(_, v)| v.len()).collect();
+    let mut order: Vec<usize> = (0..available.len()).collect();
+    rng.shuffle(&mut order);
+    let shares =
+        crate::partition::fair_shares(plan.target_drill_count as usize, &available, &order);
+    let (mut positions, mut spares) = (Vec::new(), Vec::new());
+    for ((phase, mut chosen), share) in loaded.phases.into_iter().zip(shares) {
+        let mut unused = chosen.split_off(share);
+        if phase == GamePhase::Opening {
+            crate::order::sort_by_key(&mut chosen, |p| dice_key(p));
+            crate::order::sort_by_key(&mut unused, |p| dice_key(p));
+        }
+        positions.extend(chosen.into_iter().cloned());
+        spares.extend(unused.into_iter().cloned());
+    }
+    if positions.is_empty() {
+        let names: Vec<&str> = plan.phases.iter().map(|p| p.as_str()).collect();
+        return Err(DrillgenError::EmptyPool(names.join(", ")));
+    }
+    let reused = positions
+        .iter()
+        .filter(|p| avoid.contains(p.position_id.as_str()))
+        .count();
+    let mut warnings = loaded.warnings;
+    warnings.extend(notes(loaded.unusable, reused));
+    Ok(Sample {
+        positions,
+        spares,
+        seed,
+        seed_format: crate::rng::SEED_FORMAT,
+        avoided_reused: reused as u32,
+        warnings,
+    })
+}
+
+fn notes(unusable: usize, reused: usize) -> Vec<Warning> {
+    let mut warnings = Vec::new();
     if unusable > 0 {
         warnings.push(Warning::new(
             "POSITION_UNUSABLE",
@@ -146,25 +241,30 @@ pub fn sample(pool: &[Position], plan: &Plan, seed: u64) -> Result<Sample> {
             ),
         ));
     }
-    if positions.is_empty() {
-        let names: Vec<&str> = plan.phases.iter().map(|p| p.as_str()).collect();
-        return Err(DrillgenError::EmptyPool(names.join(", ")));
+    if reused > 0 {
+        warnings.push(Warning::new(
+            "AVOIDED_POSITIONS_REUSED",
+            format!(
+                "{reused} positions listed in avoidPositionIds were used again: their phases had no other positions left"
+            ),
+        ));
     }
-    Ok(Sample {
-        positions,
-        seed,
-        warnings,
-    })
+    warnings
 }
 
 fn short_pool(phase: GamePhase, have: usize, want: usize) -> Warning {
     Warning::new(
         "POOL_TOO_SMALL",
         format!(
-            "{phase}: the pool has {have} positions, the plan asked for {want}; using all {have}"
+            "{phase}: the pool has {have} usable positions, the plan asked for {want}; using all {have}"
         ),
     )
 }
+
+// proptest does not target wasm32.
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
+mod props;
 
 #[cfg(test)]
 pub(crate) mod fixtures {
@@ -191,7 +291,8 @@ pub(crate) mod fixtures {
         }
     }
 
-    /// 21 opening rolls in scrambled order plus `per_phase` positions in each other phase.
+    /// 21 opening rolls in scrambled order plus `per_phase` positions in each other phase, no two
+    /// with the same roll and best move (up to 504 per phase).
     pub fn pool(per_phase: usize) -> Vec<Position> {
         let mut v = Vec::new();
         for hi in (1..=6).rev() {
@@ -205,10 +306,22 @@ pub(crate) mod fixtures {
         }
         v.swap(0, 20);
         v.swap(3, 11);
-        for phase in [GamePhase::Early, GamePhase::Middle, GamePhase::Bearoff] {
+        for (start, phase) in [
+            (24, GamePhase::Early),
+            (23, GamePhase::Middle),
+            (22, GamePhase::Bearoff),
+        ] {
             for i in 0..per_phase {
                 let dice = format!("{}-{}", 6 - i % 6, 1 + i % 3);
-                v.push(position(&format!("{phase}-{i:03}"), phase, &dice));
+                let mut p = position(&format!("{phase}-{i:03}"), phase, &dice);
+                // A different question each: no two positions share a roll and a best move.
+                p.best_move = format!(
+                    "{start}/{} 13/{} 8/{}",
+                    start - 1 - i % 6,
+                    12 - (i / 6) % 12,
+                    7 - (i / 72) % 7
+                );
+                v.push(p);
             }
         }
         v
@@ -217,6 +330,8 @@ pub(crate) mod fixtures {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::fixtures::pool;
     use super::*;
     use crate::plan::plan;
@@ -236,27 +351,57 @@ mod tests {
         s.positions.iter().map(|p| p.position_id.as_str()).collect()
     }
 
+    fn dice_order(positions: &[Position]) -> bool {
+        positions
+            .windows(2)
+            .all(|w| dice_key(&w[0]) <= dice_key(&w[1]))
+    }
+
     #[test]
-    fn opening_returns_all_21_sorted_by_dice() {
-        let s = sample(&pool(30), &plan_for(5, &[Opening]), 7).unwrap();
-        let dice: Vec<&str> = s.positions.iter().map(|p| p.dice_roll.as_str()).collect();
-        assert_eq!(dice.len(), 21);
-        assert_eq!(&dice[..5], ["1-1", "2-1", "2-2", "3-1", "3-2"]);
-        assert_eq!(dice[20], "6-6");
-        let again = sample(&pool(30), &plan_for(5, &[Opening]), 8).unwrap();
-        assert_eq!(ids(&s), ids(&again), "OPENING is never shuffled");
+    fn opening_takes_a_random_subset_of_the_21_rolls_in_dice_order() {
+        let plan = plan_for(5, &[Opening]);
+        let mut seen = HashSet::new();
+        let mut subsets = HashSet::new();
+        for seed in 0..50 {
+            let s = sample(&pool(30), &plan, seed, &[]).unwrap();
+            assert_eq!(
+                (s.positions.len(), s.spares.len()),
+                (5, 16),
+                "all 21 loaded"
+            );
+            assert!(dice_order(&s.positions) && dice_order(&s.spares));
+            let mut all: Vec<&str> = s
+                .positions
+                .iter()
+                .chain(&s.spares)
+                .map(|p| p.dice_roll.as_str())
+                .collect();
+            all.sort_unstable();
+            all.dedup();
+            assert_eq!(all.len(), 21, "each roll once, drilled or spare");
+            seen.extend(s.positions.iter().map(|p| p.dice_roll.clone()));
+            subsets.insert(ids(&s).join(","));
+        }
+        assert_eq!(seen.len(), 21, "every roll is drilled under some seed");
+        assert!(
+            subsets.len() >= 45,
+            "50 seeds gave {} subsets",
+            subsets.len()
+        );
     }
 
     #[test]
     fn the_same_seed_repeats_and_other_seeds_differ() {
         let plan = plan_for(20, &[Early, Middle]);
-        let a = sample(&pool(30), &plan, 42).unwrap();
-        let b = sample(&pool(30), &plan, 42).unwrap();
+        let a = sample(&pool(30), &plan, 42, &[]).unwrap();
+        let b = sample(&pool(30), &plan, 42, &[]).unwrap();
         assert_eq!(ids(&a), ids(&b));
-        assert_eq!(a.positions.len(), 24);
+        assert_eq!(a.spares, b.spares);
+        assert_eq!((a.positions.len(), a.spares.len()), (20, 4));
+        assert_eq!(a.seed_format, crate::rng::SEED_FORMAT);
         let distinct: HashSet<Vec<String>> = (0..20)
             .map(|seed| {
-                sample(&pool(30), &plan, seed)
+                sample(&pool(30), &plan, seed, &[])
                     .unwrap()
                     .positions
                     .into_iter()
@@ -274,8 +419,8 @@ mod tests {
     #[test]
     fn unseeded_runs_draw_fresh_seeds() {
         let plan = plan_for(20, &[Early, Middle]);
-        let a = sample(&pool(30), &plan, resolve_seed(None).unwrap()).unwrap();
-        let b = sample(&pool(30), &plan, resolve_seed(None).unwrap()).unwrap();
+        let a = sample(&pool(30), &plan, resolve_seed(None).unwrap(), &[]).unwrap();
+        let b = sample(&pool(30), &plan, resolve_seed(None).unwrap(), &[]).unwrap();
         assert_ne!(a.seed, b.seed);
         assert_ne!(ids(&a), ids(&b));
         assert!(a.seed <= MAX_SEED);
@@ -283,38 +428,46 @@ mod tests {
 
     #[test]
     fn every_position_has_an_equal_chance() {
-        // 12 of 30 EARLY positions, 3000 draws: each id expected 1200 times.
+        // 20 drills over two phases: 12 of 30 EARLY positions loaded, 10 drilled. Over 3000
+        // seeds each id is expected 1200 times loaded and 1000 times drilled.
         let plan = plan_for(20, &[Early, Middle]);
-        let mut counts = std::collections::HashMap::<String, u32>::new();
+        let (mut drilled, mut loaded) =
+            (HashMap::<String, u32>::new(), HashMap::<String, u32>::new());
         for seed in 0..3000 {
-            for p in sample(&pool(30), &plan, seed)
-                .unwrap()
+            let s = sample(&pool(30), &plan, seed, &[]).unwrap();
+            for p in s.positions.iter().filter(|p| p.game_phase == Early) {
+                *drilled.entry(p.position_id.clone()).or_default() += 1;
+            }
+            for p in s
                 .positions
-                .into_iter()
+                .iter()
+                .chain(&s.spares)
                 .filter(|p| p.game_phase == Early)
             {
-                *counts.entry(p.position_id).or_default() += 1;
+                *loaded.entry(p.position_id.clone()).or_default() += 1;
             }
         }
-        assert_eq!(
-            counts.len(),
-            30,
-            "every EARLY position was drawn at some point"
-        );
-        let (min, max) = (
-            counts.values().min().unwrap(),
-            counts.values().max().unwrap(),
-        );
-        assert!(
-            *min > 1050 && *max < 1350,
-            "min {min}, max {max} (expected ~1200)"
-        );
+        for (counts, expected) in [(&drilled, 1000), (&loaded, 1200)] {
+            assert_eq!(
+                counts.len(),
+                30,
+                "every EARLY position was drawn at some point"
+            );
+            let (min, max) = (
+                counts.values().min().unwrap(),
+                counts.values().max().unwrap(),
+            );
+            assert!(
+                *min > expected * 88 / 100 && *max < expected * 112 / 100,
+                "min {min}, max {max} (expected ~{expected})"
+            );
+        }
     }
 
     #[test]
     fn a_short_pool_gives_everything_and_a_warning() {
-        let s = sample(&pool(5), &plan_for(20, &[Early, Middle]), 1).unwrap();
-        assert_eq!(s.positions.len(), 10);
+        let s = sample(&pool(5), &plan_for(20, &[Early, Middle]), 1, &[]).unwrap();
+        assert_eq!((s.positions.len(), s.spares.len()), (10, 0));
         assert_eq!(s.warnings.len(), 2);
         assert!(s.warnings.iter().all(|w| w.code == "POOL_TOO_SMALL"));
     }
@@ -323,7 +476,7 @@ mod tests {
     fn duplicate_ids_are_rejected() {
         let mut p = pool(3);
         p[25].position_id = p[24].position_id.clone();
-        let err = sample(&p, &plan_for(5, &[Early]), 1).unwrap_err();
+        let err = sample(&p, &plan_for(5, &[Early]), 1, &[]).unwrap_err();
         assert_eq!(err.code(), "DUPLICATE_POSITION_ID");
     }
 
@@ -332,13 +485,17 @@ mod tests {
         let mut p = pool(3);
         p[22].dice_roll = "7-1".into();
         assert_eq!(
-            sample(&p, &plan_for(5, &[Early]), 1).unwrap_err().code(),
+            sample(&p, &plan_for(5, &[Early]), 1, &[])
+                .unwrap_err()
+                .code(),
             "INVALID_POSITIONS"
         );
         let mut p = pool(3);
         p[22].position_id = " ".into();
         assert_eq!(
-            sample(&p, &plan_for(5, &[Early]), 1).unwrap_err().code(),
+            sample(&p, &plan_for(5, &[Early]), 1, &[])
+                .unwrap_err()
+                .code(),
             "INVALID_POSITIONS"
         );
     }
@@ -350,9 +507,25 @@ mod tests {
             .filter(|p| p.game_phase != Bearoff)
             .collect();
         assert_eq!(
-            sample(&p, &plan_for(5, &[Bearoff]), 1).unwrap_err().code(),
+            sample(&p, &plan_for(5, &[Bearoff]), 1, &[])
+                .unwrap_err()
+                .code(),
             "EMPTY_POOL"
         );
+    }
+
+    #[test]
+    fn avoid_lists_are_bounded() {
+        let plan = plan_for(5, &[Early]);
+        let long = vec!["x".repeat(101)];
+        let many: Vec<String> = (0..=MAX_AVOID_IDS).map(|i| i.to_string()).collect();
+        for avoid in [long, many] {
+            let err = sample(&pool(3), &plan, 1, &avoid).unwrap_err();
+            assert_eq!(err.code(), "INVALID_OPTIONS");
+        }
+        let unknown = vec!["not-in-the-pool".to_owned()];
+        let s = sample(&pool(3), &plan, 1, &unknown).unwrap();
+        assert_eq!(s.avoided_reused, 0, "an id the pool lacks is ignored");
     }
 
     #[test]

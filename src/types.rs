@@ -169,9 +169,19 @@ pub struct Plan {
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Sample {
+    /// The series' positions: `targetDrillCount` of them (fewer if the pool is short), phases
+    /// spread evenly, OPENING in dice order. `partitionBatches` takes these.
     pub positions: Vec<Position>,
+    /// Positions loaded but not used, in the same phase order: for a later top-up (replacing a
+    /// drill), they repeat neither a position nor a (roll, best move) pair of `positions`.
+    pub spares: Vec<Position>,
     /// Pass it back as `seed` to get the same sample again (an integer below 2^53).
     pub seed: u64,
+    /// Which draws `seed` was used with: the same seed gives the same sample only under the same
+    /// `seedFormat` (2 since rand 0.10 draws).
+    pub seed_format: u32,
+    /// Positions of `avoidPositionIds` in `positions`: their phase had no other left.
+    pub avoided_reused: u32,
     pub warnings: Vec<Warning>,
 }
 
@@ -181,6 +191,10 @@ pub struct Sample {
 pub struct SampleOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<f64>,
+    /// Positions to leave out while others remain (e.g. those of the class's earlier series);
+    /// `avoidedReused` counts those used all the same. At most 20,000 ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avoid_position_ids: Option<Vec<String>>,
 }
 
 /// One LLM call's worth of work.

@@ -52,44 +52,69 @@ fn the_library_is_realistic() {
 }
 
 #[test]
-fn twenty_drills_over_two_phases_load_twelve_each() {
+fn twenty_drills_over_two_phases_load_twelve_each_and_drill_ten() {
     let p = plan(json!({"targetDrillCount": 20, "gamePhases": ["EARLY", "MIDDLE"]}));
-    let s =
-        api::sample_positions(&library(), &p, &SampleOptions { seed: Some(1.0) }).expect("sample");
+    let s = api::sample_positions(
+        &library(),
+        &p,
+        &SampleOptions {
+            seed: Some(1.0),
+            ..Default::default()
+        },
+    )
+    .expect("sample");
     for phase in [GamePhase::Early, GamePhase::Middle] {
-        assert_eq!(
-            s.positions.iter().filter(|q| q.game_phase == phase).count(),
-            12
-        );
+        let count = |list: &[Position]| list.iter().filter(|q| q.game_phase == phase).count();
+        assert_eq!((count(&s.positions), count(&s.spares)), (10, 2));
     }
     assert!(s.warnings.is_empty());
 }
 
 #[test]
-fn opening_returns_all_21_sorted_and_unshuffled() {
+fn opening_loads_all_21_and_drills_a_random_few_in_dice_order() {
     let p = plan(json!({"targetDrillCount": 6, "gamePhases": ["OPENING"]}));
-    let a = api::sample_positions(&library(), &p, &SampleOptions::default()).expect("sample");
-    let b = api::sample_positions(&library(), &p, &SampleOptions::default()).expect("sample");
-    assert_eq!(a.positions.len(), 21);
-    assert_eq!(ids(&a.positions), ids(&b.positions));
-    let keys: Vec<(char, char)> = a
-        .positions
-        .iter()
-        .map(|q| {
-            let mut d = q.dice_roll.chars().filter(char::is_ascii_digit);
-            (d.next().unwrap_or('0'), d.next().unwrap_or('0'))
-        })
-        .collect();
-    let mut sorted = keys.clone();
-    sorted.sort();
-    assert_eq!(keys, sorted);
+    let run = |seed: f64| {
+        let options = SampleOptions {
+            seed: Some(seed),
+            ..Default::default()
+        };
+        api::sample_positions(&library(), &p, &options).expect("sample")
+    };
+    let (a, b) = (run(1.0), run(2.0));
+    assert_eq!((a.positions.len(), a.spares.len()), (6, 15));
+    assert_ne!(
+        ids(&a.positions),
+        ids(&b.positions),
+        "another seed, other rolls"
+    );
+    let keys = |list: &[Position]| -> Vec<(char, char)> {
+        list.iter()
+            .map(|q| {
+                let mut d = q.dice_roll.chars().filter(char::is_ascii_digit);
+                (d.next().unwrap_or('0'), d.next().unwrap_or('0'))
+            })
+            .collect()
+    };
+    for list in [&a.positions, &a.spares] {
+        let mut sorted = keys(list);
+        sorted.sort();
+        assert_eq!(keys(list), sorted);
+    }
 }
 
 #[test]
 fn sampling_differs_across_runs_and_repeats_under_a_seed() {
     let p = plan(json!({"targetDrillCount": 20, "gamePhases": ["EARLY", "MIDDLE"]}));
     let run = |seed: Option<f64>| {
-        api::sample_positions(&library(), &p, &SampleOptions { seed }).expect("sample")
+        api::sample_positions(
+            &library(),
+            &p,
+            &SampleOptions {
+                seed,
+                ..Default::default()
+            },
+        )
+        .expect("sample")
     };
     let (a, b) = (run(None), run(None));
     assert_ne!(ids(&a.positions), ids(&b.positions), "two unseeded runs");
@@ -106,8 +131,15 @@ fn twenty_five_drills_make_five_batches_of_five() {
     let req =
         request(json!({"targetDrillCount": 25, "gamePhases": ["EARLY", "MIDDLE", "BEAROFF"]}));
     let p = api::plan_positions(&req, None).expect("plan");
-    let s =
-        api::sample_positions(&library(), &p, &SampleOptions { seed: Some(3.0) }).expect("sample");
+    let s = api::sample_positions(
+        &library(),
+        &p,
+        &SampleOptions {
+            seed: Some(3.0),
+            ..Default::default()
+        },
+    )
+    .expect("sample");
     let batches = api::partition_batches(&req, &s.positions).expect("partition");
     assert_eq!(batches.len(), 5);
     assert!(
@@ -132,10 +164,17 @@ fn seeded_sample_matches_the_fixture() {
         &p,
         &SampleOptions {
             seed: Some(seed as f64),
+            ..Default::default()
         },
     )
     .expect("sample");
-    let actual = json!({"request": req, "seed": seed, "positionIds": ids(&s.positions)});
+    let actual = json!({
+        "request": req,
+        "seed": seed,
+        "seedFormat": s.seed_format,
+        "positionIds": ids(&s.positions),
+        "spareIds": ids(&s.spares),
+    });
     if std::env::var_os("UPDATE_FIXTURES").is_some() {
         std::fs::write(
             path,
@@ -175,8 +214,15 @@ fn a_failed_batch_never_corrupts_the_others() {
     let req =
         request(json!({"targetDrillCount": 25, "gamePhases": ["OPENING", "EARLY", "MIDDLE"]}));
     let p = api::plan_positions(&req, None).expect("plan");
-    let s =
-        api::sample_positions(&library(), &p, &SampleOptions { seed: Some(11.0) }).expect("sample");
+    let s = api::sample_positions(
+        &library(),
+        &p,
+        &SampleOptions {
+            seed: Some(11.0),
+            ..Default::default()
+        },
+    )
+    .expect("sample");
     let batches = api::partition_batches(&req, &s.positions).expect("partition");
     let context = PromptContext {
         mental_model: json!({"principles": ["Points before pips"]}),

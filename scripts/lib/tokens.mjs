@@ -22,7 +22,9 @@ export function positionTokens(drillgen, positions) {
 /** One row of the token table: before/after positions and tokens for a request. */
 export function tokenRow(drillgen, library, request, seed = 1) {
   const plan = drillgen.planPositions(request, library);
-  const { positions } = drillgen.samplePositions(library, plan, { seed });
+  // Phase 1's loading: the series' positions and the spares loaded with them.
+  const sample = drillgen.samplePositions(library, plan, { seed });
+  const positions = [...sample.positions, ...sample.spares];
   const before = baselinePositions(library, plan.phases);
   const beforeTokens = positionTokens(drillgen, before);
   const afterTokens = positionTokens(drillgen, positions);

@@ -164,6 +164,9 @@ pub struct GenerationResult {
     pub status: RunStatus,
     /// Pass it back as `seed` (with `existingDrills` or `load`) to resume on the same positions.
     pub seed: u64,
+    /// The draws `seed` was used with (`Sample.seedFormat`): a resume gives the same positions
+    /// only under the same format.
+    pub seed_format: u32,
     /// The series rebuilt from storage: COMPLETED drills, one per index, sorted.
     pub drills: Vec<Drill>,
     /// Generated but not stored because `persist` kept failing: store them yourself.

@@ -78,6 +78,7 @@ pub(super) async fn finish_series<T: Transport, C: Clock, H: Host>(
         artifact_id: run.config.artifact_id.clone(),
         status,
         seed: prepared.seed,
+        seed_format: crate::rng::SEED_FORMAT,
         drills: artifact.drills,
         unpersisted_drills: unpersisted,
         missing_indices: artifact.missing_indices,

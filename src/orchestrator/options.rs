@@ -83,6 +83,11 @@ pub struct RunOptions {
     pub request: DrillRequest,
     /// The host's position pool (at most 20,000).
     pub positions: Vec<Position>,
+    /// Positions the sample takes only once no other of their phase is left (e.g. the class's
+    /// earlier series); the result warns `AVOIDED_POSITIONS_REUSED` when it had to. A resume must
+    /// pass the same list with the same `seed`. Default none; at most 20,000 ids.
+    #[serde(default)]
+    pub avoid_position_ids: Option<Vec<String>>,
     /// Batches in flight at once; default 4, at most 6.
     #[serde(default)]
     pub concurrency: Option<f64>,

@@ -162,6 +162,8 @@ pub struct Prepared {
     pub request: ValidRequest,
     pub seed: u64,
     pub sample: Vec<Position>,
+    /// Loaded positions no drill uses, kept for a later top-up (`Sample.spares`).
+    pub spares: Vec<Position>,
     pub batches: Vec<BatchSpec>,
     pub config: RunConfig,
     pub warnings: Vec<Warning>,
@@ -176,20 +178,15 @@ pub fn prepare_run(options: &GenerateOptions, runtime: Runtime) -> Result<Prepar
     crate::sample::check_pool(&options.run.positions)?;
     let phases: Vec<GamePhase> = options.run.positions.iter().map(|p| p.game_phase).collect();
     let plan = crate::plan::plan(&request, Some(&phases))?;
-    let sample = crate::sample::sample(&options.run.positions, &plan, seed)?;
+    let avoid = options
+        .run
+        .avoid_position_ids
+        .as_deref()
+        .unwrap_or_default();
+    let sample = crate::sample::sample(&options.run.positions, &plan, seed, avoid)?;
     let batches = match options.run.mode {
         Mode::Batched => crate::partition::partition(&request, &sample.positions)?,
-        Mode::Single => vec![BatchSpec {
-            batch_index: 0,
-            total_batches: 1,
-            drill_indices: (0..request.target_drill_count).collect(),
-            positions: sample
-                .positions
-                .iter()
-                .take(request.target_drill_count as usize)
-                .cloned()
-                .collect(),
-        }],
+        Mode::Single => vec![crate::partition::single(&request, &sample.positions)?],
     };
     let per_batch = batches.first().map_or(1, |b| b.drill_indices.len());
     let config = shared_config(&options.batch, concurrency, per_batch, runtime)?;
@@ -197,6 +194,7 @@ pub fn prepare_run(options: &GenerateOptions, runtime: Runtime) -> Result<Prepar
         request,
         seed,
         sample: sample.positions,
+        spares: sample.spares,
         batches,
         config,
         warnings: sample.warnings,

@@ -76,10 +76,23 @@ fn pipeline_types_round_trip() {
     };
     let plan = crate::api::plan_positions(&request, Some(&lib)).unwrap();
     round_trip(&plan);
-    for options in [SampleOptions::default(), SampleOptions { seed: Some(9.0) }] {
+    for options in [
+        SampleOptions::default(),
+        SampleOptions {
+            seed: Some(9.0),
+            ..Default::default()
+        },
+    ] {
         round_trip(&options);
     }
-    let sample = crate::api::sample_positions(&lib, &plan, &SampleOptions { seed: Some(3.0) });
+    let sample = crate::api::sample_positions(
+        &lib,
+        &plan,
+        &SampleOptions {
+            seed: Some(3.0),
+            ..Default::default()
+        },
+    );
     let batches = crate::api::partition_batches(&request, &sample.unwrap().positions).unwrap();
     batches.iter().for_each(round_trip);
     let drills: Vec<Drill> = (0..25)

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::engine::same_move;
+use crate::types::GamePhase;
 
 #[test]
 fn a_full_run_generates_persists_and_reports_every_batch() {
@@ -459,4 +460,47 @@ fn unseeded_fanned_out_batches_do_not_retry_in_lockstep() {
         all.len() > 1,
         "eight invocations drew the same jitter: {all:?}"
     );
+}
+
+#[test]
+fn single_mode_spreads_the_phases_like_batches() {
+    let w = world();
+    let r = run(&w, options(json!({ "mode": "single" })));
+    let mut per_phase = std::collections::BTreeMap::<GamePhase, usize>::new();
+    for d in &r.drills {
+        *per_phase.entry(d.game_phase).or_default() += 1;
+    }
+    let mut counts: Vec<usize> = per_phase.values().copied().collect();
+    counts.sort_unstable();
+    assert_eq!(counts, [8, 8, 9], "25 drills over EARLY, MIDDLE, BEAROFF");
+    assert_eq!(r.seed_format, crate::rng::SEED_FORMAT);
+}
+
+#[test]
+fn avoided_positions_are_drilled_only_when_their_phase_has_no_other() {
+    // 20 of the 30 EARLY positions avoided: EARLY's 8 or 9 drills take the other 10.
+    let some: Vec<String> = (0..20).map(|i| format!("EARLY-{i:03}")).collect();
+    let w = world();
+    let r = run(&w, options(json!({ "avoidPositionIds": some })));
+    assert_eq!(r.drills.len(), 25);
+    assert!(r.drills.iter().all(|d| !some.contains(&d.position_id)));
+    assert!(
+        r.warnings
+            .iter()
+            .all(|w| w.code != "AVOIDED_POSITIONS_REUSED")
+    );
+    // Every EARLY position avoided: EARLY's drills must reuse some, and the run says how many.
+    let all: Vec<String> = (0..30).map(|i| format!("EARLY-{i:03}")).collect();
+    let w = world();
+    let r = run(&w, options(json!({ "avoidPositionIds": all })));
+    let early = r
+        .drills
+        .iter()
+        .filter(|d| d.game_phase == GamePhase::Early)
+        .count();
+    let warning = r
+        .warnings
+        .iter()
+        .find(|w| w.code == "AVOIDED_POSITIONS_REUSED");
+    assert!(warning.is_some_and(|w| w.message.starts_with(&format!("{early} positions"))));
 }
