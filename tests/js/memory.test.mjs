@@ -21,8 +21,8 @@ setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc");
 
 /** An OpenAI-compatible answer written in process from the request's user prompt. */
-async function inProcessFetch(request) {
-  const body = await request.json();
+async function inProcessFetch(input, init) {
+  const body = await new Request(input, init).json();
   const user = body.messages.filter((m) => m.role === "user").map((m) => m.content).join("\n");
   const text = JSON.stringify({ drills: writeDrills(parseDrills(user)) });
   const answer = {
