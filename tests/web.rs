@@ -155,20 +155,33 @@ fn unseeded_sampling_draws_a_seed_from_the_platform() {
 }
 
 #[wasm_bindgen_test]
-fn opening_keeps_all_21_rolls_sorted() {
+fn opening_loads_all_21_rolls_and_presents_its_share_in_dice_order() {
     let plan = plan_positions(
         request(r#"{"targetDrillCount":5,"gamePhases":["OPENING"]}"#),
         NONE,
     )
     .expect("plan");
     let sample: JsValue = sample_positions(library(), plan, NONE).expect("sample");
-    let dice: Vec<String> = js_sys::Array::from(&get(&sample, "positions"))
+    let dice = |key: &str| -> Vec<String> {
+        js_sys::Array::from(&get(&sample, key))
+            .iter()
+            .filter_map(|p| get(&p, "diceRoll").as_string())
+            .collect()
+    };
+    let (used, spares) = (dice("positions"), dice("spares"));
+    assert_eq!((used.len(), spares.len()), (5, 16));
+    let all: std::collections::HashSet<_> = used.iter().chain(&spares).collect();
+    assert_eq!(all.len(), 21, "every roll loaded once");
+    // Dice order, as the spec loads OPENING: by the higher die, then the lower (1-1, 2-1, 2-2, …).
+    let ranks: Vec<(u8, u8)> = used
         .iter()
-        .filter_map(|p| get(&p, "diceRoll").as_string())
+        .map(|d| {
+            let (a, b) = d.split_once('-').expect("H-L");
+            let (a, b): (u8, u8) = (a.parse().unwrap(), b.parse().unwrap());
+            (a.max(b), a.min(b))
+        })
         .collect();
-    assert_eq!(dice.len(), 21);
-    assert_eq!(dice.first().map(String::as_str), Some("1-1"));
-    assert_eq!(dice.last().map(String::as_str), Some("6-6"));
+    assert!(ranks.windows(2).all(|w| w[0] < w[1]), "{used:?}");
 }
 
 /// plan -> sample -> partition -> prompt -> (drills the host stored) -> merge -> verify.
@@ -288,70 +301,51 @@ fn boards_render_and_bad_xgids_are_coded() {
 
 // ---- A whole series through gloo-net, against a `fetch` served inside the test ----
 
-#[wasm_bindgen::prelude::wasm_bindgen(module = "/scripts/lib/sim/drills.mjs")]
-extern "C" {
-    /// The simulator's reading of a batch prompt (no imports, so it loads as a snippet).
-    #[wasm_bindgen(js_name = parseDrills)]
-    fn parse_drills(user: &str) -> JsValue;
-    #[wasm_bindgen(js_name = writeDrills)]
-    fn write_drills(asked: &JsValue) -> JsValue;
-}
+/// The LLM simulator's model (no imports): it reads a batch prompt and writes its drills. Loaded
+/// from a `data:` URL, since the browser runner serves `.mjs` snippets with a MIME type that
+/// module scripts refuse.
+const SIM_MODEL: &str = include_str!("../scripts/lib/sim/drills.mjs");
 
-#[wasm_bindgen::prelude::wasm_bindgen(inline_js = "
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+export async function installLlm(source) {
+  const model = await import("data:text/javascript;charset=utf-8," + encodeURIComponent(source));
+  const seen = [];
+  const old = globalThis.fetch;
+  globalThis.fetch = async (request, init) => {
+    seen.push({ request: request instanceof Request, redirect: request.redirect, method: request.method, init: init !== undefined });
+    const body = await request.json();
+    const user = body.messages.filter((m) => m.role === "user").map((m) => m.content).join("\n");
+    const content = JSON.stringify({ drills: model.writeDrills(model.parseDrills(user)) });
+    const answer = {
+      choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
+      usage: { prompt_tokens: 1000, completion_tokens: 400 },
+    };
+    return new Response(JSON.stringify(answer), { headers: { "content-type": "application/json" } });
+  };
+  return { seen: () => JSON.stringify(seen), restore: () => { globalThis.fetch = old; } };
+}
 export function seriesOptions(json, store) {
   const options = JSON.parse(json);
   options.persist = async (drills) => { for (const d of drills) store.set(d.drillId, d); };
   options.load = async () => [...store.values()];
   return options;
 }
-export function swapFetch(fetch) { const old = globalThis.fetch; globalThis.fetch = fetch; return old; }
-")]
+"#)]
 extern "C" {
+    #[wasm_bindgen(js_name = installLlm)]
+    async fn install_llm(source: &str) -> JsValue;
     #[wasm_bindgen(js_name = seriesOptions)]
     fn series_options(json: &str, store: &js_sys::Map) -> JsValue;
-    #[wasm_bindgen(js_name = swapFetch)]
-    fn swap_fetch(fetch: &JsValue) -> JsValue;
 }
 
-/// An OpenAI-compatible answer for the batch the request asks for, written from its prompt.
-async fn answer(request: web_sys::Request) -> Result<JsValue, JsValue> {
-    let body = wasm_bindgen_futures::JsFuture::from(request.text()?).await?;
-    let body: serde_json::Value = serde_json::from_str(&body.as_string().unwrap()).unwrap();
-    let user: String = body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["role"] == "user")
-        .filter_map(|m| m["content"].as_str())
-        .collect();
-    let drills = js_sys::JSON::stringify(&write_drills(&parse_drills(&user)))?;
-    let text = format!(r#"{{"drills":{}}}"#, String::from(drills));
-    let completion = serde_json::json!({
-        "choices": [{ "index": 0, "message": { "role": "assistant", "content": text }, "finish_reason": "stop" }],
-        "usage": { "prompt_tokens": 1000, "completion_tokens": 400 },
-    });
-    let init = web_sys::ResponseInit::new();
-    init.set_status(200);
-    Ok(web_sys::Response::new_with_opt_str_and_init(Some(&completion.to_string()), &init)?.into())
+fn call(object: &JsValue, method: &str) -> JsValue {
+    let f: js_sys::Function = get(object, method).dyn_into().expect("a function");
+    f.call0(object).expect("no throw")
 }
 
 #[wasm_bindgen_test]
 async fn a_whole_series_runs_through_gloo_net() {
-    use std::cell::Cell;
-    use std::rc::Rc;
-    use wasm_bindgen::closure::Closure;
-
-    let calls = Rc::new(Cell::new(0u32));
-    let counted = calls.clone();
-    let fetch = Closure::<dyn FnMut(JsValue) -> js_sys::Promise>::new(move |request: JsValue| {
-        counted.set(counted.get() + 1);
-        // gloo-net hands `fetch` a `Request` it built, redirects manual.
-        let request: web_sys::Request = request.dyn_into().expect("a Request");
-        assert_eq!(request.redirect(), web_sys::RequestRedirect::Manual);
-        assert_eq!(request.method(), "POST");
-        wasm_bindgen_futures::future_to_promise(answer(request))
-    });
-    let old = swap_fetch(fetch.as_ref());
+    let llm = install_llm(SIM_MODEL).await;
     let store = js_sys::Map::new();
     let options = format!(
         r#"{{"artifactId":"web-1","request":{{"targetDrillCount":25,"gamePhases":["EARLY","MIDDLE","BEAROFF"]}},
@@ -361,16 +355,25 @@ async fn a_whole_series_runs_through_gloo_net() {
     );
     let result =
         drillgen::bindings::generate::generate_drill_series(series_options(&options, &store)).await;
-    swap_fetch(&old);
+    call(&llm, "restore");
     let result = result.expect("the run resolves");
     assert_eq!(
         get(&result, "status").as_string().as_deref(),
         Some("COMPLETED")
     );
-    let drills = js_sys::Array::from(&get(&result, "drills"));
-    assert_eq!(drills.length(), 25);
+    assert_eq!(js_sys::Array::from(&get(&result, "drills")).length(), 25);
     assert_eq!(store.size(), 25, "every drill went to persist");
-    assert_eq!(calls.get(), 5, "one request per batch of 5");
     let verification = get(&result, "verification");
     assert_eq!(get(&verification, "passed").as_bool(), Some(true));
+    // gloo-net built each request: a `Request` (no init beside it), POST, redirects manual.
+    let seen: serde_json::Value =
+        serde_json::from_str(&call(&llm, "seen").as_string().unwrap()).unwrap();
+    let seen = seen.as_array().unwrap();
+    assert_eq!(seen.len(), 5, "one request per batch of 5");
+    for request in seen {
+        assert_eq!(
+            request,
+            &serde_json::json!({ "request": true, "redirect": "manual", "method": "POST", "init": false })
+        );
+    }
 }
