@@ -7,6 +7,7 @@ mod anthropic;
 mod config;
 pub mod negotiate;
 mod openai;
+pub mod scan;
 mod stream;
 pub mod url;
 
