@@ -155,7 +155,6 @@ impl ElementScanner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
     use serde_json::{Value, json};
 
     fn scan_all(deltas: &[&str]) -> (Vec<Value>, bool) {
@@ -229,53 +228,61 @@ mod tests {
         assert!(done);
     }
 
-    fn drill() -> impl Strategy<Value = Value> {
-        let text = "[a-z {}\\[\\]\"\\\\:,é🎲\n]{0,12}";
-        (text, text, 0u32..5).prop_map(|(title, why, n)| {
-            json!({ "title": title, "explanation": why, "n": n, "nested": { "list": [n, {"k": title}] } })
-        })
-    }
+    // proptest is a native dev-dependency only.
+    #[cfg(not(target_arch = "wasm32"))]
+    mod props {
+        use super::scan_all;
+        use proptest::prelude::*;
+        use serde_json::{Value, json};
 
-    proptest! {
-        #[test]
-        fn any_split_gives_the_whole_answers_elements(
-            drills in proptest::collection::vec(drill(), 0..6),
-            pretty in any::<bool>(),
-            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..12),
-        ) {
-            let answer = json!({ "drills": drills });
-            let text = if pretty { serde_json::to_string_pretty(&answer) } else { serde_json::to_string(&answer) }.unwrap();
-            let mut at: Vec<usize> = cuts.iter().map(|c| c.index(text.len() + 1)).filter(|&i| text.is_char_boundary(i)).collect();
-            at.sort_unstable();
-            let mut deltas = Vec::new();
-            let mut last = 0;
-            for i in at.into_iter().chain([text.len()]) {
-                deltas.push(&text[last..i]);
-                last = i;
-            }
-            let (elements, done) = scan_all(&deltas);
-            prop_assert_eq!(&elements, &drills);
-            prop_assert!(done);
+        fn drill() -> impl Strategy<Value = Value> {
+            let text = "[a-z {}\\[\\]\"\\\\:,é🎲\n]{0,12}";
+            (text, text, 0u32..5).prop_map(|(title, why, n)| {
+                json!({ "title": title, "explanation": why, "n": n, "nested": { "list": [n, {"k": title}] } })
+            })
         }
 
-        #[test]
-        fn a_cut_anywhere_emits_exactly_the_elements_closed_before_it(
-            drills in proptest::collection::vec(drill(), 1..5),
-            cut in any::<prop::sample::Index>(),
-        ) {
-            let text = serde_json::to_string(&json!({ "drills": drills })).unwrap();
-            let mut end = cut.index(text.len() + 1);
-            while !text.is_char_boundary(end) { end -= 1; }
-            let (elements, _) = scan_all(&[&text[..end]]);
-            // Element k closed iff the text up to `end` holds its serialisation and a closing brace.
-            let mut expected = Vec::new();
-            let mut prefix = String::from("{\"drills\":[");
-            for d in &drills {
-                if !expected.is_empty() { prefix.push(','); }
-                prefix.push_str(&serde_json::to_string(d).unwrap());
-                if prefix.len() <= end { expected.push(d.clone()); }
+        proptest! {
+            #[test]
+            fn any_split_gives_the_whole_answers_elements(
+                drills in proptest::collection::vec(drill(), 0..6),
+                pretty in any::<bool>(),
+                cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..12),
+            ) {
+                let answer = json!({ "drills": drills });
+                let text = if pretty { serde_json::to_string_pretty(&answer) } else { serde_json::to_string(&answer) }.unwrap();
+                let mut at: Vec<usize> = cuts.iter().map(|c| c.index(text.len() + 1)).filter(|&i| text.is_char_boundary(i)).collect();
+                at.sort_unstable();
+                let mut deltas = Vec::new();
+                let mut last = 0;
+                for i in at.into_iter().chain([text.len()]) {
+                    deltas.push(&text[last..i]);
+                    last = i;
+                }
+                let (elements, done) = scan_all(&deltas);
+                prop_assert_eq!(&elements, &drills);
+                prop_assert!(done);
             }
-            prop_assert_eq!(elements, expected);
+
+            #[test]
+            fn a_cut_anywhere_emits_exactly_the_elements_closed_before_it(
+                drills in proptest::collection::vec(drill(), 1..5),
+                cut in any::<prop::sample::Index>(),
+            ) {
+                let text = serde_json::to_string(&json!({ "drills": drills })).unwrap();
+                let mut end = cut.index(text.len() + 1);
+                while !text.is_char_boundary(end) { end -= 1; }
+                let (elements, _) = scan_all(&[&text[..end]]);
+                // Element k closed iff the text up to `end` holds its serialisation and a closing brace.
+                let mut expected = Vec::new();
+                let mut prefix = String::from("{\"drills\":[");
+                for d in &drills {
+                    if !expected.is_empty() { prefix.push(','); }
+                    prefix.push_str(&serde_json::to_string(d).unwrap());
+                    if prefix.len() <= end { expected.push(d.clone()); }
+                }
+                prop_assert_eq!(elements, expected);
+            }
         }
     }
 }
