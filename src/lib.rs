@@ -40,6 +40,7 @@ pub mod output;
 pub mod partition;
 pub mod plan;
 pub mod prompt;
+pub mod rate;
 pub mod retry;
 pub mod rng;
 pub mod sample;

@@ -1,0 +1,282 @@
+//! A rate governor that many series can share: it admits a request when the provider's limits
+//! have room for it, and sets how many run at once from what the provider says.
+//!
+//! - **Budgets.** Requests and tokens per minute, each a bucket refilling continuously (Anthropic
+//!   documents its limits so; OpenAI's `x-ratelimit-reset-*` is the time to a full bucket, which
+//!   the same model gives). Given by the host, or learned from `x-ratelimit-limit-*` /
+//!   `anthropic-ratelimit-*-limit`; every response's `remaining` replaces our estimate of the level.
+//! - **Concurrency** follows AIMD, as TCP does: halved on a 429/529, raised by one per window of
+//!   successes (`+1/limit` each), never below one.
+//! - **Waits.** A 429's `retry-after`, or a limit reported at zero, pauses every caller until its
+//!   reset. Callers are served first come, first served, so no series starves another.
+//!
+//! Pure and clock-free: callers pass `now_ms` and sleep for the `Wait` they are given. Not yet used
+//! by the orchestrator.
+
+use std::collections::VecDeque;
+
+use crate::retry::{header, parse_duration_ms, parse_rfc3339, retry_after_ms};
+
+/// Where concurrency starts, and its ceiling (Workers allow six open connections per invocation;
+/// a process shares one governor across many series, so it may go higher).
+pub const START_CONCURRENCY: f64 = 4.0;
+pub const MAX_CONCURRENCY: f64 = 64.0;
+/// How often a caller that is not first in line looks again.
+pub const QUEUE_POLL_MS: u64 = 25;
+/// A 429 with no wait in its headers pauses everyone this long.
+const DEFAULT_PAUSE_MS: f64 = 1_000.0;
+const MINUTE_MS: f64 = 60_000.0;
+
+/// One per-minute limit, refilling continuously.
+#[derive(Debug, Clone, Default)]
+struct Bucket {
+    per_minute: Option<f64>,
+    available: f64,
+    at_ms: f64,
+}
+
+impl Bucket {
+    fn new(per_minute: Option<u32>, now_ms: f64) -> Self {
+        let per_minute = per_minute.map(f64::from);
+        Self {
+            per_minute,
+            available: per_minute.unwrap_or(0.0),
+            at_ms: now_ms,
+        }
+    }
+
+    fn refill(&mut self, now_ms: f64) {
+        if let Some(cap) = self.per_minute {
+            let gained = (now_ms - self.at_ms).max(0.0) * cap / MINUTE_MS;
+            self.available = (self.available + gained).min(cap);
+        }
+        self.at_ms = self.at_ms.max(now_ms);
+    }
+
+    /// Milliseconds until `amount` fits (a request larger than the whole budget waits for a full one).
+    fn wait_for(&self, amount: f64) -> f64 {
+        match self.per_minute {
+            Some(cap) if cap > 0.0 => {
+                let needed = amount.min(cap) - self.available;
+                (needed.max(0.0) * MINUTE_MS / cap).ceil()
+            }
+            _ => 0.0,
+        }
+    }
+
+    fn take(&mut self, amount: f64) {
+        if self.per_minute.is_some() {
+            self.available -= amount;
+        }
+    }
+
+    /// What the provider said: its limit (when the host gave none) and the level now.
+    fn learn(&mut self, limit: Option<f64>, remaining: Option<f64>) {
+        if self.per_minute.is_none() {
+            self.per_minute = limit.filter(|l| *l > 0.0);
+        }
+        if let (Some(cap), Some(left)) = (self.per_minute, remaining) {
+            self.available = left.clamp(0.0, cap);
+        }
+    }
+}
+
+/// What a caller is told: go now, or ask again after this many milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Go(Permit),
+    Wait(u64),
+}
+
+/// A place in line, given by `enqueue`; hand it back to `leave` if the caller stops waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket(u64);
+
+/// An admitted request: its token estimate, settled against the real usage in `complete`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permit {
+    pub estimated_tokens: u32,
+}
+
+/// What came back from an admitted request.
+#[derive(Debug, Clone, Default)]
+pub struct Report<'a> {
+    /// 0 when no response arrived (network error, timeout).
+    pub status: u16,
+    pub headers: &'a [(String, String)],
+    /// Tokens the provider billed, input and output, when it said.
+    pub used_tokens: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GovernorStats {
+    pub admitted: u64,
+    pub throttled: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct RateGovernor {
+    requests: Bucket,
+    tokens: Bucket,
+    concurrency: f64,
+    in_flight: u32,
+    paused_until: f64,
+    line: VecDeque<u64>,
+    next_ticket: u64,
+    pub stats: GovernorStats,
+}
+
+impl RateGovernor {
+    pub fn new(
+        requests_per_minute: Option<u32>,
+        tokens_per_minute: Option<u32>,
+        now_ms: f64,
+    ) -> Self {
+        Self {
+            requests: Bucket::new(requests_per_minute, now_ms),
+            tokens: Bucket::new(tokens_per_minute, now_ms),
+            concurrency: START_CONCURRENCY,
+            in_flight: 0,
+            paused_until: 0.0,
+            line: VecDeque::new(),
+            next_ticket: 0,
+            stats: GovernorStats::default(),
+        }
+    }
+
+    /// How many requests may be in flight now.
+    pub fn concurrency(&self) -> u32 {
+        self.concurrency.floor() as u32
+    }
+
+    pub fn enqueue(&mut self) -> Ticket {
+        let id = self.next_ticket;
+        self.next_ticket += 1;
+        self.line.push_back(id);
+        Ticket(id)
+    }
+
+    /// Gives up a place in line (the caller was cancelled).
+    pub fn leave(&mut self, ticket: Ticket) {
+        self.line.retain(|id| *id != ticket.0);
+    }
+
+    /// Admits `ticket`'s request of about `estimated_tokens` if it is first in line and every
+    /// limit has room; otherwise says how long to wait.
+    pub fn try_admit(&mut self, ticket: Ticket, estimated_tokens: u32, now_ms: f64) -> Admission {
+        if self.line.front() != Some(&ticket.0) {
+            return Admission::Wait(QUEUE_POLL_MS);
+        }
+        if now_ms < self.paused_until {
+            return Admission::Wait((self.paused_until - now_ms).ceil() as u64);
+        }
+        if self.in_flight >= self.concurrency() {
+            return Admission::Wait(QUEUE_POLL_MS);
+        }
+        self.requests.refill(now_ms);
+        self.tokens.refill(now_ms);
+        let estimate = f64::from(estimated_tokens);
+        let wait = self
+            .requests
+            .wait_for(1.0)
+            .max(self.tokens.wait_for(estimate));
+        if wait > 0.0 {
+            return Admission::Wait(wait as u64);
+        }
+        self.requests.take(1.0);
+        self.tokens.take(estimate);
+        self.in_flight += 1;
+        self.line.pop_front();
+        self.stats.admitted += 1;
+        Admission::Go(Permit { estimated_tokens })
+    }
+
+    /// Settles an admitted request: its real token count, the limits its headers report, and
+    /// concurrency up (a success) or down (throttled).
+    pub fn complete(&mut self, permit: Permit, report: &Report<'_>, now_ms: f64) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if let Some(used) = report.used_tokens {
+            self.tokens.available += f64::from(permit.estimated_tokens) - f64::from(used);
+        }
+        self.learn(report.headers, now_ms);
+        match report.status {
+            429 | 529 => {
+                self.stats.throttled += 1;
+                self.concurrency = (self.concurrency / 2.0).max(1.0);
+                let wait = retry_after_ms(429, report.headers, now_ms)
+                    .map_or(DEFAULT_PAUSE_MS, |ms| ms as f64);
+                self.paused_until = self.paused_until.max(now_ms + wait);
+            }
+            200..=299 => {
+                self.concurrency = (self.concurrency + 1.0 / self.concurrency).min(MAX_CONCURRENCY);
+            }
+            _ => {}
+        }
+    }
+
+    /// The providers' rate-limit headers: limits learned, levels replaced, and a limit at zero
+    /// pauses everyone until its reset.
+    fn learn(&mut self, headers: &[(String, String)], now_ms: f64) {
+        for reading in readings(headers, now_ms) {
+            let bucket = if reading.requests {
+                &mut self.requests
+            } else {
+                &mut self.tokens
+            };
+            bucket.refill(now_ms);
+            bucket.learn(reading.limit, reading.remaining);
+            if reading.remaining == Some(0.0)
+                && let Some(reset) = reading.reset_in_ms
+            {
+                self.paused_until = self.paused_until.max(now_ms + reset.max(0.0));
+            }
+        }
+    }
+}
+
+/// One limit as a response reports it.
+#[derive(Debug, Clone, PartialEq)]
+struct Reading {
+    requests: bool,
+    limit: Option<f64>,
+    remaining: Option<f64>,
+    reset_in_ms: Option<f64>,
+}
+
+/// OpenAI: `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` (reset as `6m0s`). Anthropic:
+/// `anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}` (reset as RFC 3339; its
+/// input- and output-token limits are read as the token limit when no combined one is sent).
+fn readings(headers: &[(String, String)], now_ms: f64) -> Vec<Reading> {
+    let number = |name: &str| header(headers, name).and_then(|v| v.parse::<f64>().ok());
+    let mut out = Vec::new();
+    for (kind, requests) in [("requests", true), ("tokens", false)] {
+        let openai = Reading {
+            requests,
+            limit: number(&format!("x-ratelimit-limit-{kind}")),
+            remaining: number(&format!("x-ratelimit-remaining-{kind}")),
+            reset_in_ms: header(headers, &format!("x-ratelimit-reset-{kind}"))
+                .and_then(parse_duration_ms),
+        };
+        let names: &[&str] = if requests {
+            &["requests"]
+        } else {
+            &["tokens", "input-tokens"]
+        };
+        let anthropic = names.iter().map(|n| Reading {
+            requests,
+            limit: number(&format!("anthropic-ratelimit-{n}-limit")),
+            remaining: number(&format!("anthropic-ratelimit-{n}-remaining")),
+            reset_in_ms: header(headers, &format!("anthropic-ratelimit-{n}-reset"))
+                .and_then(parse_rfc3339)
+                .map(|at| at - now_ms),
+        });
+        let found = std::iter::once(openai)
+            .chain(anthropic)
+            .find(|r| r.limit.is_some() || r.remaining.is_some());
+        out.extend(found);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
