@@ -251,10 +251,10 @@ pub fn to_js<T: Serialize + ?Sized>(value: &T, redactor: &Redactor) -> Result<Js
         redact_leaves(&mut tree, redactor);
     }
     let out = plain(&tree).map_err(|e| fail(&e))?;
-    if holds_proto_key(&tree) {
-        restore_proto_keys(&tree, &out).map_err(|e| fail(&message_of(&e)))?;
+    if !holds_proto_key(&tree) {
+        return Ok(out);
     }
-    Ok(out)
+    restore_proto_keys(&tree, out).map_err(|e| fail(&message_of(&e)))
 }
 
 fn plain(tree: &Value) -> Result<JsValue, serde_wasm_bindgen::Error> {
@@ -290,38 +290,53 @@ fn holds_proto_key(tree: &Value) -> bool {
 
 /// serde-wasm-bindgen writes object keys with `obj[key] = value`, so a key `__proto__` (a host's
 /// own field on a position, a verifier's report) set the object's prototype instead of an own
-/// property. Put each back as `JSON.parse` has it: an own, enumerable data property, the
-/// prototype `Object.prototype` again.
-fn restore_proto_keys(tree: &Value, js: &JsValue) -> Result<(), JsValue> {
+/// property. Such an object is rebuilt as `JSON.parse` makes it: every key an own, enumerable data
+/// property, in the tree's order. Returns the value to use in place of `js`.
+fn restore_proto_keys(tree: &Value, js: JsValue) -> Result<JsValue, JsValue> {
     match tree {
         Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                restore_proto_keys(item, &Reflect::get_u32(js, i as u32)?)?;
+            for (i, item) in items.iter().enumerate().filter(|(_, v)| holds_proto_key(v)) {
+                let child = restore_proto_keys(item, Reflect::get_u32(&js, i as u32)?)?;
+                Reflect::set_u32(&js, i as u32, &child)?;
             }
+            Ok(js)
+        }
+        Value::Object(map) if map.contains_key(PROTO) => {
+            let object = Object::new();
+            for (key, item) in map {
+                let child = if key == PROTO {
+                    plain(item).map_err(JsValue::from)?
+                } else {
+                    Reflect::get(&js, &JsValue::from_str(key))?
+                };
+                define(&object, key, &restore_proto_keys(item, child)?)?;
+            }
+            Ok(object.into())
         }
         Value::Object(map) => {
-            for (key, item) in map.iter().filter(|(k, _)| k.as_str() != PROTO) {
-                restore_proto_keys(item, &Reflect::get(js, &JsValue::from_str(key))?)?;
+            for (key, item) in map.iter().filter(|(_, v)| holds_proto_key(v)) {
+                let key = JsValue::from_str(key);
+                let child = restore_proto_keys(item, Reflect::get(&js, &key)?)?;
+                Reflect::set(&js, &key, &child)?;
             }
-            if let Some(item) = map.get(PROTO) {
-                let object: &Object = js.unchecked_ref();
-                Object::set_prototype_of(object, &Object::get_prototype_of(&Object::new()));
-                let own = plain(item).map_err(JsValue::from)?;
-                restore_proto_keys(item, &own)?;
-                let descriptor = Object::new();
-                for (name, value) in [
-                    ("value", own),
-                    ("enumerable", JsValue::TRUE),
-                    ("writable", JsValue::TRUE),
-                    ("configurable", JsValue::TRUE),
-                ] {
-                    Reflect::set(&descriptor, &JsValue::from_str(name), &value)?;
-                }
-                Object::define_property(object, &JsValue::from_str(PROTO), &descriptor);
-            }
+            Ok(js)
         }
-        _ => {}
+        _ => Ok(js),
     }
+}
+
+/// `Object.defineProperty(object, key, { value, enumerable, writable, configurable })`.
+fn define(object: &Object, key: &str, value: &JsValue) -> Result<(), JsValue> {
+    let descriptor = Object::new();
+    for (name, v) in [
+        ("value", value),
+        ("enumerable", &JsValue::TRUE),
+        ("writable", &JsValue::TRUE),
+        ("configurable", &JsValue::TRUE),
+    ] {
+        Reflect::set(&descriptor, &JsValue::from_str(name), v)?;
+    }
+    Object::define_property(object, &JsValue::from_str(key), &descriptor);
     Ok(())
 }
 

@@ -1,30 +1,34 @@
-//! The orchestrator's `Transport` on gloo-net: `gloo_net::http::RequestBuilder` builds every LLM
-//! request (POST, headers, body, `redirect: "manual"`, this attempt's `AbortSignal`) and
-//! `gloo_net::http::Response` reads the answer (status, headers, `type_()` for an opaque
-//! redirect, `body()` for the capped read). gloo-net binds the global `fetch`, so the same code
-//! runs in browsers, web workers, Node 20+ and workerd.
+//! The orchestrator's `Transport`. gloo-net's `RequestBuilder` builds every LLM request (POST,
+//! headers, body, `redirect: "manual"`, this attempt's `AbortSignal`) into a standard `Request`,
+//! which goes to the global `fetch` (browsers, web workers, Node 20+, workerd), as gloo-net's own
+//! `send` does.
 //!
-//! Ours, where gloo-net has no equivalent:
-//! - the call to `fetch` itself (`send_request`): gloo-net's `Request::send` panics when `fetch`
-//!   rejects with something that is not an `Error` (`unreachable!` in its error conversion) or
-//!   resolves to something that is not a `Response` (`panic!`), and under `panic = "abort"` a panic
-//!   kills the module for every later call. A patched or polyfilled global `fetch` can do both, so
-//!   we call the same global through a catching binding and check the answer is a `Response`;
-//! - the body read with a byte cap while it streams (gloo-net reads whole bodies);
+//! Ours, where gloo-net cannot serve without breaking "every promise settles" (a panic aborts the
+//! module under `panic = "abort"`, and a JS throw through wasm leaves the task's state borrowed):
+//! - the call to `fetch`: `Request::send` panics when `fetch` rejects with something that is not an
+//!   `Error` (`unreachable!` in its error conversion) or resolves to something that is not a
+//!   `Response` of this realm (`panic!`) — an npm undici's `Response` is one. We call the same
+//!   global through a catching binding;
+//! - reading the answer: gloo-net's `Response` and `Headers` accessors are non-catching bindings
+//!   and `unwrap_throw` on a header that is not a string, so an answer from a patched or foreign
+//!   `fetch` could throw through wasm. We read `status`, `type`, `headers` and `body` once each with
+//!   catching reads, accept any answer shaped like a `Response`, and read the body with a byte cap
+//!   while it streams (gloo-net reads whole bodies);
+//! - the URL, parsed by the platform's `URL` before gloo-net builds the `Request`: gloo-net turns
+//!   a constructor's throw into a panic when the error is from another realm (a test runner's);
 //! - the race of the whole exchange against the call's limits, for a `fetch` that ignores its
-//!   signal;
-//! - one `AbortController` per attempt, linked to the call's cancellation in Rust (`runtime.rs`),
-//!   so nothing piles up on a shared signal.
+//!   signal, and one `AbortController` per attempt linked to the call's cancellation in Rust
+//!   (`runtime.rs`), so nothing piles up on a shared signal.
 
 use std::cell::Cell;
 use std::rc::Rc;
 
 use futures_util::future::{Either, select};
-use gloo_net::http::{Method, RequestBuilder, Response};
-use js_sys::{Promise, Reflect, Uint8Array};
+use gloo_net::http::{Method, RequestBuilder};
+use js_sys::{Function, Promise, Reflect, Uint8Array};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use web_sys::{AbortController, AbortSignal, ReadableStreamDefaultReader, RequestRedirect};
+use web_sys::{AbortController, AbortSignal, RequestRedirect};
 
 use super::convert::message_of;
 use super::runtime::{CancelHandle, Settling, Timer};
@@ -52,6 +56,7 @@ fn network(e: &JsValue) -> DrillgenError {
 /// The request as gloo-net builds it. Header names and values were checked when the options
 /// were read (RFC 9110 tokens, printable ASCII), so gloo-net's `Headers::append` cannot throw.
 fn build(request: &HttpRequest, signal: &AbortSignal) -> Result<web_sys::Request, DrillgenError> {
+    web_sys::Url::new(&request.url).map_err(|e| network(&e))?;
     let mut builder = RequestBuilder::new(&request.url)
         .method(Method::POST)
         // Never follow a redirect with the key on it: the 3xx comes back and is refused with a code.
@@ -66,66 +71,100 @@ fn build(request: &HttpRequest, signal: &AbortSignal) -> Result<web_sys::Request
         .map_err(|e| DrillgenError::Network(e.to_string()))
 }
 
-/// Sends through the global `fetch`; a throw, a rejection with any value, or an answer that is
-/// not a `Response` is a `NETWORK_ERROR`.
-async fn send_request(request: &web_sys::Request) -> Result<Response, DrillgenError> {
-    let pending = fetch_request(request).map_err(|e| network(&e))?;
-    let answer = Settling::new(&pending).await.map_err(|e| network(&e))?;
-    let Ok(raw) = answer.dyn_into::<web_sys::Response>() else {
-        return Err(DrillgenError::Network(
-            "fetch resolved to something other than a Response".into(),
-        ));
-    };
-    // A `Response` subclass could return anything from `headers`, and gloo-net reads it as `Headers`.
-    if !raw.headers().is_instance_of::<web_sys::Headers>() {
-        return Err(DrillgenError::Network(
-            "the response's headers are not a Headers object".into(),
-        ));
-    }
-    Ok(Response::from(raw))
+/// A property of a value from the host's `fetch`, read once with a catching `Reflect.get`.
+fn prop(target: &JsValue, name: &str) -> Result<JsValue, DrillgenError> {
+    Reflect::get(target, &JsValue::from_str(name)).map_err(|e| network(&e))
 }
 
-fn headers_of(response: &Response) -> Vec<(String, String)> {
-    response
-        .headers()
-        .entries()
-        .take(MAX_HEADERS)
-        .map(|(k, v)| {
-            (
+/// Calls `target[name]()` with catching reads and call.
+fn call(target: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, DrillgenError> {
+    let Ok(method) = prop(target, name)?.dyn_into::<Function>() else {
+        return Err(DrillgenError::Network(format!(
+            "the response has no {name}()"
+        )));
+    };
+    match args {
+        [] => method.call0(target),
+        [a, ..] => method.call1(target, a),
+    }
+    .map_err(|e| network(&e))
+}
+
+/// What the answer said, read once: a status, whether it is an opaque redirect, its headers and
+/// its body stream (or `null`).
+struct Answer {
+    status: u16,
+    opaque_redirect: bool,
+    headers: Vec<(String, String)>,
+    body: JsValue,
+}
+
+/// Sends through the global `fetch`; a throw, a rejection with any value, or an answer that is
+/// not shaped like a `Response` is a `NETWORK_ERROR`.
+async fn send_request(request: &web_sys::Request) -> Result<Answer, DrillgenError> {
+    let pending = fetch_request(request).map_err(|e| network(&e))?;
+    let answer = Settling::new(&pending).await.map_err(|e| network(&e))?;
+    let not_a_response =
+        || DrillgenError::Network("fetch resolved to something other than a Response".into());
+    if !answer.is_object() {
+        return Err(not_a_response());
+    }
+    let status = prop(&answer, "status")?
+        .as_f64()
+        .filter(|s| s.fract() == 0.0 && (0.0..=999.0).contains(s))
+        .ok_or_else(not_a_response)?;
+    Ok(Answer {
+        status: status as u16,
+        opaque_redirect: prop(&answer, "type")?.as_string().as_deref() == Some("opaqueredirect"),
+        headers: headers_of(&prop(&answer, "headers")?)?,
+        body: prop(&answer, "body")?,
+    })
+}
+
+/// The headers as lower-case names and bounded values, from anything iterable as `[name, value]`
+/// pairs (a `Headers` of any realm); bounded in count (a hostile server could send many).
+fn headers_of(headers: &JsValue) -> Result<Vec<(String, String)>, DrillgenError> {
+    let unreadable = || DrillgenError::Network("the response's headers cannot be read".into());
+    let Ok(Some(entries)) = js_sys::try_iter(headers) else {
+        return Err(unreadable());
+    };
+    let mut out = Vec::new();
+    for entry in entries.take(MAX_HEADERS) {
+        let entry = entry.map_err(|e| network(&e))?;
+        let part = |i| Reflect::get_u32(&entry, i).ok().and_then(|v| v.as_string());
+        if let (Some(k), Some(v)) = (part(0), part(1)) {
+            out.push((
                 k.to_ascii_lowercase(),
                 crate::text::bound(&v, 8192).into_owned(),
-            )
-        })
-        .collect()
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// Reads the body chunk by chunk and stops (cancelling the stream) as soon as it passes the cap,
 /// so an endless or huge body never fills memory.
-async fn read_capped(response: &Response, max_bytes: u64) -> Result<String, DrillgenError> {
-    let Some(stream) = response.body() else {
+async fn read_capped(body: &JsValue, max_bytes: u64) -> Result<String, DrillgenError> {
+    if body.is_null() || body.is_undefined() {
         return Ok(String::new());
-    };
-    let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    }
+    let reader = call(body, "getReader", &[])?;
     let mut bytes: Vec<u8> = Vec::new();
     loop {
-        let chunk = Settling::new(&reader.read())
-            .await
-            .map_err(|e| network(&e))?;
-        let done = Reflect::get(&chunk, &JsValue::from_str("done"))
-            .ok()
-            .and_then(|d| d.as_bool())
-            .unwrap_or(true);
+        let pending = call(&reader, "read", &[])?;
+        let chunk = Settling::new(&pending).await.map_err(|e| network(&e))?;
+        let done = prop(&chunk, "done")?.as_bool().unwrap_or(true);
         if done {
             break;
         }
-        let value = Reflect::get(&chunk, &JsValue::from_str("value")).unwrap_or(JsValue::UNDEFINED);
+        let value = prop(&chunk, "value")?;
         let Some(value) = value.dyn_ref::<Uint8Array>() else {
             return Err(DrillgenError::Network(
                 "the response body is not bytes".into(),
             ));
         };
         if bytes.len() as u64 + u64::from(value.length()) > max_bytes {
-            let _ = reader.cancel();
+            let _ = call(&reader, "cancel", &[]);
             return Err(DrillgenError::ResponseTooLarge { limit: max_bytes });
         }
         let start = bytes.len();
@@ -142,14 +181,14 @@ async fn exchange(
     signal: &AbortSignal,
     began: &dyn Fn(u16),
 ) -> Result<HttpResponse, DrillgenError> {
-    let response = send_request(&build(request, signal)?).await?;
-    if response.type_() == web_sys::ResponseType::Opaqueredirect {
+    let answer = send_request(&build(request, signal)?).await?;
+    if answer.opaque_redirect {
         return Err(DrillgenError::RedirectRefused(
             "the provider answered with a redirect; drillgen does not follow redirects, so credentials never go to another origin: set llm.baseUrl to the final URL".into(),
         ));
     }
-    let headers = headers_of(&response);
-    let declared = headers
+    let declared = answer
+        .headers
         .iter()
         .find(|(k, _)| k == "content-length")
         .and_then(|(_, v)| v.parse::<u64>().ok());
@@ -158,11 +197,11 @@ async fn exchange(
             limit: limits.max_bytes,
         });
     }
-    began(response.status());
-    let body = read_capped(&response, limits.max_bytes).await?;
+    began(answer.status);
+    let body = read_capped(&answer.body, limits.max_bytes).await?;
     Ok(HttpResponse {
-        status: response.status(),
-        headers,
+        status: answer.status,
+        headers: answer.headers,
         body,
     })
 }

@@ -290,15 +290,16 @@ impl Future for Wait {
     }
 }
 
-/// A JS promise awaited so that its `JsFuture` always finishes: it awaits `Promise.race([promise,
-/// gate])`, and dropping it resolves `gate`, so the race settles even when `promise` never does.
+/// A JS value awaited as `await` would (a promise, a thenable, or a plain value), so that its
+/// `JsFuture` always finishes: it awaits `Promise.race([value, gate])`, and dropping it resolves
+/// `gate`, so the race settles even when `value` never does.
 pub struct Settling {
     future: JsFuture,
     release: Option<Function>,
 }
 
 impl Settling {
-    pub fn new(promise: &Promise) -> Self {
+    pub fn new(promise: &JsValue) -> Self {
         let mut release = None;
         let gate = Promise::new(&mut |resolve, _reject| release = Some(resolve));
         // `Promise.race` never throws for an array (a throwing `then` is a rejection); the catch

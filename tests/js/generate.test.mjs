@@ -564,9 +564,11 @@ test("a fetch that ignores its AbortSignal still ends at timeoutMs", async () =>
   }
 });
 
-// gloo-net's own `send` panics on the last three (a rejection that is not an Error, an answer
-// that is not a Response), and a panic aborts the module: drillgen calls the global through a
-// catching binding instead. Each must be a coded NETWORK_ERROR, and the module must still work.
+// gloo-net's own `send` panics on a rejection that is not an Error and on an answer that is not a
+// Response, and its accessors throw through wasm on a patched one; a panic aborts the module.
+// drillgen calls the global through a catching binding and reads the answer with catching reads:
+// each case must be a coded NETWORK_ERROR, and the module must still work.
+const patched = (change) => async (request) => change(await globalThis.realFetch(request));
 const misbehavingFetches = [
   [
     "throws synchronously",
@@ -577,20 +579,44 @@ const misbehavingFetches = [
   ],
   ["rejects with a string", () => Promise.reject("offline"), /offline/],
   ["rejects with undefined", () => Promise.reject(undefined), /undefined/],
-  ["resolves to a plain object", () => Promise.resolve({ status: 200, ok: true }), /other than a Response/],
+  ["resolves to a plain object", () => Promise.resolve({ status: 200, ok: true }), /headers cannot be read/],
+  ["resolves to a string", () => Promise.resolve("200 OK"), /other than a Response/],
   [
-    "resolves to a Response whose headers are not Headers",
-    () => {
-      const response = new Response("{}");
-      Object.defineProperty(response, "headers", { value: {} });
-      return Promise.resolve(response);
-    },
-    /not a Headers object/,
+    "resolves to a Response whose headers are not iterable",
+    patched((r) => Object.defineProperty(r, "headers", { value: {} })),
+    /headers cannot be read/,
+  ],
+  [
+    "resolves to a Response whose headers throw when iterated",
+    patched((r) => {
+      r.headers[Symbol.iterator] = () => {
+        throw "boom";
+      };
+      return r;
+    }),
+    /boom/,
+  ],
+  [
+    "resolves to a Response whose type getter throws",
+    patched((r) =>
+      Object.defineProperty(r, "type", {
+        get() {
+          throw new Error("no type");
+        },
+      }),
+    ),
+    /no type/,
+  ],
+  [
+    "resolves to a Response whose body is not a stream",
+    patched((r) => Object.defineProperty(r, "body", { get: () => ({}) })),
+    /no getReader/,
   ],
 ];
 for (const [name, fake, message] of misbehavingFetches) {
   test(`a global fetch that ${name} is a NETWORK_ERROR, and the module keeps working`, async () => {
     const real = globalThis.fetch;
+    globalThis.realFetch = real;
     globalThis.fetch = fake;
     let broken;
     try {
@@ -608,6 +634,22 @@ for (const [name, fake, message] of misbehavingFetches) {
     assert.equal(after.result.drills.length, 25);
   });
 }
+
+test("an answer shaped like a Response from another fetch (npm undici's, another realm's) is read", async () => {
+  const real = globalThis.fetch;
+  // Not an instance of this realm's Response, nor its headers a Headers: only the shape counts.
+  globalThis.fetch = async (request) => {
+    const r = await real(request);
+    return { status: r.status, type: r.type, headers: new Map(r.headers), body: r.body };
+  };
+  try {
+    const { result } = await run();
+    assert.equal(result.status, "COMPLETED");
+    assert.equal(result.drills.length, 25);
+  } finally {
+    globalThis.fetch = real;
+  }
+});
 
 test("header values that are not secrets never corrupt the result or the drills", async () => {
   // `true` once turned `"stored":true` into invalid JSON; a long title (OpenRouter's X-Title) that

@@ -275,6 +275,7 @@ test("a host's own fields named __proto__, constructor and prototype go in and c
   for (const p of [...positions, ...batch.positions]) {
     assert.equal(Object.getPrototypeOf(p), Object.prototype);
     assert.ok(Object.hasOwn(p, "__proto__"), "__proto__ is an own property");
+    assert.deepEqual(Object.keys(p).slice(-3), ["__proto__", "constructor", "prototype"], "in the order they came");
     assert.deepEqual(Object.getOwnPropertyDescriptor(p, "__proto__").value, { polluted: true });
     assert.equal(p.polluted, undefined);
     assert.equal(p.constructor, "mine");
