@@ -72,7 +72,7 @@ test("the JS heap stays flat over thousands of series in one process", { timeout
     const heaps = [await settledHeap()];
     // Half the series with an onProgress whose promises never settle: the run stops waiting for
     // them at hostTimeoutMs, and what it awaited them with must not stay behind.
-    const stuck = { onProgress: () => new Promise(() => {}), hostTimeoutMs: 1 };
+    const stuck = { onProgress: () => new Promise(() => {}), hostTimeoutMs: 5 };
     for (let round = 0; round < 2; round++) {
       await series(500, llm);
       await series(500, llm, stuck);
