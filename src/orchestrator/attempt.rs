@@ -122,8 +122,9 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
         }
     }
 
-    /// Counts a call against `subrequestBudget`, or refuses it.
-    fn count_call(&self) -> Result<(), DrillgenError> {
+    /// Counts a call against `subrequestBudget`, or refuses it. Every call sent counts once, for
+    /// the run and for this batch, whether the server answers it or refuses its format.
+    fn count_call(&mut self) -> Result<(), DrillgenError> {
         let mut st = self.run.state.borrow_mut();
         if let Some(budget) = self.run.config.call_budget
             && st.calls >= budget
@@ -136,6 +137,7 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
             });
         }
         st.calls += 1;
+        self.calls += 1;
         Ok(())
     }
 }

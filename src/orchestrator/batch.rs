@@ -35,6 +35,8 @@ pub(super) struct Batch<'r, 'a, T, C, H> {
     pub run: &'r Run<'a, T, C, H>,
     pub usage: Usage,
     pub attempts: u32,
+    /// LLM calls sent for this batch, negotiation refusals included.
+    pub calls: u32,
     pub repairs: BTreeMap<String, u32>,
 }
 
@@ -47,6 +49,7 @@ pub(crate) async fn run_batch<T: Transport, C: Clock, H: Host>(
         run,
         usage: Usage::default(),
         attempts: 0,
+        calls: 0,
         repairs: BTreeMap::new(),
     };
     if job.todo.is_empty() {
@@ -201,7 +204,7 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
                 false,
             );
         }
-        match self.persist(&drills, failed_error.is_some()).await {
+        match self.persist(&drills).await {
             Err(Stop::Cancelled(e)) => {
                 self.finish(BatchOutcomeStatus::Cancelled, Some(&e), drills, false)
             }
@@ -219,8 +222,8 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
     }
 
     /// `persist`, retried with backoff; never after the run stopped.
-    async fn persist(&mut self, drills: &[Drill], partial: bool) -> Result<(), Stop> {
-        let info = self.batch_info(partial);
+    async fn persist(&mut self, drills: &[Drill]) -> Result<(), Stop> {
+        let info = self.batch_info(drills);
         let mut tries = 0;
         loop {
             if let Some(reason) = self.run.host.stop_reason() {
@@ -257,9 +260,11 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
         }
     }
 
-    fn batch_info(&self, partial: bool) -> BatchInfo {
+    /// What `persist` is told: whether `drills` are the whole batch, what is missing, the calls.
+    fn batch_info(&self, drills: &[Drill]) -> BatchInfo {
+        let missing_indices = self.missing(drills);
         let mut progress = self.run.progress();
-        if partial {
+        if !missing_indices.is_empty() {
             progress.failed.push(self.job.spec.batch_index);
             crate::order::sort(&mut progress.failed);
         } else {
@@ -270,8 +275,22 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
             batch_index: self.job.spec.batch_index,
             total_batches: self.job.spec.total_batches,
             drill_indices: self.job.todo.clone(),
+            complete: missing_indices.is_empty(),
+            missing_indices,
+            calls: self.calls,
             batch_progress: progress,
         }
+    }
+
+    /// The indices asked for that `drills` do not hold.
+    fn missing(&self, drills: &[Drill]) -> Vec<u32> {
+        let have: std::collections::HashSet<u32> = drills.iter().map(|d| d.index).collect();
+        self.job
+            .todo
+            .iter()
+            .copied()
+            .filter(|i| !have.contains(i))
+            .collect()
     }
 
     fn count_stored(&self, drills: u32, whole: bool) {
@@ -285,11 +304,11 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
         if whole {
             let message = {
                 let st = self.run.state.borrow();
-                format!(
-                    "Generated {}/{} drills (Batch {})",
+                progress_message(
                     st.completed_drills,
                     st.total_drills,
-                    self.label()
+                    st.progress.finished(),
+                    self.job.spec.total_batches,
                 )
             };
             self.emit(ProgressKind::BatchCompleted, None, None, message);
@@ -344,11 +363,18 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
         } else {
             self.job.todo.clone()
         };
+        let missing_indices = if status == BatchOutcomeStatus::Skipped {
+            vec![]
+        } else {
+            self.missing(&drills)
+        };
         BatchOutcome {
             batch_index: self.job.spec.batch_index,
             status,
             drill_indices,
             attempts: self.attempts,
+            calls: self.calls,
+            missing_indices,
             error,
             usage: self.usage,
             drills,
@@ -380,6 +406,10 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
             let st = self.run.state.borrow();
             DrillProgressEvent {
                 kind,
+                phase: ProgressPhase::GeneratingContent,
+                current: st.completed_drills,
+                total: st.total_drills,
+                current_batch: st.progress.finished(),
                 completed_drills: st.completed_drills,
                 total_drills: st.total_drills,
                 batch_index: Some(self.job.spec.batch_index),

@@ -72,7 +72,7 @@ pub(super) async fn finish_series<T: Transport, C: Clock, H: Host>(
         warnings.push(prefix_too_short(&run.config));
     }
     let progress = run.progress();
-    final_event(run, status, &artifact, &outcomes, progress.clone());
+    final_event(run, status, &artifact, progress.clone());
     run.host.settle().await;
     Ok(GenerationResult {
         artifact_id: run.config.artifact_id.clone(),
@@ -185,28 +185,33 @@ fn final_event<T: Transport, C: Clock, H: Host>(
     run: &Run<'_, T, C, H>,
     status: RunStatus,
     artifact: &Artifact,
-    outcomes: &[BatchOutcome],
     progress: BatchProgress,
 ) {
     let total = run.state.borrow().total_drills;
-    let have = artifact.drills.len();
-    let failed: Vec<String> = outcomes
+    let have = artifact.drills.len() as u32;
+    // From the event's own fields: the spec's line, then which batches failed.
+    let line = progress_message(have, total, progress.finished(), progress.total);
+    let failed: Vec<String> = progress
+        .failed
         .iter()
-        .filter(|o| o.status == BatchOutcomeStatus::Failed)
-        .map(|o| (o.batch_index + 1).to_string())
+        .map(|b| (b + 1).to_string())
         .collect();
     let message = match status {
-        RunStatus::Cancelled => format!("Cancelled after {have}/{total} drills"),
-        _ if failed.is_empty() => format!("Generated {have}/{total} drills"),
+        RunStatus::Cancelled => format!("Cancelled: {line}"),
+        _ if failed.is_empty() => line,
         _ => format!(
-            "Generated {have}/{total} drills; batch{} {} failed",
+            "{line}; batch{} {} failed",
             if failed.len() > 1 { "es" } else { "" },
             failed.join(", ")
         ),
     };
     run.host.progress(&DrillProgressEvent {
         kind: ProgressKind::RunFinished,
-        completed_drills: have as u32,
+        phase: ProgressPhase::GeneratingContent,
+        current: have,
+        total,
+        current_batch: progress.finished(),
+        completed_drills: have,
         total_drills: total,
         batch_index: None,
         total_batches: progress.total,

@@ -180,6 +180,51 @@ fn a_batch_that_gives_up_keeps_and_stores_what_it_read() {
     assert!(failed.contains("(2 of 5 drills kept)"), "{failed}");
 }
 
+/// A batch that gives up with 3 of its 5 drills read: `persist` is told it is partial, the result
+/// reports it failed (never completed), and every LLM call is counted once, the call a server
+/// refused for its format included.
+#[test]
+fn a_partial_batch_is_never_called_complete_and_its_calls_count_once() {
+    let w = world();
+    // llama.cpp refuses json_schema once (negotiation), then batch 2 reads 3 drills and gives up.
+    *w.llm.personality.borrow_mut() = Some(Box::new(|body: &Value| {
+        (body["response_format"]["type"] == "json_schema").then(|| (500, r#"{"error":{"message":"[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\"}]","type":"internal_server_error"}}"#.to_owned()))
+    }));
+    w.llm.script(10, &[Reply::Short(3)]);
+    w.llm.script(13, &[Reply::Status(400, vec![], "{}".into())]);
+    let r = run(&w, options(json!({ "concurrency": 1 })));
+    let infos = w.host.infos.borrow();
+    let info = infos.iter().find(|i| i.batch_index == 2).unwrap();
+    assert!(!info.complete);
+    assert_eq!(info.missing_indices, [13, 14]);
+    assert_eq!(info.batch_progress.failed, [2]);
+    assert_eq!(
+        info.calls, 2,
+        "the call that read 3 drills, the call refused with 400"
+    );
+    let b = &r.batches[2];
+    assert_eq!((b.status, b.stored), (BatchOutcomeStatus::Failed, true));
+    assert_eq!(b.missing_indices, [13, 14]);
+    assert_eq!(r.batch_progress.failed, [2]);
+    assert_eq!(r.batch_progress.completed, 4);
+    assert!(r.warnings.iter().any(|wn| wn.code == "BATCHES_FAILED"));
+    assert!(
+        infos
+            .iter()
+            .filter(|i| i.batch_index != 2)
+            .all(|i| i.complete)
+    );
+    // 1 refused for its format + 4 whole batches + 2 for batch 2.
+    assert_eq!(r.calls, 7);
+    assert_eq!(r.calls as usize, w.llm.calls.borrow().len());
+    assert_eq!(r.batches.iter().map(|b| b.calls).sum::<u32>(), r.calls);
+    assert_eq!(
+        r.batches[0].calls, 2,
+        "the refused call is the first batch's"
+    );
+    assert_nothing_lost(&w, &r, 0);
+}
+
 #[test]
 fn persist_rejections_are_retried_without_asking_the_llm_again() {
     let w = world();

@@ -285,6 +285,8 @@ impl Clock for FakeClock {
 #[derive(Default)]
 struct FakeHost {
     stored: RefCell<Vec<Drill>>,
+    /// What each successful `persist` was told.
+    infos: RefCell<Vec<BatchInfo>>,
     persist_calls: Cell<u32>,
     /// Rejections still to give, per batch (`u32::MAX` = always).
     reject: RefCell<HashMap<u32, u32>>,
@@ -321,6 +323,7 @@ impl Host for FakeHost {
             return Err(format!("persist() was cut short: {reason}"));
         }
         self.stored.borrow_mut().extend(drills.iter().cloned());
+        self.infos.borrow_mut().push(batch.clone());
         Ok(())
     }
 

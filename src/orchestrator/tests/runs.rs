@@ -72,7 +72,64 @@ fn a_full_run_generates_persists_and_reports_every_batch() {
             .iter()
             .all(|(n, m)| m.starts_with(&format!("Generated {n}/25 drills (Batch ")))
     );
-    assert_eq!(events.last().unwrap().message, "Generated 25/25 drills");
+    assert_eq!(
+        events.last().unwrap().message,
+        "Generated 25/25 drills (Batch 5/5)"
+    );
+    assert!(
+        w.host
+            .infos
+            .borrow()
+            .iter()
+            .all(|i| i.complete && i.missing_indices.is_empty() && i.calls == 1)
+    );
+}
+
+/// The spec's progress shape under concurrency: `currentBatch` counts finished batches, so the
+/// batch that finishes last says "Batch 5/5" whatever its number, and the message is the fields.
+#[test]
+fn progress_events_carry_the_specs_fields_and_count_finished_batches() {
+    let w = world();
+    // The first batch is retried once, so it finishes after the four others.
+    w.llm
+        .script(0, &[Reply::Status(500, vec![], "busy".into()), Reply::Good]);
+    let r = run(&w, options(json!({ "concurrency": 5 })));
+    assert_eq!(r.drills.len(), 25);
+    let events = w.host.events.borrow();
+    let completed: Vec<&DrillProgressEvent> = events
+        .iter()
+        .filter(|e| e.kind == ProgressKind::BatchCompleted)
+        .collect();
+    assert_eq!(completed.last().unwrap().batch_index, Some(0));
+    assert_eq!(
+        completed
+            .iter()
+            .map(|e| e.current_batch)
+            .collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5]
+    );
+    for e in events.iter() {
+        let v = serde_json::to_value(e).unwrap();
+        assert_eq!(v["phase"], "GENERATING_CONTENT");
+        for field in ["current", "total", "currentBatch", "totalBatches"] {
+            assert!(v[field].is_u64(), "{field} in {v}");
+        }
+        assert_eq!((e.current, e.total), (e.completed_drills, e.total_drills));
+        assert_eq!(e.current_batch, e.batch_progress.finished());
+    }
+    for e in &completed {
+        assert_eq!(
+            e.message,
+            format!(
+                "Generated {}/{} drills (Batch {}/{})",
+                e.current, e.total, e.current_batch, e.total_batches
+            )
+        );
+    }
+    assert_eq!(
+        completed.last().unwrap().message,
+        "Generated 25/25 drills (Batch 5/5)"
+    );
 }
 
 #[test]
