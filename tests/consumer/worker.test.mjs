@@ -135,7 +135,11 @@ test("a 25-drill series runs through the Workflow into D1: 202 before any LLM ca
   );
   assert.ok(full.usage.outputTokens > 0);
   assert.equal(full.workflow.status, "complete");
-  assert.equal(full.progress.message, "Generated 25/25 drills");
+  assert.equal(full.progress.message, "Generated 25/25 drills (Batch 5/5)");
+  assert.deepEqual(
+    [full.progress.phase, full.progress.current, full.progress.total, full.progress.currentBatch, full.progress.totalBatches],
+    ["GENERATING_CONTENT", 25, 25, 5, 5],
+  );
   // Polling saw the batches land (CONCURRENCY 2: batches 1-2, 3-4, then 5).
   const steps = full.messages.filter((m) => /^Generated \d+\/25 drills \(Batch \d\/5\)$/.test(m));
   assert.ok(

@@ -53,8 +53,17 @@ test("a full run persists every drill once and reports each batch", async () => 
     done.map((e) => e.completedDrills),
     [5, 10, 15, 20, 25],
   );
-  for (const e of done) assert.match(e.message, new RegExp(`^Generated ${e.completedDrills}/25 drills \\(Batch ${e.batchIndex + 1}/5\\)$`));
-  assert.equal(events.at(-1).message, "Generated 25/25 drills");
+  // The spec's shape; currentBatch counts finished batches, and the message is built from the fields.
+  assert.deepEqual(
+    done.map((e) => e.currentBatch),
+    [1, 2, 3, 4, 5],
+  );
+  for (const e of events) {
+    assert.equal(e.phase, "GENERATING_CONTENT");
+    assert.deepEqual([e.current, e.total, e.totalBatches], [e.completedDrills, 25, 5]);
+  }
+  for (const e of done) assert.equal(e.message, `Generated ${e.current}/${e.total} drills (Batch ${e.currentBatch}/${e.totalBatches})`);
+  assert.equal(events.at(-1).message, "Generated 25/25 drills (Batch 5/5)");
 });
 
 // One fault in batch 2 (first drill index 10), then success: the batch retries once.
@@ -154,7 +163,7 @@ test("a permanent error fails its batch only; the run is COMPLETED with a warnin
   assert.equal(result.batches[1].attempts, 1);
   assert.ok(result.warnings.some((w) => w.code === "BATCHES_FAILED"));
   assert.ok(events.some((e) => e.type === "batchFailed" && e.batchIndex === 1 && e.error.status === 422));
-  assert.equal(events.at(-1).message, "Generated 20/25 drills; batch 2 failed");
+  assert.equal(events.at(-1).message, "Generated 20/25 drills (Batch 5/5); batch 2 failed");
 });
 
 test("all batches failing is FAILED and nothing is stored", async () => {
