@@ -17,6 +17,9 @@ use crate::types::BatchSpec;
 pub struct BatchJob {
     pub spec: BatchSpec,
     pub todo: Vec<u32>,
+    /// Replacement drills on spare positions for a batch that failed (topup.rs): the batch is
+    /// already counted in `batchProgress`, so this job does not count it again.
+    pub top_up: bool,
 }
 
 /// Why a batch stopped before all its drills were read and stored.
@@ -56,19 +59,24 @@ pub(crate) async fn run_batch<T: Transport, C: Clock, H: Host>(
         return b.finish(BatchOutcomeStatus::Skipped, None, vec![], false);
     }
     let index = job.spec.batch_index;
-    let _opens_gate = (run.warm_batch == Some(index)).then(|| run.gate.guard());
-    if run.warm_batch.is_some_and(|w| w != index) {
+    let _opens_gate = (run.warm_batch == Some(index) && !job.top_up).then(|| run.gate.guard());
+    if run.warm_batch.is_some_and(|w| w != index) && !job.top_up {
         run.gate.wait().await;
     }
     if let Some(stop) = b.stopped() {
         return b.stop(stop, vec![]);
     }
     let (first, last) = (job.todo[0], job.todo[job.todo.len() - 1]);
+    let verb = if job.top_up {
+        "Topping up"
+    } else {
+        "Generating"
+    };
     b.emit(
         ProgressKind::BatchStarted,
         None,
         None,
-        format!("Generating batch {} (drills {first}-{last})", b.label()),
+        format!("{verb} batch {} (drills {first}-{last})", b.label()),
     );
     let (drills, stop) = b.generate().await;
     b.conclude(drills, stop).await
@@ -264,10 +272,13 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
     fn batch_info(&self, drills: &[Drill]) -> BatchInfo {
         let missing_indices = self.missing(drills);
         let mut progress = self.run.progress();
+        let index = self.job.spec.batch_index;
         if !missing_indices.is_empty() {
-            progress.failed.push(self.job.spec.batch_index);
-            crate::order::sort(&mut progress.failed);
-        } else {
+            if !progress.failed.contains(&index) {
+                progress.failed.push(index);
+                crate::order::sort(&mut progress.failed);
+            }
+        } else if !self.job.top_up {
             progress.completed += 1;
         }
         BatchInfo {
@@ -297,7 +308,7 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
         {
             let mut st = self.run.state.borrow_mut();
             st.completed_drills += drills;
-            if whole {
+            if whole && !self.job.top_up {
                 st.progress.completed += 1;
             }
         }
@@ -335,7 +346,7 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
         {
             let mut st = self.run.state.borrow_mut();
             st.usage.add(self.usage);
-            if status == BatchOutcomeStatus::Failed {
+            if status == BatchOutcomeStatus::Failed && !self.job.top_up {
                 st.progress.failed.push(self.job.spec.batch_index);
             }
         }
@@ -375,6 +386,7 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
             attempts: self.attempts,
             calls: self.calls,
             missing_indices,
+            top_up: self.job.top_up,
             error,
             usage: self.usage,
             drills,

@@ -181,6 +181,9 @@ pub struct BatchOutcome {
     pub calls: u32,
     /// Indices asked for that have no drill (a FAILED batch may have kept some).
     pub missing_indices: Vec<u32>,
+    /// Replacement drills on spare positions for the indices a failed batch of the same
+    /// `batchIndex` missed (see `toppedUp`).
+    pub top_up: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorInfo>,
     pub usage: Usage,
@@ -193,6 +196,18 @@ pub struct BatchOutcome {
     /// Repairs applied to the model's output, by code (JSON_EXTRACTED, TEXT_CLEANED, …).
     #[cfg_attr(target_arch = "wasm32", tsify(type = "Record<string, number>"))]
     pub repairs: BTreeMap<String, u32>,
+}
+
+/// A drill made on a spare position because its batch failed for good.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct ToppedUp {
+    pub index: u32,
+    /// The spare position the drill was made on (same phase).
+    pub position_id: String,
+    /// The position the plan had given this index.
+    pub replaced_position_id: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -223,6 +238,8 @@ pub struct GenerationResult {
     /// Generated but not stored because `persist` kept failing: store them yourself.
     pub unpersisted_drills: Vec<Drill>,
     pub missing_indices: Vec<u32>,
+    /// Indices whose batch failed for good and that were generated again on spare positions.
+    pub topped_up: Vec<ToppedUp>,
     pub batch_progress: BatchProgress,
     pub batches: Vec<BatchOutcome>,
     pub usage: Usage,

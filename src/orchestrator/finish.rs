@@ -19,13 +19,16 @@ pub(super) async fn finish_series<T: Transport, C: Clock, H: Host>(
     prepared: Prepared,
     existing: Vec<Drill>,
     outcomes: Vec<BatchOutcome>,
+    topped_up: Vec<ToppedUp>,
     run: &Run<'_, T, C, H>,
 ) -> Result<GenerationResult, DrillgenError> {
     let mut warnings = prepared.warnings.clone();
     let (written, unpersisted) = split_drills(&outcomes);
     let artifact = rebuild(run, &prepared, existing, written, &mut warnings).await;
     warnings.extend(artifact.warnings.iter().cloned());
-    warnings.extend(failed_batches_warning(&outcomes));
+    let progress = run.progress();
+    warnings.extend(failed_batches_warning(&outcomes, &progress.failed));
+    warnings.extend(super::topup::topped_up_warning(&topped_up));
     let stop = run.host.stop_reason();
     if let Some(DrillgenError::DeadlineExceeded { ms }) = &stop {
         warnings.push(Warning::new(
@@ -71,7 +74,6 @@ pub(super) async fn finish_series<T: Transport, C: Clock, H: Host>(
     {
         warnings.push(prefix_too_short(&run.config));
     }
-    let progress = run.progress();
     final_event(run, status, &artifact, progress.clone());
     run.host.settle().await;
     Ok(GenerationResult {
@@ -82,6 +84,7 @@ pub(super) async fn finish_series<T: Transport, C: Clock, H: Host>(
         drills: artifact.drills,
         unpersisted_drills: unpersisted,
         missing_indices: artifact.missing_indices,
+        topped_up,
         batch_progress: progress,
         batches: outcomes,
         usage,
@@ -144,10 +147,15 @@ fn union_by_id(first: Vec<Drill>, then: Vec<Drill>) -> Vec<Drill> {
     all
 }
 
-fn failed_batches_warning(outcomes: &[BatchOutcome]) -> Option<Warning> {
+/// The batches still failed at the end (`batchProgress.failed`: a batch a top-up completed is not).
+fn failed_batches_warning(outcomes: &[BatchOutcome], still_failed: &[u32]) -> Option<Warning> {
     let failed: Vec<String> = outcomes
         .iter()
-        .filter(|o| o.status == BatchOutcomeStatus::Failed)
+        .filter(|o| {
+            o.status == BatchOutcomeStatus::Failed
+                && !o.top_up
+                && still_failed.contains(&o.batch_index)
+        })
         .map(|o| {
             format!(
                 "{} ({})",
@@ -162,7 +170,7 @@ fn failed_batches_warning(outcomes: &[BatchOutcome]) -> Option<Warning> {
             format!(
                 "{} of {} batches failed: {}",
                 failed.len(),
-                outcomes.len(),
+                outcomes.iter().filter(|o| !o.top_up).count(),
                 failed.join(", ")
             ),
         )

@@ -18,6 +18,7 @@ mod prepare;
 mod state;
 #[cfg(test)]
 mod tests;
+mod topup;
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -157,8 +158,9 @@ pub async fn generate_series<T: Transport, C: Clock, H: Host>(
     let existing = existing_drills(&options, host).await?;
     let jobs = jobs_to_do(&prepared, &existing);
     let run = start(&prepared, &options, &jobs, transport, clock, host)?;
-    let outcomes = run_batches(jobs, &run).await;
-    finish::finish_series(&options, prepared, existing, outcomes, &run).await
+    let mut outcomes = run_batches(jobs, &run).await;
+    let topped = topup::top_up(&prepared, &mut outcomes, &run).await;
+    finish::finish_series(&options, prepared, existing, outcomes, topped, &run).await
 }
 
 /// Step 2: what a resume already has.
@@ -195,6 +197,7 @@ fn jobs_to_do(prepared: &Prepared, existing: &[Drill]) -> Vec<BatchJob> {
                 .filter(|i| !done.contains(i))
                 .collect(),
             spec: b.clone(),
+            top_up: false,
         })
         .collect()
 }
@@ -306,6 +309,7 @@ pub async fn generate_batch<T: Transport, C: Clock, H: Host>(
     let job = BatchJob {
         todo: batch.drill_indices.clone(),
         spec: batch,
+        top_up: false,
     };
     let outcome = run_batch(job, &run).await;
     host.settle().await;

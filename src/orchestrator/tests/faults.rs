@@ -11,8 +11,10 @@ fn quick() -> Value {
 #[test]
 fn one_failing_batch_leaves_the_others_complete_and_stored_once() {
     let w = world();
-    w.llm
-        .script(10, &vec![Reply::Status(500, vec![], "boom".into()); 4]);
+    let mut replies = vec![Reply::Status(500, vec![], "boom".into()); 4];
+    // Its top-up on spare positions is refused (a permanent error: no retry), so it stays failed.
+    replies.push(Reply::Status(422, vec![], "no".into()));
+    w.llm.script(10, &replies);
     let r = run(&w, options(json!({})));
     assert_eq!(r.status, RunStatus::Completed);
     assert_eq!(
@@ -52,13 +54,10 @@ fn all_batches_failing_is_failed() {
 fn permanent_errors_are_not_retried() {
     for status in [400u16, 422] {
         let w = world();
+        // Twice: the batch, then its top-up on spare positions.
         w.llm.script(
             0,
-            &[Reply::Status(
-                status,
-                vec![],
-                "{\"error\":{\"message\":\"no\"}}".into(),
-            )],
+            &vec![Reply::Status(status, vec![], "{\"error\":{\"message\":\"no\"}}".into(),); 2],
         );
         let r = run(&w, options(json!({})));
         assert_eq!(r.batches[0].attempts, 1, "{status}");
@@ -161,7 +160,8 @@ fn bad_output_is_retried_with_the_reason_and_good_drills_are_kept() {
 fn a_batch_that_gives_up_keeps_and_stores_what_it_read() {
     let w = world();
     w.llm.script(5, &[Reply::Short(2)]);
-    w.llm.script(7, &[Reply::Status(400, vec![], "{}".into())]);
+    w.llm
+        .script(7, &vec![Reply::Status(400, vec![], "{}".into()); 2]);
     let r = run(&w, options(json!({})));
     let b = &r.batches[1];
     assert_eq!((b.status, b.stored), (BatchOutcomeStatus::Failed, true));
@@ -191,10 +191,13 @@ fn a_partial_batch_is_never_called_complete_and_its_calls_count_once() {
         (body["response_format"]["type"] == "json_schema").then(|| (500, r#"{"error":{"message":"[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\"}]","type":"internal_server_error"}}"#.to_owned()))
     }));
     w.llm.script(10, &[Reply::Short(3)]);
-    w.llm.script(13, &[Reply::Status(400, vec![], "{}".into())]);
+    // The top-up of 13-14 on spare positions is refused too, so the batch stays partial.
+    w.llm
+        .script(13, &vec![Reply::Status(400, vec![], "{}".into()); 2]);
     let r = run(&w, options(json!({ "concurrency": 1 })));
     let infos = w.host.infos.borrow();
     let info = infos.iter().find(|i| i.batch_index == 2).unwrap();
+    assert_eq!(infos.len(), 5, "the failed top-up stored nothing");
     assert!(!info.complete);
     assert_eq!(info.missing_indices, [13, 14]);
     assert_eq!(info.batch_progress.failed, [2]);
@@ -214,8 +217,8 @@ fn a_partial_batch_is_never_called_complete_and_its_calls_count_once() {
             .filter(|i| i.batch_index != 2)
             .all(|i| i.complete)
     );
-    // 1 refused for its format + 4 whole batches + 2 for batch 2.
-    assert_eq!(r.calls, 7);
+    // 1 refused for its format + 4 whole batches + 2 for batch 2 + 1 for its top-up.
+    assert_eq!(r.calls, 8);
     assert_eq!(r.calls as usize, w.llm.calls.borrow().len());
     assert_eq!(r.batches.iter().map(|b| b.calls).sum::<u32>(), r.calls);
     assert_eq!(

@@ -5,6 +5,7 @@
 mod faults;
 mod negotiation;
 mod runs;
+mod topup;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};

@@ -239,8 +239,9 @@ fn a_cacheable_prefix_is_warmed_by_the_first_batch_alone() {
 #[test]
 fn a_failed_warming_batch_still_releases_the_others() {
     let w = world();
-    w.llm
-        .script(0, &vec![Reply::Status(500, vec![], "boom".into()); 4]);
+    let mut replies = vec![Reply::Status(500, vec![], "boom".into()); 4];
+    replies.push(Reply::Status(422, vec![], "no".into())); // its top-up
+    w.llm.script(0, &replies);
     let r = run(
         &w,
         options(
@@ -254,8 +255,9 @@ fn a_failed_warming_batch_still_releases_the_others() {
 #[test]
 fn resume_generates_only_the_missing_drills() {
     let w = world();
+    // The batch, then its top-up on spare positions.
     w.llm
-        .script(10, &[Reply::Status(422, vec![], "bad".into())]);
+        .script(10, &vec![Reply::Status(422, vec![], "bad".into()); 2]);
     let first = run(&w, options(json!({})));
     assert_eq!(first.missing_indices, [10, 11, 12, 13, 14]);
     let stored = w.host.stored.borrow().clone();
@@ -295,7 +297,8 @@ fn resume_reads_the_hosts_store_through_load() {
         ..world()
     };
     *w.host.stop.borrow_mut() = None;
-    w.llm.script(5, &[Reply::Status(422, vec![], "bad".into())]);
+    w.llm
+        .script(5, &vec![Reply::Status(422, vec![], "bad".into()); 2]);
     let first = run(&w, options(json!({})));
     assert_eq!(first.drills.len(), 20);
     w.llm.calls.borrow_mut().clear();
