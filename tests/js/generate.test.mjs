@@ -153,7 +153,7 @@ test("a wrong key fails fast: the other batches are not started or retried", asy
 });
 
 test("a permanent error fails its batch only; the run is COMPLETED with a warning", async () => {
-  sim.script(5, [422]);
+  sim.script(5, [422, 422]); // the batch, then its top-up on spare positions
   const outcome = await run();
   const { result, events } = outcome;
   assert.deepEqual(invariantViolations(outcome), []);
@@ -164,6 +164,47 @@ test("a permanent error fails its batch only; the run is COMPLETED with a warnin
   assert.ok(result.warnings.some((w) => w.code === "BATCHES_FAILED"));
   assert.ok(events.some((e) => e.type === "batchFailed" && e.batchIndex === 1 && e.error.status === 422));
   assert.equal(events.at(-1).message, "Generated 20/25 drills (Batch 5/5); batch 2 failed");
+});
+
+test("a batch that fails for good is topped up on spare positions of the same phase", async () => {
+  sim.script(10, [422]);
+  const outcome = await run();
+  const { result, store } = outcome;
+  assert.deepEqual(invariantViolations(outcome), []);
+  assert.deepEqual(result.missingIndices, []);
+  assert.deepEqual(
+    result.toppedUp.map((t) => t.index),
+    [10, 11, 12, 13, 14],
+  );
+  const phase = (id) => positions.find((p) => p.positionId === id).gamePhase;
+  for (const t of result.toppedUp) {
+    assert.notEqual(t.positionId, t.replacedPositionId);
+    assert.equal(phase(t.positionId), phase(t.replacedPositionId));
+  }
+  assert.deepEqual(result.batchProgress, { completed: 5, total: 5, failed: [] });
+  assert.ok(result.warnings.some((w) => w.code === "DRILLS_TOPPED_UP"));
+  assert.ok(!result.warnings.some((w) => w.code === "BATCHES_FAILED"));
+  assert.deepEqual(
+    result.batches.filter((b) => b.topUp).map((b) => [b.batchIndex, b.status, b.calls]),
+    [[2, "COMPLETED", 1]],
+  );
+  const info = store.writes.find((w) => w.batchIndex === 2).info;
+  assert.deepEqual([info.complete, info.missingIndices, info.calls], [true, [], 1]);
+});
+
+test("a batch that gives up after some drills tells persist it is partial", async () => {
+  sim.script(10, ["short"]); // 4 of 5 drills
+  sim.script(14, [422, 422]); // asking again for the last one is refused, and its top-up too
+  const outcome = await run();
+  const { result, store } = outcome;
+  assert.deepEqual(invariantViolations(outcome), []);
+  const info = store.writes.find((w) => w.batchIndex === 2).info;
+  assert.deepEqual([info.complete, info.missingIndices, info.batchProgress.failed], [false, [14], [2]]);
+  assert.deepEqual(result.batchProgress.failed, [2]);
+  assert.equal(
+    result.calls,
+    result.batches.reduce((n, b) => n + b.calls, 0),
+  );
 });
 
 test("all batches failing is FAILED and nothing is stored", async () => {
@@ -256,11 +297,13 @@ for (const [personality, model, format, field, calls] of matrix) {
 }
 
 test("a redirect is refused with a code and never followed with the key", async () => {
-  sim.script(0, ["redirect"]);
+  sim.script(0, ["redirect", "redirect"]); // the batch, then its top-up on spare positions
   const { result } = await run();
   assert.equal(result.batches[0].error.code, "REDIRECT_REFUSED");
   assert.equal(result.batches[0].attempts, 1);
-  assert.equal(sim.requests.filter((r) => r.indices[0] === 0).length, 1);
+  const topUp = result.batches.find((b) => b.topUp);
+  assert.deepEqual([topUp.batchIndex, topUp.error.code], [0, "REDIRECT_REFUSED"]);
+  assert.equal(sim.requests.filter((r) => r.indices[0] === 0).length, 2, "one each, never followed");
 });
 
 test("a server that echoes the key or answers megabytes never gets it into the result", async () => {
@@ -320,7 +363,7 @@ test("abort mid-run: CANCELLED, and nothing is persisted after the abort", async
 });
 
 test("resume from the host's store generates only the missing batch", async () => {
-  sim.script(15, [422]);
+  sim.script(15, [422, 422]); // the batch, then its top-up on spare positions
   const first = await run();
   assert.deepEqual(first.result.missingIndices, [15, 16, 17, 18, 19]);
   sim.reset();
@@ -577,15 +620,25 @@ test("a fetch that ignores its AbortSignal still ends at timeoutMs", async () =>
 // that is not a Response), and a panic aborts the module: drillgen calls the global through a
 // catching binding instead. Each must be a coded NETWORK_ERROR, and the module must still work.
 const misbehavingFetches = [
-  ["throws synchronously", () => { throw new TypeError("fetch is broken"); }, /fetch is broken/],
+  [
+    "throws synchronously",
+    () => {
+      throw new TypeError("fetch is broken");
+    },
+    /fetch is broken/,
+  ],
   ["rejects with a string", () => Promise.reject("offline"), /offline/],
   ["rejects with undefined", () => Promise.reject(undefined), /undefined/],
   ["resolves to a plain object", () => Promise.resolve({ status: 200, ok: true }), /not a Response/],
-  ["resolves to a Response whose headers are not Headers", () => {
-    const response = new Response("{}");
-    Object.defineProperty(response, "headers", { value: {} });
-    return Promise.resolve(response);
-  }, /not a Headers object/],
+  [
+    "resolves to a Response whose headers are not Headers",
+    () => {
+      const response = new Response("{}");
+      Object.defineProperty(response, "headers", { value: {} });
+      return Promise.resolve(response);
+    },
+    /not a Headers object/,
+  ],
 ];
 for (const [name, fake, message] of misbehavingFetches) {
   test(`a global fetch that ${name} is a NETWORK_ERROR, and the module keeps working`, async () => {
