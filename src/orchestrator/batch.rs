@@ -40,6 +40,8 @@ pub(super) struct Batch<'r, 'a, T, C, H> {
     pub attempts: u32,
     /// LLM calls sent for this batch, negotiation refusals included.
     pub calls: u32,
+    /// Drills already asked again once: their words are read leniently from now on.
+    pub reasked: std::collections::HashSet<u32>,
     pub repairs: BTreeMap<String, u32>,
 }
 
@@ -53,6 +55,7 @@ pub(crate) async fn run_batch<T: Transport, C: Clock, H: Host>(
         usage: Usage::default(),
         attempts: 0,
         calls: 0,
+        reasked: std::collections::HashSet::new(),
         repairs: BTreeMap::new(),
     };
     if job.todo.is_empty() {
@@ -460,6 +463,7 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
             correct_option_id: slot.key.correct_option_id.clone(),
             explanation: draft.explanation,
             difficulty: draft.difficulty,
+            flags: draft.flags,
         }
     }
 }

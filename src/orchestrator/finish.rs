@@ -29,6 +29,7 @@ pub(super) async fn finish_series<T: Transport, C: Clock, H: Host>(
     let progress = run.progress();
     warnings.extend(failed_batches_warning(&outcomes, &progress.failed));
     warnings.extend(super::topup::topped_up_warning(&topped_up));
+    warnings.extend(flagged_warning(&artifact));
     let stop = run.host.stop_reason();
     if let Some(DrillgenError::DeadlineExceeded { ms }) = &stop {
         warnings.push(Warning::new(
@@ -173,6 +174,32 @@ fn failed_batches_warning(outcomes: &[BatchOutcome], still_failed: &[u32]) -> Op
                 outcomes.iter().filter(|o| !o.top_up).count(),
                 failed.join(", ")
             ),
+        )
+    })
+}
+
+/// Drills whose words failed our checks twice: kept (nothing generated is lost) but flagged, so a
+/// host can hold them back from students.
+fn flagged_warning(artifact: &Artifact) -> Option<Warning> {
+    let flagged: Vec<String> = artifact
+        .drills
+        .iter()
+        .filter(|d| !d.flags.is_empty())
+        .map(|d| d.index.to_string())
+        .collect();
+    (!flagged.is_empty()).then(|| {
+        Warning::new(
+            "DRILLS_FLAGGED",
+            crate::text::bound(
+                &format!(
+                    "{} drills are flagged (see each drill's flags; {}: the explanation, asked for twice, does not name the correct option or calls another one best); hold them back from students until reviewed: {}",
+                    flagged.len(),
+                    crate::output::EXPLANATION_MISMATCH,
+                    flagged.join(", ")
+                ),
+                crate::text::MAX_MESSAGE_BYTES,
+            )
+            .into_owned(),
         )
     })
 }

@@ -414,3 +414,108 @@ fn calls_that_time_out_in_a_servers_queue_lower_the_concurrency() {
     assert!(r.warnings.iter().all(|wn| wn.code != "CONCURRENCY_LOWERED"));
     assert!(r.batches.iter().all(|b| b.attempts == 1));
 }
+
+/// A tiny model copies the prompt's example: its placeholder texts are asked for again once, and
+/// only the drills that had them; the second answer's words are kept.
+#[test]
+fn placeholder_echoes_are_asked_again_once() {
+    let w = world();
+    w.llm.script(
+        0,
+        &[Reply::Texts(vec![
+            (1, "title", "<title>"),
+            (3, "explanation", "<why_explained>}, {\""),
+        ])],
+    );
+    let r = run(&w, options(json!({})));
+    assert_eq!(r.drills.len(), 25);
+    let asked: Vec<Vec<u32>> = w
+        .llm
+        .calls
+        .borrow()
+        .iter()
+        .filter(|c| c.indices[0] < 5)
+        .map(|c| c.indices.clone())
+        .collect();
+    assert_eq!(asked, [vec![0, 1, 2, 3, 4], vec![1, 3]]);
+    let again = w
+        .llm
+        .calls
+        .borrow()
+        .iter()
+        .find(|c| c.indices == [1, 3])
+        .map(|c| c.user.clone())
+        .unwrap();
+    assert!(
+        again.contains("placeholder \"<title>\""),
+        "the reason goes back to the model"
+    );
+    for d in &r.drills {
+        assert!(crate::output::unreadable(&d.title).is_none(), "{}", d.title);
+        assert!(
+            crate::output::unreadable(&d.explanation).is_none(),
+            "{}",
+            d.explanation
+        );
+    }
+    assert!(r.drills.iter().all(|d| d.flags.is_empty()));
+}
+
+/// The same echoes again on the second asking: filled from the analysis, with a repair counted.
+#[test]
+fn placeholder_echoes_asked_twice_are_filled_from_the_analysis() {
+    let w = world();
+    let echo = Reply::Texts(vec![
+        (1, "title", "<title>"),
+        (1, "principle", "<principle>"),
+    ]);
+    w.llm.script(0, &[echo]);
+    w.llm
+        .script(1, &[Reply::Texts(vec![(0, "title", "<title>")])]);
+    let r = run(&w, options(json!({})));
+    let d = r.drills.iter().find(|d| d.index == 1).unwrap();
+    assert!(
+        d.title.contains("to play"),
+        "from the analysis: {}",
+        d.title
+    );
+    assert_eq!(r.batches[0].repairs.get("PLACEHOLDER_REPLACED"), Some(&1));
+    assert_eq!(r.batches[0].attempts, 2);
+}
+
+/// An explanation that names the wrong option is asked for again; still wrong, the drill is kept
+/// (nothing generated is lost) but flagged, and the result says so.
+#[test]
+fn an_explanation_naming_the_wrong_option_is_flagged_after_asking_again() {
+    let w = world();
+    let wrong = "Option Z is the best play here.";
+    w.llm.script(
+        0,
+        &[Reply::Texts(vec![(
+            2,
+            "explanation",
+            "Making points wins games.",
+        )])],
+    );
+    w.llm
+        .script(2, &[Reply::Texts(vec![(0, "explanation", wrong)])]);
+    let r = run(&w, options(json!({})));
+    assert_eq!(r.drills.len(), 25);
+    let d = r.drills.iter().find(|d| d.index == 2).unwrap();
+    assert_eq!(d.flags, [crate::output::EXPLANATION_MISMATCH]);
+    assert_eq!(d.explanation, wrong);
+    assert_eq!(r.drills.iter().filter(|d| !d.flags.is_empty()).count(), 1);
+    let flagged = r
+        .warnings
+        .iter()
+        .find(|wn| wn.code == "DRILLS_FLAGGED")
+        .unwrap();
+    assert!(flagged.message.ends_with(": 2"), "{}", flagged.message);
+    assert_eq!(r.batches[0].repairs.get("EXPLANATION_FLAGGED"), Some(&1));
+    let stored = w.host.stored.borrow();
+    assert_eq!(
+        stored.iter().find(|d| d.index == 2).unwrap().flags.len(),
+        1,
+        "stored with its flag"
+    );
+}
