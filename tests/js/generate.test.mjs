@@ -130,7 +130,6 @@ for (const fault of ["short"]) {
 for (const [fault, repair] of [
   ["fenced", "JSON_EXTRACTED"],
   ["extra", "EXTRA_DRILLS_DROPPED"],
-  ["blank", "TEXT_FROM_ENGINE"],
   ["duplicateKeys", null],
   ["protoKeys", null],
 ]) {
@@ -143,6 +142,25 @@ for (const [fault, repair] of [
     assert.equal({}.polluted, undefined, "no prototype was touched");
   });
 }
+
+// A blank text is asked for again once (that drill only); blank again, it is filled from the analysis.
+test("fault blank is asked again once, then filled from the analysis", async () => {
+  sim.script(10, ["blank"]);
+  const once = await run();
+  assert.deepEqual(invariantViolations(once), []);
+  assert.equal(once.result.batches[2].attempts, 2);
+  assert.deepEqual(
+    sim.requests.filter((r) => r.indices.includes(10)).map((r) => r.indices),
+    [[10, 11, 12, 13, 14], [10]],
+  );
+  sim.reset();
+  sim.script(10, ["blank"]);
+  sim.script(10, ["blank"]);
+  const twice = await run();
+  assert.deepEqual(invariantViolations(twice), []);
+  assert.equal(twice.result.batches[2].repairs.TEXT_FROM_ENGINE, 1);
+  assert.ok(twice.result.drills.find((d) => d.index === 10).explanation.trim().length > 0);
+});
 
 test("a wrong key fails fast: the other batches are not started or retried", async () => {
   sim.script("*", Array(10).fill(401));
