@@ -220,6 +220,30 @@ test("a failing batch: COMPLETED with failed [2]; all failing: FAILED; resume ge
   assert.equal((await host.finished(running.body.id)).status, "COMPLETED");
 });
 
+test("a batch that gives up after 4 of 5 drills: stored, reported failed, its LLM calls counted once", async () => {
+  sim.reset();
+  sim.script(10, ["short"]); // 4 of 5 drills
+  sim.script(14, [422]); // asking again for the last one is refused for good
+  const partial = await host.finished((await host.call("POST", "/series", SERIES)).body.id);
+  assert.equal(partial.status, "COMPLETED");
+  assert.deepEqual(partial.batchProgress, { completed: 4, total: 5, failed: [2] });
+  assert.equal(partial.drills.length, 24);
+  assert.ok(
+    partial.warnings.some((w) => w.code === "BATCHES_FAILED"),
+    JSON.stringify(partial.warnings),
+  );
+  assert.deepEqual(
+    [partial.batches[2].status, partial.batches[2].llmCalls],
+    ["FAILED", 2],
+    "persist wrote it PARTIAL with its 2 calls; the step's FAILED adds none",
+  );
+  assert.equal(sim.requests.length, 6);
+  assert.equal(
+    partial.batches.reduce((n, b) => n + b.llmCalls, 0),
+    sim.requests.length,
+  );
+});
+
 test("crash safety: a batch step that throws after its drills were stored is retried; 0 lost, 0 duplicated", async () => {
   const crashSim = await startLlmSimulator({ latencyMs: 50 });
   try {
