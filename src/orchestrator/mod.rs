@@ -3,7 +3,8 @@
 //! 2. `existing_drills`: what a resume already has (`existingDrills` or `load()`);
 //! 3. `start`: the batches still to do, the subrequest budget, the cache warm-up, shared state;
 //! 4. `run_batches`: batches concurrently (bounded), each generate → read → persist → progress,
-//!    with retries, format negotiation, fail-fast and abort (batch.rs, attempt.rs);
+//!    with retries, format negotiation, fail-fast and abort (batch.rs, attempt.rs); then the
+//!    indices of batches that failed for good, again on spare positions (topup.rs);
 //! 5. `finish_series` (finish.rs): the series rebuilt from storage, verified, reported.
 //!
 //! Generic over the outside world (`Transport`, `Clock`, `Host`) so native tests drive it with
