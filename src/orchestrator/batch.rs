@@ -20,6 +20,21 @@ pub struct BatchJob {
     /// Replacement drills on spare positions for a batch that failed (topup.rs): the batch is
     /// already counted in `batchProgress`, so this job does not count it again.
     pub top_up: bool,
+    /// A top-up that covers every index its batch missed: stored whole, it completes the batch
+    /// (out of `batchProgress.failed`, into `completed`).
+    pub closes_batch: bool,
+}
+
+impl BatchJob {
+    /// `progress` once this job's drills are all stored.
+    fn stored_whole(&self, progress: &mut BatchProgress) {
+        if !self.top_up {
+            progress.completed += 1;
+        } else if self.closes_batch {
+            progress.failed.retain(|&b| b != self.spec.batch_index);
+            progress.completed += 1;
+        }
+    }
 }
 
 /// Why a batch stopped before all its drills were read and stored.
@@ -281,8 +296,8 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
                 progress.failed.push(index);
                 crate::order::sort(&mut progress.failed);
             }
-        } else if !self.job.top_up {
-            progress.completed += 1;
+        } else {
+            self.job.stored_whole(&mut progress);
         }
         BatchInfo {
             artifact_id: self.run.config.artifact_id.clone(),
@@ -311,8 +326,8 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
         {
             let mut st = self.run.state.borrow_mut();
             st.completed_drills += drills;
-            if whole && !self.job.top_up {
-                st.progress.completed += 1;
+            if whole {
+                self.job.stored_whole(&mut st.progress);
             }
         }
         if whole {

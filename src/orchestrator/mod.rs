@@ -199,6 +199,7 @@ fn jobs_to_do(prepared: &Prepared, existing: &[Drill]) -> Vec<BatchJob> {
                 .collect(),
             spec: b.clone(),
             top_up: false,
+            closes_batch: false,
         })
         .collect()
 }
@@ -311,6 +312,7 @@ pub async fn generate_batch<T: Transport, C: Clock, H: Host>(
         todo: batch.drill_indices.clone(),
         spec: batch,
         top_up: false,
+        closes_batch: false,
     };
     let outcome = run_batch(job, &run).await;
     host.settle().await;

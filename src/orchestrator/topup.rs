@@ -6,7 +6,7 @@
 //! these calls too). An index with no spare of its phase left stays missing, as before: the series
 //! is COMPLETED with a warning.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use futures_util::StreamExt;
 use futures_util::stream;
@@ -74,6 +74,7 @@ fn plan(prepared: &Prepared, outcomes: &[BatchOutcome]) -> Plan {
             positions.push(spare.clone());
         }
         if !indices.is_empty() {
+            let closes_batch = indices.len() == o.missing_indices.len();
             out.jobs.push(BatchJob {
                 todo: indices.clone(),
                 spec: BatchSpec {
@@ -83,15 +84,16 @@ fn plan(prepared: &Prepared, outcomes: &[BatchOutcome]) -> Plan {
                     positions,
                 },
                 top_up: true,
+                closes_batch,
             });
         }
     }
     out
 }
 
-/// Tops up the failed batches of `outcomes` from the spares, appends the top-up outcomes, and
-/// settles which batches are still failed: a batch is complete again when every index it missed
-/// has a drill now. Returns what was topped up, index by index.
+/// Tops up the failed batches of `outcomes` from the spares and appends the top-up outcomes; a
+/// batch whose every missing index is stored now counts as completed (`BatchJob::stored_whole`).
+/// Returns what was topped up, index by index.
 pub(super) async fn top_up<T: Transport, C: Clock, H: Host>(
     prepared: &Prepared,
     outcomes: &mut Vec<BatchOutcome>,
@@ -119,10 +121,6 @@ pub(super) async fn top_up<T: Transport, C: Clock, H: Host>(
         .buffer_unordered(run.config.concurrency as usize)
         .collect()
         .await;
-    let made: HashSet<u32> = extra
-        .iter()
-        .flat_map(|o| o.drills.iter().map(|d| d.index))
-        .collect();
     let topped: Vec<ToppedUp> = extra
         .iter()
         .flat_map(|o| o.drills.iter())
@@ -134,28 +132,11 @@ pub(super) async fn top_up<T: Transport, C: Clock, H: Host>(
             })
         })
         .collect();
-    repaired_batches(outcomes, &made, run);
     outcomes.extend(extra);
     crate::order::sort_by_key(outcomes, |o| o.batch_index);
     let mut topped = topped;
     crate::order::sort_by_key(&mut topped, |t| t.index);
     topped
-}
-
-/// Failed batches whose every missing index now has a drill count as completed.
-fn repaired_batches<T, C, H>(
-    outcomes: &[BatchOutcome],
-    made: &HashSet<u32>,
-    run: &Run<'_, T, C, H>,
-) {
-    let repaired: Vec<u32> = outcomes
-        .iter()
-        .filter(|o| worth_topping_up(o) && o.missing_indices.iter().all(|i| made.contains(i)))
-        .map(|o| o.batch_index)
-        .collect();
-    let mut st = run.state.borrow_mut();
-    st.progress.failed.retain(|b| !repaired.contains(b));
-    st.progress.completed += repaired.len() as u32;
 }
 
 /// The warning that says which drills were made on spare positions, and why.

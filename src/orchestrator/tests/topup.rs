@@ -62,6 +62,18 @@ fn a_batch_failing_for_good_is_topped_up_from_spares() {
         5 + 3 + 1,
         "the top-up's call is counted like any other"
     );
+    // What persist was told with the top-up's drills: the batch is completed now.
+    let infos = w.host.infos.borrow();
+    let info = infos.iter().find(|i| i.batch_index == 2).unwrap();
+    assert!(info.complete);
+    assert_eq!(
+        info.batch_progress,
+        BatchProgress {
+            completed: 5,
+            total: 5,
+            failed: vec![]
+        }
+    );
     assert_eq!(r.calls as usize, w.llm.calls.borrow().len());
     let last = w.host.events.borrow().last().unwrap().clone();
     assert_eq!(last.message, "Generated 25/25 drills (Batch 5/5)");
@@ -105,6 +117,13 @@ fn spares_run_out_and_the_rest_stays_missing() {
         r.batch_progress.failed,
         [2],
         "still failed: some drills missing"
+    );
+    let infos = w.host.infos.borrow();
+    let info = infos.iter().find(|i| i.batch_index == 2).unwrap();
+    assert_eq!(
+        info.batch_progress.failed,
+        [2],
+        "persist is told the batch is still failed"
     );
     assert!(codes(&r).contains(&"BATCHES_FAILED"));
     assert!(codes(&r).contains(&"DRILLS_TOPPED_UP"));
