@@ -73,6 +73,8 @@ pub struct DrillDraft {
     pub question: String,
     pub explanation: String,
     pub difficulty: Difficulty,
+    /// Why a student should not see this drill before review (`EXPLANATION_MISMATCH`).
+    pub flags: Vec<String>,
 }
 
 /// A drill as the host stores it.
@@ -98,6 +100,11 @@ pub struct Drill {
     pub correct_option_id: String,
     pub explanation: String,
     pub difficulty: Difficulty,
+    /// Reasons to hold the drill back from students until reviewed, e.g. `EXPLANATION_MISMATCH`:
+    /// its explanation, asked for twice, names neither the correct option's letter nor its move,
+    /// or calls another option best. Absent when there is none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
 }
 
 /// A problem found in one drill. `code` is stable.
@@ -296,6 +303,7 @@ pub(crate) mod fixtures {
             correct_option_id: key.correct_option_id,
             explanation: "The best move makes the point.".to_owned(),
             difficulty: Difficulty::Beginner,
+            flags: Vec::new(),
         }
     }
 }

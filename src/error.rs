@@ -102,7 +102,7 @@ pub enum DrillgenError {
     #[error("position id {0:?} appears more than once in the pool")]
     DuplicatePositionId(String),
 
-    #[error("the position pool has no positions for the phases asked ({0})")]
+    #[error("the position pool has no usable positions for the phases asked ({0})")]
     EmptyPool(String),
 
     #[error(

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use crate::drill::{
     Difficulty, DrillDraft, EXPLANATION_MAX, PRINCIPLE_MAX, QUESTION_MAX, TITLE_MAX,
 };
-use crate::engine::closest_gap;
+use crate::engine::{AnswerKey, closest_gap};
 use crate::error::DrillgenError;
 use crate::text::{MAX_MESSAGE_BYTES, bound, clean};
 use crate::types::Position;
@@ -37,12 +37,37 @@ impl BatchReading {
     }
 }
 
-/// Reads the answer for `slots` (the positions of the drills asked, in order). Fails only when
-/// nothing usable is in it at all (no JSON, no drills), with a message fit to feed back.
+/// One drill asked for, as the reader checks it.
+pub struct Expect<'a> {
+    pub position: &'a Position,
+    /// The drill's options and correct one, to check that the explanation names the right option.
+    pub key: Option<&'a AnswerKey>,
+    /// First reading of this drill: a text a student cannot read (blank, a placeholder echo, JSON
+    /// debris) or an explanation naming the wrong option rejects the drill, so it is asked again
+    /// once. Not strict: the text is filled from the analysis, the explanation kept but flagged.
+    pub strict: bool,
+}
+
+/// Reads the answer for `slots` (the positions of the drills asked, in order), leniently: what a
+/// student cannot read is filled from the analysis. Fails only when nothing usable is in it at all
+/// (no JSON, no drills), with a message fit to feed back.
 pub fn read_batch_output(
     content: &str,
     slots: &[&Position],
 ) -> Result<BatchReading, DrillgenError> {
+    let expect: Vec<Expect> = slots
+        .iter()
+        .map(|p| Expect {
+            position: p,
+            key: None,
+            strict: false,
+        })
+        .collect();
+    read_batch(content, &expect)
+}
+
+/// Reads the answer for `slots`, each checked as its `Expect` says.
+pub fn read_batch(content: &str, slots: &[Expect]) -> Result<BatchReading, DrillgenError> {
     let mut reading = BatchReading {
         slots: Vec::with_capacity(slots.len()),
         repairs: BTreeMap::new(),
@@ -65,9 +90,9 @@ pub fn read_batch_output(
         reading.repaired("EXTRA_DRILLS_DROPPED");
     }
     let mut items = items.into_iter();
-    for (k, position) in slots.iter().enumerate() {
+    for (k, expect) in slots.iter().enumerate() {
         let slot = match items.next() {
-            Some(Value::Object(fields)) => Ok(read_drill(&fields, position, &mut reading)),
+            Some(Value::Object(fields)) => read_drill(&fields, expect, &mut reading),
             Some(_) => Err("is not a JSON object".to_owned()),
             None => Err("is missing".to_owned()),
         };
@@ -95,32 +120,198 @@ fn invalid(message: String) -> DrillgenError {
     DrillgenError::InvalidOutput(bound(&message, MAX_MESSAGE_BYTES).into_owned())
 }
 
+/// One drill's texts; `Err` (strict reading only) says what the model must write again.
 fn read_drill(
     fields: &Map<String, Value>,
-    position: &Position,
+    expect: &Expect,
     reading: &mut BatchReading,
-) -> DrillDraft {
-    let text = |name: &'static str, max: usize, multiline: bool, reading: &mut BatchReading| {
+) -> Result<DrillDraft, String> {
+    let position = expect.position;
+    let mut text = |name: &'static str, max: usize, multiline: bool| {
         let raw = field(fields, name, reading)
             .map(as_text)
             .unwrap_or_default();
         let cleaned = clean(&raw, max, multiline);
-        if cleaned.is_empty() {
-            reading.repaired("TEXT_FROM_ENGINE");
-            return clean(&from_engine(name, position), max, multiline);
+        let problem = if cleaned.is_empty() {
+            Some(("TEXT_FROM_ENGINE", "is blank".to_owned()))
+        } else {
+            unreadable(&cleaned).map(|why| ("PLACEHOLDER_REPLACED", why))
+        };
+        if let Some((code, why)) = problem {
+            if expect.strict {
+                return Err(format!("has a {name} that {why}: write the {name} itself"));
+            }
+            reading.repaired(code);
+            return Ok(clean(&from_engine(name, position), max, multiline));
         }
         if cleaned != raw {
             reading.repaired("TEXT_CLEANED");
         }
-        cleaned
+        Ok(cleaned)
     };
-    DrillDraft {
-        title: text("title", TITLE_MAX, false, reading),
-        principle: text("principle", PRINCIPLE_MAX, false, reading),
-        question: text("question", QUESTION_MAX, true, reading),
-        explanation: text("explanation", EXPLANATION_MAX, true, reading),
-        difficulty: difficulty(field(fields, "difficulty", reading), position, reading),
+    let mut draft = DrillDraft {
+        title: text("title", TITLE_MAX, false)?,
+        principle: text("principle", PRINCIPLE_MAX, false)?,
+        question: text("question", QUESTION_MAX, true)?,
+        explanation: text("explanation", EXPLANATION_MAX, true)?,
+        difficulty: Difficulty::Intermediate,
+        flags: Vec::new(),
+    };
+    draft.difficulty = difficulty(field(fields, "difficulty", reading), position, reading);
+    if let Some(why) = expect
+        .key
+        .and_then(|key| explanation_problem(&draft.explanation, key))
+    {
+        if expect.strict {
+            return Err(format!("has an explanation that {why}"));
+        }
+        reading.repaired("EXPLANATION_FLAGGED");
+        draft.flags.push(EXPLANATION_MISMATCH.to_owned());
     }
+    Ok(draft)
+}
+
+/// The flag on a drill whose explanation, asked again, still does not name the correct option or
+/// calls another one best: a host should hold it back from students (or have it reviewed).
+pub const EXPLANATION_MISMATCH: &str = "EXPLANATION_MISMATCH";
+
+/// The words of our own prompt's example and field list, which a small model copies.
+const PROMPT_WORDS: [&str; 8] = [
+    "title",
+    "principle",
+    "question",
+    "explanation",
+    "difficulty",
+    "why",
+    "drills",
+    "question_name",
+];
+
+/// Why a text, though not blank, is not words for a student: it is one of our field names, copies
+/// a `<placeholder>` of the prompt's example, or carries JSON structure (`}, {"`).
+pub fn unreadable(text: &str) -> Option<String> {
+    let bare = text
+        .trim()
+        .trim_matches(|c: char| !c.is_alphanumeric() && c != '_')
+        .to_ascii_lowercase();
+    if let Some(p) = placeholder(text) {
+        return Some(format!(
+            "copies the placeholder {:?} of the prompt's example",
+            bound(p, 60)
+        ));
+    }
+    if PROMPT_WORDS.contains(&bare.as_str()) {
+        return Some(format!("is only the field name {bare:?}"));
+    }
+    const DEBRIS: [&str; 8] = ["{\"", "\"}", "\"]", "[{", "}]", "}, {", "},{", "\":"];
+    DEBRIS
+        .iter()
+        .find(|d| text.contains(**d))
+        .map(|d| format!("carries JSON ({d})"))
+}
+
+/// A `<word>` (letters and underscores, 3 or more) closed by `>`, a quote, a brace, a comma or the
+/// end: the shape of the example's placeholders, whole or cut off (`<question_name`).
+fn placeholder(text: &str) -> Option<&str> {
+    for (i, _) in text.match_indices('<') {
+        let rest = &text[i + 1..];
+        let n = rest
+            .find(|c: char| !(c.is_ascii_alphabetic() || c == '_'))
+            .unwrap_or(rest.len());
+        let next = rest[n..].chars().next();
+        if n >= 3 && matches!(next, None | Some('>' | '"' | '}' | ',')) {
+            let end = i + 1 + n + usize::from(next == Some('>'));
+            return Some(&text[i..end]);
+        }
+    }
+    None
+}
+
+/// Whether an explanation fails the prompt's demand: name the correct option (its letter or its
+/// move), and call no other option best. `Some(why)` when it fails.
+pub fn explanation_problem(text: &str, key: &AnswerKey) -> Option<String> {
+    let option = |id: &str| key.options.iter().find(|o| o.id == id);
+    let correct = option(&key.correct_option_id)?;
+    if !names_option(text, &correct.id, &correct.text) {
+        return Some(format!(
+            "names neither the correct option's letter ({}) nor its move ({}): name them",
+            correct.id,
+            bound(&correct.text, 60)
+        ));
+    }
+    for sentence in text.split(['.', '!', '?', ';', '\n']) {
+        let praised = PRAISE
+            .iter()
+            .any(|p| sentence.to_ascii_lowercase().contains(p));
+        let hedged = HEDGES
+            .iter()
+            .any(|h| words(sentence).any(|w| w.eq_ignore_ascii_case(h)));
+        if !praised || hedged || names_option(sentence, &correct.id, &correct.text) {
+            continue;
+        }
+        if let Some(other) = key
+            .options
+            .iter()
+            .find(|o| o.id != correct.id && names_option(sentence, &o.id, &o.text))
+        {
+            return Some(format!(
+                "calls option {} best, but the correct option is {} ({})",
+                other.id,
+                correct.id,
+                bound(&correct.text, 60)
+            ));
+        }
+    }
+    None
+}
+
+/// Words that call an option the right one.
+const PRAISE: [&str; 7] = [
+    "is best",
+    "is the best",
+    "is correct",
+    "is the correct",
+    "is right",
+    "best play",
+    "correct answer",
+];
+/// Words that turn praise around ("B is not best", "better than B").
+const HEDGES: [&str; 7] = [
+    "not", "isn't", "than", "instead", "rather", "never", "wrong",
+];
+
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '/' || c == '*'))
+        .filter(|w| !w.is_empty())
+}
+
+/// Whether `text` names the option: `option B`, `(B)`, `B)`, `B:` or `B is`; or every part of its
+/// move (`8/5 6/5*` is named by "6/5 and 8/5").
+fn names_option(text: &str, id: &str, play: &str) -> bool {
+    let tokens: Vec<&str> = words(text).collect();
+    let by_letter = tokens.windows(2).any(|w| {
+        (["option", "answer", "choice", "play", "move"]
+            .contains(&w[0].to_ascii_lowercase().as_str())
+            && w[1] == id)
+            || (w[0] == id && w[1] == "is")
+    }) || [format!("({id})"), format!("{id})"), format!("{id}:")]
+        .iter()
+        .any(|form| {
+            text.match_indices(form.as_str())
+                .any(|(i, _)| i == 0 || !text[..i].ends_with(|c: char| c.is_alphanumeric()))
+        });
+    if by_letter {
+        return true;
+    }
+    let said: Vec<String> = tokens
+        .iter()
+        .map(|t| crate::engine::normalize_move(t))
+        .collect();
+    let parts: Vec<String> = crate::engine::normalize_move(play)
+        .split(' ')
+        .map(str::to_owned)
+        .collect();
+    !parts.is_empty() && parts.iter().all(|p| p.contains('/') && said.contains(p))
 }
 
 /// A text the model left blank, from what the engine says about the position.
@@ -466,5 +657,84 @@ mod tests {
         }
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         assert_eq!(read(&deep, 1).unwrap_err().code(), "INVALID_OUTPUT");
+    }
+
+    fn key() -> AnswerKey {
+        let options = [("A", "13/10 6/5"), ("B", "8/5 6/5"), ("C", "24/21 13/12")]
+            .iter()
+            .map(|(id, text)| crate::drill::DrillOption {
+                id: (*id).into(),
+                text: (*text).into(),
+            })
+            .collect();
+        AnswerKey {
+            options,
+            correct_option_id: "B".into(),
+        }
+    }
+
+    /// What a tiny model wrote, copying the prompt's example: never words for a student.
+    #[test]
+    fn placeholder_echoes_and_json_debris_are_not_words() {
+        for echo in [
+            "<title>",
+            "<principle>",
+            "<question_name",
+            "<why_explained>}, {\"",
+            "<why>",
+            "title",
+            "Explanation:",
+            "The best play\"}, {\"title\": \"x",
+            "Make points\"}]}",
+        ] {
+            assert!(unreadable(echo).is_some(), "{echo:?}");
+        }
+        for words in [
+            "Make the 5-point: it blocks the back checkers.",
+            "He said \"run\", then made the bar point.",
+            "Equity < 0.05 means a close call; a <3 for primes.",
+            "Option B (8/5 6/5) is best.",
+        ] {
+            assert_eq!(unreadable(words), None, "{words:?}");
+        }
+    }
+
+    #[test]
+    fn a_strict_reading_asks_again_and_a_lenient_one_fills_from_the_analysis() {
+        let p = positions(2);
+        let content = json!({"drills": [drill("<title>"), drill("A title")]}).to_string();
+        let expect = |strict| -> Vec<Expect> {
+            p.iter()
+                .map(|position| Expect {
+                    position,
+                    key: None,
+                    strict,
+                })
+                .collect()
+        };
+        let strict = read_batch(&content, &expect(true)).unwrap();
+        let why = strict.slots[0].as_ref().unwrap_err();
+        assert!(why.contains("placeholder \"<title>\""), "{why}");
+        assert!(strict.slots[1].is_ok());
+        let lenient = read_batch(&content, &expect(false)).unwrap();
+        assert_eq!(titles(&lenient), ["Early · 3-1 to play", "A title"]);
+        assert_eq!(lenient.repairs.get("PLACEHOLDER_REPLACED"), Some(&1));
+    }
+
+    #[test]
+    fn an_explanation_must_name_the_correct_option_and_no_other_as_best() {
+        let k = key();
+        for good in [
+            "Option B (8/5 6/5) is best: it makes the 5-point.",
+            "B) makes the point. A leaves a blot.",
+            "Making the point with 6/5 8/5 is strongest; A is not best because it leaves a shot.",
+            "B is best, not C.",
+        ] {
+            assert_eq!(explanation_problem(good, &k), None, "{good:?}");
+        }
+        let none = explanation_problem("Making points wins games.", &k).unwrap();
+        assert!(none.contains("names neither"), "{none}");
+        let wrong = explanation_problem("B) slots. Option C is the best play here.", &k).unwrap();
+        assert!(wrong.contains("calls option C best"), "{wrong}");
     }
 }

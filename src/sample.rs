@@ -212,8 +212,7 @@ pub fn sample(pool: &[Position], plan: &Plan, seed: u64, avoid: &[String]) -> Re
         spares.extend(unused.into_iter().cloned());
     }
     if positions.is_empty() {
-        let names: Vec<&str> = plan.phases.iter().map(|p| p.as_str()).collect();
-        return Err(DrillgenError::EmptyPool(names.join(", ")));
+        return Err(empty_pool(plan, loaded.unusable));
     }
     let reused = positions
         .iter()
@@ -229,6 +228,20 @@ pub fn sample(pool: &[Position], plan: &Plan, seed: u64, avoid: &[String]) -> Re
         avoided_reused: reused as u32,
         warnings,
     })
+}
+
+/// Nothing to drill. When positions of the phases asked exist but all lack a clearly worse
+/// alternative, saying "no positions" would be false: say how many were left out, and what to add.
+fn empty_pool(plan: &Plan, unusable: usize) -> DrillgenError {
+    let names: Vec<&str> = plan.phases.iter().map(|p| p.as_str()).collect();
+    let names = names.join(", ");
+    if unusable == 0 {
+        return DrillgenError::EmptyPool(names);
+    }
+    DrillgenError::EmptyPool(format!(
+        "{names}: {unusable} positions were left out because their analysis lists no alternative clearly worse than the best move, so no multiple-choice drill can be built from it; give each position `alternatives: [{{ \"move\": …, \"equity\": … }}]` with at least one move other than `bestMove` and an equity at least {} below `bestMoveEquity`",
+        crate::engine::MIN_EQUITY_GAP
+    ))
 }
 
 fn notes(unusable: usize, reused: usize) -> Vec<Warning> {
@@ -511,6 +524,29 @@ mod tests {
                 .unwrap_err()
                 .code(),
             "EMPTY_POOL"
+        );
+    }
+
+    /// A library with best moves but no alternatives: the error says what is missing, not that
+    /// the phase has no positions.
+    #[test]
+    fn a_library_without_alternatives_says_what_to_add() {
+        let p: Vec<Position> = pool(4)
+            .into_iter()
+            .filter(|p| p.game_phase == Early)
+            .map(|mut p| {
+                p.alternatives.clear();
+                p
+            })
+            .collect();
+        let e = sample(&p, &plan_for(5, &[Early]), 1, &[]).unwrap_err();
+        assert_eq!(e.code(), "EMPTY_POOL");
+        let m = e.to_string();
+        assert!(m.contains("no usable positions"), "{m}");
+        assert!(m.contains("4 positions were left out"), "{m}");
+        assert!(
+            m.contains("alternatives") && m.contains("bestMoveEquity"),
+            "{m}"
         );
     }
 

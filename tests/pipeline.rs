@@ -205,6 +205,7 @@ fn drill_for(index: u32, batch_index: u32, position: &Position) -> Drill {
         correct_option_id: key.correct_option_id,
         explanation: position.analysis.clone(),
         difficulty: Difficulty::Intermediate,
+        flags: Vec::new(),
     }
 }
 

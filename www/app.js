@@ -170,7 +170,7 @@ function onEvent(event) {
     const detail = event.type === "batchRetrying" ? ` (attempt ${event.attempt + 1})` : "";
     setChip(event.batchIndex, state, detail);
   }
-  setProgress(event.completedDrills, event.totalDrills, event.message);
+  setProgress(event.current, event.total, event.message);
 }
 
 /**

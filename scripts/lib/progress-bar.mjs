@@ -8,9 +8,9 @@ export function progressBar({ totalBatches, stream = process.stderr }) {
   let last = "";
   const render = (e) => {
     const width = 30;
-    const done = Math.round((width * e.completedDrills) / Math.max(1, e.totalDrills));
+    const done = Math.round((width * e.current) / Math.max(1, e.total));
     const bar = `${"█".repeat(done)}${"░".repeat(width - done)}`;
-    const line = `[${bar}] ${String(e.completedDrills).padStart(3)}/${e.totalDrills}  ${chips.map((c) => CHIP[c]).join("")}  ${e.message}`;
+    const line = `[${bar}] ${String(e.current).padStart(3)}/${e.total}  ${chips.map((c) => CHIP[c]).join("")}  ${e.message}`;
     if (tty) {
       stream.write(`\r\x1b[2K${line.slice(0, (stream.columns ?? 120) - 1)}`);
     } else if (line !== last) {

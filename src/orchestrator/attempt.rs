@@ -6,9 +6,8 @@ use super::{Clock, Host, SendLimits, Transport};
 use crate::drill::{Drill, batch_output_schema};
 use crate::error::DrillgenError;
 use crate::llm::{CallFailure, CallShape, Provider, build_request, parse_response};
-use crate::output::{feedback, read_batch_output};
+use crate::output::{Expect, feedback, read_batch};
 use crate::prompt::{BatchPrompt, batch_part, slots, with_feedback};
-use crate::types::Position;
 
 /// The drills read from one answer, the indices it did not give usable drills for, and why.
 pub(super) struct Read {
@@ -87,8 +86,17 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
             }
         };
         self.usage.add(completion.usage);
-        let positions: Vec<&Position> = slots.iter().map(|s| s.position).collect();
-        let reading = match read_batch_output(&completion.content, &positions) {
+        // A drill's words are checked strictly once, while another attempt can still ask again.
+        let can_ask_again = self.attempts <= config.retry.max_retries;
+        let expect: Vec<Expect> = slots
+            .iter()
+            .map(|s| Expect {
+                position: s.position,
+                key: Some(&s.key),
+                strict: can_ask_again && !self.reasked.contains(&s.index),
+            })
+            .collect();
+        let reading = match read_batch(&completion.content, &expect) {
             Ok(r) => r,
             Err(e) => return Attempt::Failed(CallFailure::from(e), shape),
         };
@@ -100,7 +108,10 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
         for (slot, read) in slots.iter().zip(reading.slots) {
             match read {
                 Ok(draft) => drills.push(self.new_drill(slot, draft)),
-                Err(_) => rejected.push(slot.index),
+                Err(_) => {
+                    self.reasked.insert(slot.index);
+                    rejected.push(slot.index);
+                }
             }
         }
         Attempt::Read(Read {
@@ -122,8 +133,9 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
         }
     }
 
-    /// Counts a call against `subrequestBudget`, or refuses it.
-    fn count_call(&self) -> Result<(), DrillgenError> {
+    /// Counts a call against `subrequestBudget`, or refuses it. Every call sent counts once, for
+    /// the run and for this batch, whether the server answers it or refuses its format.
+    fn count_call(&mut self) -> Result<(), DrillgenError> {
         let mut st = self.run.state.borrow_mut();
         if let Some(budget) = self.run.config.call_budget
             && st.calls >= budget
@@ -136,6 +148,7 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
             });
         }
         st.calls += 1;
+        self.calls += 1;
         Ok(())
     }
 }

@@ -17,6 +17,24 @@ use crate::types::BatchSpec;
 pub struct BatchJob {
     pub spec: BatchSpec,
     pub todo: Vec<u32>,
+    /// Replacement drills on spare positions for a batch that failed (topup.rs): the batch is
+    /// already counted in `batchProgress`, so this job does not count it again.
+    pub top_up: bool,
+    /// A top-up that covers every index its batch missed: stored whole, it completes the batch
+    /// (out of `batchProgress.failed`, into `completed`).
+    pub closes_batch: bool,
+}
+
+impl BatchJob {
+    /// `progress` once this job's drills are all stored.
+    fn stored_whole(&self, progress: &mut BatchProgress) {
+        if !self.top_up {
+            progress.completed += 1;
+        } else if self.closes_batch {
+            progress.failed.retain(|&b| b != self.spec.batch_index);
+            progress.completed += 1;
+        }
+    }
 }
 
 /// Why a batch stopped before all its drills were read and stored.
@@ -35,6 +53,10 @@ pub(super) struct Batch<'r, 'a, T, C, H> {
     pub run: &'r Run<'a, T, C, H>,
     pub usage: Usage,
     pub attempts: u32,
+    /// LLM calls sent for this batch, negotiation refusals included.
+    pub calls: u32,
+    /// Drills already asked again once: their words are read leniently from now on.
+    pub reasked: std::collections::HashSet<u32>,
     pub repairs: BTreeMap<String, u32>,
 }
 
@@ -47,25 +69,32 @@ pub(crate) async fn run_batch<T: Transport, C: Clock, H: Host>(
         run,
         usage: Usage::default(),
         attempts: 0,
+        calls: 0,
+        reasked: std::collections::HashSet::new(),
         repairs: BTreeMap::new(),
     };
     if job.todo.is_empty() {
         return b.finish(BatchOutcomeStatus::Skipped, None, vec![], false);
     }
     let index = job.spec.batch_index;
-    let _opens_gate = (run.warm_batch == Some(index)).then(|| run.gate.guard());
-    if run.warm_batch.is_some_and(|w| w != index) {
+    let _opens_gate = (run.warm_batch == Some(index) && !job.top_up).then(|| run.gate.guard());
+    if run.warm_batch.is_some_and(|w| w != index) && !job.top_up {
         run.gate.wait().await;
     }
     if let Some(stop) = b.stopped() {
         return b.stop(stop, vec![]);
     }
     let (first, last) = (job.todo[0], job.todo[job.todo.len() - 1]);
+    let verb = if job.top_up {
+        "Topping up"
+    } else {
+        "Generating"
+    };
     b.emit(
         ProgressKind::BatchStarted,
         None,
         None,
-        format!("Generating batch {} (drills {first}-{last})", b.label()),
+        format!("{verb} batch {} (drills {first}-{last})", b.label()),
     );
     let (drills, stop) = b.generate().await;
     b.conclude(drills, stop).await
@@ -201,7 +230,7 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
                 false,
             );
         }
-        match self.persist(&drills, failed_error.is_some()).await {
+        match self.persist(&drills).await {
             Err(Stop::Cancelled(e)) => {
                 self.finish(BatchOutcomeStatus::Cancelled, Some(&e), drills, false)
             }
@@ -219,8 +248,8 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
     }
 
     /// `persist`, retried with backoff; never after the run stopped.
-    async fn persist(&mut self, drills: &[Drill], partial: bool) -> Result<(), Stop> {
-        let info = self.batch_info(partial);
+    async fn persist(&mut self, drills: &[Drill]) -> Result<(), Stop> {
+        let info = self.batch_info(drills);
         let mut tries = 0;
         loop {
             if let Some(reason) = self.run.host.stop_reason() {
@@ -257,21 +286,40 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
         }
     }
 
-    fn batch_info(&self, partial: bool) -> BatchInfo {
+    /// What `persist` is told: whether `drills` are the whole batch, what is missing, the calls.
+    fn batch_info(&self, drills: &[Drill]) -> BatchInfo {
+        let missing_indices = self.missing(drills);
         let mut progress = self.run.progress();
-        if partial {
-            progress.failed.push(self.job.spec.batch_index);
-            crate::order::sort(&mut progress.failed);
+        let index = self.job.spec.batch_index;
+        if !missing_indices.is_empty() {
+            if !progress.failed.contains(&index) {
+                progress.failed.push(index);
+                crate::order::sort(&mut progress.failed);
+            }
         } else {
-            progress.completed += 1;
+            self.job.stored_whole(&mut progress);
         }
         BatchInfo {
             artifact_id: self.run.config.artifact_id.clone(),
             batch_index: self.job.spec.batch_index,
             total_batches: self.job.spec.total_batches,
             drill_indices: self.job.todo.clone(),
+            complete: missing_indices.is_empty(),
+            missing_indices,
+            calls: self.calls,
             batch_progress: progress,
         }
+    }
+
+    /// The indices asked for that `drills` do not hold.
+    fn missing(&self, drills: &[Drill]) -> Vec<u32> {
+        let have: std::collections::HashSet<u32> = drills.iter().map(|d| d.index).collect();
+        self.job
+            .todo
+            .iter()
+            .copied()
+            .filter(|i| !have.contains(i))
+            .collect()
     }
 
     fn count_stored(&self, drills: u32, whole: bool) {
@@ -279,17 +327,17 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
             let mut st = self.run.state.borrow_mut();
             st.completed_drills += drills;
             if whole {
-                st.progress.completed += 1;
+                self.job.stored_whole(&mut st.progress);
             }
         }
         if whole {
             let message = {
                 let st = self.run.state.borrow();
-                format!(
-                    "Generated {}/{} drills (Batch {})",
+                progress_message(
                     st.completed_drills,
                     st.total_drills,
-                    self.label()
+                    st.progress.finished(),
+                    self.job.spec.total_batches,
                 )
             };
             self.emit(ProgressKind::BatchCompleted, None, None, message);
@@ -316,7 +364,7 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
         {
             let mut st = self.run.state.borrow_mut();
             st.usage.add(self.usage);
-            if status == BatchOutcomeStatus::Failed {
+            if status == BatchOutcomeStatus::Failed && !self.job.top_up {
                 st.progress.failed.push(self.job.spec.batch_index);
             }
         }
@@ -344,11 +392,19 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
         } else {
             self.job.todo.clone()
         };
+        let missing_indices = if status == BatchOutcomeStatus::Skipped {
+            vec![]
+        } else {
+            self.missing(&drills)
+        };
         BatchOutcome {
             batch_index: self.job.spec.batch_index,
             status,
             drill_indices,
             attempts: self.attempts,
+            calls: self.calls,
+            missing_indices,
+            top_up: self.job.top_up,
             error,
             usage: self.usage,
             drills,
@@ -380,6 +436,10 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
             let st = self.run.state.borrow();
             DrillProgressEvent {
                 kind,
+                phase: ProgressPhase::GeneratingContent,
+                current: st.completed_drills,
+                total: st.total_drills,
+                current_batch: st.progress.finished(),
                 completed_drills: st.completed_drills,
                 total_drills: st.total_drills,
                 batch_index: Some(self.job.spec.batch_index),
@@ -418,6 +478,7 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
             correct_option_id: slot.key.correct_option_id.clone(),
             explanation: draft.explanation,
             difficulty: draft.difficulty,
+            flags: draft.flags,
         }
     }
 }

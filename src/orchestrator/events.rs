@@ -67,13 +67,34 @@ pub enum ProgressKind {
     RunFinished,
 }
 
+/// The spec's `BatchSubTaskProgress.phase`: the only phase a drill run reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ProgressPhase {
+    #[default]
+    GeneratingContent,
+}
+
 /// Not `ProgressEvent`: that name is the DOM's, and TypeScript consumers see both.
+///
+/// The spec's `BatchSubTaskProgress` fields (`phase`, `current`, `total`, `currentBatch`,
+/// `totalBatches`) come first; the rest is ours. `currentBatch` counts *finished* batches
+/// (completed or failed), not the number of the batch that just finished: with concurrent batches
+/// they differ, and a progress bar means the former.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct DrillProgressEvent {
     #[serde(rename = "type")]
     pub kind: ProgressKind,
+    pub phase: ProgressPhase,
+    /// Drills generated and stored so far (the same as `completedDrills`).
+    pub current: u32,
+    /// Drills requested (the same as `totalDrills`).
+    pub total: u32,
+    /// Batches finished, completed or failed (`batchProgress.completed + batchProgress.failed.length`).
+    pub current_batch: u32,
     pub completed_drills: u32,
     pub total_drills: u32,
     /// 0-based; absent on `runFinished`.
@@ -92,8 +113,26 @@ pub struct DrillProgressEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorInfo>,
     pub batch_progress: BatchProgress,
-    /// Ready for the UI, e.g. "Generated 15/25 drills (Batch 3/5)".
+    /// Ready for the UI, e.g. "Generated 15/25 drills (Batch 3/5)": built from `current`, `total`,
+    /// `currentBatch` and `totalBatches` only.
     pub message: String,
+}
+
+impl BatchProgress {
+    /// Batches finished: completed or failed.
+    pub fn finished(&self) -> u32 {
+        self.completed + self.failed.len() as u32
+    }
+}
+
+/// The spec's progress line, from the event's own fields.
+pub fn progress_message(
+    current: u32,
+    total: u32,
+    current_batch: u32,
+    total_batches: u32,
+) -> String {
+    format!("Generated {current}/{total} drills (Batch {current_batch}/{total_batches})")
 }
 
 /// What `persist` is told about the drills it receives.
@@ -105,7 +144,15 @@ pub struct BatchInfo {
     pub batch_index: u32,
     pub total_batches: u32,
     pub drill_indices: Vec<u32>,
-    /// Progress as it will be once these drills are stored (what the artifact row should hold).
+    /// Whether these drills are all of `drillIndices`. `false`: the batch gave up after reading
+    /// only some of them; store them, but mark the batch partial (`missingIndices` are not coming).
+    pub complete: bool,
+    /// The indices of `drillIndices` not among these drills (empty when `complete`).
+    pub missing_indices: Vec<u32>,
+    /// LLM calls this batch has made so far, format negotiation included (each call once).
+    pub calls: u32,
+    /// Progress as it will be once these drills are stored (what the artifact row should hold): a
+    /// partial batch is in `failed`, never in `completed`.
     pub batch_progress: BatchProgress,
 }
 
@@ -130,6 +177,13 @@ pub struct BatchOutcome {
     /// Attempts made (0 when skipped). Calls a server refused for their format are not counted:
     /// they are format negotiation, reported in `negotiated`.
     pub attempts: u32,
+    /// LLM calls this batch made, each once: attempts and the calls refused for their format.
+    pub calls: u32,
+    /// Indices asked for that have no drill (a FAILED batch may have kept some).
+    pub missing_indices: Vec<u32>,
+    /// Replacement drills on spare positions for the indices a failed batch of the same
+    /// `batchIndex` missed (see `toppedUp`).
+    pub top_up: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorInfo>,
     pub usage: Usage,
@@ -142,6 +196,18 @@ pub struct BatchOutcome {
     /// Repairs applied to the model's output, by code (JSON_EXTRACTED, TEXT_CLEANED, …).
     #[cfg_attr(target_arch = "wasm32", tsify(type = "Record<string, number>"))]
     pub repairs: BTreeMap<String, u32>,
+}
+
+/// A drill made on a spare position because its batch failed for good.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct ToppedUp {
+    pub index: u32,
+    /// The spare position the drill was made on (same phase).
+    pub position_id: String,
+    /// The position the plan had given this index.
+    pub replaced_position_id: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -172,6 +238,8 @@ pub struct GenerationResult {
     /// Generated but not stored because `persist` kept failing: store them yourself.
     pub unpersisted_drills: Vec<Drill>,
     pub missing_indices: Vec<u32>,
+    /// Indices whose batch failed for good and that were generated again on spare positions.
+    pub topped_up: Vec<ToppedUp>,
     pub batch_progress: BatchProgress,
     pub batches: Vec<BatchOutcome>,
     pub usage: Usage,

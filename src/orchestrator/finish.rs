@@ -19,13 +19,17 @@ pub(super) async fn finish_series<T: Transport, C: Clock, H: Host>(
     prepared: Prepared,
     existing: Vec<Drill>,
     outcomes: Vec<BatchOutcome>,
+    topped_up: Vec<ToppedUp>,
     run: &Run<'_, T, C, H>,
 ) -> Result<GenerationResult, DrillgenError> {
     let mut warnings = prepared.warnings.clone();
     let (written, unpersisted) = split_drills(&outcomes);
     let artifact = rebuild(run, &prepared, existing, written, &mut warnings).await;
     warnings.extend(artifact.warnings.iter().cloned());
-    warnings.extend(failed_batches_warning(&outcomes));
+    let progress = run.progress();
+    warnings.extend(failed_batches_warning(&outcomes, &progress.failed));
+    warnings.extend(super::topup::topped_up_warning(&topped_up));
+    warnings.extend(flagged_warning(&artifact));
     let stop = run.host.stop_reason();
     if let Some(DrillgenError::DeadlineExceeded { ms }) = &stop {
         warnings.push(Warning::new(
@@ -71,8 +75,7 @@ pub(super) async fn finish_series<T: Transport, C: Clock, H: Host>(
     {
         warnings.push(prefix_too_short(&run.config));
     }
-    let progress = run.progress();
-    final_event(run, status, &artifact, &outcomes, progress.clone());
+    final_event(run, status, &artifact, progress.clone());
     run.host.settle().await;
     Ok(GenerationResult {
         artifact_id: run.config.artifact_id.clone(),
@@ -82,6 +85,7 @@ pub(super) async fn finish_series<T: Transport, C: Clock, H: Host>(
         drills: artifact.drills,
         unpersisted_drills: unpersisted,
         missing_indices: artifact.missing_indices,
+        topped_up,
         batch_progress: progress,
         batches: outcomes,
         usage,
@@ -144,10 +148,15 @@ fn union_by_id(first: Vec<Drill>, then: Vec<Drill>) -> Vec<Drill> {
     all
 }
 
-fn failed_batches_warning(outcomes: &[BatchOutcome]) -> Option<Warning> {
+/// The batches still failed at the end (`batchProgress.failed`: a batch a top-up completed is not).
+fn failed_batches_warning(outcomes: &[BatchOutcome], still_failed: &[u32]) -> Option<Warning> {
     let failed: Vec<String> = outcomes
         .iter()
-        .filter(|o| o.status == BatchOutcomeStatus::Failed)
+        .filter(|o| {
+            o.status == BatchOutcomeStatus::Failed
+                && !o.top_up
+                && still_failed.contains(&o.batch_index)
+        })
         .map(|o| {
             format!(
                 "{} ({})",
@@ -162,9 +171,35 @@ fn failed_batches_warning(outcomes: &[BatchOutcome]) -> Option<Warning> {
             format!(
                 "{} of {} batches failed: {}",
                 failed.len(),
-                outcomes.len(),
+                outcomes.iter().filter(|o| !o.top_up).count(),
                 failed.join(", ")
             ),
+        )
+    })
+}
+
+/// Drills whose words failed our checks twice: kept (nothing generated is lost) but flagged, so a
+/// host can hold them back from students.
+fn flagged_warning(artifact: &Artifact) -> Option<Warning> {
+    let flagged: Vec<String> = artifact
+        .drills
+        .iter()
+        .filter(|d| !d.flags.is_empty())
+        .map(|d| d.index.to_string())
+        .collect();
+    (!flagged.is_empty()).then(|| {
+        Warning::new(
+            "DRILLS_FLAGGED",
+            crate::text::bound(
+                &format!(
+                    "{} drills are flagged (see each drill's flags; {}: the explanation, asked for twice, does not name the correct option or calls another one best); hold them back from students until reviewed: {}",
+                    flagged.len(),
+                    crate::output::EXPLANATION_MISMATCH,
+                    flagged.join(", ")
+                ),
+                crate::text::MAX_MESSAGE_BYTES,
+            )
+            .into_owned(),
         )
     })
 }
@@ -185,28 +220,33 @@ fn final_event<T: Transport, C: Clock, H: Host>(
     run: &Run<'_, T, C, H>,
     status: RunStatus,
     artifact: &Artifact,
-    outcomes: &[BatchOutcome],
     progress: BatchProgress,
 ) {
     let total = run.state.borrow().total_drills;
-    let have = artifact.drills.len();
-    let failed: Vec<String> = outcomes
+    let have = artifact.drills.len() as u32;
+    // From the event's own fields: the spec's line, then which batches failed.
+    let line = progress_message(have, total, progress.finished(), progress.total);
+    let failed: Vec<String> = progress
+        .failed
         .iter()
-        .filter(|o| o.status == BatchOutcomeStatus::Failed)
-        .map(|o| (o.batch_index + 1).to_string())
+        .map(|b| (b + 1).to_string())
         .collect();
     let message = match status {
-        RunStatus::Cancelled => format!("Cancelled after {have}/{total} drills"),
-        _ if failed.is_empty() => format!("Generated {have}/{total} drills"),
+        RunStatus::Cancelled => format!("Cancelled: {line}"),
+        _ if failed.is_empty() => line,
         _ => format!(
-            "Generated {have}/{total} drills; batch{} {} failed",
+            "{line}; batch{} {} failed",
             if failed.len() > 1 { "es" } else { "" },
             failed.join(", ")
         ),
     };
     run.host.progress(&DrillProgressEvent {
         kind: ProgressKind::RunFinished,
-        completed_drills: have as u32,
+        phase: ProgressPhase::GeneratingContent,
+        current: have,
+        total,
+        current_batch: progress.finished(),
+        completed_drills: have,
         total_drills: total,
         batch_index: None,
         total_batches: progress.total,

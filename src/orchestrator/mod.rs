@@ -3,7 +3,8 @@
 //! 2. `existing_drills`: what a resume already has (`existingDrills` or `load()`);
 //! 3. `start`: the batches still to do, the subrequest budget, the cache warm-up, shared state;
 //! 4. `run_batches`: batches concurrently (bounded), each generate → read → persist → progress,
-//!    with retries, format negotiation, fail-fast and abort (batch.rs, attempt.rs);
+//!    with retries, format negotiation, fail-fast and abort (batch.rs, attempt.rs); then the
+//!    indices of batches that failed for good, again on spare positions (topup.rs);
 //! 5. `finish_series` (finish.rs): the series rebuilt from storage, verified, reported.
 //!
 //! Generic over the outside world (`Transport`, `Clock`, `Host`) so native tests drive it with
@@ -18,6 +19,7 @@ mod prepare;
 mod state;
 #[cfg(test)]
 mod tests;
+mod topup;
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -157,8 +159,9 @@ pub async fn generate_series<T: Transport, C: Clock, H: Host>(
     let existing = existing_drills(&options, host).await?;
     let jobs = jobs_to_do(&prepared, &existing);
     let run = start(&prepared, &options, &jobs, transport, clock, host)?;
-    let outcomes = run_batches(jobs, &run).await;
-    finish::finish_series(&options, prepared, existing, outcomes, &run).await
+    let mut outcomes = run_batches(jobs, &run).await;
+    let topped = topup::top_up(&prepared, &mut outcomes, &run).await;
+    finish::finish_series(&options, prepared, existing, outcomes, topped, &run).await
 }
 
 /// Step 2: what a resume already has.
@@ -195,6 +198,8 @@ fn jobs_to_do(prepared: &Prepared, existing: &[Drill]) -> Vec<BatchJob> {
                 .filter(|i| !done.contains(i))
                 .collect(),
             spec: b.clone(),
+            top_up: false,
+            closes_batch: false,
         })
         .collect()
 }
@@ -306,6 +311,8 @@ pub async fn generate_batch<T: Transport, C: Clock, H: Host>(
     let job = BatchJob {
         todo: batch.drill_indices.clone(),
         spec: batch,
+        top_up: false,
+        closes_batch: false,
     };
     let outcome = run_batch(job, &run).await;
     host.settle().await;

@@ -135,7 +135,11 @@ test("a 25-drill series runs through the Workflow into D1: 202 before any LLM ca
   );
   assert.ok(full.usage.outputTokens > 0);
   assert.equal(full.workflow.status, "complete");
-  assert.equal(full.progress.message, "Generated 25/25 drills");
+  assert.equal(full.progress.message, "Generated 25/25 drills (Batch 5/5)");
+  assert.deepEqual(
+    [full.progress.phase, full.progress.current, full.progress.total, full.progress.currentBatch, full.progress.totalBatches],
+    ["GENERATING_CONTENT", 25, 25, 5, 5],
+  );
   // Polling saw the batches land (CONCURRENCY 2: batches 1-2, 3-4, then 5).
   const steps = full.messages.filter((m) => /^Generated \d+\/25 drills \(Batch \d\/5\)$/.test(m));
   assert.ok(
@@ -214,6 +218,30 @@ test("a failing batch: COMPLETED with failed [2]; all failing: FAILED; resume ge
   assert.equal(early.status, 409);
   assert.equal(early.body.error.code, "SERIES_RUNNING");
   assert.equal((await host.finished(running.body.id)).status, "COMPLETED");
+});
+
+test("a batch that gives up after 4 of 5 drills: stored, reported failed, its LLM calls counted once", async () => {
+  sim.reset();
+  sim.script(10, ["short"]); // 4 of 5 drills
+  sim.script(14, [422]); // asking again for the last one is refused for good
+  const partial = await host.finished((await host.call("POST", "/series", SERIES)).body.id);
+  assert.equal(partial.status, "COMPLETED");
+  assert.deepEqual(partial.batchProgress, { completed: 4, total: 5, failed: [2] });
+  assert.equal(partial.drills.length, 24);
+  assert.ok(
+    partial.warnings.some((w) => w.code === "BATCHES_FAILED"),
+    JSON.stringify(partial.warnings),
+  );
+  assert.deepEqual(
+    [partial.batches[2].status, partial.batches[2].llmCalls],
+    ["FAILED", 2],
+    "persist wrote it PARTIAL with its 2 calls; the step's FAILED adds none",
+  );
+  assert.equal(sim.requests.length, 6);
+  assert.equal(
+    partial.batches.reduce((n, b) => n + b.llmCalls, 0),
+    sim.requests.length,
+  );
 });
 
 test("crash safety: a batch step that throws after its drills were stored is retried; 0 lost, 0 duplicated", async () => {

@@ -51,7 +51,7 @@ CREATE TABLE drill (
 CREATE TABLE batch_run (
   artifact_id   TEXT NOT NULL,
   batch_index   INTEGER NOT NULL,
-  status        TEXT NOT NULL,             -- PENDING | GENERATING | COMPLETED | FAILED
+  status        TEXT NOT NULL,             -- PENDING | GENERATING | COMPLETED | PARTIAL (some drills stored) | FAILED
   llm_calls     INTEGER NOT NULL DEFAULT 0,  -- LLM calls this run made for the batch, all step attempts
   step_attempts INTEGER NOT NULL DEFAULT 0,  -- Workflow step attempts (more than 1 after a crash)
   error         TEXT,                      -- JSON ErrorInfo of a FAILED batch

@@ -40,7 +40,7 @@ export function updateProgress(db, artifactId, instanceId) {
        'completed', (SELECT count(*) FROM batch_run WHERE artifact_id = ?1 AND status = 'COMPLETED'),
        'total', json_extract(batch_progress, '$.total'),
        'failed', json((SELECT json_group_array(batch_index) FROM
-         (SELECT batch_index FROM batch_run WHERE artifact_id = ?1 AND status = 'FAILED' ORDER BY batch_index)))),
+         (SELECT batch_index FROM batch_run WHERE artifact_id = ?1 AND status IN ('FAILED', 'PARTIAL') ORDER BY batch_index)))),
        updated_at = datetime('now')
      WHERE id = ?1 AND instance_id = ?2`,
     )

@@ -259,19 +259,14 @@ async function readSeries(env, id) {
   const request = parse(row.request);
   const batchProgress = parse(row.batch_progress);
   const totalDrills = request.targetDrillCount ?? 21;
-  const finished = runs.filter((r) => r.status === "COMPLETED" || r.status === "FAILED").length;
-  const failed = runs.filter((r) => r.status === "FAILED").map((r) => r.batch_index + 1);
-  let message;
-  if (row.status === "GENERATING") {
-    message =
-      runs.length === 0
-        ? "Planning"
-        : `Generated ${drills.length}/${totalDrills} drills (Batch ${finished}/${batchProgress?.total ?? runs.length})`;
-  } else {
-    message =
-      `Generated ${drills.length}/${totalDrills} drills` +
-      (failed.length ? `; batch${failed.length > 1 ? "es" : ""} ${failed.join(", ")} failed` : "");
-  }
+  // The spec's progress shape; `currentBatch` counts finished batches (a PARTIAL one is failed).
+  const done = (s) => s === "COMPLETED" || s === "FAILED" || s === "PARTIAL";
+  const finished = runs.filter((r) => done(r.status)).length;
+  const failed = runs.filter((r) => r.status === "FAILED" || r.status === "PARTIAL").map((r) => r.batch_index + 1);
+  const totalBatches = batchProgress?.total ?? runs.length;
+  let message = `Generated ${drills.length}/${totalDrills} drills (Batch ${finished}/${totalBatches})`;
+  if (row.status === "GENERATING" && runs.length === 0) message = "Planning";
+  else if (row.status !== "GENERATING" && failed.length) message += `; batch${failed.length > 1 ? "es" : ""} ${failed.join(", ")} failed`;
   const budget = parse(row.budget);
   const { sampleWarnings, ...plan } = parse(row.plan) ?? {};
   return json({
@@ -283,10 +278,14 @@ async function readSeries(env, id) {
     plan: row.plan ? plan : null,
     batchProgress,
     progress: {
+      phase: "GENERATING_CONTENT",
+      current: drills.length,
+      total: totalDrills,
+      currentBatch: finished,
+      totalBatches: batchProgress?.total ?? null,
       completedDrills: drills.length,
       totalDrills,
       finishedBatches: finished,
-      totalBatches: batchProgress?.total ?? null,
       message,
     },
     budget: budget && {

@@ -165,7 +165,8 @@ async function batchStep(env, artifactId, instanceId, batchIndex, plan) {
     return { batchIndex, status: "COMPLETED", llmCalls: 0, reused: true, stepAttempt };
   }
 
-  let calls = 0;
+  // LLM calls already written to the batch row (by `persist`), so the final write adds only the rest.
+  let written = 0;
   let fenced = false;
   let outcome;
   try {
@@ -177,23 +178,27 @@ async function batchStep(env, artifactId, instanceId, batchIndex, plan) {
         llm: llmConfig(env, cfg),
         retry: retryPolicy(cfg, plan.maxRetries),
         seed,
-        onProgress: (e) => {
-          if (e.type === "batchStarted" || (e.type === "batchRetrying" && e.error?.code !== "PERSIST_FAILED")) calls += 1;
-        },
         // One D1 transaction: the drills, the batch row (with the LLM calls it took) and the progress.
-        persist: async (drills) => {
+        // A batch that gave up after reading some drills is PARTIAL, never COMPLETED: its drills
+        // are kept, and a lost final write still leaves it counted as failed.
+        persist: async (drills, batch) => {
           const [first] = await db.batch([
-            setBatch(db, artifactId, instanceId, batchIndex, { status: "COMPLETED", llm_calls_add: calls, error: null }),
+            setBatch(db, artifactId, instanceId, batchIndex, {
+              status: batch.complete ? "COMPLETED" : "PARTIAL",
+              llm_calls_add: batch.calls - written,
+              error: null,
+            }),
             ...drills.map((d) => upsertDrill(db, artifactId, instanceId, d)),
             updateProgress(db, artifactId, instanceId),
           ]);
           if (first.meta.changes === 0) fenced = true;
+          else written = batch.calls;
         },
       },
     );
   } catch (e) {
     if (!coded(e)) throw e;
-    outcome = { status: "FAILED", attempts: calls, error: errorInfo(e), usage: null }; // bad options: permanent
+    outcome = { status: "FAILED", calls: 0, error: errorInfo(e), usage: null }; // bad options: permanent, no call made
   }
   if (fenced) return { batchIndex, status: "FENCED" };
   if (outcome.error?.code === "PERSIST_FAILED") {
@@ -206,7 +211,7 @@ async function batchStep(env, artifactId, instanceId, batchIndex, plan) {
     await db.batch([
       setBatch(db, artifactId, instanceId, batchIndex, {
         status: "FAILED",
-        llm_calls_add: outcome.attempts,
+        llm_calls_add: outcome.calls - written,
         error: JSON.stringify(outcome.error ?? null),
         usage,
       }),
@@ -219,7 +224,7 @@ async function batchStep(env, artifactId, instanceId, batchIndex, plan) {
   return {
     batchIndex,
     status: outcome.status,
-    llmCalls: outcome.attempts,
+    llmCalls: outcome.calls,
     stepAttempt,
     ...(outcome.error ? { error: { code: outcome.error.code, retryable: outcome.error.retryable, status: outcome.error.status } } : {}),
   };
@@ -260,7 +265,8 @@ async function mergeStep(env, artifactId, instanceId, crashed) {
     .prepare("SELECT batch_index, status, error, usage FROM batch_run WHERE artifact_id = ? ORDER BY batch_index")
     .bind(artifactId)
     .all();
-  const failed = runs.filter((r) => r.status === "FAILED");
+  // A PARTIAL row is a batch whose final FAILED write was lost: failed all the same.
+  const failed = runs.filter((r) => r.status === "FAILED" || r.status === "PARTIAL");
   const usage = { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 };
   for (const r of runs) for (const [k, v] of Object.entries(parse(r.usage) ?? {})) usage[k] = (usage[k] ?? 0) + v;
   const warnings = [...(plan.sampleWarnings ?? []), ...(budget.warning ? [budget.warning] : []), ...artifact.warnings];

@@ -11,8 +11,10 @@ fn quick() -> Value {
 #[test]
 fn one_failing_batch_leaves_the_others_complete_and_stored_once() {
     let w = world();
-    w.llm
-        .script(10, &vec![Reply::Status(500, vec![], "boom".into()); 4]);
+    let mut replies = vec![Reply::Status(500, vec![], "boom".into()); 4];
+    // Its top-up on spare positions is refused (a permanent error: no retry), so it stays failed.
+    replies.push(Reply::Status(422, vec![], "no".into()));
+    w.llm.script(10, &replies);
     let r = run(&w, options(json!({})));
     assert_eq!(r.status, RunStatus::Completed);
     assert_eq!(
@@ -52,13 +54,10 @@ fn all_batches_failing_is_failed() {
 fn permanent_errors_are_not_retried() {
     for status in [400u16, 422] {
         let w = world();
+        // Twice: the batch, then its top-up on spare positions.
         w.llm.script(
             0,
-            &[Reply::Status(
-                status,
-                vec![],
-                "{\"error\":{\"message\":\"no\"}}".into(),
-            )],
+            &vec![Reply::Status(status, vec![], "{\"error\":{\"message\":\"no\"}}".into(),); 2],
         );
         let r = run(&w, options(json!({})));
         assert_eq!(r.batches[0].attempts, 1, "{status}");
@@ -161,7 +160,8 @@ fn bad_output_is_retried_with_the_reason_and_good_drills_are_kept() {
 fn a_batch_that_gives_up_keeps_and_stores_what_it_read() {
     let w = world();
     w.llm.script(5, &[Reply::Short(2)]);
-    w.llm.script(7, &[Reply::Status(400, vec![], "{}".into())]);
+    w.llm
+        .script(7, &vec![Reply::Status(400, vec![], "{}".into()); 2]);
     let r = run(&w, options(json!({})));
     let b = &r.batches[1];
     assert_eq!((b.status, b.stored), (BatchOutcomeStatus::Failed, true));
@@ -178,6 +178,54 @@ fn a_batch_that_gives_up_keeps_and_stores_what_it_read() {
         .map(|e| e.message.clone())
         .unwrap();
     assert!(failed.contains("(2 of 5 drills kept)"), "{failed}");
+}
+
+/// A batch that gives up with 3 of its 5 drills read: `persist` is told it is partial, the result
+/// reports it failed (never completed), and every LLM call is counted once, the call a server
+/// refused for its format included.
+#[test]
+fn a_partial_batch_is_never_called_complete_and_its_calls_count_once() {
+    let w = world();
+    // llama.cpp refuses json_schema once (negotiation), then batch 2 reads 3 drills and gives up.
+    *w.llm.personality.borrow_mut() = Some(Box::new(|body: &Value| {
+        (body["response_format"]["type"] == "json_schema").then(|| (500, r#"{"error":{"message":"[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\"}]","type":"internal_server_error"}}"#.to_owned()))
+    }));
+    w.llm.script(10, &[Reply::Short(3)]);
+    // The top-up of 13-14 on spare positions is refused too, so the batch stays partial.
+    w.llm
+        .script(13, &vec![Reply::Status(400, vec![], "{}".into()); 2]);
+    let r = run(&w, options(json!({ "concurrency": 1 })));
+    let infos = w.host.infos.borrow();
+    let info = infos.iter().find(|i| i.batch_index == 2).unwrap();
+    assert_eq!(infos.len(), 5, "the failed top-up stored nothing");
+    assert!(!info.complete);
+    assert_eq!(info.missing_indices, [13, 14]);
+    assert_eq!(info.batch_progress.failed, [2]);
+    assert_eq!(
+        info.calls, 2,
+        "the call that read 3 drills, the call refused with 400"
+    );
+    let b = &r.batches[2];
+    assert_eq!((b.status, b.stored), (BatchOutcomeStatus::Failed, true));
+    assert_eq!(b.missing_indices, [13, 14]);
+    assert_eq!(r.batch_progress.failed, [2]);
+    assert_eq!(r.batch_progress.completed, 4);
+    assert!(r.warnings.iter().any(|wn| wn.code == "BATCHES_FAILED"));
+    assert!(
+        infos
+            .iter()
+            .filter(|i| i.batch_index != 2)
+            .all(|i| i.complete)
+    );
+    // 1 refused for its format + 4 whole batches + 2 for batch 2 + 1 for its top-up.
+    assert_eq!(r.calls, 8);
+    assert_eq!(r.calls as usize, w.llm.calls.borrow().len());
+    assert_eq!(r.batches.iter().map(|b| b.calls).sum::<u32>(), r.calls);
+    assert_eq!(
+        r.batches[0].calls, 2,
+        "the refused call is the first batch's"
+    );
+    assert_nothing_lost(&w, &r, 0);
 }
 
 #[test]
@@ -365,4 +413,109 @@ fn calls_that_time_out_in_a_servers_queue_lower_the_concurrency() {
     let r = run(&w, options(json!({ "concurrency": 1 })));
     assert!(r.warnings.iter().all(|wn| wn.code != "CONCURRENCY_LOWERED"));
     assert!(r.batches.iter().all(|b| b.attempts == 1));
+}
+
+/// A tiny model copies the prompt's example: its placeholder texts are asked for again once, and
+/// only the drills that had them; the second answer's words are kept.
+#[test]
+fn placeholder_echoes_are_asked_again_once() {
+    let w = world();
+    w.llm.script(
+        0,
+        &[Reply::Texts(vec![
+            (1, "title", "<title>"),
+            (3, "explanation", "<why_explained>}, {\""),
+        ])],
+    );
+    let r = run(&w, options(json!({})));
+    assert_eq!(r.drills.len(), 25);
+    let asked: Vec<Vec<u32>> = w
+        .llm
+        .calls
+        .borrow()
+        .iter()
+        .filter(|c| c.indices[0] < 5)
+        .map(|c| c.indices.clone())
+        .collect();
+    assert_eq!(asked, [vec![0, 1, 2, 3, 4], vec![1, 3]]);
+    let again = w
+        .llm
+        .calls
+        .borrow()
+        .iter()
+        .find(|c| c.indices == [1, 3])
+        .map(|c| c.user.clone())
+        .unwrap();
+    assert!(
+        again.contains("placeholder \"<title>\""),
+        "the reason goes back to the model"
+    );
+    for d in &r.drills {
+        assert!(crate::output::unreadable(&d.title).is_none(), "{}", d.title);
+        assert!(
+            crate::output::unreadable(&d.explanation).is_none(),
+            "{}",
+            d.explanation
+        );
+    }
+    assert!(r.drills.iter().all(|d| d.flags.is_empty()));
+}
+
+/// The same echoes again on the second asking: filled from the analysis, with a repair counted.
+#[test]
+fn placeholder_echoes_asked_twice_are_filled_from_the_analysis() {
+    let w = world();
+    let echo = Reply::Texts(vec![
+        (1, "title", "<title>"),
+        (1, "principle", "<principle>"),
+    ]);
+    w.llm.script(0, &[echo]);
+    w.llm
+        .script(1, &[Reply::Texts(vec![(0, "title", "<title>")])]);
+    let r = run(&w, options(json!({})));
+    let d = r.drills.iter().find(|d| d.index == 1).unwrap();
+    assert!(
+        d.title.contains("to play"),
+        "from the analysis: {}",
+        d.title
+    );
+    assert_eq!(r.batches[0].repairs.get("PLACEHOLDER_REPLACED"), Some(&1));
+    assert_eq!(r.batches[0].attempts, 2);
+}
+
+/// An explanation that names the wrong option is asked for again; still wrong, the drill is kept
+/// (nothing generated is lost) but flagged, and the result says so.
+#[test]
+fn an_explanation_naming_the_wrong_option_is_flagged_after_asking_again() {
+    let w = world();
+    let wrong = "Option Z is the best play here.";
+    w.llm.script(
+        0,
+        &[Reply::Texts(vec![(
+            2,
+            "explanation",
+            "Making points wins games.",
+        )])],
+    );
+    w.llm
+        .script(2, &[Reply::Texts(vec![(0, "explanation", wrong)])]);
+    let r = run(&w, options(json!({})));
+    assert_eq!(r.drills.len(), 25);
+    let d = r.drills.iter().find(|d| d.index == 2).unwrap();
+    assert_eq!(d.flags, [crate::output::EXPLANATION_MISMATCH]);
+    assert_eq!(d.explanation, wrong);
+    assert_eq!(r.drills.iter().filter(|d| !d.flags.is_empty()).count(), 1);
+    let flagged = r
+        .warnings
+        .iter()
+        .find(|wn| wn.code == "DRILLS_FLAGGED")
+        .unwrap();
+    assert!(flagged.message.ends_with(": 2"), "{}", flagged.message);
+    assert_eq!(r.batches[0].repairs.get("EXPLANATION_FLAGGED"), Some(&1));
+    let stored = w.host.stored.borrow();
+    assert_eq!(
+        stored.iter().find(|d| d.index == 2).unwrap().flags.len(),
+        1,
+        "stored with its flag"
+    );
 }

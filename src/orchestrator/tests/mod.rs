@@ -5,6 +5,7 @@
 mod faults;
 mod negotiation;
 mod runs;
+mod topup;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
@@ -54,6 +55,8 @@ enum Reply {
     NotJson,
     /// The host's stop fires while this request is in flight.
     StopDuring(DrillgenError),
+    /// Every drill, with these fields of drill `k` (0-based) replaced: `(k, field, text)`.
+    Texts(Vec<(usize, &'static str, &'static str)>),
 }
 
 /// A server's rules about the request shape: `Some((status, body))` refuses it.
@@ -124,13 +127,21 @@ fn asked(user: &str) -> Vec<(u32, String)> {
     out
 }
 
-fn drill_json(index: u32, position: &str) -> Value {
+/// The correct option's letter of each drill asked, in order (`Correct option: B (…)`).
+fn correct_letters(user: &str) -> Vec<String> {
+    user.lines()
+        .filter_map(|l| l.strip_prefix("Correct option: "))
+        .map(|rest| rest.chars().take(1).collect())
+        .collect()
+}
+
+fn drill_json(index: u32, position: &str, correct: &str) -> Value {
     let difficulty = ["BEGINNER", "INTERMEDIATE", "ADVANCED"][index as usize % 3];
     json!({
         "title": format!("Drill {index} on {position}"),
         "principle": "Make the points that block",
         "question": "Which play is best?",
-        "explanation": "The correct option makes the point; the others leave shots.",
+        "explanation": format!("Option {correct} is best: it makes the point; the others leave shots."),
         "difficulty": difficulty,
     })
 }
@@ -190,6 +201,7 @@ impl Transport for FakeLlm {
         .unwrap_or_default()
         .to_owned();
         let slots = asked(&user);
+        let letters = correct_letters(&user);
         let indices: Vec<u32> = slots.iter().map(|s| s.0).collect();
         self.calls.borrow_mut().push(Call {
             indices: indices.clone(),
@@ -215,8 +227,9 @@ impl Transport for FakeLlm {
         let drills = |n: usize, broken: Option<usize>| {
             let mut d: Vec<Value> = slots
                 .iter()
+                .zip(&letters)
                 .take(n)
-                .map(|(i, p)| drill_json(*i, p))
+                .map(|((i, p), c)| drill_json(*i, p, c))
                 .collect();
             if let Some(k) = broken {
                 d[k] = json!(7);
@@ -247,6 +260,18 @@ impl Transport for FakeLlm {
             ),
             Reply::Status(status, headers, body) => reply(status, headers, body),
             Reply::Fail(e) => Err(e),
+            Reply::Texts(changes) => {
+                let mut all: Value = serde_json::from_str(&drills(slots.len(), None)).unwrap();
+                for (k, name, text) in changes {
+                    all["drills"][k][name] = json!(text);
+                }
+                let content = all.to_string();
+                reply(
+                    200,
+                    vec![],
+                    answer(anthropic, stream, &content, slots.len()),
+                )
+            }
             Reply::StopDuring(e) => {
                 *self.stop.borrow_mut() = Some(e.clone());
                 Err(e)
@@ -285,6 +310,8 @@ impl Clock for FakeClock {
 #[derive(Default)]
 struct FakeHost {
     stored: RefCell<Vec<Drill>>,
+    /// What each successful `persist` was told.
+    infos: RefCell<Vec<BatchInfo>>,
     persist_calls: Cell<u32>,
     /// Rejections still to give, per batch (`u32::MAX` = always).
     reject: RefCell<HashMap<u32, u32>>,
@@ -321,6 +348,7 @@ impl Host for FakeHost {
             return Err(format!("persist() was cut short: {reason}"));
         }
         self.stored.borrow_mut().extend(drills.iter().cloned());
+        self.infos.borrow_mut().push(batch.clone());
         Ok(())
     }
 

@@ -72,7 +72,64 @@ fn a_full_run_generates_persists_and_reports_every_batch() {
             .iter()
             .all(|(n, m)| m.starts_with(&format!("Generated {n}/25 drills (Batch ")))
     );
-    assert_eq!(events.last().unwrap().message, "Generated 25/25 drills");
+    assert_eq!(
+        events.last().unwrap().message,
+        "Generated 25/25 drills (Batch 5/5)"
+    );
+    assert!(
+        w.host
+            .infos
+            .borrow()
+            .iter()
+            .all(|i| i.complete && i.missing_indices.is_empty() && i.calls == 1)
+    );
+}
+
+/// The spec's progress shape under concurrency: `currentBatch` counts finished batches, so the
+/// batch that finishes last says "Batch 5/5" whatever its number, and the message is the fields.
+#[test]
+fn progress_events_carry_the_specs_fields_and_count_finished_batches() {
+    let w = world();
+    // The first batch is retried once, so it finishes after the four others.
+    w.llm
+        .script(0, &[Reply::Status(500, vec![], "busy".into()), Reply::Good]);
+    let r = run(&w, options(json!({ "concurrency": 5 })));
+    assert_eq!(r.drills.len(), 25);
+    let events = w.host.events.borrow();
+    let completed: Vec<&DrillProgressEvent> = events
+        .iter()
+        .filter(|e| e.kind == ProgressKind::BatchCompleted)
+        .collect();
+    assert_eq!(completed.last().unwrap().batch_index, Some(0));
+    assert_eq!(
+        completed
+            .iter()
+            .map(|e| e.current_batch)
+            .collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5]
+    );
+    for e in events.iter() {
+        let v = serde_json::to_value(e).unwrap();
+        assert_eq!(v["phase"], "GENERATING_CONTENT");
+        for field in ["current", "total", "currentBatch", "totalBatches"] {
+            assert!(v[field].is_u64(), "{field} in {v}");
+        }
+        assert_eq!((e.current, e.total), (e.completed_drills, e.total_drills));
+        assert_eq!(e.current_batch, e.batch_progress.finished());
+    }
+    for e in &completed {
+        assert_eq!(
+            e.message,
+            format!(
+                "Generated {}/{} drills (Batch {}/{})",
+                e.current, e.total, e.current_batch, e.total_batches
+            )
+        );
+    }
+    assert_eq!(
+        completed.last().unwrap().message,
+        "Generated 25/25 drills (Batch 5/5)"
+    );
 }
 
 #[test]
@@ -182,8 +239,9 @@ fn a_cacheable_prefix_is_warmed_by_the_first_batch_alone() {
 #[test]
 fn a_failed_warming_batch_still_releases_the_others() {
     let w = world();
-    w.llm
-        .script(0, &vec![Reply::Status(500, vec![], "boom".into()); 4]);
+    let mut replies = vec![Reply::Status(500, vec![], "boom".into()); 4];
+    replies.push(Reply::Status(422, vec![], "no".into())); // its top-up
+    w.llm.script(0, &replies);
     let r = run(
         &w,
         options(
@@ -197,8 +255,9 @@ fn a_failed_warming_batch_still_releases_the_others() {
 #[test]
 fn resume_generates_only_the_missing_drills() {
     let w = world();
+    // The batch, then its top-up on spare positions.
     w.llm
-        .script(10, &[Reply::Status(422, vec![], "bad".into())]);
+        .script(10, &vec![Reply::Status(422, vec![], "bad".into()); 2]);
     let first = run(&w, options(json!({})));
     assert_eq!(first.missing_indices, [10, 11, 12, 13, 14]);
     let stored = w.host.stored.borrow().clone();
@@ -238,7 +297,8 @@ fn resume_reads_the_hosts_store_through_load() {
         ..world()
     };
     *w.host.stop.borrow_mut() = None;
-    w.llm.script(5, &[Reply::Status(422, vec![], "bad".into())]);
+    w.llm
+        .script(5, &vec![Reply::Status(422, vec![], "bad".into()); 2]);
     let first = run(&w, options(json!({})));
     assert_eq!(first.drills.len(), 20);
     w.llm.calls.borrow_mut().clear();
