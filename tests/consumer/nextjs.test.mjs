@@ -244,6 +244,39 @@ for (const v of VERSIONS) {
       console.log(`${v.name} README route and page: ${seconds(Date.now() - started)}`);
     });
 
+    test("the README's route stores the final outcome, also with a batch that failed for good", async () => {
+      // Batch 2 (indices 10-14) fails every attempt, its top-up from spares too: no persist for it.
+      sim.reset();
+      sim.script(10, Array(8).fill(500));
+      const { page, problems } = await openPage();
+      let lines;
+      try {
+        await page.goto(`${server.url}/series`);
+        await page.waitForLoadState("networkidle");
+        await page.click("text=Generate 25 drills");
+        await page.waitForFunction(
+          () => [...document.querySelectorAll("li")].some((li) => /^(COMPLETED|FAILED)/.test(li.textContent)),
+          null,
+          { timeout: 60000 },
+        );
+        lines = await page.$$eval("li", (items) => items.map((li) => li.textContent));
+        assert.deepEqual(problems, []);
+      } finally {
+        await page.close();
+        sim.reset();
+      }
+      const last = lines.at(-1);
+      assert.match(last, /^COMPLETED: 20 drills saved in (series-\d+)$/, lines.join("\n"));
+      const row = JSON.parse(readFileSync(join(db, `${last.match(/(series-\d+)$/)[1]}.json`), "utf8"));
+      assert.equal(row.status, "COMPLETED");
+      assert.deepEqual(row.batchProgress.failed, [2]);
+      assert.ok(row.warnings.includes("BATCHES_FAILED"), row.warnings.join());
+      assert.deepEqual(
+        row.drills.map((d) => d.index).sort((a, b) => a - b),
+        [...Array(25).keys()].filter((i) => i < 10 || i >= 15),
+      );
+    });
+
     test("the server logged no warning or error", async () => {
       await server.close();
       const log = server.log();
