@@ -125,8 +125,10 @@ async fn send_request(request: &web_sys::Request) -> Result<Answer, DrillgenErro
 /// pairs (a `Headers` of any realm); bounded in count (a hostile server could send many).
 fn headers_of(headers: &JsValue) -> Result<Vec<(String, String)>, DrillgenError> {
     let unreadable = || DrillgenError::Network("the response's headers cannot be read".into());
-    let Ok(Some(entries)) = js_sys::try_iter(headers) else {
-        return Err(unreadable());
+    let entries = match js_sys::try_iter(headers) {
+        Ok(Some(entries)) => entries,
+        Ok(None) => return Err(unreadable()),
+        Err(e) => return Err(network(&e)),
     };
     let mut out = Vec::new();
     for entry in entries.take(MAX_HEADERS) {
