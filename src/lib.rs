@@ -28,6 +28,7 @@ pub mod api;
 #[cfg(target_arch = "wasm32")]
 pub mod bindings;
 pub mod board;
+pub mod codes;
 pub mod drill;
 pub mod engine;
 pub mod error;
@@ -51,4 +52,5 @@ pub mod verify;
 #[cfg(test)]
 mod tests;
 
+pub use codes::{RepairCode, WarningCode};
 pub use error::{DrillgenError, ErrorCode, Result};

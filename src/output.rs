@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use crate::codes::RepairCode;
 use crate::drill::{
     Difficulty, DrillDraft, EXPLANATION_MAX, PRINCIPLE_MAX, QUESTION_MAX, TITLE_MAX,
 };
@@ -28,12 +29,12 @@ use crate::types::Position;
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchReading {
     pub slots: Vec<Result<DrillDraft, String>>,
-    pub repairs: BTreeMap<String, u32>,
+    pub repairs: BTreeMap<RepairCode, u32>,
 }
 
 impl BatchReading {
-    fn repaired(&mut self, code: &str) {
-        *self.repairs.entry(code.to_owned()).or_default() += 1;
+    fn repaired(&mut self, code: RepairCode) {
+        *self.repairs.entry(code).or_default() += 1;
     }
 }
 
@@ -54,15 +55,15 @@ pub fn read_batch_output(
         ))
     })?;
     if extracted {
-        reading.repaired("JSON_EXTRACTED");
+        reading.repaired(RepairCode::JSON_EXTRACTED);
     }
     let (items, wrapped) = drills_of(value)
         .ok_or_else(|| invalid("the JSON has no \"drills\" array of drill objects".to_owned()))?;
     if wrapped {
-        reading.repaired("DRILLS_WRAPPED");
+        reading.repaired(RepairCode::DRILLS_WRAPPED);
     }
     if items.len() > slots.len() {
-        reading.repaired("EXTRA_DRILLS_DROPPED");
+        reading.repaired(RepairCode::EXTRA_DRILLS_DROPPED);
     }
     let mut items = items.into_iter();
     for (k, position) in slots.iter().enumerate() {
@@ -106,11 +107,11 @@ fn read_drill(
             .unwrap_or_default();
         let cleaned = clean(&raw, max, multiline);
         if cleaned.is_empty() {
-            reading.repaired("TEXT_FROM_ENGINE");
+            reading.repaired(RepairCode::TEXT_FROM_ENGINE);
             return clean(&from_engine(name, position), max, multiline);
         }
         if cleaned != raw {
-            reading.repaired("TEXT_CLEANED");
+            reading.repaired(RepairCode::TEXT_CLEANED);
         }
         cleaned
     };
@@ -164,7 +165,7 @@ fn field<'a>(
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v);
     if found.is_some() {
-        reading.repaired("FIELD_NAME_CASE");
+        reading.repaired(RepairCode::FIELD_NAME_CASE);
     }
     found
 }
@@ -194,11 +195,11 @@ fn difficulty(
     };
     if let Some(d) = named {
         if value.and_then(Value::as_str) != Some(d.as_str()) {
-            reading.repaired("DIFFICULTY_NORMALIZED");
+            reading.repaired(RepairCode::DIFFICULTY_NORMALIZED);
         }
         return d;
     }
-    reading.repaired("DIFFICULTY_DERIVED");
+    reading.repaired(RepairCode::DIFFICULTY_DERIVED);
     // A big error is easy to see, a small one is subtle: the equity the closest distractor gives up.
     match closest_gap(position) {
         Some(gap) if gap >= 0.1 => Difficulty::Beginner,
@@ -369,33 +370,33 @@ mod tests {
     fn wrappers_that_cannot_change_meaning_are_repaired_and_counted() {
         let body = json!({"drills": [drill("a"), drill("b")]}).to_string();
         let cases = [
-            (format!("```json\n{body}\n```"), "JSON_EXTRACTED"),
+            (format!("```json\n{body}\n```"), RepairCode::JSON_EXTRACTED),
             (
                 format!("Here you go:\n{body}\nHope this helps!"),
-                "JSON_EXTRACTED",
+                RepairCode::JSON_EXTRACTED,
             ),
-            (body.replace("}]}", "},]}"), "JSON_EXTRACTED"),
+            (body.replace("}]}", "},]}"), RepairCode::JSON_EXTRACTED),
             (
                 body.replace("Make points", "Make\npoints\t"),
-                "JSON_EXTRACTED",
+                RepairCode::JSON_EXTRACTED,
             ),
             (
                 json!([drill("a"), drill("b")]).to_string(),
-                "DRILLS_WRAPPED",
+                RepairCode::DRILLS_WRAPPED,
             ),
             (
                 json!({"items": [drill("a"), drill("b")]}).to_string(),
-                "DRILLS_WRAPPED",
+                RepairCode::DRILLS_WRAPPED,
             ),
             (
                 json!({"drills": [drill("a"), drill("b"), drill("c")]}).to_string(),
-                "EXTRA_DRILLS_DROPPED",
+                RepairCode::EXTRA_DRILLS_DROPPED,
             ),
         ];
         for (content, code) in cases {
             let r = read(&content, 2).unwrap_or_else(|e| panic!("{content}: {e}"));
             assert_eq!(titles(&r), ["a", "b"], "{content}");
-            assert_eq!(r.repairs.get(code), Some(&1), "{content}: {:?}", r.repairs);
+            assert_eq!(r.repairs.get(&code), Some(&1), "{content}: {:?}", r.repairs);
         }
     }
 
@@ -413,12 +414,16 @@ mod tests {
         );
         assert!(draft.explanation.chars().count() <= EXPLANATION_MAX);
         assert_eq!(draft.difficulty, Difficulty::Beginner);
-        for code in ["FIELD_NAME_CASE", "TEXT_CLEANED", "DIFFICULTY_NORMALIZED"] {
-            assert!(r.repairs.contains_key(code), "{code}: {:?}", r.repairs);
+        for code in [
+            RepairCode::FIELD_NAME_CASE,
+            RepairCode::TEXT_CLEANED,
+            RepairCode::DIFFICULTY_NORMALIZED,
+        ] {
+            assert!(r.repairs.contains_key(&code), "{code}: {:?}", r.repairs);
         }
         let unknown = json!({"drills": [{"title": "t", "principle": "p", "question": "q", "explanation": "e", "difficulty": "??"}]});
         let r = read(&unknown.to_string(), 1).unwrap();
-        assert!(r.repairs.contains_key("DIFFICULTY_DERIVED"));
+        assert!(r.repairs.contains_key(&RepairCode::DIFFICULTY_DERIVED));
     }
 
     #[test]
@@ -434,7 +439,7 @@ mod tests {
             positions(2)[1].analysis,
             "the engine's analysis explains the best move"
         );
-        assert_eq!(r.repairs.get("TEXT_FROM_ENGINE"), Some(&2));
+        assert_eq!(r.repairs.get(&RepairCode::TEXT_FROM_ENGINE), Some(&2));
         let message = feedback(&r);
         assert!(
             message.contains("drill 3 of 4 is not a JSON object"),

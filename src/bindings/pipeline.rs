@@ -143,3 +143,17 @@ pub fn render_board(
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
+
+/// The warning codes as values (`warningCodes().RETRIES_REDUCED`), for a host that reports a
+/// warning of its own in drillgen's shape without copying the string by hand.
+#[wasm_bindgen(
+    js_name = warningCodes,
+    unchecked_return_type = "{ readonly [K in WarningCode]: K }"
+)]
+pub fn warning_codes() -> Result<JsValue, JsValue> {
+    let codes: std::collections::BTreeMap<_, _> = crate::WarningCode::ALL
+        .iter()
+        .map(|code| (code.as_str(), code.as_str()))
+        .collect();
+    out(&codes)
+}

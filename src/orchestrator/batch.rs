@@ -35,7 +35,7 @@ pub(super) struct Batch<'r, 'a, T, C, H> {
     pub run: &'r Run<'a, T, C, H>,
     pub usage: Usage,
     pub attempts: u32,
-    pub repairs: BTreeMap<String, u32>,
+    pub repairs: BTreeMap<crate::RepairCode, u32>,
 }
 
 pub(crate) async fn run_batch<T: Transport, C: Clock, H: Host>(

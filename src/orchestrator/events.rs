@@ -140,8 +140,11 @@ pub struct BatchOutcome {
     /// Whether `persist` accepted `drills`; `false` without a `persist` (the drills are only here).
     pub stored: bool,
     /// Repairs applied to the model's output, by code (JSON_EXTRACTED, TEXT_CLEANED, …).
-    #[cfg_attr(target_arch = "wasm32", tsify(type = "Record<string, number>"))]
-    pub repairs: BTreeMap<String, u32>,
+    #[cfg_attr(
+        target_arch = "wasm32",
+        tsify(type = "Partial<Record<RepairCode, number>>")
+    )]
+    pub repairs: BTreeMap<crate::RepairCode, u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

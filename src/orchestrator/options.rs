@@ -240,7 +240,7 @@ pub fn fit_budget(
         BudgetPolicy::Reduce => {
             let retries = (budget - extra) / batches - 1;
             let warning = Warning::new(
-                "RETRIES_REDUCED",
+                crate::WarningCode::RETRIES_REDUCED,
                 format!(
                     "{batches} batches × {attempts} attempts (+{extra} for format negotiation) would exceed the subrequest budget of {budget}; retries lowered from {max_retries} to {retries}"
                 ),
@@ -268,7 +268,10 @@ mod tests {
         assert_eq!(e.code(), "SUBREQUEST_BUDGET");
         let (retries, warning) = fit_budget(Some(50.0), BudgetPolicy::Reduce, 20, 6, 3).unwrap();
         assert_eq!(retries, 1, "(50 - 6) / 20 = 2 attempts");
-        assert_eq!(warning.map(|w| w.code), Some("RETRIES_REDUCED".into()));
+        assert_eq!(
+            warning.map(|w| w.code),
+            Some(crate::WarningCode::RETRIES_REDUCED)
+        );
         assert_eq!(
             fit_budget(Some(50.0), BudgetPolicy::Reduce, 60, 0, 3)
                 .unwrap_err()

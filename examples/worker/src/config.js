@@ -1,6 +1,11 @@
 // The host's settings, read from the Worker's vars (wrangler.toml [vars]) with safe defaults. A var
 // that does not parse is a deployment error: requests get a coded 500 naming the var, never a guess.
 
+import { warningCodes } from "drillgen";
+
+/** drillgen's warning codes, for the warnings this host reports in drillgen's shape. */
+export const WARNING = warningCodes();
+
 export class HostError extends Error {
   constructor(status, code, message) {
     super(message);
@@ -95,7 +100,7 @@ export function fitBudget({ batches, maxRetries, stepRetries, budget, policy }) 
     for (let s = stepRetries; s >= 0; s--) {
       if (calls(r, s) <= budget) {
         return fit(r, s, {
-          code: "RETRIES_REDUCED",
+          code: WARNING.RETRIES_REDUCED,
           message:
             `${batches} batches × ${maxRetries + 1} LLM attempts × ${stepRetries + 1} step attempts would exceed the ` +
             `subrequest budget of ${budget}; retries lowered to ${r} (LLM) and ${s} (step)`,

@@ -9,7 +9,7 @@
 // stay small (counts and codes): the drills live in D1.
 import { WorkflowEntrypoint } from "cloudflare:workers";
 import { buildBatchPrompt, generateBatch, mergeDrills, partitionBatches, planPositions, samplePositions, verifyArtifact } from "drillgen";
-import { fitBudget, HostError, llmConfig, retryPolicy, settings, stepTimeoutMs } from "./config.js";
+import { fitBudget, HostError, llmConfig, retryPolicy, settings, stepTimeoutMs, WARNING } from "./config.js";
 import { LEASE, loadDrills, loadPositions, markFailed, parse, setBatch, updateProgress, upsertDrill } from "./db.js";
 
 const coded = (e) => e?.name === "DrillgenError" || e instanceof HostError;
@@ -266,7 +266,7 @@ async function mergeStep(env, artifactId, instanceId, crashed) {
   const warnings = [...(plan.sampleWarnings ?? []), ...(budget.warning ? [budget.warning] : []), ...artifact.warnings];
   if (failed.length > 0) {
     const names = failed.map((r) => `${r.batch_index + 1} (${parse(r.error)?.code ?? "?"})`);
-    warnings.push({ code: "BATCHES_FAILED", message: `${failed.length} of ${batches.length} batches failed: ${names.join(", ")}` });
+    warnings.push({ code: WARNING.BATCHES_FAILED, message: `${failed.length} of ${batches.length} batches failed: ${names.join(", ")}` });
   }
   const status = artifact.drills.length === 0 ? "FAILED" : "COMPLETED";
   const progress = {
