@@ -44,6 +44,7 @@ pub mod prompt;
 pub mod retry;
 pub mod rng;
 pub mod sample;
+pub mod series;
 pub mod spread;
 pub mod text;
 pub mod types;

@@ -19,15 +19,7 @@ pub const DEFAULT_HOST_TIMEOUT_MS: u64 = 30_000;
 /// Stored drills a resume may pass: far more than a series holds (500), bounded all the same.
 pub const MAX_EXISTING_DRILLS: usize = 5_000;
 
-/// The spec's `ENABLE_BATCH_DRILL_GENERATION` flag: `single` is one call for the whole series.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    #[default]
-    Batched,
-    Single,
-}
+pub use crate::series::Mode;
 
 /// What to do when the worst case (every batch using every retry) exceeds `subrequestBudget`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
