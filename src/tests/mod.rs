@@ -2,3 +2,4 @@
 
 mod every_type;
 mod host_steps;
+mod map;

@@ -8,7 +8,7 @@
 // outcome; only exceptions (crash, eviction, D1 errors) make the Workflow retry a step. Step results
 // stay small (counts and codes): the drills live in D1.
 import { WorkflowEntrypoint } from "cloudflare:workers";
-import { buildBatchPrompt, generateBatch, mergeDrills, partitionBatches, planPositions, samplePositions, verifyArtifact } from "drillgen";
+import { checkContext, generateBatch, mergeDrills, prepareSeries, verifyArtifact } from "drillgen";
 import { fitBudget, HostError, llmConfig, retryPolicy, settings, stepTimeoutMs, WARNING } from "./config.js";
 import { LEASE, loadDrills, loadPositions, markFailed, parse, setBatch, updateProgress, upsertDrill } from "./db.js";
 
@@ -78,14 +78,14 @@ async function planStep(env, artifactId, instanceId) {
     // library holds now.
     let batches = parse(row.batches);
     let plan = parse(row.plan);
-    if (!batches) {
-      const pool = await loadPositions(db);
-      const planned = planPositions(request, pool);
-      const sample = samplePositions(pool, planned, { seed: row.seed });
-      batches = partitionBatches(request, sample.positions);
-      plan = { ...planned, sampleWarnings: sample.warnings };
+    const context = JSON.parse(row.context);
+    if (batches) {
+      checkContext(context); // INVALID_CONTEXT before any LLM call
+    } else {
+      const series = prepareSeries(request, await loadPositions(db), context, { seed: row.seed });
+      batches = series.batches;
+      plan = { ...series.plan, sampleWarnings: series.warnings };
     }
-    buildBatchPrompt(batches[0], JSON.parse(row.context)); // INVALID_CONTEXT before any LLM call
     const { results } = await db
       .prepare("SELECT idx FROM drill WHERE artifact_id = ? AND batch_status = 'COMPLETED'")
       .bind(artifactId)
