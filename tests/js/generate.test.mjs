@@ -568,15 +568,25 @@ test("a fetch that ignores its AbortSignal still ends at timeoutMs", async () =>
 // that is not a Response), and a panic aborts the module: drillgen calls the global through a
 // catching binding instead. Each must be a coded NETWORK_ERROR, and the module must still work.
 const misbehavingFetches = [
-  ["throws synchronously", () => { throw new TypeError("fetch is broken"); }, /fetch is broken/],
+  [
+    "throws synchronously",
+    () => {
+      throw new TypeError("fetch is broken");
+    },
+    /fetch is broken/,
+  ],
   ["rejects with a string", () => Promise.reject("offline"), /offline/],
   ["rejects with undefined", () => Promise.reject(undefined), /undefined/],
   ["resolves to a plain object", () => Promise.resolve({ status: 200, ok: true }), /not a Response/],
-  ["resolves to a Response whose headers are not Headers", () => {
-    const response = new Response("{}");
-    Object.defineProperty(response, "headers", { value: {} });
-    return Promise.resolve(response);
-  }, /not a Headers object/],
+  [
+    "resolves to a Response whose headers are not Headers",
+    () => {
+      const response = new Response("{}");
+      Object.defineProperty(response, "headers", { value: {} });
+      return Promise.resolve(response);
+    },
+    /not a Headers object/,
+  ],
 ];
 for (const [name, fake, message] of misbehavingFetches) {
   test(`a global fetch that ${name} is a NETWORK_ERROR, and the module keeps working`, async () => {

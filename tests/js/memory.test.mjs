@@ -23,7 +23,10 @@ const gc = runInNewContext("gc");
 /** An OpenAI-compatible answer written in process from the request's user prompt. */
 async function inProcessFetch(input, init) {
   const body = await new Request(input, init).json();
-  const user = body.messages.filter((m) => m.role === "user").map((m) => m.content).join("\n");
+  const user = body.messages
+    .filter((m) => m.role === "user")
+    .map((m) => m.content)
+    .join("\n");
   const text = JSON.stringify({ drills: writeDrills(parseDrills(user)) });
   const answer = {
     choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }],

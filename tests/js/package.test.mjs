@@ -171,13 +171,34 @@ test("prepareSeries is the chain plan → sample → partition, with the context
     }
     return "no error";
   };
-  assert.equal(code(() => drillgen.prepareSeries(request, library, { mentalModel: "", curriculum: "c" })), "INVALID_CONTEXT");
-  assert.equal(code(() => drillgen.checkContext({ curriculum: "c" })), "INVALID_CONTEXT");
-  assert.equal(code(() => drillgen.checkContext(context, { userPromptTemplate: "{{positons}}" })), "INVALID_TEMPLATE");
-  assert.equal(code(() => drillgen.checkContext(context)), "no error");
-  assert.equal(code(() => drillgen.checkPositions([library[3], library[3]])), "DUPLICATE_POSITION_ID");
-  assert.equal(code(() => drillgen.checkPositions({})), "INVALID_POSITIONS");
-  assert.equal(code(() => drillgen.checkPositions(library)), "no error");
+  assert.equal(
+    code(() => drillgen.prepareSeries(request, library, { mentalModel: "", curriculum: "c" })),
+    "INVALID_CONTEXT",
+  );
+  assert.equal(
+    code(() => drillgen.checkContext({ curriculum: "c" })),
+    "INVALID_CONTEXT",
+  );
+  assert.equal(
+    code(() => drillgen.checkContext(context, { userPromptTemplate: "{{positons}}" })),
+    "INVALID_TEMPLATE",
+  );
+  assert.equal(
+    code(() => drillgen.checkContext(context)),
+    "no error",
+  );
+  assert.equal(
+    code(() => drillgen.checkPositions([library[3], library[3]])),
+    "DUPLICATE_POSITION_ID",
+  );
+  assert.equal(
+    code(() => drillgen.checkPositions({})),
+    "INVALID_POSITIONS",
+  );
+  assert.equal(
+    code(() => drillgen.checkPositions(library)),
+    "no error",
+  );
 });
 
 test("a Node consumer plans, samples and partitions the sample library", () => {
@@ -192,7 +213,8 @@ test("a Node consumer plans, samples and partitions the sample library", () => {
     again.positions.map((p) => p.positionId),
     first.positions.map((p) => p.positionId),
   );
-  assert.equal(first.positions.length, 24);
+  assert.equal(first.positions.length, 20); // one per drill; the "+2" buffer of the plan is in spares
+  assert.equal(first.spares.length, 4);
   const batches = drillgen.partitionBatches(request, first.positions);
   assert.deepEqual(
     batches.map((b) => b.drillIndices),
