@@ -52,6 +52,10 @@ pub struct CacheReport {
     pub warmup: bool,
 }
 
+/// Retries of a `persist` that rejected or timed out, before its drills are handed back in
+/// `unpersistedDrills`: a store that fails 4 times in a row is down, not flaky.
+pub const PERSIST_RETRIES: u32 = 3;
+
 /// Minimum cacheable prefixes per provider and model, from the providers' documentation.
 const CACHE_MINIMUMS: &str = include_str!("../../data/cache-minimums.json");
 
@@ -134,7 +138,7 @@ fn shared_config(
         prompts: options.prompts.clone(),
         retry: options.retry,
         concurrency,
-        persist_retries: 3,
+        persist_retries: PERSIST_RETRIES,
         call_budget: None,
         cache: CacheReport {
             prefix_tokens,

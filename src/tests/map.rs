@@ -4,13 +4,22 @@
 /// Module names in the first column of ARCHITECTURE.md's "Modules" table, in order.
 fn mapped() -> Vec<String> {
     let doc = include_str!("../../ARCHITECTURE.md");
-    let table = doc.split("## Modules").nth(1).unwrap().split("\n## ").next().unwrap();
+    let table = doc
+        .split("## Modules")
+        .nth(1)
+        .unwrap()
+        .split("\n## ")
+        .next()
+        .unwrap();
     table
         .lines()
         .filter_map(|line| line.strip_prefix("| `"))
         .flat_map(|row| {
             let first = row.split(" |").next().unwrap_or_default();
-            first.split(", ").map(|m| m.trim_matches('`').to_owned()).collect::<Vec<_>>()
+            first
+                .split(", ")
+                .map(|m| m.trim_matches('`').to_owned())
+                .collect::<Vec<_>>()
         })
         .collect()
 }
