@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::drill::Drill;
 use crate::error::Result;
 use crate::merge::{Artifact, merge};
+use crate::orchestrator::BatchProgress;
 use crate::prompt::{BatchPrompt, PromptContext, PromptTemplates, build_batch_prompt};
 use crate::series::{Series, SeriesOptions};
 use crate::types::{BatchSpec, DrillRequest, GamePhase, Plan, Position, Sample, SampleOptions};
@@ -85,7 +86,7 @@ pub fn check_positions(pool: &[Position]) -> Result<()> {
 #[serde(rename_all = "camelCase")]
 pub struct RunSummary {
     pub batches: Vec<BatchSummary>,
-    pub batch_progress: ProgressSummary,
+    pub batch_progress: BatchProgress,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -99,15 +100,6 @@ pub struct BatchSummary {
     pub drill_indices: Vec<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[serde(rename_all = "camelCase")]
-pub struct ProgressSummary {
-    pub completed: u32,
-    pub total: u32,
-    pub failed: Vec<u32>,
-}
-
 /// A run's result as the host's storage now has it, after the host stored the drills handed back
 /// in `unpersistedDrills`: the series rebuilt from `stored`, verified, and the batches whose drills
 /// are all stored now counted as completed.
@@ -117,7 +109,7 @@ pub struct ProgressSummary {
 pub struct Reconciled {
     pub drills: Vec<Drill>,
     pub missing_indices: Vec<u32>,
-    pub batch_progress: ProgressSummary,
+    pub batch_progress: BatchProgress,
     pub verification: VerificationReport,
     /// Batches `persist` had not accepted whose drills are all stored now (0-based).
     pub rescued_batches: Vec<u32>,
@@ -139,7 +131,7 @@ pub fn reconcile(
         .map(|b| b.batch_index)
         .collect();
     let progress = &result.batch_progress;
-    let batch_progress = ProgressSummary {
+    let batch_progress = BatchProgress {
         completed: progress.completed + rescued_batches.len() as u32,
         total: progress.total,
         failed: (progress.failed.iter())

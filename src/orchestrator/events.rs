@@ -14,7 +14,7 @@ use crate::types::Warning;
 use crate::verify::VerificationReport;
 
 /// What the spec stores on the artifact as `batchProgress`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct BatchProgress {
