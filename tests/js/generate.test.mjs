@@ -39,7 +39,13 @@ test("a full run persists every drill once and reports each batch", async () => 
   assert.equal(sim.requests[0].headers.authorization, "Bearer sk-test-secret-0042");
   // The harness's context is short: a real provider caches nothing under 1,024 tokens, nor here.
   assert.equal(result.usage.cachedInputTokens, 0);
-  assert.deepEqual(result.cache, { prefixTokens: result.cache.prefixTokens, minimumTokens: 1024, cacheable: false, warmup: false });
+  // The estimate is the shared prefix (system prompt and the batch schema) at 4 bytes a token.
+  const [batch] = drillgen.prepareSeries({ targetDrillCount: 25, gamePhases: ["EARLY", "MIDDLE", "BEAROFF"] }, positions, context).batches;
+  const prefixBytes =
+    Buffer.byteLength(drillgen.buildBatchPrompt(batch, context).system) +
+    Buffer.byteLength(JSON.stringify(drillgen.batchOutputSchema(batch)));
+  assert.ok(prefixBytes > 1000, `${prefixBytes}`);
+  assert.deepEqual(result.cache, { prefixTokens: Math.floor(prefixBytes / 4), minimumTokens: 1024, cacheable: false, warmup: false });
   for (const d of result.drills) {
     const p = positions.find((q) => q.positionId === d.positionId);
     assert.equal(d.options.find((o) => o.id === d.correctOptionId).text, p.bestMove, "the engine's best move is the answer");
@@ -135,13 +141,15 @@ for (const [fault, repair] of [
   });
 }
 
-test("a wrong key fails fast: the other batches are not started or retried", async () => {
-  sim.script("*", Array(10).fill(401));
-  const outcome = await run({ concurrency: 1 });
-  assert.equal(outcome.result.status, "FAILED");
-  assert.equal(sim.requests.length, 1, "one 401, then no further call on the same key");
-  assert.ok(outcome.result.batches.every((b) => b.error.code === "HTTP_ERROR" && b.error.status === 401));
-});
+for (const status of [401, 403, 404]) {
+  test(`a ${status} fails fast: the other batches are not started or retried`, async () => {
+    sim.script("*", Array(10).fill(status));
+    const outcome = await run({ concurrency: 1 });
+    assert.equal(outcome.result.status, "FAILED");
+    assert.equal(sim.requests.length, 1, `one ${status}, then no further call on the same key or endpoint`);
+    assert.ok(outcome.result.batches.every((b) => b.error.code === "HTTP_ERROR" && b.error.status === status));
+  });
+}
 
 test("a permanent error fails its batch only; the run is COMPLETED with a warning", async () => {
   sim.script(5, [422]);

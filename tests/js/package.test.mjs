@@ -113,21 +113,46 @@ test("the public .d.ts has no `any` and types every export", () => {
 test("the error codes in the .d.ts are the ones thrown", () => {
   const dts = readFileSync(new URL("drillgen.d.ts", pkgDir), "utf8");
   const codes = [...dts.match(/export type DrillgenErrorCode =([^;]+);/)[1].matchAll(/"([A-Z_]+)"/g)].map((m) => m[1]);
-  const thrown = new Set();
-  const attempt = (f) => {
+  const request = { targetDrillCount: 10, gamePhases: ["EARLY"] };
+  const plan = drillgen.planPositions(request);
+  const [batch] = drillgen.partitionBatches(request, library.filter((p) => p.gamePhase === "EARLY").slice(0, 10));
+  const context = { mentalModel: "m", curriculum: "c" };
+  const cases = [
+    ["INVALID_TARGET_COUNT", () => drillgen.planPositions({ targetDrillCount: 0 })],
+    ["INVALID_BATCH_SIZE", () => drillgen.planPositions({ batchSize: 99 })],
+    ["INVALID_MAX_POSITIONS", () => drillgen.planPositions({ maxPositionsPerPhase: -2 })],
+    ["INVALID_PHASES", () => drillgen.planPositions({ gamePhases: [] })],
+    ["INVALID_REQUEST", () => drillgen.planPositions(7)],
+    ["INVALID_SEED", () => drillgen.samplePositions(library, plan, { seed: -1 })],
+    ["INVALID_POSITIONS", () => drillgen.checkPositions("pool")],
+    ["DUPLICATE_POSITION_ID", () => drillgen.checkPositions([library[0], library[0]])],
+    [
+      "EMPTY_POOL",
+      () =>
+        drillgen.samplePositions(
+          library.filter((p) => p.gamePhase === "BEAROFF"),
+          plan,
+        ),
+    ],
+    ["INSUFFICIENT_POSITIONS", () => drillgen.partitionBatches({ targetDrillCount: 25 }, library.slice(0, 3))],
+    ["INVALID_CONTEXT", () => drillgen.checkContext({ mentalModel: "", curriculum: "c" })],
+    ["INVALID_TEMPLATE", () => drillgen.buildBatchPrompt(batch, context, { userPromptTemplate: "{{nope}}" })],
+    ["INVALID_DRILLS", () => drillgen.mergeDrills(request, "drills")],
+    ["INVALID_ARTIFACT", () => drillgen.verifyArtifact("artifact", library)],
+    ["INVALID_OPTIONS", () => drillgen.batchOutputSchema({ ...batch, drillIndices: "x" })],
+    ["INVALID_XGID", () => drillgen.renderBoard("not an xgid")],
+  ];
+  for (const [expected, call] of cases) {
+    let code = "no error";
     try {
-      f();
+      call();
     } catch (e) {
-      thrown.add(e.code);
+      code = e.code;
     }
-  };
-  attempt(() => drillgen.planPositions({ targetDrillCount: 0 }));
-  attempt(() => drillgen.planPositions({ batchSize: 99 }));
-  attempt(() => drillgen.planPositions({ maxPositionsPerPhase: -2 }));
-  attempt(() => drillgen.planPositions({ gamePhases: [] }));
-  attempt(() => drillgen.planPositions(7));
-  for (const code of thrown) assert.ok(codes.includes(code), code);
-  assert.equal(thrown.size, 5);
+    assert.equal(code, expected);
+    assert.ok(codes.includes(code), `${code} is in the .d.ts union`);
+  }
+  assert.equal(codes.length, 30, "the union is every code of DrillgenErrorCode");
 });
 
 test("warning and repair codes are unions generated from Rust, and warningCodes() gives the warning codes as values", () => {

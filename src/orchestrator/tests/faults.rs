@@ -74,6 +74,14 @@ fn a_wrong_key_fails_fast_without_burning_the_other_batches() {
             r#"{"error":{"message":"Incorrect API key provided: sk-secr***42"}}"#,
         ),
         (
+            403,
+            r#"{"error":{"message":"this key may not use this model"}}"#,
+        ),
+        (
+            404,
+            r#"{"error":{"message":"The model `m` does not exist"}}"#,
+        ),
+        (
             429,
             r#"{"error":{"message":"You exceeded your current quota","code":"insufficient_quota"}}"#,
         ),
