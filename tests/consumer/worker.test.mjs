@@ -249,6 +249,32 @@ test("crash safety: a batch step that throws after its drills were stored is ret
   }
 });
 
+test("a batch whose D1 write keeps failing is generated again by the step's retry; 0 lost, 0 duplicated", async () => {
+  const failSim = await startLlmSimulator({ latencyMs: 50 });
+  try {
+    // FAIL_PERSIST_ONCE is the test-only hook: batch 2's persist throws on the step's first attempt.
+    const failing = await startHost(failSim, { bindings: { FAIL_PERSIST_ONCE: "2", CONCURRENCY: "6" } });
+    await failing.call("PUT", "/context", context);
+    await failing.call("POST", "/positions", positions);
+    const done = await failing.finished((await failing.call("POST", "/series", SERIES)).body.id);
+    assert.equal(done.status, "COMPLETED");
+    assert.deepEqual(
+      done.batches.map((b) => b.stepAttempts),
+      [1, 1, 2, 1, 1],
+      "PERSIST_FAILED made the Workflow run batch 2's step again",
+    );
+    assert.equal(failSim.requests.length, 6, "the drills handed back were dropped: batch 2 was generated twice");
+    assert.deepEqual(
+      done.drills.map((d) => d.index),
+      indices(25),
+      "0 lost",
+    );
+    assert.deepEqual(await rowCounts(failing.db, done.id), { rows: 25, distinct_indices: 25 }, "0 duplicated");
+  } finally {
+    await failSim.close();
+  }
+});
+
 test("auth and limits: no token, wrong token, oversized bodies, bad JSON, caps, budget, rate limit, no raw errors", async () => {
   // Every route needs the token, unknown ones included.
   for (const [method, path] of [
@@ -324,7 +350,7 @@ test("auth and limits: no token, wrong token, oversized bodies, bad JSON, caps, 
   }
   assert.ok(limited, "the rate limit was hit");
   assert.equal(limited.body.error.code, "RATE_LIMITED");
-  assert.ok(accepted >= 1 && accepted <= 2 * RATE_LIMIT, `${accepted}`);
+  assert.ok(accepted >= 1 && accepted <= RATE_LIMIT, `${accepted} accepted, the limit is ${RATE_LIMIT}`);
   assert.equal((await host.call("POST", "/series", { targetDrillCount: 0 })).status, 400, "another token is not limited");
 
   // An internal failure (here: a database without its tables) answers a code, not its message.

@@ -25,6 +25,16 @@ function int(env, name, fallback, min, max) {
   return n;
 }
 
+/** A test-only var's comma-separated batch indices. */
+function indices(raw) {
+  return String(raw ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number)
+    .filter(Number.isInteger);
+}
+
 export function settings(env) {
   const retryBaseDelayMs = int(env, "RETRY_BASE_DELAY_MS", 500, 1, 60_000);
   return {
@@ -48,12 +58,10 @@ export function settings(env) {
     maxImportPositions: int(env, "MAX_IMPORT_POSITIONS", 1000, 1, 10_000),
     // TEST ONLY: batch indices whose step throws once right after its drills were stored, as if the
     // Worker were evicted between the D1 write and the step's completion. Never set it in production.
-    crashAfterPersistOnce: String(env.CRASH_AFTER_PERSIST_ONCE ?? "")
-      .split(",")
-      .map((s) => s.trim())
-      .filter(Boolean)
-      .map(Number)
-      .filter(Number.isInteger),
+    crashAfterPersistOnce: indices(env.CRASH_AFTER_PERSIST_ONCE),
+    // TEST ONLY: batch indices whose D1 write fails on the step's first attempt (every persist
+    // retry of it), as if D1 were down for that long. Never set it in production.
+    failPersistOnce: indices(env.FAIL_PERSIST_ONCE),
   };
 }
 

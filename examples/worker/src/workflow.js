@@ -182,6 +182,9 @@ async function batchStep(env, artifactId, instanceId, batchIndex, plan) {
         },
         // One D1 transaction: the drills, the batch row (with the LLM calls it took) and the progress.
         persist: async (drills) => {
+          if (cfg.failPersistOnce.includes(batchIndex) && stepAttempt === 1) {
+            throw new Error(`simulated D1 failure storing batch ${batchIndex} (FAIL_PERSIST_ONCE, test only)`);
+          }
           const [first] = await db.batch([
             setBatch(db, artifactId, instanceId, batchIndex, { status: "COMPLETED", llm_calls_add: calls, error: null }),
             ...drills.map((d) => upsertDrill(db, artifactId, instanceId, d)),
@@ -197,7 +200,9 @@ async function batchStep(env, artifactId, instanceId, batchIndex, plan) {
   }
   if (fenced) return { batchIndex, status: "FENCED" };
   if (outcome.error?.code === "PERSIST_FAILED") {
-    throw new Error(`batch ${batchIndex}: storing its drills failed`); // the Workflow retries the step
+    // The drills handed back are not stored here: D1 just refused them 4 times. The Workflow
+    // retries the step, which generates the batch again (its LLM calls are paid twice).
+    throw new Error(`batch ${batchIndex}: storing its drills failed`);
   }
   const usage = outcome.usage ? JSON.stringify(outcome.usage) : null;
   if (outcome.status === "COMPLETED") {
