@@ -680,3 +680,35 @@ test("onProgress promises are settled before the run resolves, never waited for 
   assert.equal(settledLate, 11, "5 started, 5 completed, 1 finished: every event's promise settled before the result");
   assert.ok(Date.now() - started < 11 * 50, "the run did not wait for each event in turn");
 });
+
+test("cache warm-up: the other batches are sent only once the first response has begun", async () => {
+  // 300 ms to the first token: without the wait, the four other batches would go out at once.
+  const slow = await startLlmSimulator({ latencyMs: 300 });
+  try {
+    const warmed = await run({ baseUrl: slow.url, llm: simLlm(slow.url, { timeoutMs: 5000 }), context: longContext, concurrency: 5 });
+    assert.deepEqual(invariantViolations(warmed), []);
+    assert.ok(warmed.result.cache.warmup, JSON.stringify(warmed.result.cache));
+    const [first, ...others] = slow.requests;
+    assert.equal(first.stream, true, "the warming batch streams, so the run sees its response begin");
+    assert.equal(others.length, 4);
+    for (const r of others) assert.ok(r.at - first.at >= 280, `a batch was sent ${r.at - first.at} ms after the first`);
+    assert.ok(
+      others.every((r) => r.cachedTokens > 0),
+      "each read the cache the first one wrote",
+    );
+    // Off: every batch goes out at once.
+    slow.reset();
+    const off = await run({
+      baseUrl: slow.url,
+      llm: simLlm(slow.url, { timeoutMs: 5000 }),
+      context: longContext,
+      concurrency: 5,
+      cacheWarmup: "off",
+    });
+    assert.equal(off.result.cache.warmup, false);
+    const spread = Math.max(...slow.requests.map((r) => r.at)) - Math.min(...slow.requests.map((r) => r.at));
+    assert.ok(spread < 280, `without the warm-up the batches went out over ${spread} ms`);
+  } finally {
+    await slow.close();
+  }
+});
