@@ -585,7 +585,7 @@ const misbehavingFetches = [
   ],
   ["rejects with a string", () => Promise.reject("offline"), /offline/],
   ["rejects with undefined", () => Promise.reject(undefined), /undefined/],
-  ["resolves to a plain object", () => Promise.resolve({ status: 200, ok: true }), /not a Response/],
+  ["resolves to a plain object", () => Promise.resolve({ status: 200, ok: true }), /other than a Response/],
   [
     "resolves to a Response whose headers are not Headers",
     () => {
