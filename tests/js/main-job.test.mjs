@@ -21,10 +21,15 @@ async function runJob(args) {
   return promisify(execFile)(process.execPath, [main, ...args], { env, timeout: 20_000 });
 }
 
-test("--fail-persist 1: the drills persist refused are in SQLite after the run, and the output says so", async (t) => {
+/** A SQLite path in a directory removed after test `t`. */
+function tempDb(t) {
   const dir = mkdtempSync(join(tmpdir(), "drillgen-main-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const db = join(dir, "job.sqlite");
+  return join(dir, "job.sqlite");
+}
+
+test("--fail-persist 1: the drills persist refused are in SQLite after the run, and the output says so", async (t) => {
+  const db = tempDb(t);
   const { stdout } = await runJob(["--target", "10", "--phases", "EARLY", "--fail-persist", "1", "--db", db, "--artifact", "kept"]);
 
   assert.match(stdout, /batch {2}1 {2}FAILED .*PERSIST_FAILED/, "persist really failed for batch 1");
@@ -46,9 +51,7 @@ test("--fail-persist 1: the drills persist refused are in SQLite after the run, 
 });
 
 test("--fail-batch 2 leaves a partial series that --resume completes, generating only batch 2", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "drillgen-main-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const db = join(dir, "job.sqlite");
+  const db = tempDb(t);
   const first = await runJob(["--target", "10", "--phases", "EARLY", "--fail-batch", "2", "--db", db, "--artifact", "part"]);
   assert.match(first.stdout, /batch {2}2 {2}FAILED .*HTTP_ERROR/);
   assert.match(first.stdout, /Missing indices \[5,6,7,8,9\]: run again with --artifact part --resume/);
@@ -66,9 +69,7 @@ test("--fail-batch 2 leaves a partial series that --resume completes, generating
 });
 
 test("Ctrl-C cancels the run: CANCELLED in the output and in SQLite, and --resume completes it", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "drillgen-main-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const db = join(dir, "job.sqlite");
+  const db = tempDb(t);
   const { DRILLGEN_BASE_URL, ...env } = process.env;
   const child = spawn(process.execPath, [main, "--target", "25", "--db", db, "--artifact", "stop"], { env });
   let stdout = "";
