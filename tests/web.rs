@@ -154,21 +154,25 @@ fn unseeded_sampling_draws_a_seed_from_the_platform() {
     assert_ne!(ids(&get(&a, "positions")), ids(&get(&b, "positions")));
 }
 
+/// OPENING loads all 21 rolls: one per drill, the rest kept as spares, each roll once.
 #[wasm_bindgen_test]
-fn opening_keeps_all_21_rolls_sorted() {
+fn opening_loads_all_21_rolls() {
     let plan = plan_positions(
         request(r#"{"targetDrillCount":5,"gamePhases":["OPENING"]}"#),
         NONE,
     )
     .expect("plan");
     let sample: JsValue = sample_positions(library(), plan, NONE).expect("sample");
-    let dice: Vec<String> = js_sys::Array::from(&get(&sample, "positions"))
-        .iter()
-        .filter_map(|p| get(&p, "diceRoll").as_string())
-        .collect();
-    assert_eq!(dice.len(), 21);
-    assert_eq!(dice.first().map(String::as_str), Some("1-1"));
-    assert_eq!(dice.last().map(String::as_str), Some("6-6"));
+    let dice = |key: &str| -> Vec<String> {
+        js_sys::Array::from(&get(&sample, key))
+            .iter()
+            .filter_map(|p| get(&p, "diceRoll").as_string())
+            .collect()
+    };
+    let (drilled, spares) = (dice("positions"), dice("spares"));
+    assert_eq!(drilled.len(), 5);
+    let rolls: std::collections::BTreeSet<&String> = drilled.iter().chain(&spares).collect();
+    assert_eq!((rolls.len(), drilled.len() + spares.len()), (21, 21));
 }
 
 /// plan -> sample -> partition -> prompt -> (drills the host stored) -> merge -> verify.
