@@ -227,8 +227,7 @@ async function batchInputs() {
   const pool = JSON.parse(readFileSync(new URL("data/positions.json", root), "utf8"));
   const context = JSON.parse(readFileSync(new URL("data/context.json", root), "utf8"));
   const request = { targetDrillCount: 10, gamePhases: PHASES };
-  const sample = drillgen.samplePositions(pool, drillgen.planPositions(request), { seed: 7 });
-  const specs = drillgen.partitionBatches(request, sample.positions);
+  const specs = drillgen.prepareSeries(request, pool, context, { seed: 7 }).batches;
   const { system, user } = drillgen.buildBatchPrompt(specs[0], context);
   const body = {
     model: "sim",

@@ -58,7 +58,7 @@ const request = {
 };
 const out = (s = "") => console.log(s);
 
-function printPlan(plan, sample, batches) {
+function printPlan({ plan, batches, ...sample }) {
   const prompts = batches.map((b) => drillgen.buildBatchPrompt(b, context));
   const phaseCounts = (positions) => {
     const counts = {};
@@ -105,21 +105,8 @@ function keepUnpersisted(store, request, result) {
   const handedBack = result.unpersistedDrills;
   if (!handedBack.length) return { ...result, keptAfterRun: 0, rescuedBatches: [] };
   store.putDrills(result.artifactId, handedBack);
-  const merged = drillgen.mergeDrills(request, store.load(result.artifactId)());
-  const have = new Set(merged.drills.map((d) => d.index));
-  const rescued = result.batches
-    .filter((b) => !b.stored && b.status !== "SKIPPED" && b.drillIndices.every((i) => have.has(i)))
-    .map((b) => b.batchIndex);
-  const { completed, total, failed } = result.batchProgress;
-  return {
-    ...result,
-    drills: merged.drills,
-    missingIndices: merged.missingIndices,
-    batchProgress: { completed: completed + rescued.length, total, failed: failed.filter((b) => !rescued.includes(b)) },
-    verification: drillgen.verifyArtifact(merged, library),
-    keptAfterRun: handedBack.length,
-    rescuedBatches: rescued,
-  };
+  const stored = store.load(result.artifactId)();
+  return { ...result, ...drillgen.reconcileResult(request, result, stored, library), keptAfterRun: handedBack.length };
 }
 
 async function main() {
@@ -135,9 +122,9 @@ async function main() {
   if (previous && !args.resume) throw new Error(`artifact ${artifactId} exists in ${args.db}; pass --resume to complete it`);
   // A resume samples the same positions as the first run: its seed is on the artifact row.
   const seed = args.resume && previous?.seed != null ? Number(previous.seed) : args.seed ? Number(args.seed) : undefined;
-  const plan = drillgen.planPositions(request, library);
-  const sample = drillgen.samplePositions(library, plan, seed === undefined ? {} : { seed });
-  printPlan(plan, sample, drillgen.partitionBatches(request, sample.positions));
+  const series = drillgen.prepareSeries(request, library, context, seed === undefined ? {} : { seed });
+  const { plan } = series;
+  printPlan(series);
   if (args["plan-only"]) return store.close();
 
   const real = process.env.DRILLGEN_BASE_URL;
@@ -153,7 +140,7 @@ async function main() {
       }
     : { provider: "openai", baseUrl: sim.url, model: "drillgen-simulator" };
 
-  const runSeed = sample.seed;
+  const runSeed = series.seed;
   store.begin(artifactId, plan.targetDrillCount, runSeed);
 
   out(

@@ -74,7 +74,7 @@ pub struct DrillDraft {
     pub explanation: String,
     pub difficulty: Difficulty,
     /// Why a student should not see this drill before review (`EXPLANATION_MISMATCH`).
-    pub flags: Vec<String>,
+    pub flags: Vec<crate::DrillFlag>,
 }
 
 /// A drill as the host stores it.
@@ -104,7 +104,7 @@ pub struct Drill {
     /// its explanation, asked for twice, names neither the correct option's letter nor its move,
     /// or calls another option best. Absent when there is none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub flags: Vec<String>,
+    pub flags: Vec<crate::DrillFlag>,
 }
 
 /// A problem found in one drill. `code` is stable.

@@ -3,78 +3,46 @@
 //! so the TypeScript union `DrillgenErrorCode` is generated from it: a variant added here is in the
 //! `.d.ts` with no second edit (the exhaustive `match` in `code()` forces the code to exist).
 
-use serde::Serialize;
 use thiserror::Error;
 
-/// Declares the code enum and its names from one list, so the two cannot drift.
-macro_rules! error_codes {
-    ($($code:ident),* $(,)?) => {
-        /// Stable codes of the errors drillgen throws and reports; switch on these, not on messages.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-        #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-        #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
-        pub enum DrillgenErrorCode {
-            $($code,)*
-        }
-
-        impl DrillgenErrorCode {
-            /// The code as JS sees it (the variant's name).
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$code => stringify!($code),)*
-                }
-            }
-        }
-    };
-}
-
-error_codes!(
-    INVALID_TARGET_COUNT,
-    INVALID_BATCH_SIZE,
-    INVALID_MAX_POSITIONS,
-    INVALID_PHASES,
-    INVALID_SEED,
-    INVALID_REQUEST,
-    INVALID_POSITIONS,
-    DUPLICATE_POSITION_ID,
-    EMPTY_POOL,
-    INSUFFICIENT_POSITIONS,
-    INVALID_CONTEXT,
-    INVALID_TEMPLATE,
-    INVALID_DRILLS,
-    INVALID_ARTIFACT,
-    INVALID_OPTIONS,
-    INVALID_XGID,
-    RANDOM_UNAVAILABLE,
-    NETWORK_ERROR,
-    TIMEOUT,
-    HTTP_ERROR,
-    INSUFFICIENT_QUOTA,
-    RATE_LIMITED,
-    RESPONSE_TOO_LARGE,
-    REDIRECT_REFUSED,
-    INVALID_OUTPUT,
-    ABORTED,
-    DEADLINE_EXCEEDED,
-    PERSIST_FAILED,
-    LOAD_FAILED,
-    SUBREQUEST_BUDGET,
+crate::codes::codes!(
+    /// Stable codes of the errors drillgen throws and reports; switch on these, not on messages.
+    DrillgenErrorCode {
+        INVALID_TARGET_COUNT,
+        INVALID_BATCH_SIZE,
+        INVALID_MAX_POSITIONS,
+        INVALID_PHASES,
+        INVALID_SEED,
+        INVALID_REQUEST,
+        INVALID_POSITIONS,
+        DUPLICATE_POSITION_ID,
+        EMPTY_POOL,
+        INSUFFICIENT_POSITIONS,
+        INVALID_CONTEXT,
+        INVALID_TEMPLATE,
+        INVALID_DRILLS,
+        INVALID_ARTIFACT,
+        INVALID_OPTIONS,
+        INVALID_XGID,
+        RANDOM_UNAVAILABLE,
+        NETWORK_ERROR,
+        TIMEOUT,
+        HTTP_ERROR,
+        INSUFFICIENT_QUOTA,
+        RATE_LIMITED,
+        RESPONSE_TOO_LARGE,
+        REDIRECT_REFUSED,
+        INVALID_OUTPUT,
+        ABORTED,
+        DEADLINE_EXCEEDED,
+        PERSIST_FAILED,
+        LOAD_FAILED,
+        SUBREQUEST_BUDGET,
+    }
 );
 
 /// The short name inside the crate.
 pub type ErrorCode = DrillgenErrorCode;
-
-impl PartialEq<&str> for ErrorCode {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
-impl std::fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum DrillgenError {

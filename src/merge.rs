@@ -72,7 +72,7 @@ pub fn merge(request: &ValidRequest, stored: Vec<Drill>) -> Artifact {
     incomplete_batches.dedup();
     if !missing_indices.is_empty() && !drills.is_empty() {
         warnings.push(Warning::new(
-            "MISSING_DRILLS",
+            crate::WarningCode::MISSING_DRILLS,
             format!(
                 "{} of {target} drills are missing (batches {incomplete_batches:?})",
                 missing_indices.len()
@@ -114,13 +114,13 @@ fn completed_by_index(
     }
     if not_completed > 0 {
         warnings.push(Warning::new(
-            "IGNORED_NOT_COMPLETED",
+            crate::WarningCode::IGNORED_NOT_COMPLETED,
             format!("{not_completed} stored drills are not COMPLETED and were left out"),
         ));
     }
     if !out_of_range.is_empty() {
         warnings.push(Warning::new(
-            "INDEX_OUT_OF_RANGE",
+            crate::WarningCode::INDEX_OUT_OF_RANGE,
             format!("stored drills with indices {out_of_range:?} are beyond targetDrillCount {target} and were left out"),
         ));
     }
@@ -150,7 +150,7 @@ fn one_per_index(
     }
     if !duplicates.is_empty() {
         warnings.push(Warning::new(
-            "DUPLICATE_INDEX",
+            crate::WarningCode::DUPLICATE_INDEX,
             format!(
                 "{} indices were stored more than once; one drill each was kept",
                 duplicates.len()

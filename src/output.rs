@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use crate::codes::RepairCode;
 use crate::drill::{
     Difficulty, DrillDraft, EXPLANATION_MAX, PRINCIPLE_MAX, QUESTION_MAX, TITLE_MAX,
 };
@@ -28,12 +29,12 @@ use crate::types::Position;
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchReading {
     pub slots: Vec<Result<DrillDraft, String>>,
-    pub repairs: BTreeMap<String, u32>,
+    pub repairs: BTreeMap<RepairCode, u32>,
 }
 
 impl BatchReading {
-    fn repaired(&mut self, code: &str) {
-        *self.repairs.entry(code.to_owned()).or_default() += 1;
+    fn repaired(&mut self, code: RepairCode) {
+        *self.repairs.entry(code).or_default() += 1;
     }
 }
 
@@ -79,15 +80,15 @@ pub fn read_batch(content: &str, slots: &[Expect]) -> Result<BatchReading, Drill
         ))
     })?;
     if extracted {
-        reading.repaired("JSON_EXTRACTED");
+        reading.repaired(RepairCode::JSON_EXTRACTED);
     }
     let (items, wrapped) = drills_of(value)
         .ok_or_else(|| invalid("the JSON has no \"drills\" array of drill objects".to_owned()))?;
     if wrapped {
-        reading.repaired("DRILLS_WRAPPED");
+        reading.repaired(RepairCode::DRILLS_WRAPPED);
     }
     if items.len() > slots.len() {
-        reading.repaired("EXTRA_DRILLS_DROPPED");
+        reading.repaired(RepairCode::EXTRA_DRILLS_DROPPED);
     }
     let mut items = items.into_iter();
     for (k, expect) in slots.iter().enumerate() {
@@ -133,9 +134,9 @@ fn read_drill(
             .unwrap_or_default();
         let cleaned = clean(&raw, max, multiline);
         let problem = if cleaned.is_empty() {
-            Some(("TEXT_FROM_ENGINE", "is blank".to_owned()))
+            Some((RepairCode::TEXT_FROM_ENGINE, "is blank".to_owned()))
         } else {
-            unreadable(&cleaned).map(|why| ("PLACEHOLDER_REPLACED", why))
+            unreadable(&cleaned).map(|why| (RepairCode::PLACEHOLDER_REPLACED, why))
         };
         if let Some((code, why)) = problem {
             if expect.strict {
@@ -145,7 +146,7 @@ fn read_drill(
             return Ok(clean(&from_engine(name, position), max, multiline));
         }
         if cleaned != raw {
-            reading.repaired("TEXT_CLEANED");
+            reading.repaired(RepairCode::TEXT_CLEANED);
         }
         Ok(cleaned)
     };
@@ -165,15 +166,11 @@ fn read_drill(
         if expect.strict {
             return Err(format!("has an explanation that {why}"));
         }
-        reading.repaired("EXPLANATION_FLAGGED");
-        draft.flags.push(EXPLANATION_MISMATCH.to_owned());
+        reading.repaired(RepairCode::EXPLANATION_FLAGGED);
+        draft.flags.push(crate::DrillFlag::EXPLANATION_MISMATCH);
     }
     Ok(draft)
 }
-
-/// The flag on a drill whose explanation, asked again, still does not name the correct option or
-/// calls another one best: a host should hold it back from students (or have it reviewed).
-pub const EXPLANATION_MISMATCH: &str = "EXPLANATION_MISMATCH";
 
 /// The words of our own prompt's example and field list, which a small model copies.
 const PROMPT_WORDS: [&str; 8] = [
@@ -355,7 +352,7 @@ fn field<'a>(
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v);
     if found.is_some() {
-        reading.repaired("FIELD_NAME_CASE");
+        reading.repaired(RepairCode::FIELD_NAME_CASE);
     }
     found
 }
@@ -385,11 +382,11 @@ fn difficulty(
     };
     if let Some(d) = named {
         if value.and_then(Value::as_str) != Some(d.as_str()) {
-            reading.repaired("DIFFICULTY_NORMALIZED");
+            reading.repaired(RepairCode::DIFFICULTY_NORMALIZED);
         }
         return d;
     }
-    reading.repaired("DIFFICULTY_DERIVED");
+    reading.repaired(RepairCode::DIFFICULTY_DERIVED);
     // A big error is easy to see, a small one is subtle: the equity the closest distractor gives up.
     match closest_gap(position) {
         Some(gap) if gap >= 0.1 => Difficulty::Beginner,
@@ -560,33 +557,33 @@ mod tests {
     fn wrappers_that_cannot_change_meaning_are_repaired_and_counted() {
         let body = json!({"drills": [drill("a"), drill("b")]}).to_string();
         let cases = [
-            (format!("```json\n{body}\n```"), "JSON_EXTRACTED"),
+            (format!("```json\n{body}\n```"), RepairCode::JSON_EXTRACTED),
             (
                 format!("Here you go:\n{body}\nHope this helps!"),
-                "JSON_EXTRACTED",
+                RepairCode::JSON_EXTRACTED,
             ),
-            (body.replace("}]}", "},]}"), "JSON_EXTRACTED"),
+            (body.replace("}]}", "},]}"), RepairCode::JSON_EXTRACTED),
             (
                 body.replace("Make points", "Make\npoints\t"),
-                "JSON_EXTRACTED",
+                RepairCode::JSON_EXTRACTED,
             ),
             (
                 json!([drill("a"), drill("b")]).to_string(),
-                "DRILLS_WRAPPED",
+                RepairCode::DRILLS_WRAPPED,
             ),
             (
                 json!({"items": [drill("a"), drill("b")]}).to_string(),
-                "DRILLS_WRAPPED",
+                RepairCode::DRILLS_WRAPPED,
             ),
             (
                 json!({"drills": [drill("a"), drill("b"), drill("c")]}).to_string(),
-                "EXTRA_DRILLS_DROPPED",
+                RepairCode::EXTRA_DRILLS_DROPPED,
             ),
         ];
         for (content, code) in cases {
             let r = read(&content, 2).unwrap_or_else(|e| panic!("{content}: {e}"));
             assert_eq!(titles(&r), ["a", "b"], "{content}");
-            assert_eq!(r.repairs.get(code), Some(&1), "{content}: {:?}", r.repairs);
+            assert_eq!(r.repairs.get(&code), Some(&1), "{content}: {:?}", r.repairs);
         }
     }
 
@@ -604,12 +601,16 @@ mod tests {
         );
         assert!(draft.explanation.chars().count() <= EXPLANATION_MAX);
         assert_eq!(draft.difficulty, Difficulty::Beginner);
-        for code in ["FIELD_NAME_CASE", "TEXT_CLEANED", "DIFFICULTY_NORMALIZED"] {
-            assert!(r.repairs.contains_key(code), "{code}: {:?}", r.repairs);
+        for code in [
+            RepairCode::FIELD_NAME_CASE,
+            RepairCode::TEXT_CLEANED,
+            RepairCode::DIFFICULTY_NORMALIZED,
+        ] {
+            assert!(r.repairs.contains_key(&code), "{code}: {:?}", r.repairs);
         }
         let unknown = json!({"drills": [{"title": "t", "principle": "p", "question": "q", "explanation": "e", "difficulty": "??"}]});
         let r = read(&unknown.to_string(), 1).unwrap();
-        assert!(r.repairs.contains_key("DIFFICULTY_DERIVED"));
+        assert!(r.repairs.contains_key(&RepairCode::DIFFICULTY_DERIVED));
     }
 
     #[test]
@@ -625,7 +626,7 @@ mod tests {
             positions(2)[1].analysis,
             "the engine's analysis explains the best move"
         );
-        assert_eq!(r.repairs.get("TEXT_FROM_ENGINE"), Some(&2));
+        assert_eq!(r.repairs.get(&RepairCode::TEXT_FROM_ENGINE), Some(&2));
         let message = feedback(&r);
         assert!(
             message.contains("drill 3 of 4 is not a JSON object"),
@@ -718,7 +719,12 @@ mod tests {
         assert!(strict.slots[1].is_ok());
         let lenient = read_batch(&content, &expect(false)).unwrap();
         assert_eq!(titles(&lenient), ["Early · 3-1 to play", "A title"]);
-        assert_eq!(lenient.repairs.get("PLACEHOLDER_REPLACED"), Some(&1));
+        assert_eq!(
+            lenient
+                .repairs
+                .get(&crate::RepairCode::PLACEHOLDER_REPLACED),
+            Some(&1)
+        );
     }
 
     #[test]

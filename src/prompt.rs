@@ -151,6 +151,26 @@ pub fn shared_prefix(context: &PromptContext, templates: &PromptTemplates) -> Re
     Ok(s)
 }
 
+/// The longest `prompts.systemPrompt` a run accepts.
+pub const MAX_SYSTEM_PROMPT_BYTES: usize = 100_000;
+
+/// Checks the host's templates as a run does before its first call.
+pub fn check_templates(templates: &PromptTemplates) -> Result<()> {
+    if let Some(t) = &templates.user_prompt_template {
+        check_user_template(t)?;
+    }
+    if templates
+        .system_prompt
+        .as_ref()
+        .is_some_and(|s| s.len() > MAX_SYSTEM_PROMPT_BYTES)
+    {
+        return Err(DrillgenError::InvalidTemplate(format!(
+            "prompts.systemPrompt is longer than {MAX_SYSTEM_PROMPT_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
 /// Checks a user template: known placeholders only (a typo would silently leave `{{…}}` in the
 /// prompt), and the ones without which the model cannot do the batch.
 pub fn check_user_template(template: &str) -> Result<()> {

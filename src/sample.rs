@@ -248,7 +248,7 @@ fn notes(unusable: usize, reused: usize) -> Vec<Warning> {
     let mut warnings = Vec::new();
     if unusable > 0 {
         warnings.push(Warning::new(
-            "POSITION_UNUSABLE",
+            crate::WarningCode::POSITION_UNUSABLE,
             format!(
                 "{unusable} positions of the phases asked have no alternative clearly worse than the best move, so no answer key can be built from the engine's analysis; they were left out"
             ),
@@ -256,7 +256,7 @@ fn notes(unusable: usize, reused: usize) -> Vec<Warning> {
     }
     if reused > 0 {
         warnings.push(Warning::new(
-            "AVOIDED_POSITIONS_REUSED",
+            crate::WarningCode::AVOIDED_POSITIONS_REUSED,
             format!(
                 "{reused} positions listed in avoidPositionIds were used again: their phases had no other positions left"
             ),
@@ -267,7 +267,7 @@ fn notes(unusable: usize, reused: usize) -> Vec<Warning> {
 
 fn short_pool(phase: GamePhase, have: usize, want: usize) -> Warning {
     Warning::new(
-        "POOL_TOO_SMALL",
+        crate::WarningCode::POOL_TOO_SMALL,
         format!(
             "{phase}: the pool has {have} usable positions, the plan asked for {want}; using all {have}"
         ),

@@ -154,6 +154,7 @@ fn unseeded_sampling_draws_a_seed_from_the_platform() {
     assert_ne!(ids(&get(&a, "positions")), ids(&get(&b, "positions")));
 }
 
+/// OPENING loads all 21 rolls: one per drill, the rest kept as spares, each roll once.
 #[wasm_bindgen_test]
 fn opening_loads_all_21_rolls_and_presents_its_share_in_dice_order() {
     let plan = plan_positions(

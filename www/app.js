@@ -1,7 +1,7 @@
 // The demo page: a teacher asks for a drill series, watches it arrive batch by batch, and finds it
 // again after a reload. drillgen does the planning, the LLM calls and the merge; this page only
 // draws and stores (IndexedDB).
-import init, { generateDrillSeries, mergeDrills, planPositions, renderBoard, verifyArtifact } from "../pkg/drillgen.js";
+import init, { generateDrillSeries, mergeDrills, planPositions, reconcileResult, renderBoard } from "../pkg/drillgen.js";
 import { openStore } from "./store.js";
 
 const $ = (id) => document.getElementById(id);
@@ -147,14 +147,10 @@ function showDrills(drills) {
 async function showStored(artifact) {
   const plan = planPositions(artifact.request, positions);
   const drills = await store.loadDrills(artifact.id);
-  const have = new Set(drills.map((d) => d.index));
-  const states = Array.from({ length: plan.batches }, (_, b) => {
-    const indices = Array.from(
-      { length: Math.min(plan.batchSize, plan.targetDrillCount - b * plan.batchSize) },
-      (_, k) => b * plan.batchSize + k,
-    );
-    return indices.every((i) => have.has(i)) ? "completed" : artifact.status === "GENERATING" ? "pending" : "failed";
-  });
+  const incomplete = mergeDrills(artifact.request, drills).incompleteBatches;
+  const states = Array.from({ length: plan.batches }, (_, b) =>
+    !incomplete.includes(b) ? "completed" : artifact.status === "GENERATING" ? "pending" : "failed",
+  );
   showTokens(plan);
   setChips(plan.batches, states);
   $("drills").replaceChildren();
@@ -192,25 +188,13 @@ async function persistBatch(artifact, drills, info) {
  */
 async function keepUnpersisted(artifact, result) {
   const handedBack = result.unpersistedDrills;
-  if (!handedBack.length) return { ...result, keptAfterRun: 0, rescuedBatches: new Set() };
+  if (!handedBack.length) return { ...result, keptAfterRun: 0, rescuedBatches: [] };
   showDrills(handedBack.filter((d) => d.batchStatus === "COMPLETED")); // what a reload will show
   await store.putDrills(artifact.id, handedBack).catch((e) => {
     throw new Error(`${handedBack.length} generated drills could not be stored: ${e.message}`);
   });
-  const merged = mergeDrills(artifact.request, await store.loadDrills(artifact.id));
-  const have = new Set(merged.drills.map((d) => d.index));
-  const rescued = result.batches.filter((b) => !b.stored && b.status !== "SKIPPED" && b.drillIndices.every((i) => have.has(i)));
-  const rescuedBatches = new Set(rescued.map((b) => b.batchIndex));
-  const { completed, total, failed } = result.batchProgress;
-  return {
-    ...result,
-    drills: merged.drills,
-    missingIndices: merged.missingIndices,
-    batchProgress: { completed: completed + rescued.length, total, failed: failed.filter((b) => !rescuedBatches.has(b)) },
-    verification: verifyArtifact(merged, positions),
-    keptAfterRun: handedBack.length,
-    rescuedBatches,
-  };
+  const stored = await store.loadDrills(artifact.id);
+  return { ...result, ...reconcileResult(artifact.request, result, stored, positions), keptAfterRun: handedBack.length };
 }
 
 function statusText(final, target) {
@@ -231,7 +215,7 @@ async function finish(artifact, result) {
   // stored after the run is complete.
   for (const b of final.batches) {
     const state = { COMPLETED: "completed", SKIPPED: "completed", FAILED: "failed", CANCELLED: "cancelled" }[b.status];
-    setChip(b.batchIndex, final.rescuedBatches.has(b.batchIndex) ? "completed" : state);
+    setChip(b.batchIndex, final.rescuedBatches.includes(b.batchIndex) ? "completed" : state);
   }
   const target = artifact.request.targetDrillCount;
   if (final.keptAfterRun)

@@ -5,17 +5,78 @@
 use wasm_bindgen::prelude::*;
 
 use super::convert::{coded, from_js, from_js_opt, to_js};
-use crate::api;
+use crate::api::{self, RunSummary};
 use crate::board::BoardOptions;
 use crate::drill::{Drill, batch_output_schema};
 use crate::input::Argument;
 use crate::merge::Artifact;
 use crate::prompt::{PromptContext, PromptTemplates};
+use crate::series::SeriesOptions;
 use crate::text::Redactor;
 use crate::types::{BatchSpec, DrillRequest, Plan, Position, SampleOptions};
 
 fn out<T: serde::Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
     to_js(value, &Redactor::default())
+}
+
+/// What `generateDrillSeries` does before its first call, for a host that generates the batches
+/// itself (a Workflow, a queue): the request, pool, context and templates checked, then plan →
+/// sample → partition. The same `seed` gives the same series.
+#[wasm_bindgen(js_name = prepareSeries, unchecked_return_type = "Series")]
+pub fn prepare_series(
+    #[wasm_bindgen(unchecked_param_type = "DrillRequest")] request: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Position[]")] pool: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "PromptContext")] context: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "SeriesOptions")] options: JsValue,
+) -> Result<JsValue, JsValue> {
+    let request: DrillRequest = coded(from_js(Argument::Request, &request))?;
+    let pool: Vec<Position> = coded(from_js(Argument::Positions, &pool))?;
+    let context: PromptContext = coded(from_js(Argument::Context, &context))?;
+    let options: SeriesOptions =
+        coded(from_js_opt(Argument::SampleOptions, &options))?.unwrap_or_default();
+    out(&coded(api::prepare_series(
+        &request, &pool, &context, &options,
+    ))?)
+}
+
+/// Throws `INVALID_CONTEXT` (or `INVALID_TEMPLATE`) for a context a run would refuse.
+#[wasm_bindgen(js_name = checkContext)]
+pub fn check_context(
+    #[wasm_bindgen(unchecked_param_type = "PromptContext")] context: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "PromptTemplates")] prompts: JsValue,
+) -> Result<(), JsValue> {
+    let context: PromptContext = coded(from_js(Argument::Context, &context))?;
+    let prompts: PromptTemplates =
+        coded(from_js_opt(Argument::Prompts, &prompts))?.unwrap_or_default();
+    coded(api::check_context(&context, &prompts))
+}
+
+/// Throws `INVALID_POSITIONS` (or `DUPLICATE_POSITION_ID`) for a pool a run would refuse.
+#[wasm_bindgen(js_name = checkPositions)]
+pub fn check_positions(
+    #[wasm_bindgen(unchecked_param_type = "Position[]")] pool: JsValue,
+) -> Result<(), JsValue> {
+    let pool: Vec<Position> = coded(from_js(Argument::Positions, &pool))?;
+    coded(api::check_positions(&pool))
+}
+
+/// A run's result as the host's storage has it once the host stored `unpersistedDrills`: the
+/// drills rebuilt from `stored`, verified against `positions`, and the batches whose drills are now
+/// all stored counted as completed (`rescuedBatches`).
+#[wasm_bindgen(js_name = reconcileResult, unchecked_return_type = "Reconciled")]
+pub fn reconcile_result(
+    #[wasm_bindgen(unchecked_param_type = "DrillRequest")] request: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "RunSummary")] result: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Drill[]")] stored: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Position[]")] positions: JsValue,
+) -> Result<JsValue, JsValue> {
+    let request: DrillRequest = coded(from_js(Argument::Request, &request))?;
+    let result: RunSummary = coded(from_js(Argument::Result, &result))?;
+    let stored: Vec<Drill> = coded(from_js(Argument::Drills, &stored))?;
+    let positions: Vec<Position> = coded(from_js(Argument::Positions, &positions))?;
+    out(&coded(api::reconcile(
+        &request, &result, stored, &positions,
+    ))?)
 }
 
 /// Positions to load per phase, batch count and prompt tokens against the spec's fixed loading.
@@ -142,4 +203,18 @@ pub fn render_board(
 #[wasm_bindgen]
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
+}
+
+/// The warning codes as values (`warningCodes().RETRIES_REDUCED`), for a host that reports a
+/// warning of its own in drillgen's shape without copying the string by hand.
+#[wasm_bindgen(
+    js_name = warningCodes,
+    unchecked_return_type = "{ readonly [K in WarningCode]: K }"
+)]
+pub fn warning_codes() -> Result<JsValue, JsValue> {
+    let codes: std::collections::BTreeMap<_, _> = crate::WarningCode::ALL
+        .iter()
+        .map(|code| (code.as_str(), code.as_str()))
+        .collect();
+    out(&codes)
 }

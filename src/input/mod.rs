@@ -29,6 +29,8 @@ pub enum Argument {
     Drills,
     Artifact,
     Options,
+    /// A run's result handed back by the host (`reconcileResult`).
+    Result,
 }
 
 impl Argument {
@@ -45,6 +47,7 @@ impl Argument {
             Self::Drills => "drills",
             Self::Artifact => "artifact",
             Self::Options => "options",
+            Self::Result => "result",
         }
     }
 
@@ -82,7 +85,7 @@ impl Argument {
             (Self::Artifact, _) => {
                 DrillgenError::InvalidArtifact(self.located(path, &inner, &message))
             }
-            (Self::SampleOptions | Self::Batch | Self::Options, _) => {
+            (Self::SampleOptions | Self::Batch | Self::Options | Self::Result, _) => {
                 DrillgenError::InvalidOptions(self.located(path, &inner, &message))
             }
         }

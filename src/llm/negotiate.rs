@@ -228,7 +228,7 @@ impl Negotiation {
 
     fn note(&mut self, message: String) {
         self.warnings
-            .push(Warning::new("FORMAT_NEGOTIATED", message));
+            .push(Warning::new(crate::WarningCode::FORMAT_NEGOTIATED, message));
     }
 
     pub fn settled(&self) -> Negotiated {

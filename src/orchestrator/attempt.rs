@@ -101,7 +101,7 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
             Err(e) => return Attempt::Failed(CallFailure::from(e), shape),
         };
         for (code, n) in &reading.repairs {
-            *self.repairs.entry(code.clone()).or_default() += n;
+            *self.repairs.entry(*code).or_default() += n;
         }
         let message = feedback(&reading);
         let (mut drills, mut rejected) = (Vec::new(), Vec::new());
@@ -124,7 +124,7 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
     fn lower_concurrency(&self, seen: u32, others: u32) {
         if let Some((from, to)) = self.run.limiter.timed_out(seen, others) {
             let warning = crate::types::Warning::new(
-                "CONCURRENCY_LOWERED",
+                crate::WarningCode::CONCURRENCY_LOWERED,
                 format!(
                     "a call timed out while {others} others were in flight (a server that answers one request at a time queues them): calls in flight lowered from {from} to {to} for the rest of the run"
                 ),

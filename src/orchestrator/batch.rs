@@ -57,7 +57,7 @@ pub(super) struct Batch<'r, 'a, T, C, H> {
     pub calls: u32,
     /// Drills already asked again once: their words are read leniently from now on.
     pub reasked: std::collections::HashSet<u32>,
-    pub repairs: BTreeMap<String, u32>,
+    pub repairs: BTreeMap<crate::RepairCode, u32>,
 }
 
 pub(crate) async fn run_batch<T: Transport, C: Clock, H: Host>(

@@ -14,7 +14,7 @@ use crate::types::Warning;
 use crate::verify::VerificationReport;
 
 /// What the spec stores on the artifact as `batchProgress`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct BatchProgress {
@@ -194,8 +194,11 @@ pub struct BatchOutcome {
     /// Whether `persist` accepted `drills`; `false` without a `persist` (the drills are only here).
     pub stored: bool,
     /// Repairs applied to the model's output, by code (JSON_EXTRACTED, TEXT_CLEANED, …).
-    #[cfg_attr(target_arch = "wasm32", tsify(type = "Record<string, number>"))]
-    pub repairs: BTreeMap<String, u32>,
+    #[cfg_attr(
+        target_arch = "wasm32",
+        tsify(type = "Partial<Record<RepairCode, number>>")
+    )]
+    pub repairs: BTreeMap<crate::RepairCode, u32>,
 }
 
 /// A drill made on a spare position because its batch failed for good.

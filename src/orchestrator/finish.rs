@@ -33,7 +33,7 @@ pub(super) async fn finish_series<T: Transport, C: Clock, H: Host>(
     let stop = run.host.stop_reason();
     if let Some(DrillgenError::DeadlineExceeded { ms }) = &stop {
         warnings.push(Warning::new(
-            "DEADLINE_EXCEEDED",
+            crate::WarningCode::DEADLINE_EXCEEDED,
             format!("the run stopped at its deadline of {ms} ms; the rest can be resumed"),
         ));
     }
@@ -47,7 +47,7 @@ pub(super) async fn finish_series<T: Transport, C: Clock, H: Host>(
         Some(Ok(v)) => Some(v),
         Some(Err(e)) => {
             warnings.push(Warning::new(
-                "HOST_VERIFY_FAILED",
+                crate::WarningCode::HOST_VERIFY_FAILED,
                 run.config
                     .redactor
                     .message(&format!("verify() failed: {e}")),
@@ -129,7 +129,7 @@ async fn rebuild<T: Transport, C: Clock, H: Host>(
         Some(Ok(stored)) => stored,
         Some(Err(e)) => {
             warnings.push(Warning::new(
-                "LOAD_FAILED",
+                crate::WarningCode::LOAD_FAILED,
                 run.config
                     .redactor
                     .message(&format!("load() failed, using what persist accepted: {e}")),
@@ -167,7 +167,7 @@ fn failed_batches_warning(outcomes: &[BatchOutcome], still_failed: &[u32]) -> Op
         .collect();
     (!failed.is_empty()).then(|| {
         Warning::new(
-            "BATCHES_FAILED",
+            crate::WarningCode::BATCHES_FAILED,
             format!(
                 "{} of {} batches failed: {}",
                 failed.len(),
@@ -189,12 +189,12 @@ fn flagged_warning(artifact: &Artifact) -> Option<Warning> {
         .collect();
     (!flagged.is_empty()).then(|| {
         Warning::new(
-            "DRILLS_FLAGGED",
+            crate::WarningCode::DRILLS_FLAGGED,
             crate::text::bound(
                 &format!(
                     "{} drills are flagged (see each drill's flags; {}: the explanation, asked for twice, does not name the correct option or calls another one best); hold them back from students until reviewed: {}",
                     flagged.len(),
-                    crate::output::EXPLANATION_MISMATCH,
+                    crate::DrillFlag::EXPLANATION_MISMATCH,
                     flagged.join(", ")
                 ),
                 crate::text::MAX_MESSAGE_BYTES,
@@ -206,7 +206,7 @@ fn flagged_warning(artifact: &Artifact) -> Option<Warning> {
 
 fn prefix_too_short(config: &super::RunConfig) -> Warning {
     Warning::new(
-        "PREFIX_TOO_SHORT_TO_CACHE",
+        crate::WarningCode::PREFIX_TOO_SHORT_TO_CACHE,
         format!(
             "the prefix every batch shares is about {} tokens; {} caches from {} tokens, so no cache_control was sent and every batch pays for the whole prompt",
             config.cache.prefix_tokens,

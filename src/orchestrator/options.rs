@@ -19,15 +19,7 @@ pub const DEFAULT_HOST_TIMEOUT_MS: u64 = 30_000;
 /// Stored drills a resume may pass: far more than a series holds (500), bounded all the same.
 pub const MAX_EXISTING_DRILLS: usize = 5_000;
 
-/// The spec's `ENABLE_BATCH_DRILL_GENERATION` flag: `single` is one call for the whole series.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    #[default]
-    Batched,
-    Single,
-}
+pub use crate::series::Mode;
 
 /// What to do when the worst case (every batch using every retry) exceeds `subrequestBudget`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -240,7 +232,7 @@ pub fn fit_budget(
         BudgetPolicy::Reduce => {
             let retries = (budget - extra) / batches - 1;
             let warning = Warning::new(
-                "RETRIES_REDUCED",
+                crate::WarningCode::RETRIES_REDUCED,
                 format!(
                     "{batches} batches × {attempts} attempts (+{extra} for format negotiation) would exceed the subrequest budget of {budget}; retries lowered from {max_retries} to {retries}"
                 ),
@@ -268,7 +260,10 @@ mod tests {
         assert_eq!(e.code(), "SUBREQUEST_BUDGET");
         let (retries, warning) = fit_budget(Some(50.0), BudgetPolicy::Reduce, 20, 6, 3).unwrap();
         assert_eq!(retries, 1, "(50 - 6) / 20 = 2 attempts");
-        assert_eq!(warning.map(|w| w.code), Some("RETRIES_REDUCED".into()));
+        assert_eq!(
+            warning.map(|w| w.code),
+            Some(crate::WarningCode::RETRIES_REDUCED)
+        );
         assert_eq!(
             fit_budget(Some(50.0), BudgetPolicy::Reduce, 60, 0, 3)
                 .unwrap_err()

@@ -6,16 +6,16 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::options::{BatchOptions, GenerateOptions, Mode};
+use super::options::{BatchOptions, GenerateOptions};
 use crate::drill::batch_output_schema;
 use crate::error::{DrillgenError, Result};
 use crate::llm::url::BaseUrl;
 use crate::llm::{LlmConfig, Provider, Runtime};
 use crate::plan::{MAX_BATCH_SIZE, MAX_TARGET_DRILLS, ValidRequest};
-use crate::prompt::{PromptTemplates, check_user_template, shared_prefix, slots};
+use crate::prompt::{PromptTemplates, shared_prefix, slots};
 use crate::retry::RetryPolicy;
 use crate::text::Redactor;
-use crate::types::{BatchSpec, GamePhase, Position, Warning};
+use crate::types::{BatchSpec, Position, Warning};
 
 /// What every batch of a run shares.
 #[derive(Debug, Clone)]
@@ -51,6 +51,10 @@ pub struct CacheReport {
     /// The first batch ran alone until its response began.
     pub warmup: bool,
 }
+
+/// Retries of a `persist` that rejected or timed out, before its drills are handed back in
+/// `unpersistedDrills`: a store that fails 4 times in a row is down, not flaky.
+pub const PERSIST_RETRIES: u32 = 3;
 
 /// Minimum cacheable prefixes per provider and model, from the providers' documentation.
 const CACHE_MINIMUMS: &str = include_str!("../../data/cache-minimums.json");
@@ -118,19 +122,7 @@ fn shared_config(
     options.check_artifact_id()?;
     let url = options.llm.check(runtime)?;
     options.retry.check()?;
-    if let Some(t) = &options.prompts.user_prompt_template {
-        check_user_template(t)?;
-    }
-    if options
-        .prompts
-        .system_prompt
-        .as_ref()
-        .is_some_and(|s| s.len() > 100_000)
-    {
-        return Err(DrillgenError::InvalidTemplate(
-            "prompts.systemPrompt is longer than 100,000 bytes".into(),
-        ));
-    }
+    crate::prompt::check_templates(&options.prompts)?;
     options.host_timeout_ms()?;
     options.deadline_ms()?;
     let (system, schema) = shared_prefix_parts(options, drills_per_batch)?;
@@ -146,7 +138,7 @@ fn shared_config(
         prompts: options.prompts.clone(),
         retry: options.retry,
         concurrency,
-        persist_retries: 3,
+        persist_retries: PERSIST_RETRIES,
         call_budget: None,
         cache: CacheReport {
             prefix_tokens,
@@ -175,19 +167,20 @@ pub fn prepare_run(options: &GenerateOptions, runtime: Runtime) -> Result<Prepar
     let concurrency = options.run.concurrency()?;
     options.run.check_existing()?;
     let seed = crate::sample::resolve_seed(options.batch.seed)?;
-    crate::sample::check_pool(&options.run.positions)?;
-    let phases: Vec<GamePhase> = options.run.positions.iter().map(|p| p.game_phase).collect();
-    let plan = crate::plan::plan(&request, Some(&phases))?;
     let avoid = options
         .run
         .avoid_position_ids
         .as_deref()
         .unwrap_or_default();
-    let sample = crate::sample::sample(&options.run.positions, &plan, seed, avoid)?;
-    let batches = match options.run.mode {
-        Mode::Batched => crate::partition::partition(&request, &sample.positions)?,
-        Mode::Single => vec![crate::partition::single(&request, &sample.positions)?],
-    };
+    let crate::series::Series {
+        sample, batches, ..
+    } = crate::series::series(
+        &request,
+        &options.run.positions,
+        seed,
+        avoid,
+        options.run.mode,
+    )?;
     let per_batch = batches.first().map_or(1, |b| b.drill_indices.len());
     let config = shared_config(&options.batch, concurrency, per_batch, runtime)?;
     Ok(Prepared {

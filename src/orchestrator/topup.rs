@@ -147,7 +147,7 @@ pub(super) fn topped_up_warning(topped: &[ToppedUp]) -> Option<Warning> {
             .map(|t| format!("{} ({} for {})", t.index, t.position_id, t.replaced_position_id))
             .collect();
         Warning::new(
-            "DRILLS_TOPPED_UP",
+            crate::WarningCode::DRILLS_TOPPED_UP,
             crate::text::bound(
                 &format!(
                     "{} drills of failed batches were made on spare positions of the same phase: {}",

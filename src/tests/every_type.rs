@@ -133,7 +133,7 @@ fn option_types_round_trip() {
         title: Some("t".into()),
         id_prefix: Some("p".into()),
     });
-    round_trip(&Warning::new("W", "m"));
+    round_trip(&Warning::new(crate::WarningCode::POOL_TOO_SMALL, "m"));
     round_trip(&DrillOption {
         id: "A".into(),
         text: "8/5 6/5".into(),

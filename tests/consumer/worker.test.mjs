@@ -244,14 +244,17 @@ test("a batch that gives up after 4 of 5 drills: stored, reported failed, its LL
   );
 });
 
-test("crash safety: a batch step that throws after its drills were stored is retried; 0 lost, 0 duplicated", async () => {
-  const crashSim = await startLlmSimulator({ latencyMs: 50 });
+/**
+ * One series on a host with a test-only fault hook set (`bindings`), against its own simulator:
+ * the finished series, the simulator's requests, and the checks every such run must pass.
+ */
+async function seriesWithHook(bindings) {
+  const hookSim = await startLlmSimulator({ latencyMs: 50 });
   try {
-    // CRASH_AFTER_PERSIST_ONCE is the test-only hook: batch 2's step throws once, after its D1 write.
-    const crashy = await startHost(crashSim, { bindings: { CRASH_AFTER_PERSIST_ONCE: "2", CONCURRENCY: "6" } });
-    await crashy.call("PUT", "/context", context);
-    await crashy.call("POST", "/positions", positions);
-    const done = await crashy.finished((await crashy.call("POST", "/series", SERIES)).body.id);
+    const hooked = await startHost(hookSim, { bindings: { ...bindings, CONCURRENCY: "6" } });
+    await hooked.call("PUT", "/context", context);
+    await hooked.call("POST", "/positions", positions);
+    const done = await hooked.finished((await hooked.call("POST", "/series", SERIES)).body.id);
     assert.equal(done.status, "COMPLETED");
     assert.deepEqual(
       done.batches.map((b) => b.stepAttempts),
@@ -259,22 +262,35 @@ test("crash safety: a batch step that throws after its drills were stored is ret
       "the Workflow ran batch 2's step again",
     );
     assert.deepEqual(
-      done.batches.map((b) => b.llmCalls),
-      [1, 1, 1, 1, 1],
-      "the retried step found its drills and paid no new call",
-    );
-    assert.equal(crashSim.requests.length, 5);
-    assert.deepEqual(
       done.drills.map((d) => d.index),
       indices(25),
       "0 lost",
     );
-    assert.deepEqual(await rowCounts(crashy.db, done.id), { rows: 25, distinct_indices: 25 }, "0 duplicated");
-    assert.ok(done.verification.passed);
-    assert.equal(done.workflow.status, "complete", "the instance completed after the step's retry");
+    assert.deepEqual(await rowCounts(hooked.db, done.id), { rows: 25, distinct_indices: 25 }, "0 duplicated");
+    return { done, requests: hookSim.requests };
   } finally {
-    await crashSim.close();
+    await hookSim.close();
   }
+}
+
+test("crash safety: a batch step that throws after its drills were stored is retried; 0 lost, 0 duplicated", async () => {
+  // CRASH_AFTER_PERSIST_ONCE is the test-only hook: batch 2's step throws once, after its D1 write.
+  const { done, requests } = await seriesWithHook({ CRASH_AFTER_PERSIST_ONCE: "2" });
+  assert.deepEqual(
+    done.batches.map((b) => b.llmCalls),
+    [1, 1, 1, 1, 1],
+    "the retried step found its drills and paid no new call",
+  );
+  assert.equal(requests.length, 5);
+  assert.ok(done.verification.passed);
+  assert.equal(done.workflow.status, "complete", "the instance completed after the step's retry");
+});
+
+test("a batch whose D1 write keeps failing is generated again by the step's retry; 0 lost, 0 duplicated", async () => {
+  // FAIL_PERSIST_ONCE is the test-only hook: batch 2's persist throws on the step's first attempt,
+  // drillgen hands the drills back with PERSIST_FAILED, and the step throws.
+  const { requests } = await seriesWithHook({ FAIL_PERSIST_ONCE: "2" });
+  assert.equal(requests.length, 6, "the drills handed back were dropped: batch 2 was generated twice");
 });
 
 test("auth and limits: no token, wrong token, oversized bodies, bad JSON, caps, budget, rate limit, no raw errors", async () => {
@@ -352,7 +368,7 @@ test("auth and limits: no token, wrong token, oversized bodies, bad JSON, caps, 
   }
   assert.ok(limited, "the rate limit was hit");
   assert.equal(limited.body.error.code, "RATE_LIMITED");
-  assert.ok(accepted >= 1 && accepted <= 2 * RATE_LIMIT, `${accepted}`);
+  assert.ok(accepted >= 1 && accepted <= RATE_LIMIT, `${accepted} accepted, the limit is ${RATE_LIMIT}`);
   assert.equal((await host.call("POST", "/series", { targetDrillCount: 0 })).status, 400, "another token is not limited");
 
   // An internal failure (here: a database without its tables) answers a code, not its message.

@@ -2,6 +2,7 @@
 // origin, real fetch to the fault-injecting LLM simulator on another (CORS), driven by playwright-core.
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, beforeEach, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -112,6 +113,7 @@ test("the hostile corpus in Chromium: settled, coded, nothing lost, nothing leak
   const report = await page.evaluate((url) => window.runHostileCorpus(url), sim.url);
   const { summary } = await import("./support/hostile-corpus.mjs");
   console.log(`hostile corpus, Chromium, ${((Date.now() - started) / 1000).toFixed(1)} s\n${summary(report)}`);
-  assert.ok(report.total >= 200);
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  assert.equal(report.total, Number(readme.match(/hostile corpus \((\d+) inputs/)[1]), "README.md's figure");
   assert.deepEqual(report.failures, [], JSON.stringify(report.seen));
 });

@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import * as drillgen from "../../pkg/node.js";
 import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
 import { context, faultLlm, memoryStore, runSeries } from "./support/harness.mjs";
@@ -76,7 +78,10 @@ async function one(fault, seed) {
 
 test("every provider fault: 0 lost, 0 duplicated, no credential, bounded memory", async () => {
   const rows = [];
-  global.gc?.();
+  // A full collection before the baseline, so growth is the corpus's, not garbage left before it
+  // (the flag set at run time gives a fresh context its `gc`; node needs no --expose-gc for it).
+  setFlagsFromString("--expose-gc");
+  runInNewContext("gc")();
   const rssBefore = process.memoryUsage().rss;
   let rssPeak = rssBefore;
   for (const fault of classes) {

@@ -1,4 +1,4 @@
-// scripts/gen-positions.mjs is deterministic (seeded streams, no clock): run it into a temp dir and
+// tools/gen-positions.mjs is deterministic (seeded streams, no clock): run it into a temp dir and
 // require the committed data/positions.json byte for byte, so a refactor of the generator or an edit
 // of its tables (data/gen/) cannot change the library silently.
 
@@ -11,7 +11,7 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
-const script = fileURLToPath(new URL("../../scripts/gen-positions.mjs", import.meta.url));
+const script = fileURLToPath(new URL("../../tools/gen-positions.mjs", import.meta.url));
 const committed = readFileSync(new URL("../../data/positions.json", import.meta.url));
 let dir;
 let generated;

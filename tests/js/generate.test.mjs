@@ -39,7 +39,13 @@ test("a full run persists every drill once and reports each batch", async () => 
   assert.equal(sim.requests[0].headers.authorization, "Bearer sk-test-secret-0042");
   // The harness's context is short: a real provider caches nothing under 1,024 tokens, nor here.
   assert.equal(result.usage.cachedInputTokens, 0);
-  assert.deepEqual(result.cache, { prefixTokens: result.cache.prefixTokens, minimumTokens: 1024, cacheable: false, warmup: false });
+  // The estimate is the shared prefix (system prompt and the batch schema) at 4 bytes a token.
+  const [batch] = drillgen.prepareSeries({ targetDrillCount: 25, gamePhases: ["EARLY", "MIDDLE", "BEAROFF"] }, positions, context).batches;
+  const prefixBytes =
+    Buffer.byteLength(drillgen.buildBatchPrompt(batch, context).system) +
+    Buffer.byteLength(JSON.stringify(drillgen.batchOutputSchema(batch)));
+  assert.ok(prefixBytes > 1000, `${prefixBytes}`);
+  assert.deepEqual(result.cache, { prefixTokens: Math.floor(prefixBytes / 4), minimumTokens: 1024, cacheable: false, warmup: false });
   for (const d of result.drills) {
     const p = positions.find((q) => q.positionId === d.positionId);
     assert.equal(d.options.find((o) => o.id === d.correctOptionId).text, p.bestMove, "the engine's best move is the answer");
@@ -162,13 +168,15 @@ test("fault blank is asked again once, then filled from the analysis", async () 
   assert.ok(twice.result.drills.find((d) => d.index === 10).explanation.trim().length > 0);
 });
 
-test("a wrong key fails fast: the other batches are not started or retried", async () => {
-  sim.script("*", Array(10).fill(401));
-  const outcome = await run({ concurrency: 1 });
-  assert.equal(outcome.result.status, "FAILED");
-  assert.equal(sim.requests.length, 1, "one 401, then no further call on the same key");
-  assert.ok(outcome.result.batches.every((b) => b.error.code === "HTTP_ERROR" && b.error.status === 401));
-});
+for (const status of [401, 403, 404]) {
+  test(`a ${status} fails fast: the other batches are not started or retried`, async () => {
+    sim.script("*", Array(10).fill(status));
+    const outcome = await run({ concurrency: 1 });
+    assert.equal(outcome.result.status, "FAILED");
+    assert.equal(sim.requests.length, 1, `one ${status}, then no further call on the same key or endpoint`);
+    assert.ok(outcome.result.batches.every((b) => b.error.code === "HTTP_ERROR" && b.error.status === status));
+  });
+}
 
 test("a permanent error fails its batch only; the run is COMPLETED with a warning", async () => {
   sim.script(5, [422, 422]); // the batch, then its top-up on spare positions
@@ -783,4 +791,36 @@ test("onProgress promises are settled before the run resolves, never waited for 
   assert.equal(result.drills.length, 25);
   assert.equal(settledLate, 11, "5 started, 5 completed, 1 finished: every event's promise settled before the result");
   assert.ok(Date.now() - started < 11 * 50, "the run did not wait for each event in turn");
+});
+
+test("cache warm-up: the other batches are sent only once the first response has begun", async () => {
+  // 300 ms to the first token: without the wait, the four other batches would go out at once.
+  const slow = await startLlmSimulator({ latencyMs: 300 });
+  try {
+    const warmed = await run({ baseUrl: slow.url, llm: simLlm(slow.url, { timeoutMs: 5000 }), context: longContext, concurrency: 5 });
+    assert.deepEqual(invariantViolations(warmed), []);
+    assert.ok(warmed.result.cache.warmup, JSON.stringify(warmed.result.cache));
+    const [first, ...others] = slow.requests;
+    assert.equal(first.stream, true, "the warming batch streams, so the run sees its response begin");
+    assert.equal(others.length, 4);
+    for (const r of others) assert.ok(r.at - first.at >= 280, `a batch was sent ${r.at - first.at} ms after the first`);
+    assert.ok(
+      others.every((r) => r.cachedTokens > 0),
+      "each read the cache the first one wrote",
+    );
+    // Off: every batch goes out at once.
+    slow.reset();
+    const off = await run({
+      baseUrl: slow.url,
+      llm: simLlm(slow.url, { timeoutMs: 5000 }),
+      context: longContext,
+      concurrency: 5,
+      cacheWarmup: "off",
+    });
+    assert.equal(off.result.cache.warmup, false);
+    const spread = Math.max(...slow.requests.map((r) => r.at)) - Math.min(...slow.requests.map((r) => r.at));
+    assert.ok(spread < 280, `without the warm-up the batches went out over ${spread} ms`);
+  } finally {
+    await slow.close();
+  }
 });

@@ -1,5 +1,5 @@
 // The hostile corpus (tests/js/support/hostile-corpus.mjs) against the built package in Node: every
-// export, at least 200 inputs, each must settle, reject only with a coded DrillgenError or resolve
+// export, as many inputs as README.md and ARCHITECTURE.md say, each must settle, reject only with a coded DrillgenError or resolve
 // with coded outcomes, lose no drill, leak no credential, and let no exception escape.
 
 import assert from "node:assert/strict";
@@ -27,7 +27,9 @@ after(() => sim.close());
 
 test("the hostile corpus in Node: settled, coded, nothing lost, nothing leaked, nothing escaped", async () => {
   const cases = hostileCases({ simUrl: sim.url, positions, context });
-  assert.ok(cases.length >= 200, `${cases.length} cases`);
+  const doc = (file, pattern) => Number(readFileSync(new URL(`../../${file}`, import.meta.url), "utf8").match(pattern)[1]);
+  assert.equal(cases.length, doc("README.md", /hostile corpus \((\d+) inputs/), "README.md's figure");
+  assert.equal(cases.length, doc("ARCHITECTURE.md", /hostile\.test\.mjs`, (\d+) cases/), "ARCHITECTURE.md's figure");
   const started = Date.now();
   const report = await runCorpus(drillgen, cases, declaredCodes(dts), uncaught);
   console.log(`hostile corpus, Node, ${((Date.now() - started) / 1000).toFixed(1)} s\n${summary(report)}`);

@@ -1,9 +1,10 @@
 // The main job as a user runs it, in a child process: when `persist` keeps failing for a batch,
 // drillgen hands that batch's drills back in `unpersistedDrills` and the job stores them after the
-// run, so the SQLite file ends with every drill generated (stored + handed back = generated).
+// run, so the SQLite file ends with every drill generated (stored + handed back = generated). A
+// failed batch and a Ctrl-C both leave a series that `--resume` completes.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,10 +21,15 @@ async function runJob(args) {
   return promisify(execFile)(process.execPath, [main, ...args], { env, timeout: 20_000 });
 }
 
-test("--fail-persist 1: the drills persist refused are in SQLite after the run, and the output says so", async (t) => {
+/** A SQLite path in a directory removed after test `t`. */
+function tempDb(t) {
   const dir = mkdtempSync(join(tmpdir(), "drillgen-main-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const db = join(dir, "job.sqlite");
+  return join(dir, "job.sqlite");
+}
+
+test("--fail-persist 1: the drills persist refused are in SQLite after the run, and the output says so", async (t) => {
+  const db = tempDb(t);
   const { stdout } = await runJob(["--target", "10", "--phases", "EARLY", "--fail-persist", "1", "--db", db, "--artifact", "kept"]);
 
   assert.match(stdout, /batch {2}1 {2}FAILED .*PERSIST_FAILED/, "persist really failed for batch 1");
@@ -42,4 +48,49 @@ test("--fail-persist 1: the drills persist refused are in SQLite after the run, 
   const artifact = sqlite.prepare("SELECT status, batch_progress FROM guru_artifact WHERE id = ?").get("kept");
   assert.equal(artifact.status, "COMPLETED");
   assert.deepEqual(JSON.parse(artifact.batch_progress), { completed: 2, total: 2, failed: [] });
+});
+
+test("--fail-batch 2 leaves a partial series that --resume completes, generating only batch 2", async (t) => {
+  const db = tempDb(t);
+  const first = await runJob(["--target", "10", "--phases", "EARLY", "--fail-batch", "2", "--db", db, "--artifact", "part"]);
+  assert.match(first.stdout, /batch {2}2 {2}FAILED .*HTTP_ERROR/);
+  assert.match(first.stdout, /Missing indices \[5,6,7,8,9\]: run again with --artifact part --resume/);
+  const resumed = await runJob(["--target", "10", "--phases", "EARLY", "--db", db, "--artifact", "part", "--resume"]);
+  assert.match(resumed.stdout, /batch {2}1 {2}SKIPPED {3}attempts 0/, "the stored batch is not generated again");
+  assert.match(resumed.stdout, /batch {2}2 {2}COMPLETED attempts 1/);
+  assert.match(resumed.stdout, /Series part: COMPLETED, 10\/10 drills/);
+  const sqlite = new Database(db, { readonly: true });
+  t.after(() => sqlite.close());
+  const idx = sqlite.prepare("SELECT idx FROM drill WHERE artifact_id = ? ORDER BY idx").all("part");
+  assert.deepEqual(
+    idx.map((r) => r.idx),
+    [...Array(10).keys()],
+  );
+});
+
+test("Ctrl-C cancels the run: CANCELLED in the output and in SQLite, and --resume completes it", async (t) => {
+  const db = tempDb(t);
+  const { DRILLGEN_BASE_URL, ...env } = process.env;
+  const child = spawn(process.execPath, [main, "--target", "25", "--db", db, "--artifact", "stop"], { env });
+  let stdout = "";
+  let progress = "";
+  child.stdout.on("data", (chunk) => {
+    stdout += chunk;
+  });
+  const exited = new Promise((resolve) => child.on("exit", resolve));
+  // The progress bar (on stderr) shows the first batch under way: stop the run there.
+  await new Promise((resolve) => {
+    child.stderr.on("data", (chunk) => {
+      progress += chunk;
+      if (progress.includes("Generating batch")) resolve();
+    });
+  });
+  child.kill("SIGINT");
+  assert.equal(await exited, 0);
+  assert.match(stdout, /Series stop: CANCELLED/);
+  const sqlite = new Database(db, { readonly: true });
+  t.after(() => sqlite.close());
+  assert.equal(sqlite.prepare("SELECT status FROM guru_artifact WHERE id = ?").get("stop").status, "CANCELLED");
+  const resumed = await runJob(["--target", "25", "--db", db, "--artifact", "stop", "--resume"]);
+  assert.match(resumed.stdout, /Series stop: COMPLETED, 25\/25 drills/);
 });

@@ -113,21 +113,117 @@ test("the public .d.ts has no `any` and types every export", () => {
 test("the error codes in the .d.ts are the ones thrown", () => {
   const dts = readFileSync(new URL("drillgen.d.ts", pkgDir), "utf8");
   const codes = [...dts.match(/export type DrillgenErrorCode =([^;]+);/)[1].matchAll(/"([A-Z_]+)"/g)].map((m) => m[1]);
-  const thrown = new Set();
-  const attempt = (f) => {
+  const request = { targetDrillCount: 10, gamePhases: ["EARLY"] };
+  const plan = drillgen.planPositions(request);
+  const [batch] = drillgen.partitionBatches(request, library.filter((p) => p.gamePhase === "EARLY").slice(0, 10));
+  const context = { mentalModel: "m", curriculum: "c" };
+  const cases = [
+    ["INVALID_TARGET_COUNT", () => drillgen.planPositions({ targetDrillCount: 0 })],
+    ["INVALID_BATCH_SIZE", () => drillgen.planPositions({ batchSize: 99 })],
+    ["INVALID_MAX_POSITIONS", () => drillgen.planPositions({ maxPositionsPerPhase: -2 })],
+    ["INVALID_PHASES", () => drillgen.planPositions({ gamePhases: [] })],
+    ["INVALID_REQUEST", () => drillgen.planPositions(7)],
+    ["INVALID_SEED", () => drillgen.samplePositions(library, plan, { seed: -1 })],
+    ["INVALID_POSITIONS", () => drillgen.checkPositions("pool")],
+    ["DUPLICATE_POSITION_ID", () => drillgen.checkPositions([library[0], library[0]])],
+    [
+      "EMPTY_POOL",
+      () =>
+        drillgen.samplePositions(
+          library.filter((p) => p.gamePhase === "BEAROFF"),
+          plan,
+        ),
+    ],
+    ["INSUFFICIENT_POSITIONS", () => drillgen.partitionBatches({ targetDrillCount: 25 }, library.slice(0, 3))],
+    ["INVALID_CONTEXT", () => drillgen.checkContext({ mentalModel: "", curriculum: "c" })],
+    ["INVALID_TEMPLATE", () => drillgen.buildBatchPrompt(batch, context, { userPromptTemplate: "{{nope}}" })],
+    ["INVALID_DRILLS", () => drillgen.mergeDrills(request, "drills")],
+    ["INVALID_ARTIFACT", () => drillgen.verifyArtifact("artifact", library)],
+    ["INVALID_OPTIONS", () => drillgen.batchOutputSchema({ ...batch, drillIndices: "x" })],
+    ["INVALID_XGID", () => drillgen.renderBoard("not an xgid")],
+  ];
+  for (const [expected, call] of cases) {
+    let code = "no error";
+    try {
+      call();
+    } catch (e) {
+      code = e.code;
+    }
+    assert.equal(code, expected);
+    assert.ok(codes.includes(code), `${code} is in the .d.ts union`);
+  }
+  assert.equal(codes.length, 30, "the union is every code of DrillgenErrorCode");
+});
+
+test("warning and repair codes are unions generated from Rust, and warningCodes() gives the warning codes as values", () => {
+  const dts = readFileSync(new URL("drillgen.d.ts", pkgDir), "utf8");
+  const union = (name) => [...dts.match(new RegExp(`export type ${name} =([^;]+);`))[1].matchAll(/"([A-Z_]+)"/g)].map((m) => m[1]);
+  const warnings = union("WarningCode");
+  const repairs = union("RepairCode");
+  assert.equal(warnings.length, 15);
+  assert.equal(repairs.length, 8);
+  assert.match(dts, /export interface Warning \{\s*code: WarningCode;/);
+  assert.match(dts, /repairs: Partial<Record<RepairCode, number>>;/);
+  const values = drillgen.warningCodes();
+  assert.deepEqual(Object.keys(values).sort(), [...warnings].sort());
+  for (const [k, v] of Object.entries(values)) assert.equal(k, v);
+  // A warning the library reports carries a code of the union.
+  const plan = drillgen.planPositions({ targetDrillCount: 20, gamePhases: ["EARLY"] });
+  const short = drillgen.samplePositions(library.filter((p) => p.gamePhase === "EARLY").slice(0, 20), plan, { seed: 1 });
+  assert.deepEqual(
+    short.warnings.map((w) => w.code),
+    [values.POOL_TOO_SMALL],
+  );
+});
+
+test("prepareSeries is the chain plan → sample → partition, with the context and pool checked as a run checks them", () => {
+  const request = { targetDrillCount: 20, gamePhases: ["EARLY", "MIDDLE"] };
+  const context = JSON.parse(readFileSync(new URL("../../data/context.json", import.meta.url), "utf8"));
+  const series = drillgen.prepareSeries(request, library, context, { seed: 99 });
+  const plan = drillgen.planPositions(request, library);
+  const sample = drillgen.samplePositions(library, plan, { seed: 99 });
+  assert.deepEqual(series.plan, plan);
+  assert.deepEqual(series.positions, sample.positions);
+  assert.deepEqual(series.spares, sample.spares);
+  assert.equal(series.seed, sample.seed);
+  assert.deepEqual(series.batches, drillgen.partitionBatches(request, sample.positions));
+  assert.equal(drillgen.prepareSeries(request, library, context, { mode: "single" }).batches.length, 1);
+  const code = (f) => {
     try {
       f();
     } catch (e) {
-      thrown.add(e.code);
+      return e.code;
     }
+    return "no error";
   };
-  attempt(() => drillgen.planPositions({ targetDrillCount: 0 }));
-  attempt(() => drillgen.planPositions({ batchSize: 99 }));
-  attempt(() => drillgen.planPositions({ maxPositionsPerPhase: -2 }));
-  attempt(() => drillgen.planPositions({ gamePhases: [] }));
-  attempt(() => drillgen.planPositions(7));
-  for (const code of thrown) assert.ok(codes.includes(code), code);
-  assert.equal(thrown.size, 5);
+  assert.equal(
+    code(() => drillgen.prepareSeries(request, library, { mentalModel: "", curriculum: "c" })),
+    "INVALID_CONTEXT",
+  );
+  assert.equal(
+    code(() => drillgen.checkContext({ curriculum: "c" })),
+    "INVALID_CONTEXT",
+  );
+  assert.equal(
+    code(() => drillgen.checkContext(context, { userPromptTemplate: "{{positons}}" })),
+    "INVALID_TEMPLATE",
+  );
+  assert.equal(
+    code(() => drillgen.checkContext(context)),
+    "no error",
+  );
+  assert.equal(
+    code(() => drillgen.checkPositions([library[3], library[3]])),
+    "DUPLICATE_POSITION_ID",
+  );
+  assert.equal(
+    code(() => drillgen.checkPositions({})),
+    "INVALID_POSITIONS",
+  );
+  assert.equal(
+    code(() => drillgen.checkPositions(library)),
+    "no error",
+  );
 });
 
 test("a Node consumer plans, samples and partitions the sample library", () => {

@@ -1,6 +1,11 @@
 // The host's settings, read from the Worker's vars (wrangler.toml [vars]) with safe defaults. A var
 // that does not parse is a deployment error: requests get a coded 500 naming the var, never a guess.
 
+import { warningCodes } from "drillgen";
+
+/** drillgen's warning codes, for the warnings this host reports in drillgen's shape. */
+export const WARNING = warningCodes();
+
 export class HostError extends Error {
   constructor(status, code, message) {
     super(message);
@@ -18,6 +23,16 @@ function int(env, name, fallback, min, max) {
     throw new HostError(500, "NOT_CONFIGURED", `var ${name} must be an integer from ${min} to ${max}`);
   }
   return n;
+}
+
+/** A test-only var's comma-separated batch indices. */
+function indices(raw) {
+  return String(raw ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number)
+    .filter(Number.isInteger);
 }
 
 export function settings(env) {
@@ -43,12 +58,10 @@ export function settings(env) {
     maxImportPositions: int(env, "MAX_IMPORT_POSITIONS", 1000, 1, 10_000),
     // TEST ONLY: batch indices whose step throws once right after its drills were stored, as if the
     // Worker were evicted between the D1 write and the step's completion. Never set it in production.
-    crashAfterPersistOnce: String(env.CRASH_AFTER_PERSIST_ONCE ?? "")
-      .split(",")
-      .map((s) => s.trim())
-      .filter(Boolean)
-      .map(Number)
-      .filter(Number.isInteger),
+    crashAfterPersistOnce: indices(env.CRASH_AFTER_PERSIST_ONCE),
+    // TEST ONLY: batch indices whose D1 write fails on the step's first attempt (every persist
+    // retry of it), as if D1 were down for that long. Never set it in production.
+    failPersistOnce: indices(env.FAIL_PERSIST_ONCE),
   };
 }
 
@@ -95,7 +108,7 @@ export function fitBudget({ batches, maxRetries, stepRetries, budget, policy }) 
     for (let s = stepRetries; s >= 0; s--) {
       if (calls(r, s) <= budget) {
         return fit(r, s, {
-          code: "RETRIES_REDUCED",
+          code: WARNING.RETRIES_REDUCED,
           message:
             `${batches} batches × ${maxRetries + 1} LLM attempts × ${stepRetries + 1} step attempts would exceed the ` +
             `subrequest budget of ${budget}; retries lowered to ${r} (LLM) and ${s} (step)`,

@@ -7,7 +7,7 @@
 //   POST /series/:id/resume                                  202: a new run that generates only the missing batches
 // Every route needs `Authorization: Bearer <API_TOKEN>`. Bindings: DB (D1), SERIES_WORKFLOW (Workflow),
 // SERIES_RATE_LIMITER (rate limiting); secrets API_TOKEN, LLM_API_KEY; vars in wrangler.toml.
-import { buildBatchPrompt, partitionBatches, planPositions, samplePositions } from "drillgen";
+import { checkContext, checkPositions, prepareSeries } from "drillgen";
 import { fitBudget, HostError, settings } from "./config.js";
 import { loadDrills, loadPositions, parse } from "./db.js";
 
@@ -102,9 +102,7 @@ const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v)
 
 async function putContext(request, env, cfg) {
   const context = await readJson(request, cfg.maxBodyBytes);
-  if (!isObject(context) || context.mentalModel == null || context.curriculum == null) {
-    throw new HostError(400, "INVALID_CONTEXT", "the context needs mentalModel and curriculum");
-  }
+  checkContext(context); // INVALID_CONTEXT: what a run would refuse
   await env.DB.prepare(
     `INSERT INTO setting (key, value) VALUES ('context', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value,
        updated_at = datetime('now')`,
@@ -116,11 +114,10 @@ async function putContext(request, env, cfg) {
 
 async function importPositions(request, env, cfg) {
   const positions = await readJson(request, cfg.maxBodyBytes);
-  if (!Array.isArray(positions)) throw new HostError(400, "INVALID_POSITIONS", "the body must be an array of positions");
-  if (positions.length > cfg.maxImportPositions) {
+  if (Array.isArray(positions) && positions.length > cfg.maxImportPositions) {
     throw new HostError(413, "TOO_MANY_POSITIONS", `at most ${cfg.maxImportPositions} positions per import (MAX_IMPORT_POSITIONS)`);
   }
-  planPositions({}, positions); // validates the pool (coded errors)
+  checkPositions(positions); // INVALID_POSITIONS, DUPLICATE_POSITION_ID: what a run would refuse
   const db = env.DB;
   for (let k = 0; k < positions.length; k += 100) {
     await db.batch(
@@ -151,14 +148,11 @@ async function startSeries(request, env, cfg, key) {
     if (!row) throw new HostError(409, "NO_CONTEXT", "store the teacher's context first (PUT /context) or pass `context`");
     context = JSON.parse(row.value);
   }
-  // The same plan the Workflow's plan step makes, so that a bad request is a 400 now, not a FAILED later.
-  const pool = await loadPositions(db);
-  const plan = planPositions(drillRequest, pool);
-  const sample = samplePositions(pool, plan, givenSeed === undefined ? {} : { seed: givenSeed });
-  const batches = partitionBatches(drillRequest, sample.positions);
-  buildBatchPrompt(batches[0], context);
+  // The series the Workflow's plan step makes, so that a bad request or context is a 400 now, not a
+  // FAILED later.
+  const series = prepareSeries(drillRequest, await loadPositions(db), context, givenSeed === undefined ? {} : { seed: givenSeed });
   const budget = fitBudget({
-    batches: batches.length,
+    batches: series.batches.length,
     maxRetries: cfg.maxRetries,
     stepRetries: cfg.stepRetries,
     budget: cfg.subrequestBudget,
@@ -175,15 +169,15 @@ async function startSeries(request, env, cfg, key) {
     .bind(
       id,
       JSON.stringify(drillRequest),
-      sample.seed,
+      series.seed,
       JSON.stringify(context),
       instanceId,
-      JSON.stringify({ completed: 0, total: batches.length, failed: [] }),
+      JSON.stringify({ completed: 0, total: series.batches.length, failed: [] }),
     )
     .run();
   await createInstance(env, id, instanceId);
   const { warning, ...limits } = budget;
-  return json({ id, plan, budget: limits, warnings: [...sample.warnings, ...(warning ? [warning] : [])] }, 202);
+  return json({ id, plan: series.plan, budget: limits, warnings: [...series.warnings, ...(warning ? [warning] : [])] }, 202);
 }
 
 async function createInstance(env, artifactId, instanceId) {

@@ -8,8 +8,8 @@
 // outcome; only exceptions (crash, eviction, D1 errors) make the Workflow retry a step. Step results
 // stay small (counts and codes): the drills live in D1.
 import { WorkflowEntrypoint } from "cloudflare:workers";
-import { buildBatchPrompt, generateBatch, mergeDrills, partitionBatches, planPositions, samplePositions, verifyArtifact } from "drillgen";
-import { fitBudget, HostError, llmConfig, retryPolicy, settings, stepTimeoutMs } from "./config.js";
+import { checkContext, generateBatch, mergeDrills, prepareSeries, verifyArtifact } from "drillgen";
+import { fitBudget, HostError, llmConfig, retryPolicy, settings, stepTimeoutMs, WARNING } from "./config.js";
 import { LEASE, loadDrills, loadPositions, markFailed, parse, setBatch, updateProgress, upsertDrill } from "./db.js";
 
 const coded = (e) => e?.name === "DrillgenError" || e instanceof HostError;
@@ -78,14 +78,14 @@ async function planStep(env, artifactId, instanceId) {
     // library holds now.
     let batches = parse(row.batches);
     let plan = parse(row.plan);
-    if (!batches) {
-      const pool = await loadPositions(db);
-      const planned = planPositions(request, pool);
-      const sample = samplePositions(pool, planned, { seed: row.seed });
-      batches = partitionBatches(request, sample.positions);
-      plan = { ...planned, sampleWarnings: sample.warnings };
+    const context = JSON.parse(row.context);
+    if (batches) {
+      checkContext(context); // INVALID_CONTEXT before any LLM call
+    } else {
+      const series = prepareSeries(request, await loadPositions(db), context, { seed: row.seed });
+      batches = series.batches;
+      plan = { ...series.plan, sampleWarnings: series.warnings };
     }
-    buildBatchPrompt(batches[0], JSON.parse(row.context)); // INVALID_CONTEXT before any LLM call
     const { results } = await db
       .prepare("SELECT idx FROM drill WHERE artifact_id = ? AND batch_status = 'COMPLETED'")
       .bind(artifactId)
@@ -182,6 +182,9 @@ async function batchStep(env, artifactId, instanceId, batchIndex, plan) {
         // A batch that gave up after reading some drills is PARTIAL, never COMPLETED: its drills
         // are kept, and a lost final write still leaves it counted as failed.
         persist: async (drills, batch) => {
+          if (cfg.failPersistOnce.includes(batchIndex) && stepAttempt === 1) {
+            throw new Error(`simulated D1 failure storing batch ${batchIndex} (FAIL_PERSIST_ONCE, test only)`);
+          }
           const [first] = await db.batch([
             setBatch(db, artifactId, instanceId, batchIndex, {
               status: batch.complete ? "COMPLETED" : "PARTIAL",
@@ -202,7 +205,9 @@ async function batchStep(env, artifactId, instanceId, batchIndex, plan) {
   }
   if (fenced) return { batchIndex, status: "FENCED" };
   if (outcome.error?.code === "PERSIST_FAILED") {
-    throw new Error(`batch ${batchIndex}: storing its drills failed`); // the Workflow retries the step
+    // The drills handed back are not stored here: D1 just refused them 4 times. The Workflow
+    // retries the step, which generates the batch again (its LLM calls are paid twice).
+    throw new Error(`batch ${batchIndex}: storing its drills failed`);
   }
   const usage = outcome.usage ? JSON.stringify(outcome.usage) : null;
   if (outcome.status === "COMPLETED") {
@@ -272,7 +277,7 @@ async function mergeStep(env, artifactId, instanceId, crashed) {
   const warnings = [...(plan.sampleWarnings ?? []), ...(budget.warning ? [budget.warning] : []), ...artifact.warnings];
   if (failed.length > 0) {
     const names = failed.map((r) => `${r.batch_index + 1} (${parse(r.error)?.code ?? "?"})`);
-    warnings.push({ code: "BATCHES_FAILED", message: `${failed.length} of ${batches.length} batches failed: ${names.join(", ")}` });
+    warnings.push({ code: WARNING.BATCHES_FAILED, message: `${failed.length} of ${batches.length} batches failed: ${names.join(", ")}` });
   }
   const status = artifact.drills.length === 0 ? "FAILED" : "COMPLETED";
   const progress = {

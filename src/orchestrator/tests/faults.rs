@@ -73,6 +73,14 @@ fn a_wrong_key_fails_fast_without_burning_the_other_batches() {
             r#"{"error":{"message":"Incorrect API key provided: sk-secr***42"}}"#,
         ),
         (
+            403,
+            r#"{"error":{"message":"this key may not use this model"}}"#,
+        ),
+        (
+            404,
+            r#"{"error":{"message":"The model `m` does not exist"}}"#,
+        ),
+        (
             429,
             r#"{"error":{"message":"You exceeded your current quota","code":"insufficient_quota"}}"#,
         ),
@@ -479,7 +487,12 @@ fn placeholder_echoes_asked_twice_are_filled_from_the_analysis() {
         "from the analysis: {}",
         d.title
     );
-    assert_eq!(r.batches[0].repairs.get("PLACEHOLDER_REPLACED"), Some(&1));
+    assert_eq!(
+        r.batches[0]
+            .repairs
+            .get(&crate::RepairCode::PLACEHOLDER_REPLACED),
+        Some(&1)
+    );
     assert_eq!(r.batches[0].attempts, 2);
 }
 
@@ -502,7 +515,7 @@ fn an_explanation_naming_the_wrong_option_is_flagged_after_asking_again() {
     let r = run(&w, options(json!({})));
     assert_eq!(r.drills.len(), 25);
     let d = r.drills.iter().find(|d| d.index == 2).unwrap();
-    assert_eq!(d.flags, [crate::output::EXPLANATION_MISMATCH]);
+    assert_eq!(d.flags, [crate::DrillFlag::EXPLANATION_MISMATCH]);
     assert_eq!(d.explanation, wrong);
     assert_eq!(r.drills.iter().filter(|d| !d.flags.is_empty()).count(), 1);
     let flagged = r
@@ -511,7 +524,12 @@ fn an_explanation_naming_the_wrong_option_is_flagged_after_asking_again() {
         .find(|wn| wn.code == "DRILLS_FLAGGED")
         .unwrap();
     assert!(flagged.message.ends_with(": 2"), "{}", flagged.message);
-    assert_eq!(r.batches[0].repairs.get("EXPLANATION_FLAGGED"), Some(&1));
+    assert_eq!(
+        r.batches[0]
+            .repairs
+            .get(&crate::RepairCode::EXPLANATION_FLAGGED),
+        Some(&1)
+    );
     let stored = w.host.stored.borrow();
     assert_eq!(
         stored.iter().find(|d| d.index == 2).unwrap().flags.len(),

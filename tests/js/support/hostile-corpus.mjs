@@ -90,6 +90,13 @@ export function hostileCases({ simUrl, positions, context }) {
     add("types", `renderBoard(${i})`, (d) => d.renderBoard(w));
     add("types", `generateDrillSeries(${i})`, (d) => d.generateDrillSeries(w));
     add("types", `generateBatch(${i})`, (d) => d.generateBatch(w, base()));
+    add("types", `buildBatchPrompt(${i})`, (d) => d.buildBatchPrompt(w, context));
+    add("types", `batchOutputSchema(${i})`, (d) => d.batchOutputSchema(w));
+    add("types", `formatPosition(${i})`, (d) => d.formatPosition(w));
+    add("types", `prepareSeries(${i})`, (d) => d.prepareSeries(request, w, context));
+    add("types", `checkContext(${i})`, (d) => d.checkContext(w));
+    add("types", `checkPositions(${i})`, (d) => d.checkPositions(w));
+    add("types", `reconcileResult(${i})`, (d) => d.reconcileResult(request, w, [], pool));
   });
   for (const key of ["request", "positions", "context", "llm", "retry", "prompts", "existingDrills"]) {
     for (const w of [null, "x", 42, [1, 2]]) gen("types", `options.${key} = ${String(w)}`, () => ({ [key]: w }));
@@ -373,12 +380,16 @@ function lostDrills(value) {
   return lost;
 }
 
+/** A run's result or a batch outcome whose errors are all coded; `null` for any other value. */
 function outcomeCoded(value, codes) {
   const result = value?.result ?? value;
   if (result && typeof result === "object" && Array.isArray(result.batches)) {
     return result.batches.every((b) => !b.error || codes.has(b.error.code)) && ["COMPLETED", "FAILED", "CANCELLED"].includes(result.status);
   }
-  return true;
+  if (result && typeof result === "object" && typeof result.status === "string" && "attempts" in result) {
+    return !result.error || codes.has(result.error.code);
+  }
+  return null;
 }
 
 /** Runs every case; returns per-class counts and the failures (case names with why). */
@@ -386,7 +397,7 @@ export async function runCorpus(drillgen, cases, codes, uncaught) {
   const classes = {};
   const failures = [];
   for (const c of cases) {
-    const row = (classes[c.cls] ??= { tried: 0, settled: 0, coded: 0, generated: 0, lostDrills: 0, uncaught: 0, leaked: 0 });
+    const row = (classes[c.cls] ??= { tried: 0, settled: 0, coded: 0, returned: 0, generated: 0, lostDrills: 0, uncaught: 0, leaked: 0 });
     row.tried += 1;
     const before = uncaught.count;
     let outcome;
@@ -401,8 +412,12 @@ export async function runCorpus(drillgen, cases, codes, uncaught) {
     }
     await new Promise((r) => setTimeout(r, 0));
     const settled = !(outcome.error && outcome.error.unsettled);
+    // A plain value returned (an input the export accepts, e.g. an empty pool) is counted apart:
+    // it is neither a coded refusal nor a coded outcome.
+    const judged = outcome.ok ? outcomeCoded(outcome.value, codes) : null;
+    const returned = outcome.ok && judged === null;
     const coded = outcome.ok
-      ? outcomeCoded(outcome.value, codes)
+      ? judged === true
       : outcome.error instanceof Error &&
         outcome.error.name === "DrillgenError" &&
         codes.has(outcome.error.code) &&
@@ -413,11 +428,12 @@ export async function runCorpus(drillgen, cases, codes, uncaught) {
     const escaped = uncaught.count - before;
     row.settled += settled ? 1 : 0;
     row.coded += coded ? 1 : 0;
+    row.returned += returned ? 1 : 0;
     row.lostDrills += lost;
     row.generated += outcome.ok ? (outcome.value?.result?.batches ?? []).reduce((n, b) => n + (b.drills?.length ?? 0), 0) : 0;
     row.uncaught += escaped;
     row.leaked += leaked ? 1 : 0;
-    if (!settled || !coded || lost || escaped || leaked) {
+    if (!settled || !(coded || returned) || lost || escaped || leaked) {
       failures.push(
         `${c.cls}/${c.name}: ${!settled ? "did not settle" : !coded ? `not coded (${outcome.error?.name}: ${String(outcome.error?.message ?? outcome.error).slice(0, 120)})` : lost ? `${lost} drills lost` : escaped ? "an exception escaped" : "a credential leaked"}`,
       );
@@ -436,10 +452,10 @@ function safeJson(v) {
 
 /** The benchmark-style table. */
 export function summary({ classes, total }) {
-  const lines = ["class       tried  settled  coded  drills-generated  lost  uncaught  leaked"];
+  const lines = ["class       tried  settled  coded  returned  drills-generated  lost  uncaught  leaked"];
   for (const [cls, r] of Object.entries(classes)) {
-    const cells = [r.tried, r.settled, r.coded, r.generated, r.lostDrills, r.uncaught, r.leaked];
-    const widths = [5, 7, 5, 16, 4, 8, 6];
+    const cells = [r.tried, r.settled, r.coded, r.returned, r.generated, r.lostDrills, r.uncaught, r.leaked];
+    const widths = [5, 7, 5, 8, 16, 4, 8, 6];
     lines.push(`${cls.padEnd(11)} ${cells.map((c, i) => String(c).padStart(widths[i])).join("  ")}`);
   }
   lines.push(`all ${total} cases`);

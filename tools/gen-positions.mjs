@@ -3,7 +3,7 @@
  * gen-positions.mjs - writes data/positions.json, the sample position library
  * that ships with drillgen.
  *
- *   node scripts/gen-positions.mjs [output-path]
+ *   node tools/gen-positions.mjs [output-path]
  *
  * The output path defaults to data/positions.json (the test writes elsewhere).
  *
@@ -28,7 +28,7 @@
  *   as the position sampling, so a writer change that alters how many numbers
  *   it draws (or rejects a text) reshuffles every later position of its phase.
  *
- * The code is in scripts/lib/positions/: board and evaluate (rules, moves,
+ * The code is in tools/positions/: board and evaluate (rules, moves,
  * evaluator), facts (what positions and plays do), opening and phases (the
  * four phases), fit, words, reasons, critique and analysis (the prose), and
  * validate. The phrasings it draws from are in data/gen/phrases.json.
@@ -40,9 +40,9 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { generateOpening } from "./lib/positions/opening.mjs";
-import { generateBearoff, generateEarly, generateMiddle } from "./lib/positions/phases.mjs";
-import { validate } from "./lib/positions/validate.mjs";
+import { generateOpening } from "./positions/opening.mjs";
+import { generateBearoff, generateEarly, generateMiddle } from "./positions/phases.mjs";
+import { validate } from "./positions/validate.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const OUT_FILE = process.argv[2] ? resolve(process.argv[2]) : resolve(ROOT, "data", "positions.json");

@@ -8,7 +8,7 @@ export const TOKENS_GOAL = 280;
 export const WORDS_MIN = 85;
 export const WORDS_MAX = 130;
 
-const readData = (name) => JSON.parse(readFileSync(new URL(`../../../data/gen/${name}`, import.meta.url), "utf8"));
+const readData = (name) => JSON.parse(readFileSync(new URL(`../../data/gen/${name}`, import.meta.url), "utf8"));
 /** Standard plays for the 21 first rolls, with hand-set equities and notes. */
 export const OPENING_BOOK = readData("opening-book.json");
 /** Every pool of phrasings (intros, contexts, fillers, lessons, remarks). */
