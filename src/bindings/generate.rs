@@ -12,7 +12,8 @@ use crate::error::DrillgenError;
 use crate::input::{Argument, parse};
 use crate::llm::Runtime;
 use crate::orchestrator::{
-    BatchOptions, GenerateOptions, generate_batch as run_one, generate_series,
+    BatchOptions, GenerateOptions, HostLimits, prepare_batch_run, prepare_series, run_one_batch,
+    run_series,
 };
 use crate::text::Redactor;
 use crate::types::BatchSpec;
@@ -39,17 +40,18 @@ fn data<T: serde::de::DeserializeOwned>(options: &JsValue) -> Result<(T, Redacto
     Ok((typed, redactor))
 }
 
-/// The host side of one call: callbacks, cancellation (signal + deadline), timeouts.
+/// The host side of one call: callbacks, cancellation (signal + deadline), timeouts, from the
+/// limits the core checked with the options.
 fn host(
     callbacks: Callbacks,
-    options: &BatchOptions,
+    limits: HostLimits,
     redactor: &Redactor,
 ) -> Result<(Cancel, JsHost), DrillgenError> {
-    let cancel = Cancel::new(callbacks.signal.as_ref(), options.deadline_ms()?)?;
+    let cancel = Cancel::new(callbacks.signal.as_ref(), limits.deadline_ms)?;
     let host = JsHost::new(
         callbacks,
         cancel.handle(),
-        options.host_timeout_ms()?,
+        limits.host_timeout_ms,
         redactor.clone(),
     );
     Ok((cancel, host))
@@ -66,19 +68,20 @@ pub async fn generate_drill_series(
     let callbacks =
         Callbacks::read(&options, true).map_err(|e| js_error(&e, &Redactor::default()))?;
     let (data, redactor): (GenerateOptions, Redactor) = data(&options)?;
-    let (cancel, host) =
-        host(callbacks, &data.batch, &redactor).map_err(|e| js_error(&e, &redactor))?;
+    let coded = |e: DrillgenError| js_error(&e, &redactor);
+    let series = prepare_series(data, runtime()).map_err(coded)?;
+    let (cancel, host) = host(callbacks, series.limits(), &redactor).map_err(coded)?;
     let transport = FetchTransport {
         cancel: cancel.handle(),
     };
     let clock = JsClock {
         cancel: cancel.handle(),
     };
-    let result = generate_series(data, runtime(), &transport, &clock, &host).await;
+    let result = run_series(series, &transport, &clock, &host).await;
     drop(cancel);
     match result {
         Ok(result) => to_js(&result, &redactor),
-        Err(e) => Err(js_error(&e, &redactor)),
+        Err(e) => Err(coded(e)),
     }
 }
 
@@ -92,18 +95,20 @@ pub async fn generate_batch(
     let callbacks =
         Callbacks::read(&options, false).map_err(|e| js_error(&e, &Redactor::default()))?;
     let (data, redactor): (BatchOptions, Redactor) = data(&options)?;
-    let batch: BatchSpec = from_js(Argument::Batch, &batch).map_err(|e| js_error(&e, &redactor))?;
-    let (cancel, host) = host(callbacks, &data, &redactor).map_err(|e| js_error(&e, &redactor))?;
+    let coded = |e: DrillgenError| js_error(&e, &redactor);
+    let batch: BatchSpec = from_js(Argument::Batch, &batch).map_err(coded)?;
+    let prepared = prepare_batch_run(batch, data, runtime()).map_err(coded)?;
+    let (cancel, host) = host(callbacks, prepared.limits(), &redactor).map_err(coded)?;
     let transport = FetchTransport {
         cancel: cancel.handle(),
     };
     let clock = JsClock {
         cancel: cancel.handle(),
     };
-    let outcome = run_one(batch, data, runtime(), &transport, &clock, &host).await;
+    let outcome = run_one_batch(prepared, &transport, &clock, &host).await;
     drop(cancel);
     match outcome {
         Ok(outcome) => to_js(&outcome, &redactor),
-        Err(e) => Err(js_error(&e, &redactor)),
+        Err(e) => Err(coded(e)),
     }
 }

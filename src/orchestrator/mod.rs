@@ -31,8 +31,8 @@ use futures_util::stream;
 use batch::{BatchJob, run_batch};
 pub use events::*;
 pub use options::{
-    BatchOptions, BudgetPolicy, CacheWarmup, DEFAULT_HOST_TIMEOUT_MS, GenerateOptions, Mode,
-    fit_budget,
+    BatchOptions, BudgetPolicy, CacheWarmup, DEFAULT_HOST_TIMEOUT_MS, GenerateOptions, HostLimits,
+    Mode, fit_budget,
 };
 pub use prepare::{CacheReport, Prepared, RunConfig, cache_key_for, prepare_batch, prepare_run};
 use state::{Gate, Limiter, RunState};
@@ -148,6 +148,45 @@ fn new_state(config: &RunConfig, total_drills: u32, total_batches: u32, seed: u6
     }
 }
 
+/// A series whose options are checked and whose batches are planned, before any host or network
+/// call. The bindings read its `limits` to set up the host side, so options are checked once.
+pub struct SeriesRun {
+    options: GenerateOptions,
+    prepared: Prepared,
+}
+
+impl SeriesRun {
+    pub fn limits(&self) -> HostLimits {
+        self.prepared.config.limits
+    }
+}
+
+/// Step 1: the options checked, the series planned, sampled and partitioned.
+pub fn prepare_series(
+    options: GenerateOptions,
+    runtime: Runtime,
+) -> Result<SeriesRun, DrillgenError> {
+    let prepared = prepare_run(&options, runtime)?;
+    Ok(SeriesRun { options, prepared })
+}
+
+/// Steps 2 to the end: what a resume has, the batches, the top-up, the merge and verification.
+pub async fn run_series<T: Transport, C: Clock, H: Host>(
+    series: SeriesRun,
+    transport: &T,
+    clock: &C,
+    host: &H,
+) -> Result<GenerationResult, DrillgenError> {
+    let SeriesRun { options, prepared } = series;
+    let existing = existing_drills(&options, host).await?;
+    let jobs = jobs_to_do(&prepared, &existing);
+    let run = start(&prepared, &options, &jobs, transport, clock, host)?;
+    let mut outcomes = run_batches(jobs, &run).await;
+    let topped = topup::top_up(&prepared, &mut outcomes, &run).await;
+    finish::finish_series(&options, prepared, existing, outcomes, topped, &run).await
+}
+
+/// The whole run: `prepare_series`, then `run_series`.
 pub async fn generate_series<T: Transport, C: Clock, H: Host>(
     options: GenerateOptions,
     runtime: Runtime,
@@ -155,13 +194,7 @@ pub async fn generate_series<T: Transport, C: Clock, H: Host>(
     clock: &C,
     host: &H,
 ) -> Result<GenerationResult, DrillgenError> {
-    let prepared = prepare_run(&options, runtime)?;
-    let existing = existing_drills(&options, host).await?;
-    let jobs = jobs_to_do(&prepared, &existing);
-    let run = start(&prepared, &options, &jobs, transport, clock, host)?;
-    let mut outcomes = run_batches(jobs, &run).await;
-    let topped = topup::top_up(&prepared, &mut outcomes, &run).await;
-    finish::finish_series(&options, prepared, existing, outcomes, topped, &run).await
+    run_series(prepare_series(options, runtime)?, transport, clock, host).await
 }
 
 /// Step 2: what a resume already has.
@@ -284,15 +317,43 @@ async fn run_batches<T: Transport, C: Clock, H: Host>(
 
 /// One batch on its own, for hosts that fan batches out to separate invocations (queues,
 /// workflows). Persists through `host` like a full run; merging is the host's last step.
-pub async fn generate_batch<T: Transport, C: Clock, H: Host>(
+/// One batch whose options are checked, before any host or network call (see `SeriesRun`).
+pub struct BatchRun {
+    batch: BatchSpec,
+    options: BatchOptions,
+    config: RunConfig,
+}
+
+impl BatchRun {
+    pub fn limits(&self) -> HostLimits {
+        self.config.limits
+    }
+}
+
+pub fn prepare_batch_run(
     batch: BatchSpec,
     options: BatchOptions,
     runtime: Runtime,
+) -> Result<BatchRun, DrillgenError> {
+    let config = prepare_batch(&batch, &options, runtime)?;
+    Ok(BatchRun {
+        batch,
+        options,
+        config,
+    })
+}
+
+pub async fn run_one_batch<T: Transport, C: Clock, H: Host>(
+    prepared: BatchRun,
     transport: &T,
     clock: &C,
     host: &H,
 ) -> Result<BatchOutcome, DrillgenError> {
-    let config = prepare_batch(&batch, &options, runtime)?;
+    let BatchRun {
+        batch,
+        options,
+        config,
+    } = prepared;
     // Unseeded, the jitter must differ between invocations, or fanned-out batches retry in lockstep.
     let seed = crate::sample::resolve_seed(options.seed)? ^ u64::from(batch.batch_index);
     let total = batch.drill_indices.len() as u32;
@@ -317,4 +378,22 @@ pub async fn generate_batch<T: Transport, C: Clock, H: Host>(
     let outcome = run_batch(job, &run).await;
     host.settle().await;
     Ok(outcome)
+}
+
+/// One batch: `prepare_batch_run`, then `run_one_batch`.
+pub async fn generate_batch<T: Transport, C: Clock, H: Host>(
+    batch: BatchSpec,
+    options: BatchOptions,
+    runtime: Runtime,
+    transport: &T,
+    clock: &C,
+    host: &H,
+) -> Result<BatchOutcome, DrillgenError> {
+    run_one_batch(
+        prepare_batch_run(batch, options, runtime)?,
+        transport,
+        clock,
+        host,
+    )
+    .await
 }

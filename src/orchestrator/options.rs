@@ -102,6 +102,14 @@ pub struct RunOptions {
     pub cache_warmup: CacheWarmup,
 }
 
+/// How long the host's callbacks may take and the whole call may last: checked once with the
+/// options (`RunConfig.limits`), read by the bindings to bound the host side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostLimits {
+    pub host_timeout_ms: u64,
+    pub deadline_ms: Option<u64>,
+}
+
 /// Options of `generateBatch`, and the part of `generateDrillSeries` options every batch shares.
 #[derive(Debug, Clone, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
@@ -147,7 +155,15 @@ pub fn timer_ms(value: Option<f64>, name: &str, default: Option<u64>) -> Result<
 }
 
 impl BatchOptions {
-    pub fn host_timeout_ms(&self) -> Result<u64> {
+    /// The host side's limits, checked: `hostTimeoutMs` (default 30 s) and `deadlineMs`.
+    pub fn host_limits(&self) -> Result<HostLimits> {
+        Ok(HostLimits {
+            host_timeout_ms: self.host_timeout_ms()?,
+            deadline_ms: self.deadline_ms()?,
+        })
+    }
+
+    fn host_timeout_ms(&self) -> Result<u64> {
         Ok(timer_ms(
             self.host_timeout_ms,
             "hostTimeoutMs",
@@ -156,7 +172,7 @@ impl BatchOptions {
         .unwrap_or(DEFAULT_HOST_TIMEOUT_MS))
     }
 
-    pub fn deadline_ms(&self) -> Result<Option<u64>> {
+    fn deadline_ms(&self) -> Result<Option<u64>> {
         timer_ms(self.deadline_ms, "deadlineMs", None)
     }
 

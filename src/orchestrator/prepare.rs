@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::options::{BatchOptions, GenerateOptions};
+use super::options::{BatchOptions, GenerateOptions, HostLimits};
 use crate::drill::batch_output_schema;
 use crate::error::{DrillgenError, Result};
 use crate::llm::url::BaseUrl;
@@ -35,6 +35,8 @@ pub struct RunConfig {
     /// Hard limit on LLM calls (`subrequestBudget`), checked before each call.
     pub call_budget: Option<u32>,
     pub cache: CacheReport,
+    /// The host side's limits, for the bindings' `Host` and cancellation.
+    pub limits: HostLimits,
 }
 
 /// Whether the shared prefix (schema and system prompt) can be cached by the provider, and whether
@@ -123,8 +125,7 @@ fn shared_config(
     let url = options.llm.check(runtime)?;
     options.retry.check()?;
     crate::prompt::check_templates(&options.prompts)?;
-    options.host_timeout_ms()?;
-    options.deadline_ms()?;
+    let limits = options.host_limits()?;
     let (system, schema) = shared_prefix_parts(options, drills_per_batch)?;
     let prefix_tokens = ((system.len() + schema.len()) / 4).min(u32::MAX as usize) as u32;
     let system_prompt = system;
@@ -146,6 +147,7 @@ fn shared_config(
             cacheable: prefix_tokens >= minimum,
             warmup: false,
         },
+        limits,
     })
 }
 
