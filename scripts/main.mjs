@@ -41,8 +41,9 @@ if (args.help) {
                    [--fail-batch N] [--fail-persist N] [--plan-only] [--library positions.json]
   Against a real provider: DRILLGEN_BASE_URL, DRILLGEN_API_KEY, DRILLGEN_MODEL
   (DRILLGEN_PROVIDER=openai|anthropic, DRILLGEN_RESPONSE_FORMAT=json_schema|json_object|text).
-  --fail-batch N makes the simulator refuse batch N (1-based) once with HTTP 422, to show a partial
-  series; run again with --artifact ID --resume to generate only what is missing.
+  --fail-batch N makes the simulator refuse batch N (1-based) with HTTP 422, and its top-up from
+  spare positions too, to show a partial series; run again with --artifact ID --resume to generate
+  only what is missing.
   --fail-persist N (test-only) makes persist fail for batch N (1-based): drillgen hands its drills
   back and the job stores them after the run.`);
   process.exit(0);
@@ -129,7 +130,7 @@ async function main() {
 
   const real = process.env.DRILLGEN_BASE_URL;
   const sim = real ? null : await startLlmSimulator({ latencyMs: 300, msPerOutputToken: 2 });
-  if (sim && args["fail-batch"]) sim.script((Number(args["fail-batch"]) - 1) * plan.batchSize, [422]);
+  if (sim && args["fail-batch"]) sim.script((Number(args["fail-batch"]) - 1) * plan.batchSize, [422, 422]); // the batch, then its top-up
   const llm = real
     ? {
         provider: process.env.DRILLGEN_PROVIDER ?? "openai",

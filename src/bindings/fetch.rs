@@ -125,6 +125,9 @@ async fn send_request(request: &web_sys::Request) -> Result<Answer, DrillgenErro
 /// pairs (a `Headers` of any realm); bounded in count (a hostile server could send many).
 fn headers_of(headers: &JsValue) -> Result<Vec<(String, String)>, DrillgenError> {
     let unreadable = || DrillgenError::Network("the response's headers cannot be read".into());
+    if !headers.is_object() {
+        return Err(unreadable());
+    }
     let entries = match js_sys::try_iter(headers) {
         Ok(Some(entries)) => entries,
         Ok(None) => return Err(unreadable()),

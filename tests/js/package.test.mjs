@@ -160,8 +160,9 @@ test("warning and repair codes are unions generated from Rust, and warningCodes(
   const union = (name) => [...dts.match(new RegExp(`export type ${name} =([^;]+);`))[1].matchAll(/"([A-Z_]+)"/g)].map((m) => m[1]);
   const warnings = union("WarningCode");
   const repairs = union("RepairCode");
-  assert.equal(warnings.length, 15);
-  assert.equal(repairs.length, 8);
+  assert.equal(warnings.length, 17);
+  assert.equal(repairs.length, 10);
+  assert.deepEqual(union("DrillFlag"), ["EXPLANATION_MISMATCH"]);
   assert.match(dts, /export interface Warning \{\s*code: WarningCode;/);
   assert.match(dts, /repairs: Partial<Record<RepairCode, number>>;/);
   const values = drillgen.warningCodes();
