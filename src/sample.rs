@@ -240,7 +240,8 @@ fn empty_pool(plan: &Plan, unusable: usize) -> DrillgenError {
     }
     DrillgenError::EmptyPool(format!(
         "{names}: {unusable} positions were left out because their analysis lists no alternative clearly worse than the best move, so no multiple-choice drill can be built from it; give each position `alternatives: [{{ \"move\": …, \"equity\": … }}]` with at least one move other than `bestMove` and an equity at least {} below `bestMoveEquity`",
-        crate::engine::MIN_EQUITY_GAP
+        // Not `{}` of an f64: core's float formatting is 16 KB of wasm.
+        crate::text::num(crate::engine::MIN_EQUITY_GAP)
     ))
 }
 
