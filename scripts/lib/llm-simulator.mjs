@@ -8,6 +8,7 @@ import { createServer } from "node:http";
 import { createPromptCache, prefixOf } from "./sim/cache.mjs";
 import { parseDrills, tokens, writeDrills } from "./sim/drills.mjs";
 import { refusal, serial } from "./sim/personalities.mjs";
+import { countTokens } from "./sim/tokens.mjs";
 
 export { parseDrills, writeDrills } from "./sim/drills.mjs";
 export { personalities } from "./sim/personalities.mjs";
@@ -197,7 +198,7 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, p
     const text = content(batch.drills, fault);
     const prompt =
       JSON.stringify(body.messages ?? []) + JSON.stringify(body.system ?? "") + JSON.stringify(body.tools ?? body.response_format ?? "");
-    const promptTokens = tokens(prompt);
+    const promptTokens = countTokens(prompt); // a real tokenizer's count, as the prefix's (sim/tokens.mjs)
     const cached = cache.lookup(provider, body.model, prefixOf(provider, body), entry.at, latencyMs);
     Object.assign(entry, { cachedTokens: cached.read, writtenTokens: cached.written, promptTokens });
     const output = tokens(text);
