@@ -6,7 +6,7 @@
 // Run: scripts/bench  (or `node benches/cache.mjs` after scripts/build)
 import { readFileSync } from "node:fs";
 import * as drillgen from "../pkg/node.js";
-import { startSimulatorProcess } from "../scripts/lib/simulator-process.mjs";
+import { startSimulatorProcess } from "../tools/llm-simulator/simulator-process.mjs";
 
 const root = new URL("../", import.meta.url);
 const readJson = (path) => JSON.parse(readFileSync(new URL(path, root), "utf8"));

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
-import { startSimulatorProcess } from "../scripts/lib/simulator-process.mjs";
+import { startSimulatorProcess } from "../tools/llm-simulator/simulator-process.mjs";
 
 const root = new URL("../", import.meta.url);
 const here = fileURLToPath(import.meta.url);
