@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
-import { startSimulatorProcess } from "../scripts/lib/simulator-process.mjs";
+import { startSimulatorProcess } from "../tools/llm-simulator/simulator-process.mjs";
 
 const root = new URL("../", import.meta.url);
 const here = fileURLToPath(import.meta.url);
@@ -44,6 +44,9 @@ function sizes() {
   for (const t of tarballs) out.push([`out/${t} (already gzip)`, kib(statSync(new URL(t, outDir)).size), "", ""]);
   console.log("## Package size\n");
   console.log(table(["file", "raw", "gzip -9", "brotli q11"], out));
+  const wasm = rows[0];
+  const bytes = (n) => n.toLocaleString("en-US");
+  console.log(`\n${wasm.f} exactly: ${bytes(wasm.raw)} bytes raw, ${bytes(wasm.gzip)} gzip -9, ${bytes(wasm.brotli)} brotli q11.`);
   if (!tarballs.length) console.log("\nNo out/drillgen-*.tgz: `scripts/pack` writes the tarball.");
 }
 

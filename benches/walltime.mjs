@@ -16,7 +16,7 @@ const BASE_MS = 300,
 
 const child = spawn(
   process.execPath,
-  [new URL("scripts/lib/llm-simulator-cli.mjs", root).pathname, String(BASE_MS), String(MS_PER_TOKEN)],
+  [new URL("tools/llm-simulator/llm-simulator-cli.mjs", root).pathname, String(BASE_MS), String(MS_PER_TOKEN)],
   { stdio: ["pipe", "pipe", "inherit"] },
 );
 const { url } = JSON.parse(await new Promise((resolve) => createInterface({ input: child.stdout }).once("line", resolve)));

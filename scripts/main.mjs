@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 // DRILLGEN_PACKAGE runs the job on an installed copy of the package (the tests use the packed tarball).
 const drillgen = await import(process.env.DRILLGEN_PACKAGE ?? "../pkg/node.js");
 
-import { startLlmSimulator } from "./lib/llm-simulator.mjs";
+import { startLlmSimulator } from "../tools/llm-simulator/llm-simulator.mjs";
 import { progressBar } from "./lib/progress-bar.mjs";
 import { openStore } from "./lib/sqlite-store.mjs";
 import { countTokens, formatTokenTable, tokenRow } from "./lib/tokens.mjs";

@@ -1,6 +1,6 @@
 // Serves the www demo with the local LLM simulator: `scripts/serve` then open the printed URL.
 import { fileURLToPath } from "node:url";
-import { startLlmSimulator } from "./lib/llm-simulator.mjs";
+import { startLlmSimulator } from "../tools/llm-simulator/llm-simulator.mjs";
 import { startStaticServer } from "./lib/static-server.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));

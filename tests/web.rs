@@ -305,7 +305,7 @@ fn boards_render_and_bad_xgids_are_coded() {
 /// The LLM simulator's model (no imports): it reads a batch prompt and writes its drills. Loaded
 /// from a `data:` URL, since the browser runner serves `.mjs` snippets with a MIME type that
 /// module scripts refuse.
-const SIM_MODEL: &str = include_str!("../scripts/lib/sim/drills.mjs");
+const SIM_MODEL: &str = include_str!("../tools/llm-simulator/sim/drills.mjs");
 
 #[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
 export async function installLlm(source) {

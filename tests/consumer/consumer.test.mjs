@@ -11,8 +11,8 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Miniflare } from "miniflare";
 import { chromium } from "playwright-core";
-import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
 import { chromiumLaunchOptions, startStaticServer } from "../../scripts/lib/static-server.mjs";
+import { startLlmSimulator } from "../../tools/llm-simulator/llm-simulator.mjs";
 import { TSC_STRICT } from "./support/tsc.mjs";
 import { bundleWorker, workerOptions } from "./support/worker-host.mjs";
 

@@ -17,8 +17,8 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
 import { chromiumLaunchOptions } from "../../scripts/lib/static-server.mjs";
+import { startLlmSimulator } from "../../tools/llm-simulator/llm-simulator.mjs";
 import { build, install, readme, readmeFiles, run, start, startStandalone, writeProject } from "./support/nextjs.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));

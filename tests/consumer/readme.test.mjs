@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
+import { startLlmSimulator } from "../../tools/llm-simulator/llm-simulator.mjs";
 import { TSC_STRICT } from "./support/tsc.mjs";
 import { installPackedDrillgen } from "./support/worker-host.mjs";
 

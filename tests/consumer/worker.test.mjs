@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { Miniflare } from "miniflare";
-import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
+import { startLlmSimulator } from "../../tools/llm-simulator/llm-simulator.mjs";
 import { applyMigrations, bundleWorkerHost, hostOptions, installPackedDrillgen, root } from "./support/worker-host.mjs";
 
 const work = join(root, "out/consumers-worker");

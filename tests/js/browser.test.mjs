@@ -6,8 +6,8 @@ import { readFileSync } from "node:fs";
 import { after, before, beforeEach, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
 import { chromiumLaunchOptions, startStaticServer } from "../../scripts/lib/static-server.mjs";
+import { startLlmSimulator } from "../../tools/llm-simulator/llm-simulator.mjs";
 import { faultLlm } from "./support/harness.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));

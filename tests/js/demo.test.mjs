@@ -7,8 +7,8 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
 import { chromiumLaunchOptions, startStaticServer } from "../../scripts/lib/static-server.mjs";
+import { startLlmSimulator } from "../../tools/llm-simulator/llm-simulator.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const shots = `${root}out/screenshots`;

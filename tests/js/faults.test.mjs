@@ -9,7 +9,7 @@ import { after, before, test } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import * as drillgen from "../../pkg/node.js";
-import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
+import { startLlmSimulator } from "../../tools/llm-simulator/llm-simulator.mjs";
 import { context, faultLlm, memoryStore, runSeries } from "./support/harness.mjs";
 
 const positions = JSON.parse(readFileSync(new URL("../../data/positions.json", import.meta.url), "utf8"));

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, beforeEach, test } from "node:test";
 import * as drillgen from "../../pkg/node.js";
-import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
+import { startLlmSimulator } from "../../tools/llm-simulator/llm-simulator.mjs";
 import { context, faultLlm, invariantViolations, memoryStore, runSeries, simLlm } from "./support/harness.mjs";
 
 const positions = JSON.parse(readFileSync(new URL("../../data/positions.json", import.meta.url), "utf8"));

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import * as drillgen from "../../pkg/node.js";
-import { startLlmSimulator } from "../../scripts/lib/llm-simulator.mjs";
+import { startLlmSimulator } from "../../tools/llm-simulator/llm-simulator.mjs";
 import { context } from "./support/harness.mjs";
 import { declaredCodes, hostileCases, runCorpus, summary } from "./support/hostile-corpus.mjs";
 

@@ -12,7 +12,7 @@ import { after, before, test } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import * as drillgen from "../../pkg/node.js";
-import { parseDrills, startLlmSimulator, writeDrills } from "../../scripts/lib/llm-simulator.mjs";
+import { parseDrills, startLlmSimulator, writeDrills } from "../../tools/llm-simulator/llm-simulator.mjs";
 import { context, memoryStore, simLlm } from "./support/harness.mjs";
 
 const positions = JSON.parse(readFileSync(new URL("../../data/positions.json", import.meta.url), "utf8"));

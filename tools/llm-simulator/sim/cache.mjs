@@ -3,19 +3,38 @@
 // - the prefix is what the provider caches: OpenAI puts the structured-output schema before the
 //   system message; Anthropic caches tools, then system, up to the block marked cache_control;
 // - a prefix shorter than the minimum is never cached (OpenAI 1,024 tokens, hits in 128-token
-//   steps; Anthropic by model, from data/cache-minimums.json);
+//   steps; Anthropic by model): the simulator's own table below, not drillgen's data file, and the
+//   prefix counted by a real tokenizer (sim/tokens.mjs), not drillgen's 4-bytes-a-token estimate;
 // - an entry exists only once the first request with that prefix has begun its response (its
 //   time to first token): requests that arrive before that miss, as concurrent ones do for real.
 
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { tokens } from "./drills.mjs";
+import { countTokens as tokens } from "./tokens.mjs";
 
-const minimums = JSON.parse(readFileSync(new URL("../../../data/cache-minimums.json", import.meta.url), "utf8"));
+// The providers' minimum cacheable prefixes, copied from their documentation:
+// - OpenAI: caching from 1,024 prompt tokens, hits in 128-token steps (platform.openai.com/docs/
+//   guides/prompt-caching);
+// - Anthropic, per model (docs.claude.com/en/docs/build-with-claude/prompt-caching, "Cache
+//   limitations"): 1,024 for Sonnet 4, Sonnet 4.5, Opus 4, Opus 4.1; 2,048 for Sonnet 4.6; 4,096
+//   for Opus 4.5 and later and Haiku 4.5. Models not listed here: 1,024 (the simulator's default).
+// Longest model-name prefix first: "claude-sonnet-4-6" before "claude-sonnet-4".
+const OPENAI_MINIMUM = 1024;
+const ANTHROPIC_MINIMUMS = [
+  ["claude-opus-4-5", 4096],
+  ["claude-opus-4-6", 4096],
+  ["claude-opus-4-7", 4096],
+  ["claude-haiku-4-5", 4096],
+  ["claude-sonnet-4-6", 2048],
+  ["claude-sonnet-4-5", 1024],
+  ["claude-sonnet-4", 1024],
+  ["claude-opus-4-1", 1024],
+  ["claude-opus-4", 1024],
+];
+const ANTHROPIC_DEFAULT = 1024;
 
 export function minimumFor(provider, model = "") {
-  if (provider === "openai") return minimums.openai;
-  return minimums.anthropic.models.find(([prefix]) => model.startsWith(prefix))?.[1] ?? minimums.anthropic.default;
+  if (provider === "openai") return OPENAI_MINIMUM;
+  return ANTHROPIC_MINIMUMS.find(([prefix]) => model.startsWith(prefix))?.[1] ?? ANTHROPIC_DEFAULT;
 }
 
 /** The cacheable prefix of a request and its token count, or null when nothing is cacheable. */

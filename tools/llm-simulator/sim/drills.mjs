@@ -1,7 +1,8 @@
 // What the simulated model writes: the words of each drill it is asked for, read from the prompt
 // the way a model reads it (drill blocks, each with its position, options and correct option).
 
-/** Rough token count (4 characters a token), the same estimate drillgen uses for prefixes. */
+/** Rough token count (4 characters a token): the simulator times and bills its output with it;
+ * prompts and cached prefixes are counted by a real tokenizer (tokens.mjs). */
 export const tokens = (text) => Math.ceil(text.length / 4);
 
 const field = (lines, name) => lines.find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2) ?? "";

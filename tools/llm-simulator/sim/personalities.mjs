@@ -2,7 +2,7 @@
 // `refusal(name, provider, body)` returns `{ status, body }` or null. Sources, per personality:
 // openai — api.openai.com; GPT-5.x and o-series refuse `max_tokens` (platform docs, 2025-2026);
 // llama-cpp-python — 0.3.x server: pydantic allows response_format type text|json_object only,
-//   answers HTTP 500; serves one request at a time (out/real-model-facts.md has the transcripts);
+//   answers HTTP 500; serves one request at a time (seen in scripts/real-model runs, not committed);
 // vllm — accepts json_schema and json_object and both token fields;
 // lmstudio — accepts json_schema, refuses json_object with 400;
 // text-only — an OpenAI-compatible server with no JSON modes at all;

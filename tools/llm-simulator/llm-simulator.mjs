@@ -8,6 +8,7 @@ import { createServer } from "node:http";
 import { createPromptCache, prefixOf } from "./sim/cache.mjs";
 import { parseDrills, tokens, writeDrills } from "./sim/drills.mjs";
 import { refusal, serial } from "./sim/personalities.mjs";
+import { countTokens } from "./sim/tokens.mjs";
 
 export { parseDrills, writeDrills } from "./sim/drills.mjs";
 export { personalities } from "./sim/personalities.mjs";
@@ -23,6 +24,14 @@ function batchOf(body) {
     .join("\n");
   const drills = parseDrills(user);
   return { drills, indices: drills.map((d) => d.index), user };
+}
+
+/** What a provider counts as the prompt: the schema (OpenAI's response_format, Anthropic's tools),
+ * the system text and the messages' text, without the JSON framing of the request. */
+function promptText(body) {
+  const text = (c) => (typeof c === "string" ? c : Array.isArray(c) ? c.map((b) => b?.text ?? "").join("") : "");
+  const schema = body.tools ?? body.response_format;
+  return (schema ? JSON.stringify(schema) : "") + text(body.system) + (body.messages ?? []).map((m) => text(m?.content)).join("");
 }
 
 /** The model's answer text for a batch under a content fault. */
@@ -195,9 +204,7 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, p
 
   async function reply(res, json, provider, body, batch, fault, stream, entry) {
     const text = content(batch.drills, fault);
-    const prompt =
-      JSON.stringify(body.messages ?? []) + JSON.stringify(body.system ?? "") + JSON.stringify(body.tools ?? body.response_format ?? "");
-    const promptTokens = tokens(prompt);
+    const promptTokens = countTokens(promptText(body)); // a real tokenizer's count, as the prefix's (sim/tokens.mjs)
     const cached = cache.lookup(provider, body.model, prefixOf(provider, body), entry.at, latencyMs);
     Object.assign(entry, { cachedTokens: cached.read, writtenTokens: cached.written, promptTokens });
     const output = tokens(text);
