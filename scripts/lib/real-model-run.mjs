@@ -38,6 +38,11 @@ const result = await generateDrillSeries({
 const seconds = (Date.now() - started) / 1000;
 const repairs = new Map();
 for (const b of result.batches) for (const [code, n] of Object.entries(b.repairs)) repairs.set(code, (repairs.get(code) ?? 0) + n);
+// The same test for every build (the package under test may not check it): a `<placeholder>`, a
+// bare field name of the prompt, or JSON debris in a text.
+const ECHO = /<[a-z_]+>?|\}\s*,\s*\{|"\s*[:,\]}]|^(title|principle|question|explanation|difficulty|why)$/i;
+const echoing = (drills) =>
+  drills.filter((d) => [d.title, d.principle, d.question, d.explanation].some((t) => ECHO.test(t.trim()))).length;
 const issues = new Map();
 for (const i of result.verification.issues) count(issues, i.code);
 const u = result.usage;
@@ -55,7 +60,9 @@ retries by code: ${list(retries)}; failed batches: ${
 repairs by code: ${list(repairs)}
 warnings: ${result.warnings.map((w) => w.code).join(", ") || "none"}
 tokens: input ${u.inputTokens}, cached ${u.cachedInputTokens}, output ${u.outputTokens}
-time: ${seconds.toFixed(1)} s (${(seconds / Math.max(1, result.drills.length)).toFixed(1)} s a drill)`);
+time: ${seconds.toFixed(1)} s (${(seconds / Math.max(1, result.drills.length)).toFixed(1)} s a drill)
+words a student can read: ${echoing(result.drills)}/${result.drills.length} stored drills have a text that copies the prompt's
+  placeholders or field names or carries JSON; ${result.drills.filter((d) => d.flags?.length).length} flagged for review (explanation names no correct option)`);
 for (const d of result.drills.slice(0, 2)) {
   const correct = d.options.find((o) => o.id === d.correctOptionId);
   console.log(
