@@ -41,8 +41,7 @@ for (const b of result.batches) for (const [code, n] of Object.entries(b.repairs
 // The same test for every build (the package under test may not check it): a `<placeholder>`, a
 // bare field name of the prompt, or JSON debris in a text.
 const ECHO = /<[a-z_]+>?|\}\s*,\s*\{|"\s*[:,\]}]|^(title|principle|question|explanation|difficulty|why)$/i;
-const echoing = (drills) =>
-  drills.filter((d) => [d.title, d.principle, d.question, d.explanation].some((t) => ECHO.test(t.trim()))).length;
+const echoing = (drills) => drills.filter((d) => [d.title, d.principle, d.question, d.explanation].some((t) => ECHO.test(t.trim()))).length;
 const issues = new Map();
 for (const i of result.verification.issues) count(issues, i.code);
 const u = result.usage;
