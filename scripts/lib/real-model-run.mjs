@@ -2,7 +2,7 @@
 // the model name are given): what a new user gets. Prints the figures the README records: drills
 // that passed verification, the run's negotiation, rejections and retries by code, repairs by
 // code, tokens and time, and two drills to read.
-//   node scripts/lib/real-model-run.mjs <baseUrl> <model> [--target N] [--phases EARLY,MIDDLE]
+//   node scripts/lib/real-model-run.mjs <baseUrl> <model> [--target N] [--phases EARLY,MIDDLE] [--timeout-ms N]
 import { readFileSync } from "node:fs";
 
 const [baseUrl, model, ...rest] = process.argv.slice(2);
@@ -12,6 +12,8 @@ const flag = (name, fallback) => {
 };
 const target = Number(flag("target", "10"));
 const phases = flag("phases", "EARLY,MIDDLE").split(",");
+// drillgen's default (120 s) unless given: a slow machine's one-thread server can need more per call.
+const timeoutMs = rest.includes("--timeout-ms") ? Number(flag("timeout-ms")) : undefined;
 const pkg = process.env.DRILLGEN_PACKAGE ?? new URL("../../pkg/node.js", import.meta.url).href;
 const { generateDrillSeries } = await import(pkg);
 const read = (p) => JSON.parse(readFileSync(new URL(`../../${p}`, import.meta.url), "utf8"));
@@ -25,7 +27,7 @@ const result = await generateDrillSeries({
   request: { targetDrillCount: target, gamePhases: phases },
   positions: read("data/positions.json"),
   context: read("data/context.json"),
-  llm: { provider: "openai", baseUrl, model },
+  llm: { provider: "openai", baseUrl, model, ...(timeoutMs ? { timeoutMs } : {}) },
   persist: (drills) => {
     for (const d of drills) stored.set(d.drillId, d);
   },
