@@ -44,6 +44,11 @@ for (const b of result.batches) for (const [code, n] of Object.entries(b.repairs
 // bare field name of the prompt, or JSON debris in a text.
 const ECHO = /<[a-z_]+>?|\}\s*,\s*\{|"\s*[:,\]}]|^(title|principle|question|explanation|difficulty|why)$/i;
 const echoing = (drills) => drills.filter((d) => [d.title, d.principle, d.question, d.explanation].some((t) => ECHO.test(t.trim()))).length;
+// Whether an explanation names the correct option, by its letter or its move (the prompt asks it to).
+const namesCorrect = (d) => {
+  const correct = d.options.find((o) => o.id === d.correctOptionId);
+  return new RegExp(`\\b${d.correctOptionId}\\b`).test(d.explanation) || d.explanation.includes(correct.text);
+};
 const issues = new Map();
 for (const i of result.verification.issues) count(issues, i.code);
 const u = result.usage;
@@ -63,7 +68,8 @@ warnings: ${result.warnings.map((w) => w.code).join(", ") || "none"}
 tokens: input ${u.inputTokens}, cached ${u.cachedInputTokens}, output ${u.outputTokens}
 time: ${seconds.toFixed(1)} s (${(seconds / Math.max(1, result.drills.length)).toFixed(1)} s a drill)
 words a student can read: ${echoing(result.drills)}/${result.drills.length} stored drills have a text that copies the prompt's
-  placeholders or field names or carries JSON; ${result.drills.filter((d) => d.flags?.length).length} flagged for review (explanation names no correct option)`);
+  placeholders or field names or carries JSON; ${result.drills.filter(namesCorrect).length}/${result.drills.length} explanations name the correct
+  option (letter or move); ${result.drills.filter((d) => d.flags?.length).length} flagged for review`);
 for (const d of result.drills.slice(0, 2)) {
   const correct = d.options.find((o) => o.id === d.correctOptionId);
   console.log(
