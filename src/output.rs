@@ -64,10 +64,16 @@ pub fn read_batch_output(
             strict: false,
         })
         .collect();
-    read_batch(content, &expect)
+    let reading = read_batch(content, &expect)?;
+    if reading.slots.iter().all(Result::is_err) {
+        return Err(invalid(feedback(&reading)));
+    }
+    Ok(reading)
 }
 
-/// Reads the answer for `slots`, each checked as its `Expect` says.
+/// Reads the answer for `slots`, each checked as its `Expect` says. Every drill rejected is still
+/// a reading: the batch asks for them again, and each is read leniently from then on (it was asked
+/// again once), instead of failing the whole answer and asking strictly for ever.
 pub fn read_batch(content: &str, slots: &[Expect]) -> Result<BatchReading, DrillgenError> {
     let mut reading = BatchReading {
         slots: Vec::with_capacity(slots.len()),
@@ -100,9 +106,6 @@ pub fn read_batch(content: &str, slots: &[Expect]) -> Result<BatchReading, Drill
         reading
             .slots
             .push(slot.map_err(|why| format!("drill {} of {} {why}", k + 1, slots.len())));
-    }
-    if reading.slots.iter().all(Result::is_err) {
-        return Err(invalid(feedback(&reading)));
     }
     Ok(reading)
 }

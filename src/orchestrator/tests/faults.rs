@@ -537,3 +537,28 @@ fn an_explanation_naming_the_wrong_option_is_flagged_after_asking_again() {
         "stored with its flag"
     );
 }
+
+#[test]
+fn a_batch_whose_every_explanation_fails_is_asked_again_once_then_kept_flagged() {
+    // Every drill rejected by the words checks is still a reading: asked again once, then read
+    // leniently (a small model that never names the option must not fail the batch for ever).
+    let w = world();
+    let bad = |text: &'static str| Reply::Texts((0..5).map(|k| (k, "explanation", text)).collect());
+    w.llm.script(
+        0,
+        &[
+            bad("Making points wins games."),
+            bad("Option Z is the best play here."),
+        ],
+    );
+    let r = run(&w, options(json!({})));
+    assert_eq!(r.drills.len(), 25);
+    assert_eq!(r.batches[0].attempts, 2, "asked once, asked again once");
+    let flagged: Vec<u32> = r
+        .drills
+        .iter()
+        .filter(|d| d.flags == [crate::DrillFlag::EXPLANATION_MISMATCH])
+        .map(|d| d.index)
+        .collect();
+    assert_eq!(flagged, [0, 1, 2, 3, 4]);
+}
