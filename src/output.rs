@@ -203,15 +203,30 @@ pub fn unreadable(text: &str) -> Option<String> {
     if PROMPT_WORDS.contains(&bare.as_str()) {
         return Some(format!("is only the field name {bare:?}"));
     }
-    const DEBRIS: [&str; 8] = ["{\"", "\"}", "\"]", "[{", "}]", "}, {", "},{", "\":"];
+    let mut words = bare
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| !w.is_empty())
+        .peekable();
+    if words.peek().is_some() && words.all(|w| DIFFICULTY_WORDS.contains(&w)) {
+        return Some("only names difficulty levels".to_owned());
+    }
+    if text.to_ascii_lowercase().contains("json") {
+        return Some("repeats the prompt's instructions (JSON)".to_owned());
+    }
+    // Drill texts have no braces (moves are `8/5(2) 6/5*`): any is JSON structure.
+    const DEBRIS: [&str; 5] = ["{", "}", "\"]", "[{", "\":"];
     DEBRIS
         .iter()
         .find(|d| text.contains(**d))
         .map(|d| format!("carries JSON ({d})"))
 }
 
+/// The difficulty levels the prompt lists: a text made of them only copies the list.
+const DIFFICULTY_WORDS: [&str; 3] = ["beginner", "intermediate", "advanced"];
+
 /// A `<word>` (letters and underscores, 3 or more) closed by `>`, a quote, a brace, a comma or the
-/// end: the shape of the example's placeholders, whole or cut off (`<question_name`).
+/// end: the shape of the example's placeholders, whole or cut off (`<question_name`); or such a
+/// word followed by more and a `>` or brace within 40 bytes (`<quiz question>`).
 fn placeholder(text: &str) -> Option<&str> {
     for (i, _) in text.match_indices('<') {
         let rest = &text[i + 1..];
@@ -222,6 +237,14 @@ fn placeholder(text: &str) -> Option<&str> {
         if n >= 3 && matches!(next, None | Some('>' | '"' | '}' | ',')) {
             let end = i + 1 + n + usize::from(next == Some('>'));
             return Some(&text[i..end]);
+        }
+        // `<quiz question>`, `<princecode (210)}`: more words, closed by `>` or a brace nearby.
+        let near = &rest[..rest.len().min(40)];
+        if n >= 3
+            && next == Some(' ')
+            && let Some(close) = near.find(['>', '}'])
+        {
+            return Some(&text[i..i + 2 + close]);
         }
     }
     None
@@ -690,6 +713,11 @@ mod tests {
             "Explanation:",
             "The best play\"}, {\"title\": \"x",
             "Make points\"}]}",
+            // Seen from SmolLM2-135M through llama.cpp (scripts/real-model).
+            "<quiz question>}",
+            "<princecode (210)},",
+            "Return the JSON object with exactly 5 drills. In order to create a new drill, you need to choose one",
+            "BEGINNER, INTERMEDIATE/ADVANCED",
         ] {
             assert!(unreadable(echo).is_some(), "{echo:?}");
         }
@@ -698,6 +726,8 @@ mod tests {
             "He said \"run\", then made the bar point.",
             "Equity < 0.05 means a close call; a <3 for primes.",
             "Option B (8/5 6/5) is best.",
+            "A beginner's mistake: 24/21* hits but leaves two blots.",
+            "Play 8/5(2) 6/5*: the <5-point> idea is to block.",
         ] {
             assert_eq!(unreadable(words), None, "{words:?}");
         }
