@@ -244,6 +244,28 @@ test("a batch that gives up after 4 of 5 drills: stored, reported failed, its LL
   );
 });
 
+test("a partial batch whose final FAILED write is lost still ends reported failed (its PARTIAL row says so)", async () => {
+  const lossSim = await startLlmSimulator();
+  try {
+    const lossy = await startHost(lossSim, { bindings: { LOSE_FINAL_WRITE: "2" } });
+    await lossy.call("PUT", "/context", context);
+    await lossy.call("POST", "/positions", positions);
+    lossSim.script(10, ["short"]); // 4 of 5 drills
+    lossSim.script(14, [422]); // asking again for the last one is refused for good
+    const done = await lossy.finished((await lossy.call("POST", "/series", SERIES)).body.id);
+    assert.equal(done.status, "COMPLETED");
+    assert.deepEqual(done.batchProgress, { completed: 4, total: 5, failed: [2] });
+    assert.equal(done.drills.length, 24);
+    assert.ok(
+      done.warnings.some((w) => w.code === "BATCHES_FAILED"),
+      JSON.stringify(done.warnings),
+    );
+    assert.equal(done.batches[2].status, "PARTIAL", "only persist's write reached D1");
+  } finally {
+    await lossSim.close();
+  }
+});
+
 /**
  * One series on a host with a test-only fault hook set (`bindings`), against its own simulator:
  * the finished series, the simulator's requests, and the checks every such run must pass.

@@ -62,6 +62,9 @@ export function settings(env) {
     // TEST ONLY: batch indices whose D1 write fails on the step's first attempt (every persist
     // retry of it), as if D1 were down for that long. Never set it in production.
     failPersistOnce: indices(env.FAIL_PERSIST_ONCE),
+    // TEST ONLY: batch indices whose final FAILED write is skipped, as if it were lost (eviction, D1
+    // down through every step retry). Never set it in production.
+    loseFinalWrite: indices(env.LOSE_FINAL_WRITE),
   };
 }
 

@@ -212,7 +212,7 @@ async function batchStep(env, artifactId, instanceId, batchIndex, plan) {
   const usage = outcome.usage ? JSON.stringify(outcome.usage) : null;
   if (outcome.status === "COMPLETED") {
     await setBatch(db, artifactId, instanceId, batchIndex, { usage }).run();
-  } else {
+  } else if (!cfg.loseFinalWrite.includes(batchIndex)) {
     await db.batch([
       setBatch(db, artifactId, instanceId, batchIndex, {
         status: "FAILED",
