@@ -239,7 +239,11 @@ fn placeholder(text: &str) -> Option<&str> {
             return Some(&text[i..end]);
         }
         // `<quiz question>`, `<princecode (210)}`: more words, closed by `>` or a brace nearby.
-        let near = &rest[..rest.len().min(40)];
+        let cut = (0..=rest.len().min(40))
+            .rev()
+            .find(|&k| rest.is_char_boundary(k))
+            .unwrap_or(0);
+        let near = &rest[..cut];
         if n >= 3
             && next == Some(' ')
             && let Some(close) = near.find(['>', '}'])
@@ -728,6 +732,8 @@ mod tests {
             "Option B (8/5 6/5) is best.",
             "A beginner's mistake: 24/21* hits but leaves two blots.",
             "Play 8/5(2) 6/5*: the <5-point> idea is to block.",
+            // Multi-byte characters near a `<word `: no slice inside one (the fuzz test found it).
+            "<abcd éééééééééééééééééééééééééééééééééééééééé",
         ] {
             assert_eq!(unreadable(words), None, "{words:?}");
         }
