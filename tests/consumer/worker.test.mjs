@@ -220,18 +220,24 @@ test("a failing batch: COMPLETED with failed [2]; all failing: FAILED; resume ge
   assert.equal((await host.finished(running.body.id)).status, "COMPLETED");
 });
 
+/** A series on `on` whose batch 2 gives up after 4 of 5 drills: it must end reported failed. */
+async function partialSeries(on, simulator) {
+  simulator.script(10, ["short"]); // 4 of 5 drills
+  simulator.script(14, [422]); // asking again for the last one is refused for good
+  const done = await on.finished((await on.call("POST", "/series", SERIES)).body.id);
+  assert.equal(done.status, "COMPLETED");
+  assert.deepEqual(done.batchProgress, { completed: 4, total: 5, failed: [2] });
+  assert.equal(done.drills.length, 24);
+  assert.ok(
+    done.warnings.some((w) => w.code === "BATCHES_FAILED"),
+    JSON.stringify(done.warnings),
+  );
+  return done;
+}
+
 test("a batch that gives up after 4 of 5 drills: stored, reported failed, its LLM calls counted once", async () => {
   sim.reset();
-  sim.script(10, ["short"]); // 4 of 5 drills
-  sim.script(14, [422]); // asking again for the last one is refused for good
-  const partial = await host.finished((await host.call("POST", "/series", SERIES)).body.id);
-  assert.equal(partial.status, "COMPLETED");
-  assert.deepEqual(partial.batchProgress, { completed: 4, total: 5, failed: [2] });
-  assert.equal(partial.drills.length, 24);
-  assert.ok(
-    partial.warnings.some((w) => w.code === "BATCHES_FAILED"),
-    JSON.stringify(partial.warnings),
-  );
+  const partial = await partialSeries(host, sim);
   assert.deepEqual(
     [partial.batches[2].status, partial.batches[2].llmCalls],
     ["FAILED", 2],
@@ -250,16 +256,7 @@ test("a partial batch whose final FAILED write is lost still ends reported faile
     const lossy = await startHost(lossSim, { bindings: { LOSE_FINAL_WRITE: "2" } });
     await lossy.call("PUT", "/context", context);
     await lossy.call("POST", "/positions", positions);
-    lossSim.script(10, ["short"]); // 4 of 5 drills
-    lossSim.script(14, [422]); // asking again for the last one is refused for good
-    const done = await lossy.finished((await lossy.call("POST", "/series", SERIES)).body.id);
-    assert.equal(done.status, "COMPLETED");
-    assert.deepEqual(done.batchProgress, { completed: 4, total: 5, failed: [2] });
-    assert.equal(done.drills.length, 24);
-    assert.ok(
-      done.warnings.some((w) => w.code === "BATCHES_FAILED"),
-      JSON.stringify(done.warnings),
-    );
+    const done = await partialSeries(lossy, lossSim);
     assert.equal(done.batches[2].status, "PARTIAL", "only persist's write reached D1");
   } finally {
     await lossSim.close();
