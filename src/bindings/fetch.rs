@@ -76,18 +76,14 @@ fn prop(target: &JsValue, name: &str) -> Result<JsValue, DrillgenError> {
     Reflect::get(target, &JsValue::from_str(name)).map_err(|e| network(&e))
 }
 
-/// Calls `target[name]()` with catching reads and call.
-fn call(target: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, DrillgenError> {
+/// Calls `target[name]()` with a catching read and call.
+fn call(target: &JsValue, name: &str) -> Result<JsValue, DrillgenError> {
     let Ok(method) = prop(target, name)?.dyn_into::<Function>() else {
         return Err(DrillgenError::Network(format!(
             "the response has no {name}()"
         )));
     };
-    match args {
-        [] => method.call0(target),
-        [a, ..] => method.call1(target, a),
-    }
-    .map_err(|e| network(&e))
+    method.call0(target).map_err(|e| network(&e))
 }
 
 /// What the answer said, read once: a status, whether it is an opaque redirect, its headers and
@@ -153,10 +149,10 @@ async fn read_capped(body: &JsValue, max_bytes: u64) -> Result<String, DrillgenE
     if body.is_null() || body.is_undefined() {
         return Ok(String::new());
     }
-    let reader = call(body, "getReader", &[])?;
+    let reader = call(body, "getReader")?;
     let mut bytes: Vec<u8> = Vec::new();
     loop {
-        let pending = call(&reader, "read", &[])?;
+        let pending = call(&reader, "read")?;
         let chunk = Settling::new(&pending).await.map_err(|e| network(&e))?;
         let done = prop(&chunk, "done")?.as_bool().unwrap_or(true);
         if done {
@@ -169,7 +165,7 @@ async fn read_capped(body: &JsValue, max_bytes: u64) -> Result<String, DrillgenE
             ));
         };
         if bytes.len() as u64 + u64::from(value.length()) > max_bytes {
-            let _ = call(&reader, "cancel", &[]);
+            let _ = call(&reader, "cancel");
             return Err(DrillgenError::ResponseTooLarge { limit: max_bytes });
         }
         let start = bytes.len();
