@@ -38,6 +38,7 @@ crate::codes::codes!(
         PERSIST_FAILED,
         LOAD_FAILED,
         SUBREQUEST_BUDGET,
+        PERMIT_TIMEOUT,
     }
 );
 
@@ -154,6 +155,11 @@ pub enum DrillgenError {
         batches: u32,
         attempts: u32,
     },
+
+    #[error(
+        "the rate governor gave no permit within {ms} ms: other calls hold the key's limits; try again later or wait longer (maxWaitMs)"
+    )]
+    PermitTimeout { ms: u64 },
 }
 
 impl DrillgenError {
@@ -191,6 +197,7 @@ impl DrillgenError {
             Self::PersistFailed(_) => C::PERSIST_FAILED,
             Self::LoadFailed(_) => C::LOAD_FAILED,
             Self::SubrequestBudget { .. } => C::SUBREQUEST_BUDGET,
+            Self::PermitTimeout { .. } => C::PERMIT_TIMEOUT,
         }
     }
 
@@ -202,7 +209,8 @@ impl DrillgenError {
             Self::Network(_)
             | Self::Timeout { .. }
             | Self::ResponseTooLarge { .. }
-            | Self::InvalidOutput(_) => true,
+            | Self::InvalidOutput(_)
+            | Self::PermitTimeout { .. } => true,
             Self::Http { retryable, .. } => *retryable,
             _ => false,
         }
@@ -292,6 +300,7 @@ mod tests {
                 batches: 1,
                 attempts: 2,
             },
+            DrillgenError::PermitTimeout { ms: 1 },
         ];
         let mut codes: Vec<ErrorCode> = all.iter().map(DrillgenError::code).collect();
         for code in &codes {
@@ -314,7 +323,8 @@ mod tests {
                 "TIMEOUT",
                 "HTTP_ERROR",
                 "RESPONSE_TOO_LARGE",
-                "INVALID_OUTPUT"
+                "INVALID_OUTPUT",
+                "PERMIT_TIMEOUT"
             ]
         );
         let fatal: Vec<&str> = all

@@ -110,6 +110,20 @@ pub fn read_batch(content: &str, slots: &[Expect]) -> Result<BatchReading, Drill
     Ok(reading)
 }
 
+/// Reads one element of the `drills` array as soon as it has closed in a streamed answer, by the
+/// same rules as a whole answer (`None`: not a drill object, or rejected; the whole answer's reading
+/// decides then). Its repairs are counted by that whole reading, not here.
+pub fn read_element(element: &str, expect: &Expect) -> Option<DrillDraft> {
+    let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(element) else {
+        return None;
+    };
+    let mut scratch = BatchReading {
+        slots: Vec::new(),
+        repairs: BTreeMap::new(),
+    };
+    read_drill(&fields, expect, &mut scratch).ok()
+}
+
 /// The rejections of a reading, as one bounded message for the model's next attempt.
 pub fn feedback(reading: &BatchReading) -> String {
     let problems: Vec<&str> = reading

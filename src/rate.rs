@@ -5,13 +5,15 @@
 //!   documents its limits so; OpenAI's `x-ratelimit-reset-*` is the time to a full bucket, which
 //!   the same model gives). Given by the host, or learned from `x-ratelimit-limit-*` /
 //!   `anthropic-ratelimit-*-limit`; every response's `remaining` replaces our estimate of the level.
-//! - **Concurrency** follows AIMD, as TCP does: halved on a 429/529, raised by one per window of
-//!   successes (`+1/limit` each), never below one.
+//! - **Concurrency** follows TCP's congestion control: slow start (one more per success, so it
+//!   doubles per window) from 4 until the first 429/529, then AIMD: halved on a 429/529, raised by
+//!   one per window of successes (`+1/limit` each), never below one. Slow start matters when many
+//!   series share one governor: the token budget, not a small starting guess, should set the pace.
 //! - **Waits.** A 429's `retry-after`, or a limit reported at zero, pauses every caller until its
 //!   reset. Callers are served first come, first served, so no series starves another.
 //!
-//! Pure and clock-free: callers pass `now_ms` and sleep for the `Wait` they are given. Not yet used
-//! by the orchestrator.
+//! Pure and clock-free: callers pass `now_ms` and sleep for the `Wait` they are given
+//! (`orchestrator::govern` does, for every LLM call of a run given a governor).
 
 use std::collections::VecDeque;
 
@@ -81,6 +83,45 @@ impl Bucket {
     }
 }
 
+/// The limits a governor starts from (`createRateGovernor`). Each limit not given is learned from
+/// the providers' headers; until then it does not hold calls back.
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimits {
+    /// Requests per minute of the key (1 to 10,000,000). Default: learned from headers.
+    #[serde(default)]
+    pub requests_per_minute: Option<f64>,
+    /// Tokens per minute of the key, input and output (1 to 4,294,967,295). Default: learned.
+    #[serde(default)]
+    pub tokens_per_minute: Option<f64>,
+}
+
+impl RateLimits {
+    /// The limits as whole numbers, or why not.
+    pub fn check(&self) -> crate::Result<(Option<u32>, Option<u32>)> {
+        let whole = |v: Option<f64>, name: &str, max: f64| match v {
+            None => Ok(None),
+            Some(v) if v.fract() == 0.0 && v >= 1.0 && v <= max => {
+                Ok(Some(v.min(f64::from(u32::MAX)) as u32))
+            }
+            Some(v) => Err(crate::DrillgenError::InvalidOptions(format!(
+                "{name} must be a whole number from 1 to {}, got {}",
+                crate::text::num(max),
+                crate::text::num(v)
+            ))),
+        };
+        Ok((
+            whole(self.requests_per_minute, "requestsPerMinute", 1e7)?,
+            whole(
+                self.tokens_per_minute,
+                "tokensPerMinute",
+                f64::from(u32::MAX),
+            )?,
+        ))
+    }
+}
+
 /// What a caller is told: go now, or ask again after this many milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
@@ -119,6 +160,8 @@ pub struct RateGovernor {
     requests: Bucket,
     tokens: Bucket,
     concurrency: f64,
+    /// No throttle seen yet: concurrency grows by one per success.
+    slow_start: bool,
     in_flight: u32,
     paused_until: f64,
     line: VecDeque<u64>,
@@ -136,6 +179,7 @@ impl RateGovernor {
             requests: Bucket::new(requests_per_minute, now_ms),
             tokens: Bucket::new(tokens_per_minute, now_ms),
             concurrency: START_CONCURRENCY,
+            slow_start: true,
             in_flight: 0,
             paused_until: 0.0,
             line: VecDeque::new(),
@@ -202,13 +246,19 @@ impl RateGovernor {
         match report.status {
             429 | 529 => {
                 self.stats.throttled += 1;
+                self.slow_start = false;
                 self.concurrency = (self.concurrency / 2.0).max(1.0);
                 let wait = retry_after_ms(429, report.headers, now_ms)
                     .map_or(DEFAULT_PAUSE_MS, |ms| ms as f64);
                 self.paused_until = self.paused_until.max(now_ms + wait);
             }
             200..=299 => {
-                self.concurrency = (self.concurrency + 1.0 / self.concurrency).min(MAX_CONCURRENCY);
+                let step = if self.slow_start {
+                    1.0
+                } else {
+                    1.0 / self.concurrency
+                };
+                self.concurrency = (self.concurrency + step).min(MAX_CONCURRENCY);
             }
             _ => {}
         }

@@ -216,7 +216,7 @@ pub fn from_js_opt<T: DeserializeOwned>(
 
 /// Keys whose values are drills: written by the model, which never sees a credential, so a
 /// header value that happens to occur in a drill's text (`X-Title: Backgammon Drills`) stays.
-const DRILL_KEYS: [&str; 2] = ["drills", "unpersistedDrills"];
+const DRILL_KEYS: [&str; 3] = ["drills", "unpersistedDrills", "drill"];
 
 /// Removes credentials from the string leaves of `value`, drills aside. Leaves, not the JSON
 /// text: a secret such as `true` or `1234` must not turn `"stored":true` into invalid JSON.

@@ -34,7 +34,7 @@ use super::convert::message_of;
 use super::runtime::{CancelHandle, Settling, Timer};
 use crate::error::DrillgenError;
 use crate::llm::{HttpRequest, HttpResponse};
-use crate::orchestrator::{SendLimits, Transport};
+use crate::orchestrator::{SendLimits, Transport, Watch};
 
 #[wasm_bindgen]
 extern "C" {
@@ -145,7 +145,11 @@ fn headers_of(headers: &JsValue) -> Result<Vec<(String, String)>, DrillgenError>
 
 /// Reads the body chunk by chunk and stops (cancelling the stream) as soon as it passes the cap,
 /// so an endless or huge body never fills memory.
-async fn read_capped(body: &JsValue, max_bytes: u64) -> Result<String, DrillgenError> {
+async fn read_capped(
+    body: &JsValue,
+    max_bytes: u64,
+    watch: &dyn Watch,
+) -> Result<String, DrillgenError> {
     if body.is_null() || body.is_undefined() {
         return Ok(String::new());
     }
@@ -171,6 +175,7 @@ async fn read_capped(body: &JsValue, max_bytes: u64) -> Result<String, DrillgenE
         let start = bytes.len();
         bytes.resize(start + value.length() as usize, 0);
         value.copy_to(&mut bytes[start..]);
+        watch.chunk(&bytes[start..]);
     }
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
@@ -180,7 +185,7 @@ async fn exchange(
     request: &HttpRequest,
     limits: SendLimits,
     signal: &AbortSignal,
-    began: &dyn Fn(u16),
+    watch: &dyn Watch,
 ) -> Result<HttpResponse, DrillgenError> {
     let answer = send_request(&build(request, signal)?).await?;
     if answer.opaque_redirect {
@@ -198,8 +203,8 @@ async fn exchange(
             limit: limits.max_bytes,
         });
     }
-    began(answer.status);
-    let body = read_capped(&answer.body, limits.max_bytes).await?;
+    watch.began(answer.status);
+    let body = read_capped(&answer.body, limits.max_bytes, watch).await?;
     Ok(HttpResponse {
         status: answer.status,
         headers: answer.headers,
@@ -216,7 +221,7 @@ impl Transport for FetchTransport {
         &self,
         request: HttpRequest,
         limits: SendLimits,
-        began: &dyn Fn(u16),
+        watch: &dyn Watch,
     ) -> Result<HttpResponse, DrillgenError> {
         if let Some(reason) = self.cancel.reason() {
             return Err(reason);
@@ -236,7 +241,7 @@ impl Transport for FetchTransport {
             self.cancel.on_cancel(move || c.abort())
         };
         let signal = controller.signal();
-        let exchange = exchange(&request, limits, &signal, began);
+        let exchange = exchange(&request, limits, &signal, watch);
         // A `fetch` that ignores its signal (a patched or polyfilled global) must end too: the same
         // limits race the whole exchange, a moment later so an obedient fetch reports first.
         let guard = self

@@ -12,8 +12,8 @@ use crate::error::DrillgenError;
 use crate::input::{Argument, parse};
 use crate::llm::Runtime;
 use crate::orchestrator::{
-    BatchOptions, GenerateOptions, HostLimits, prepare_batch_run, prepare_series, run_one_batch,
-    run_series,
+    BatchOptions, GenerateOptions, HostLimits, batch_worst_case, prepare_batch_run, prepare_series,
+    run_one_batch, run_series,
 };
 use crate::text::Redactor;
 use crate::types::BatchSpec;
@@ -111,4 +111,16 @@ pub async fn generate_batch(
         Ok(outcome) => to_js(&outcome, &redactor),
         Err(e) => Err(coded(e)),
     }
+}
+
+/// The most one `generateBatch` with these options can cost: LLM calls (retries and format
+/// negotiation's refusals included) and milliseconds (every wait at its cap, `persist`'s retries
+/// included), for a host that budgets a step before it starts. Callbacks in `options` are ignored.
+#[wasm_bindgen(js_name = batchWorstCase, unchecked_return_type = "WorstCase")]
+pub fn batch_worst_case_js(
+    #[wasm_bindgen(unchecked_param_type = "GenerateBatchOptions")] options: JsValue,
+) -> Result<JsValue, JsValue> {
+    let (data, redactor): (BatchOptions, Redactor) = data(&options)?;
+    let worst = batch_worst_case(&data, runtime()).map_err(|e| js_error(&e, &redactor))?;
+    to_js(&worst, &redactor)
 }

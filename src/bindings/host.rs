@@ -27,6 +27,7 @@ use crate::drill::Drill;
 use crate::error::DrillgenError;
 use crate::input::Argument;
 use crate::merge::Artifact;
+use crate::orchestrator::govern::SharedGovernor;
 use crate::orchestrator::{BatchInfo, DrillProgressEvent, Host};
 use crate::text::Redactor;
 
@@ -68,7 +69,14 @@ enum OnCancel {
 const STOP_GRACE_MS: u64 = 2_000;
 
 /// The option keys that hold the host's callbacks and signal rather than data.
-pub const HOST_KEYS: [&str; 5] = ["persist", "load", "onProgress", "verify", "signal"];
+pub const HOST_KEYS: [&str; 6] = [
+    "persist",
+    "load",
+    "onProgress",
+    "verify",
+    "signal",
+    "rateGovernor",
+];
 
 /// The callbacks and the signal, read once, defensively.
 pub struct Callbacks {
@@ -77,6 +85,7 @@ pub struct Callbacks {
     pub on_progress: Option<Function>,
     pub verify: Option<Function>,
     pub signal: Option<AbortSignal>,
+    pub governor: Option<SharedGovernor>,
 }
 
 fn read(options: &JsValue, name: &str) -> Result<JsValue, DrillgenError> {
@@ -144,6 +153,7 @@ impl Callbacks {
             on_progress: function(options, "onProgress", false)?,
             verify: function(options, "verify", false)?,
             signal,
+            governor: super::rate::governor_of(options)?,
         })
     }
 }
@@ -277,6 +287,10 @@ impl Host for JsHost {
 
     fn stop_reason(&self) -> Option<DrillgenError> {
         self.cancel.reason()
+    }
+
+    fn governor(&self) -> Option<&SharedGovernor> {
+        self.callbacks.governor.as_ref()
     }
 
     async fn settle(&self) {

@@ -55,6 +55,10 @@ pub struct GenerateSeriesOptions {
     /// Aborts the run: it settles promptly as `CANCELLED`, with what was generated handed back.
     #[tsify(optional, type = "AbortSignal")]
     pub signal: (),
+    /// Paces every LLM call by one provider key's limits, shared with every run given the same
+    /// governor (`createRateGovernor`). Default none: calls go out as `concurrency` allows.
+    #[tsify(optional, type = "RateGovernor")]
+    pub rate_governor: (),
 }
 
 /// Options of `generateBatch`: one batch of a run fanned out by the host.
@@ -76,4 +80,7 @@ pub struct GenerateBatchOptions {
     pub on_progress: (),
     #[tsify(optional, type = "AbortSignal")]
     pub signal: (),
+    /// As in `generateDrillSeries`.
+    #[tsify(optional, type = "RateGovernor")]
+    pub rate_governor: (),
 }

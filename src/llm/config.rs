@@ -134,6 +134,11 @@ pub struct LlmConfig {
     /// Larger response bodies are an error; default 2 MiB, at most 64 MiB.
     #[serde(default)]
     pub max_response_bytes: Option<u64>,
+    /// Stream the answers, so each drill reaches `onProgress` (`drillReady`) the moment it is
+    /// written. Default true; a server that refuses streaming is asked again without it (once per
+    /// run). `false`: plain answers, drills shown when their whole answer has been read.
+    #[serde(default)]
+    pub stream: Option<bool>,
     /// Anthropic from a web page: sends `anthropic-dangerous-direct-browser-access: true`, without
     /// which api.anthropic.com refuses browser calls. Default false: a key in a page is visible to
     /// everyone who opens it; a proxy that holds the key is the safe setup.
@@ -252,6 +257,10 @@ impl LlmConfig {
         self.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS)
     }
 
+    pub fn streams(&self) -> bool {
+        self.stream.unwrap_or(true)
+    }
+
     pub fn max_response_bytes(&self) -> u64 {
         self.max_response_bytes
             .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES)
@@ -286,6 +295,7 @@ impl LlmConfig {
             max_tokens: None,
             timeout_ms: None,
             max_response_bytes: None,
+            stream: None,
             dangerously_allow_browser: false,
             allow_insecure_http: false,
         }

@@ -8,7 +8,7 @@ mod config;
 pub mod negotiate;
 mod openai;
 pub mod scan;
-mod stream;
+pub mod stream;
 pub mod url;
 
 pub use config::{

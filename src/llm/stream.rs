@@ -1,7 +1,6 @@
-//! Streamed answers (server-sent events), turned back into the provider's non-streamed JSON so one
-//! parser reads both. A batch is streamed only to learn early that its response has begun (the cue
-//! to release the other batches onto a warm prompt cache); the whole stream is still read before
-//! the drills are.
+//! Streamed answers (server-sent events): read piece by piece while they arrive (`Deltas`: the
+//! model's text as it is written, for the drills that close early), and turned back into the
+//! provider's non-streamed JSON once whole (`assemble`), so one parser reads both.
 
 use serde_json::{Map, Value, json};
 
@@ -15,6 +14,74 @@ fn events(body: &str) -> impl Iterator<Item = Value> + '_ {
         .map(str::trim)
         .filter(|data| !data.is_empty() && *data != "[DONE]")
         .filter_map(|data| serde_json::from_str(data).ok())
+}
+
+/// A piece of the model's text in a stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// More text of the current block.
+    Text(String),
+    /// A new content block begins (Anthropic: a text block, then the tool call): what came before
+    /// it is another block's text.
+    Block,
+}
+
+/// The model's text as a stream delivers it: body bytes in (split anywhere, even inside a
+/// character), text pieces out. OpenAI: `choices[0].delta.content`; Anthropic: a
+/// `content_block_start`, then its `content_block_delta`s (`partial_json` of a tool call, `text`).
+pub struct Deltas {
+    provider: Provider,
+    pending: Vec<u8>,
+    /// Bytes of `pending` already searched for a line end.
+    searched: usize,
+}
+
+impl Deltas {
+    pub fn new(provider: Provider) -> Self {
+        Self {
+            provider,
+            pending: Vec::new(),
+            searched: 0,
+        }
+    }
+
+    /// Adds body bytes; returns the pieces of text their complete lines carried.
+    pub fn push(&mut self, bytes: &[u8]) -> Vec<Piece> {
+        self.pending.extend_from_slice(bytes);
+        let mut pieces = Vec::new();
+        let mut start = 0;
+        while let Some(end) = self.pending[self.searched..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map(|i| self.searched + i)
+        {
+            // A whole line is whole UTF-8 (a line end is never inside a character).
+            if let Ok(line) = std::str::from_utf8(&self.pending[start..end]) {
+                pieces.extend(self.piece(line));
+            }
+            start = end + 1;
+            self.searched = start;
+        }
+        self.pending.drain(..start);
+        self.searched = self.pending.len();
+        pieces
+    }
+
+    fn piece(&self, line: &str) -> Option<Piece> {
+        let data = line.strip_prefix("data:")?.trim();
+        let event: Value = serde_json::from_str(data).ok()?;
+        let text = match self.provider {
+            Provider::Openai => event["choices"][0]["delta"]["content"].as_str(),
+            Provider::Anthropic => match event["type"].as_str()? {
+                "content_block_start" => return Some(Piece::Block),
+                "content_block_delta" => event["delta"]["partial_json"]
+                    .as_str()
+                    .or_else(|| event["delta"]["text"].as_str()),
+                _ => None,
+            },
+        }?;
+        (!text.is_empty()).then(|| Piece::Text(text.to_owned()))
+    }
 }
 
 pub fn assemble(provider: Provider, body: &str) -> Result<Value, String> {
@@ -121,6 +188,52 @@ fn merge(into: &mut Map<String, Value>, from: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every split of the body, even inside a multi-byte character, gives the same text.
+    #[test]
+    fn deltas_are_the_same_text_at_every_split() {
+        let openai = concat!(
+            "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"{\\\"dri\"},\"finish_reason\":null}]}\n\n",
+            ": keep-alive comment\n\n",
+            "data: {\"choices\":[{\"delta\":{\"content\":\"lls: é🎲\"},\"finish_reason\":\"stop\"}]}\r\n\r\n",
+            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1}}\n\n",
+            "data: [DONE]\n\n"
+        );
+        let anthropic = concat!(
+            "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\"}}\n\n",
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"Here:\"}}\n\n",
+            "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\"}}\n\n",
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"drills\\\":ü\"}}\n\n",
+        );
+        let text = |p: &[Piece]| -> Vec<String> {
+            p.iter()
+                .map(|p| match p {
+                    Piece::Text(t) => t.clone(),
+                    Piece::Block => "|".into(),
+                })
+                .collect::<Vec<_>>()
+                .concat()
+                .split('|')
+                .map(str::to_owned)
+                .collect()
+        };
+        for (provider, body, want) in [
+            (Provider::Openai, openai, vec!["{\"drills: é🎲"]),
+            (
+                Provider::Anthropic,
+                anthropic,
+                vec!["", "Here:", "{\"drills\":ü"],
+            ),
+        ] {
+            let bytes = body.as_bytes();
+            for cut in 0..=bytes.len() {
+                let mut d = Deltas::new(provider);
+                let mut pieces = d.push(&bytes[..cut]);
+                pieces.extend(d.push(&bytes[cut..]));
+                assert_eq!(text(&pieces), want, "{provider:?} split at byte {cut}");
+            }
+        }
+    }
 
     #[test]
     fn openai_chunks_become_one_completion_with_usage() {

@@ -2,12 +2,15 @@
 //! back), the request shaped by what negotiation learned, the call, the answer read.
 
 use super::batch::Batch;
+use super::early::Early;
+use super::govern::admit;
 use super::{Clock, Host, SendLimits, Transport};
 use crate::drill::{Drill, batch_output_schema};
 use crate::error::DrillgenError;
-use crate::llm::{CallFailure, CallShape, Provider, build_request, parse_response};
+use crate::llm::{CallFailure, CallShape, HttpRequest, Provider, build_request, parse_response};
 use crate::output::{Expect, feedback, read_batch};
 use crate::prompt::{BatchPrompt, batch_part, slots, with_feedback};
+use crate::rate::Report;
 
 /// The drills read from one answer, the indices it did not give usable drills for, and why.
 pub(super) struct Read {
@@ -18,8 +21,9 @@ pub(super) struct Read {
 
 pub(super) enum Attempt {
     Read(Read),
-    /// The call failed; the shape it was sent with tells negotiation what was refused.
-    Failed(CallFailure, CallShape),
+    /// The call failed; the shape it was sent with tells negotiation what was refused. The drills
+    /// that closed before a streamed answer broke off are kept.
+    Failed(CallFailure, CallShape, Vec<Drill>),
 }
 
 impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
@@ -27,7 +31,8 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
         let run = self.run;
         let config = &run.config;
         let spec = &self.job.spec;
-        let failed = |e: DrillgenError| Attempt::Failed(CallFailure::from(e), CallShape::default());
+        let failed =
+            |e: DrillgenError| Attempt::Failed(CallFailure::from(e), CallShape::default(), vec![]);
         let slots = match slots(spec, todo) {
             Ok(s) => s,
             Err(e) => return failed(e),
@@ -42,14 +47,12 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
         if let Some(problems) = rejected {
             prompt = with_feedback(prompt, problems);
         }
-        let stream = run.warm_batch == Some(spec.batch_index);
+        let warms = run.warm_batch == Some(spec.batch_index);
+        let stream = warms || config.llm.streams();
         let cache_control = config.llm.provider == Provider::Anthropic && config.cache.cacheable;
         let permit = run.limiter.acquire().await;
         let limit = run.limiter.limit();
         let shape = run.state.borrow().negotiation.shape(stream, cache_control);
-        if let Err(e) = self.count_call() {
-            return failed(e);
-        }
         let schema = batch_output_schema(todo.len());
         let request = build_request(
             &config.llm,
@@ -59,33 +62,23 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
             todo.len(),
             &shape,
         );
+        let admitted = match run.host.governor() {
+            Some(governor) => {
+                let estimate = estimated_tokens(&request, config.llm.max_tokens_for(todo.len()));
+                match admit(governor, run.clock, estimate).await {
+                    Ok(a) => Some(a),
+                    Err(e) => return failed(e),
+                }
+            }
+            None => None,
+        };
+        if let Err(e) = self.count_call() {
+            return failed(e);
+        }
         let limits = SendLimits {
             timeout_ms: config.llm.timeout_ms(),
             max_bytes: config.llm.max_response_bytes(),
         };
-        // The warming batch's response has begun: the cache entry exists, release the others.
-        let began = |status: u16| {
-            if stream && (200..300).contains(&status) {
-                run.gate.open();
-            }
-        };
-        let sent = run.transport.send(request, limits, &began).await;
-        if matches!(sent, Err(DrillgenError::Timeout { .. })) {
-            self.lower_concurrency(limit, permit.others());
-        }
-        drop(permit);
-        let response = match sent {
-            Ok(r) => r,
-            Err(e) => return Attempt::Failed(CallFailure::from(e), shape),
-        };
-        let completion = match parse_response(&config.llm, &shape, &response, run.clock.now_ms()) {
-            Ok(c) => c,
-            Err(f) => {
-                self.usage.add(f.usage);
-                return Attempt::Failed(f, shape);
-            }
-        };
-        self.usage.add(completion.usage);
         // A drill's words are checked strictly once, while another attempt can still ask again.
         let can_ask_again = self.attempts <= config.retry.max_retries;
         let expect: Vec<Expect> = slots
@@ -96,9 +89,46 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
                 strict: can_ask_again && !self.reasked.contains(&s.index),
             })
             .collect();
+        let (sent, shown) = {
+            let mut early = Early::new(self, &slots, &expect, config.llm.provider);
+            early.opens_gate = warms;
+            early.streamed = shape.stream;
+            let sent = run.transport.send(request, limits, &early).await;
+            (sent, early.into_shown())
+        };
+        if matches!(sent, Err(DrillgenError::Timeout { .. })) {
+            self.lower_concurrency(limit, permit.others());
+        }
+        drop(permit);
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) => return Attempt::Failed(CallFailure::from(e), shape, shown),
+        };
+        let parsed = parse_response(&config.llm, &shape, &response, run.clock.now_ms());
+        if let Some(admitted) = admitted {
+            let usage = match &parsed {
+                Ok(c) => c.usage,
+                Err(f) => f.usage,
+            };
+            let used = usage.input_tokens.saturating_add(usage.output_tokens);
+            let report = Report {
+                status: response.status,
+                headers: &response.headers,
+                used_tokens: (used > 0).then(|| used.min(u64::from(u32::MAX)) as u32),
+            };
+            admitted.settle(&report, run.clock.now_ms());
+        }
+        let completion = match parsed {
+            Ok(c) => c,
+            Err(f) => {
+                self.usage.add(f.usage);
+                return Attempt::Failed(f, shape, shown);
+            }
+        };
+        self.usage.add(completion.usage);
         let reading = match read_batch(&completion.content, &expect) {
             Ok(r) => r,
-            Err(e) => return Attempt::Failed(CallFailure::from(e), shape),
+            Err(e) => return Attempt::Failed(CallFailure::from(e), shape, shown),
         };
         for (code, n) in &reading.repairs {
             *self.repairs.entry(*code).or_default() += n;
@@ -114,6 +144,7 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
                 }
             }
         }
+        self.reconcile_shown(&shown, &drills);
         Attempt::Read(Read {
             drills,
             rejected,
@@ -151,4 +182,12 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
         self.calls += 1;
         Ok(())
     }
+}
+
+/// What a provider counts against a tokens-per-minute limit when it admits a call: the prompt (at
+/// about 4 bytes a token) and the most the answer may use (OpenAI counts `max_tokens` at admission:
+/// https://platform.openai.com/docs/guides/rate-limits). The real count settles it afterwards.
+fn estimated_tokens(request: &HttpRequest, max_tokens: u32) -> u32 {
+    let prompt = (request.body.len() / 4).min(u32::MAX as usize) as u32;
+    prompt.saturating_add(max_tokens)
 }

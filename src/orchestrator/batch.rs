@@ -132,7 +132,14 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
                     feedback = Some(read.feedback.clone());
                     CallFailure::from(DrillgenError::InvalidOutput(read.feedback))
                 }
-                super::attempt::Attempt::Failed(failure, shape) => {
+                super::attempt::Attempt::Failed(failure, shape, kept) => {
+                    // What closed before the answer broke off is read: ask only for the rest.
+                    todo.retain(|i| !kept.iter().any(|d| d.index == *i));
+                    accepted.extend(kept);
+                    if todo.is_empty() {
+                        crate::order::sort_by_key(&mut accepted, |d| d.index);
+                        return (accepted, None);
+                    }
                     if let Some(feature) = failure.refused
                         && negotiations < MAX_NEGOTIATIONS
                         && self
@@ -432,31 +439,50 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
         delay_ms: Option<u64>,
         message: String,
     ) {
-        let event = {
-            let st = self.run.state.borrow();
-            DrillProgressEvent {
-                kind,
-                phase: ProgressPhase::GeneratingContent,
-                current: st.completed_drills,
-                total: st.total_drills,
-                current_batch: st.progress.finished(),
-                completed_drills: st.completed_drills,
-                total_drills: st.total_drills,
-                batch_index: Some(self.job.spec.batch_index),
-                total_batches: self.job.spec.total_batches,
-                attempt: Some(self.attempts.max(1)),
-                max_attempts: Some(self.run.config.retry.max_retries + 1),
-                delay_ms,
-                error,
-                batch_progress: st.progress.clone(),
-                message: self
-                    .run
-                    .config
-                    .redactor
-                    .message(&bound(&message, MAX_MESSAGE_BYTES)),
-            }
-        };
+        let mut event = self.event(kind, message);
+        event.error = error;
+        event.delay_ms = delay_ms;
         self.run.host.progress(&event);
+    }
+
+    /// `drillReady` (with the drill) or `drillWithdrawn` for the drill at `index`.
+    pub(super) fn emit_drill(&self, index: u32, drill: Option<&Drill>) {
+        let (kind, what) = match drill {
+            Some(_) => (ProgressKind::DrillReady, "ready"),
+            None => (ProgressKind::DrillWithdrawn, "withdrawn"),
+        };
+        let message = format!("Batch {}: drill {index} {what}", self.label());
+        let mut event = self.event(kind, message);
+        event.drill_index = Some(index);
+        event.drill = drill.map(|d| Box::new(d.clone()));
+        self.run.host.progress(&event);
+    }
+
+    fn event(&self, kind: ProgressKind, message: String) -> DrillProgressEvent {
+        let st = self.run.state.borrow();
+        DrillProgressEvent {
+            kind,
+            phase: ProgressPhase::GeneratingContent,
+            current: st.completed_drills,
+            total: st.total_drills,
+            current_batch: st.progress.finished(),
+            completed_drills: st.completed_drills,
+            total_drills: st.total_drills,
+            batch_index: Some(self.job.spec.batch_index),
+            total_batches: self.job.spec.total_batches,
+            attempt: Some(self.attempts.max(1)),
+            max_attempts: Some(self.run.config.retry.max_retries + 1),
+            delay_ms: None,
+            error: None,
+            drill_index: None,
+            drill: None,
+            batch_progress: st.progress.clone(),
+            message: self
+                .run
+                .config
+                .redactor
+                .message(&bound(&message, MAX_MESSAGE_BYTES)),
+        }
     }
 
     pub(super) fn new_drill(

@@ -61,6 +61,12 @@ impl ErrorInfo {
 #[serde(rename_all = "camelCase")]
 pub enum ProgressKind {
     BatchStarted,
+    /// A drill of a streamed answer closed and passed its checks: show it now (`drill`,
+    /// `drillIndex`). Stored later with its batch; `current` still counts stored drills only.
+    DrillReady,
+    /// A drill shown by `drillReady` is not part of its batch after all (the whole answer's
+    /// reading rejected or replaced it): take it off the page. Another `drillReady` may follow.
+    DrillWithdrawn,
     BatchRetrying,
     BatchCompleted,
     BatchFailed,
@@ -112,6 +118,12 @@ pub struct DrillProgressEvent {
     /// On `batchRetrying` and `batchFailed`: why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorInfo>,
+    /// On `drillReady` and `drillWithdrawn`: the drill's index in the series.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill_index: Option<u32>,
+    /// On `drillReady`: the drill, checked, with the engine's answer key, as `persist` will get it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<Box<Drill>>,
     pub batch_progress: BatchProgress,
     /// Ready for the UI, e.g. "Generated 15/25 drills (Batch 3/5)": built from `current`, `total`,
     /// `currentBatch` and `totalBatches` only.

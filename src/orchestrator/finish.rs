@@ -254,6 +254,8 @@ fn final_event<T: Transport, C: Clock, H: Host>(
         max_attempts: None,
         delay_ms: None,
         error: None,
+        drill_index: None,
+        drill: None,
         batch_progress: progress,
         message,
     });

@@ -12,8 +12,10 @@
 
 mod attempt;
 mod batch;
+mod early;
 pub mod events;
 mod finish;
+pub mod govern;
 mod options;
 mod prepare;
 mod state;
@@ -32,9 +34,12 @@ use batch::{BatchJob, run_batch};
 pub use events::*;
 pub use options::{
     BatchOptions, BudgetPolicy, CacheWarmup, DEFAULT_HOST_TIMEOUT_MS, GenerateOptions, HostLimits,
-    Mode, fit_budget,
+    Mode, fit_budget, timer_ms,
 };
-pub use prepare::{CacheReport, Prepared, RunConfig, cache_key_for, prepare_batch, prepare_run};
+pub use prepare::{
+    CacheReport, Prepared, RunConfig, WorstCase, batch_worst_case, cache_key_for, prepare_batch,
+    prepare_run,
+};
 use state::{Gate, Limiter, RunState};
 
 use crate::drill::Drill;
@@ -54,15 +59,24 @@ pub struct SendLimits {
 /// Sends one HTTP request. Implementations enforce `timeout_ms` over the whole exchange, body
 /// included (→ `TIMEOUT`), cap the body at `max_bytes` (→ `RESPONSE_TOO_LARGE`), never follow a
 /// redirect (→ the 3xx response, or `REDIRECT_REFUSED`), map connection failures to
-/// `NETWORK_ERROR`, call `began(status)` as soon as the status and headers have arrived, and end
-/// with the host's stop reason (`ABORTED`, `DEADLINE_EXCEEDED`) as soon as the run stops.
+/// `NETWORK_ERROR`, tell `watch` the status as soon as it and the headers have arrived and each
+/// piece of the body as it is read, and end with the host's stop reason (`ABORTED`,
+/// `DEADLINE_EXCEEDED`) as soon as the run stops.
 pub trait Transport {
     fn send(
         &self,
         request: HttpRequest,
         limits: SendLimits,
-        began: &dyn Fn(u16),
+        watch: &dyn Watch,
     ) -> impl Future<Output = Result<HttpResponse, DrillgenError>>;
+}
+
+/// What a call learns while its answer arrives: the status (the cue that releases batches onto a
+/// warm prompt cache), then the body piece by piece (the drills of a streamed answer, as they close).
+pub trait Watch {
+    fn began(&self, status: u16);
+    /// A piece of the body as read; pieces may split a character.
+    fn chunk(&self, bytes: &[u8]);
 }
 
 /// Time, without `std::time::Instant` (it panics on wasm32-unknown-unknown).
@@ -98,6 +112,11 @@ pub trait Host {
     fn stop_reason(&self) -> Option<DrillgenError>;
     /// Waits, bounded, for what the callbacks left running (promises `onProgress` returned).
     fn settle(&self) -> impl Future<Output = ()>;
+    /// The rate governor the host shares between runs (`rateGovernor`); `None`: calls go out as
+    /// the run's own concurrency allows.
+    fn governor(&self) -> Option<&govern::SharedGovernor> {
+        None
+    }
 }
 
 /// One run (or one fanned-out batch) in progress: the shared config, the outside world, the
@@ -257,11 +276,16 @@ fn start<'a, T: Transport, C: Clock, H: Host>(
         && busy.len() > 1
         && config.concurrency > 1;
     // Worst case: every batch in flight meets each refusal once before it sees the stepped-down
-    // shape; only the warm-up batch streams.
+    // shape (streaming's refusals too when the batches stream, else only the warm-up batch's).
     let negotiation = negotiation_for(&config);
     let in_flight = config.concurrency.min(busy.len() as u32);
     let (plain, streamed) = (negotiation.max_steps(false), negotiation.max_steps(true));
-    let extra = plain * in_flight + (streamed - plain) * u32::from(config.cache.warmup);
+    let each = if config.llm.streams() {
+        streamed
+    } else {
+        plain
+    };
+    let extra = each * in_flight + (streamed - each) * u32::from(config.cache.warmup);
     let (retries, reduced) = fit_budget(
         options.run.subrequest_budget,
         options.run.budget_policy,

@@ -151,6 +151,46 @@ fn shared_config(
     })
 }
 
+/// The most one `generateBatch` with these options can cost, for a host that must budget it before
+/// it starts (a Workflow step's subrequests and its timeout).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct WorstCase {
+    /// LLM calls: every attempt (`retry.maxRetries + 1`) and every format-negotiation refusal the
+    /// server can still answer with (a refused feature costs a call, once).
+    pub llm_calls: u32,
+    /// Milliseconds, with nobody waiting for a rate governor: every call timing out
+    /// (`llm.timeoutMs`), every retry wait at its cap, `persist` timing out on each of its 4 tries
+    /// (`hostTimeoutMs`) with its backoff, and the final wait for `onProgress` promises. With
+    /// `deadlineMs`, at most the deadline plus the grace an aborted `persist` gets.
+    pub duration_ms: f64,
+}
+
+/// `WorstCase` of a batch with these options (checked as `generateBatch` checks them).
+pub fn batch_worst_case(options: &BatchOptions, runtime: Runtime) -> Result<WorstCase> {
+    let config = shared_config(options, 1, MAX_BATCH_SIZE as usize, runtime)?;
+    let negotiation = super::negotiation_for(&config);
+    let retries = config.retry.max_retries;
+    let llm_calls = retries + 1 + negotiation.max_steps(config.llm.streams());
+    let wait = config
+        .retry
+        .max_delay_ms
+        .max(config.retry.max_retry_after_ms) as f64;
+    let host = config.limits.host_timeout_ms as f64;
+    let calls = f64::from(llm_calls) * config.llm.timeout_ms() as f64 + f64::from(retries) * wait;
+    let persist = f64::from(PERSIST_RETRIES + 1) * host
+        + f64::from(PERSIST_RETRIES) * config.retry.max_delay_ms as f64;
+    let mut duration_ms = calls + persist + host;
+    if let Some(deadline) = config.limits.deadline_ms {
+        duration_ms = duration_ms.min(deadline as f64 + host);
+    }
+    Ok(WorstCase {
+        llm_calls,
+        duration_ms,
+    })
+}
+
 /// A prepared run: the checked request, the sample and its seed, the batches, the shared config.
 pub struct Prepared {
     pub request: ValidRequest,

@@ -101,6 +101,20 @@ fn concurrency_halves_on_429_and_grows_back_additively() {
 }
 
 #[test]
+fn concurrency_starts_slow_and_doubles_per_window_until_the_first_throttle() {
+    let mut g = RateGovernor::new(None, None, 0.0);
+    for (window, expected) in [(4, 8), (8, 16), (16, 32), (32, 64), (64, 64)] {
+        let permits: Vec<_> = (0..window)
+            .map(|_| admit(&mut g, 0, 0.0).unwrap())
+            .collect();
+        for p in permits {
+            ok(&mut g, p, 0.0);
+        }
+        assert_eq!(g.concurrency(), expected, "after a window of {window}");
+    }
+}
+
+#[test]
 fn in_flight_requests_are_capped_by_the_concurrency() {
     let mut g = RateGovernor::new(None, None, 0.0);
     let permits: Vec<_> = (0..4).map(|_| admit(&mut g, 0, 0.0).unwrap()).collect();

@@ -3,8 +3,10 @@
 //! recording host that can reject, lag or stop the run.
 
 mod faults;
+mod governed;
 mod negotiation;
 mod runs;
+mod streaming;
 mod topup;
 
 use std::cell::{Cell, RefCell};
@@ -57,6 +59,10 @@ enum Reply {
     StopDuring(DrillgenError),
     /// Every drill, with these fields of drill `k` (0-based) replaced: `(k, field, text)`.
     Texts(Vec<(usize, &'static str, &'static str)>),
+    /// Every drill, but the connection drops after this percentage of the body (a cut stream).
+    Cut(usize),
+    /// Every drill, then a second `drills` array with other titles: a JSON reader keeps the last.
+    TwoArrays,
 }
 
 /// A server's rules about the request shape: `Some((status, body))` refuses it.
@@ -83,6 +89,10 @@ struct FakeLlm {
     in_flight: Cell<u32>,
     max_in_flight: Cell<u32>,
     stop: Rc<RefCell<Option<DrillgenError>>>,
+    /// Where the current answer's body is cut (`Reply::Cut`).
+    cut: Cell<Option<usize>>,
+    /// A log several fakes share (one server, several series): this fake's name per call.
+    log: Option<(Rc<RefCell<Vec<char>>>, char)>,
 }
 
 impl FakeLlm {
@@ -146,23 +156,60 @@ fn drill_json(index: u32, position: &str, correct: &str) -> Value {
     })
 }
 
+/// `content` in pieces of about `size` bytes (on character boundaries), as a model streams it.
+fn pieces(content: &str, size: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = content;
+    while !rest.is_empty() {
+        let mut end = size.min(rest.len());
+        while !rest.is_char_boundary(end) {
+            end += 1;
+        }
+        out.push(&rest[..end]);
+        rest = &rest[end..];
+    }
+    out
+}
+
 fn answer(anthropic: bool, stream: bool, content: &str, n: usize) -> String {
     let usage = (1000, 800, 100 * n as u64);
     if anthropic {
         let input: Value = serde_json::from_str(content).unwrap_or(json!({"drills": []}));
+        let usage = json!({ "input_tokens": usage.0 - usage.1, "cache_read_input_tokens": usage.1, "output_tokens": usage.2 });
+        if stream {
+            let event = |v: Value| format!("event: {}\ndata: {v}\n\n", v["type"].as_str().unwrap());
+            let mut body = event(json!({ "type": "message_start", "message": { "usage": usage } }));
+            body += &event(
+                json!({ "type": "content_block_start", "index": 0, "content_block": { "type": "tool_use", "name": "submit_drills", "input": {} } }),
+            );
+            for piece in pieces(content, 10) {
+                body += &event(
+                    json!({ "type": "content_block_delta", "index": 0, "delta": { "type": "input_json_delta", "partial_json": piece } }),
+                );
+            }
+            body += &event(
+                json!({ "type": "message_delta", "delta": { "stop_reason": "tool_use" }, "usage": { "output_tokens": usage["output_tokens"] } }),
+            );
+            return body;
+        }
         return json!({
             "content": [{ "type": "tool_use", "name": "submit_drills", "input": input }],
             "stop_reason": "tool_use",
-            "usage": { "input_tokens": usage.0 - usage.1, "cache_read_input_tokens": usage.1, "output_tokens": usage.2 }
+            "usage": usage
         })
         .to_string();
     }
     let usage = json!({ "prompt_tokens": usage.0, "completion_tokens": usage.2, "prompt_tokens_details": { "cached_tokens": usage.1 } });
     if stream {
-        let chunk =
-            json!({ "choices": [{ "delta": { "content": content }, "finish_reason": "stop" }] });
+        let mut body = String::new();
+        for piece in pieces(content, 10) {
+            let chunk =
+                json!({ "choices": [{ "delta": { "content": piece }, "finish_reason": null }] });
+            body += &format!("data: {chunk}\n\n");
+        }
+        let end = json!({ "choices": [{ "delta": {}, "finish_reason": "stop" }] });
         return format!(
-            "data: {chunk}\n\ndata: {}\n\ndata: [DONE]\n\n",
+            "{body}data: {end}\n\ndata: {}\n\ndata: [DONE]\n\n",
             json!({ "choices": [], "usage": usage })
         );
     }
@@ -185,11 +232,35 @@ fn reply(
 }
 
 impl Transport for FakeLlm {
+    /// The answer, its body handed to `watch` in small pieces as a network would (a `Cut` answer
+    /// stops there and fails).
     async fn send(
         &self,
         request: HttpRequest,
+        limits: SendLimits,
+        watch: &dyn Watch,
+    ) -> Result<HttpResponse, DrillgenError> {
+        self.cut.set(None);
+        let response = self.respond(request, limits, watch).await?;
+        let cut = self.cut.take();
+        let len = response.body.len();
+        let body = &response.body.as_bytes()[..cut.map_or(len, |percent| len * percent / 100)];
+        for piece in body.chunks(7) {
+            watch.chunk(piece);
+        }
+        match cut {
+            Some(_) => Err(DrillgenError::Network("the connection dropped".into())),
+            None => Ok(response),
+        }
+    }
+}
+
+impl FakeLlm {
+    async fn respond(
+        &self,
+        request: HttpRequest,
         _limits: SendLimits,
-        began: &dyn Fn(u16),
+        watch: &dyn Watch,
     ) -> Result<HttpResponse, DrillgenError> {
         let body: Value = serde_json::from_str(&request.body).unwrap();
         let anthropic = request.url.ends_with("/messages");
@@ -203,6 +274,9 @@ impl Transport for FakeLlm {
         let slots = asked(&user);
         let letters = correct_letters(&user);
         let indices: Vec<u32> = slots.iter().map(|s| s.0).collect();
+        if let Some((log, name)) = &self.log {
+            log.borrow_mut().push(*name);
+        }
         self.calls.borrow_mut().push(Call {
             indices: indices.clone(),
             body: body.clone(),
@@ -220,7 +294,7 @@ impl Transport for FakeLlm {
             .set(self.max_in_flight.get().max(self.in_flight.get()));
         let stream = body["stream"] == true;
         if stream {
-            began(200);
+            watch.began(200);
         }
         yield_times(3).await;
         self.in_flight.set(self.in_flight.get() - 1);
@@ -266,6 +340,24 @@ impl Transport for FakeLlm {
                     all["drills"][k][name] = json!(text);
                 }
                 let content = all.to_string();
+                reply(
+                    200,
+                    vec![],
+                    answer(anthropic, stream, &content, slots.len()),
+                )
+            }
+            Reply::Cut(bytes) => {
+                self.cut.set(Some(bytes));
+                reply(
+                    200,
+                    vec![],
+                    answer(anthropic, stream, &drills(slots.len(), None), slots.len()),
+                )
+            }
+            Reply::TwoArrays => {
+                let first = drills(slots.len(), None);
+                let second = first.replace("\"Drill ", "\"Second drill ");
+                let content = format!("{},{}", &first[..first.len() - 1], &second[1..]);
                 reply(
                     200,
                     vec![],
@@ -326,6 +418,7 @@ struct FakeHost {
     no_storage: bool,
     /// The run stops while this batch's `persist` is running, which is then cut short.
     stop_in_persist: Option<(u32, DrillgenError)>,
+    governor: Option<govern::SharedGovernor>,
 }
 
 impl Host for FakeHost {
@@ -392,6 +485,10 @@ impl Host for FakeHost {
 
     async fn settle(&self) {
         self.settled.set(self.settled.get() + 1);
+    }
+
+    fn governor(&self) -> Option<&govern::SharedGovernor> {
+        self.governor.as_ref()
     }
 }
 

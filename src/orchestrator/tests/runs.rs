@@ -209,18 +209,31 @@ fn a_cacheable_prefix_is_warmed_by_the_first_batch_alone() {
     assert!(r.cache.cacheable && r.cache.warmup, "{:?}", r.cache);
     assert!(r.cache.prefix_tokens >= 1024);
     let calls = w.llm.calls.borrow();
-    assert_eq!(
-        calls[0].body["stream"], true,
-        "the warming batch streams to learn when its response begins"
+    assert!(
+        calls.iter().all(|c| c.body["stream"] == true),
+        "answers stream by default"
     );
-    assert!(calls[1..].iter().all(|c| c.body.get("stream").is_none()));
     assert_eq!(r.drills.len(), 25);
     assert!(r.verification.passed);
-    // Off: every batch at once, nothing streamed.
+    drop(calls);
+    // Plain answers: the warming batch still streams, to learn when its response begins.
+    let w = world();
+    let llm = json!({ "provider": "openai", "baseUrl": "http://127.0.0.1:1/v1", "model": "m", "stream": false });
+    let r = run(
+        &w,
+        options(json!({ "context": long_context(), "concurrency": 4, "llm": llm })),
+    );
+    assert!(r.cache.warmup);
+    let calls = w.llm.calls.borrow();
+    assert_eq!(calls[0].body["stream"], true);
+    assert!(calls[1..].iter().all(|c| c.body.get("stream").is_none()));
+    assert_eq!(r.drills.len(), 25);
+    drop(calls);
+    // Off, with plain answers: every batch at once, nothing streamed.
     let w = world();
     let r = run(
         &w,
-        options(json!({ "context": long_context(), "cacheWarmup": "off" })),
+        options(json!({ "context": long_context(), "cacheWarmup": "off", "llm": llm })),
     );
     assert!(r.cache.cacheable && !r.cache.warmup);
     assert!(
@@ -362,9 +375,9 @@ fn the_subrequest_budget_is_planned_and_enforced() {
     let o = options(json!({ "request": { "targetDrillCount": 60 }, "subrequestBudget": 50 }));
     assert_eq!(try_run(&w, o).unwrap_err().code(), "SUBREQUEST_BUDGET");
     assert!(w.llm.calls.borrow().is_empty());
-    // Pinned formats need no negotiation allowance: 48 ≤ 50.
+    // Pinned formats, plain answers: no negotiation allowance, 48 ≤ 50.
     let w = world();
-    let llm = json!({ "provider": "openai", "baseUrl": "http://127.0.0.1:1/v1", "model": "m", "responseFormat": "json_schema", "maxTokensField": "max_tokens" });
+    let llm = json!({ "provider": "openai", "baseUrl": "http://127.0.0.1:1/v1", "model": "m", "responseFormat": "json_schema", "maxTokensField": "max_tokens", "stream": false });
     let r = run(
         &w,
         options(
@@ -372,9 +385,18 @@ fn the_subrequest_budget_is_planned_and_enforced() {
         ),
     );
     assert_eq!(r.drills.len(), 60);
+    // Streamed answers add streaming and its usage chunk to what can be refused: 48 + 4 × 2 = 56.
+    for (budget, refused) in [(55, true), (56, false)] {
+        let w = world();
+        let llm = json!({ "provider": "openai", "baseUrl": "http://127.0.0.1:1/v1", "model": "m", "responseFormat": "json_schema", "maxTokensField": "max_tokens" });
+        let o = options(
+            json!({ "request": { "targetDrillCount": 60 }, "subrequestBudget": budget, "llm": llm }),
+        );
+        assert_eq!(try_run(&w, o).is_err(), refused, "budget {budget}");
+    }
     // api.openai.com adds the cache key to what can be refused: 48 + 4 × 4 = 64 > 60.
     let w = world();
-    let llm = json!({ "provider": "openai", "baseUrl": "https://api.openai.com/v1", "model": "m", "apiKey": "sk-x-123456" });
+    let llm = json!({ "provider": "openai", "baseUrl": "https://api.openai.com/v1", "model": "m", "apiKey": "sk-x-123456", "stream": false });
     let o = options(
         json!({ "request": { "targetDrillCount": 60 }, "subrequestBudget": 60, "llm": llm }),
     );
@@ -563,4 +585,70 @@ fn avoided_positions_are_drilled_only_when_their_phase_has_no_other() {
         .iter()
         .find(|w| w.code == "AVOIDED_POSITIONS_REUSED");
     assert!(warning.is_some_and(|w| w.message.starts_with(&format!("{early} positions"))));
+}
+
+/// A server that refuses every feature drillgen can step down from, one per call, then fails.
+fn refuses_everything() -> Personality {
+    Box::new(|body: &Value| {
+        let refuse = |param: &str| {
+            Some((
+                400,
+                format!(
+                    r#"{{"error":{{"message":"Unsupported parameter: '{param}'","param":"{param}"}}}}"#
+                ),
+            ))
+        };
+        if body.get("response_format").is_some() {
+            return refuse("response_format");
+        }
+        if body.get("max_tokens").is_some() {
+            return refuse("max_tokens");
+        }
+        if body.get("stream_options").is_some() {
+            return refuse("stream_options");
+        }
+        if body.get("stream").is_some() {
+            return refuse("stream");
+        }
+        Some((503, r#"{"error":{"message":"busy"}}"#.into()))
+    })
+}
+
+#[test]
+fn a_batch_never_makes_more_calls_than_its_worst_case() {
+    let o = options(json!({ "retry": { "baseDelayMs": 1, "maxDelayMs": 1 } }));
+    let worst = batch_worst_case(&o.batch, Runtime::Server).unwrap();
+    let batch = prepare_run(&o, Runtime::Server).unwrap().batches[0].clone();
+    let w = world();
+    *w.llm.personality.borrow_mut() = Some(refuses_everything());
+    let outcome = try_batch(&w, batch, o.batch.clone()).unwrap();
+    assert_eq!(outcome.status, BatchOutcomeStatus::Failed);
+    // 2 format steps, the token field, the usage chunk, streaming, then 4 attempts: all counted.
+    assert_eq!((outcome.calls, w.llm.calls.borrow().len() as u32), (9, 9));
+    assert_eq!(
+        worst.llm_calls, 9,
+        "the worst case is reached, not exceeded"
+    );
+    // 9 calls × 120 s + 3 waits × 60 s (Retry-After's cap) + persist 4 × 30 s + 3 × 1 ms + 30 s.
+    assert_eq!(
+        worst.duration_ms,
+        9.0 * 120_000.0 + 3.0 * 60_000.0 + 120_000.0 + 3.0 + 30_000.0
+    );
+    // Plain answers: streaming's two refusals are not possible.
+    let plain = options(
+        json!({ "llm": { "provider": "openai", "baseUrl": "http://127.0.0.1:1/v1", "model": "m", "stream": false } }),
+    );
+    assert_eq!(
+        batch_worst_case(&plain.batch, Runtime::Server)
+            .unwrap()
+            .llm_calls,
+        7
+    );
+    let bounded = options(json!({ "deadlineMs": 600_000 }));
+    assert_eq!(
+        batch_worst_case(&bounded.batch, Runtime::Server)
+            .unwrap()
+            .duration_ms,
+        630_000.0
+    );
 }

@@ -154,9 +154,9 @@ fn a_top_up_stays_within_the_call_budget() {
     let w = world();
     w.llm
         .script(10, &[Reply::Status(500, vec![], "boom".into())]);
-    // A pinned format needs no negotiation allowance: 5 batches of 1 attempt fit 5 calls exactly,
+    // A pinned format and plain answers need no negotiation allowance: 5 batches of 1 attempt fit 5 calls exactly,
     // and nothing is left for the top-up.
-    let llm = json!({ "provider": "openai", "baseUrl": "http://127.0.0.1:1/v1", "model": "m", "responseFormat": "json_schema", "maxTokensField": "max_tokens" });
+    let llm = json!({ "provider": "openai", "baseUrl": "http://127.0.0.1:1/v1", "model": "m", "responseFormat": "json_schema", "maxTokensField": "max_tokens", "stream": false });
     let r = run(
         &w,
         options(json!({ "subrequestBudget": 5, "llm": llm, "retry": { "maxRetries": 0 } })),

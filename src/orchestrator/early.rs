@@ -1,0 +1,142 @@
+//! Drills as they close. While a streamed answer arrives, each element of its `drills` array is read
+//! the moment its closing brace does (`llm::scan`), by the same rules as a whole answer, and shown
+//! (`drillReady`). The whole answer's reading still decides what the batch keeps: a shown drill it
+//! does not keep, or keeps in other words, is withdrawn (`drillWithdrawn`), and a kept drill that
+//! was not shown is shown then, so every kept drill is shown once whether the answer streamed or
+//! not. When an answer breaks off (a cut stream, a timeout), the drills that closed before the cut
+//! are kept and only the rest is asked for again.
+
+use std::cell::RefCell;
+
+use super::batch::Batch;
+use super::{Clock, Host, Transport, Watch};
+use crate::drill::Drill;
+use crate::llm::Provider;
+use crate::llm::scan::ElementScanner;
+use crate::llm::stream::{Deltas, Piece};
+use crate::output::{Expect, read_element};
+use crate::prompt::Slot;
+
+/// The key of the array whose elements are drills, in every answer shape we ask for.
+const DRILLS_KEY: &str = "drills";
+
+/// Watches one call: opens the warm-up gate when its answer begins, and reads a streamed answer's
+/// drills as they close.
+pub(super) struct Early<'e, 'r, 'a, T, C, H> {
+    pub batch: &'e Batch<'r, 'a, T, C, H>,
+    pub slots: &'e [Slot<'e>],
+    pub expect: &'e [Expect<'e>],
+    /// This call warms the prompt cache: its answer beginning releases the other batches.
+    pub opens_gate: bool,
+    /// The request asked for a stream (a plain body is never scanned).
+    pub streamed: bool,
+    state: RefCell<State>,
+}
+
+struct State {
+    ok: bool,
+    deltas: Deltas,
+    scanner: ElementScanner,
+    /// Elements closed in the current block: element `k` answers slot `k`.
+    next: usize,
+    shown: Vec<Drill>,
+}
+
+impl<'e, 'r, 'a, T: Transport, C: Clock, H: Host> Early<'e, 'r, 'a, T, C, H> {
+    pub fn new(
+        batch: &'e Batch<'r, 'a, T, C, H>,
+        slots: &'e [Slot<'e>],
+        expect: &'e [Expect<'e>],
+        provider: Provider,
+    ) -> Self {
+        Self {
+            batch,
+            slots,
+            expect,
+            opens_gate: false,
+            streamed: false,
+            state: RefCell::new(State {
+                ok: false,
+                deltas: Deltas::new(provider),
+                scanner: ElementScanner::new(DRILLS_KEY),
+                next: 0,
+                shown: Vec::new(),
+            }),
+        }
+    }
+
+    /// The drills shown while the answer arrived.
+    pub fn into_shown(self) -> Vec<Drill> {
+        self.state.into_inner().shown
+    }
+
+    /// The drills `text` closed, read and made whole (ids, the engine's answer key).
+    fn closed(&self, state: &mut State, text: &str) -> Vec<Drill> {
+        let mut ready = Vec::new();
+        for element in state.scanner.push(text) {
+            let k = state.next;
+            state.next += 1;
+            let (Some(slot), Some(expect)) = (self.slots.get(k), self.expect.get(k)) else {
+                continue; // an extra drill: the whole reading drops it
+            };
+            if let Some(draft) = read_element(&element, expect) {
+                ready.push(self.batch.new_drill(slot, draft));
+            }
+        }
+        ready
+    }
+}
+
+impl<T: Transport, C: Clock, H: Host> Watch for Early<'_, '_, '_, T, C, H> {
+    fn began(&self, status: u16) {
+        let ok = (200..300).contains(&status);
+        self.state.borrow_mut().ok = ok;
+        // The warming batch's answer has begun: the cache entry exists, release the others.
+        if self.opens_gate && ok {
+            self.batch.run.gate.open();
+        }
+    }
+
+    fn chunk(&self, bytes: &[u8]) {
+        let ready = {
+            let mut state = self.state.borrow_mut();
+            if !state.ok || !self.streamed {
+                return;
+            }
+            let mut ready = Vec::new();
+            for piece in state.deltas.push(bytes) {
+                match piece {
+                    // Another block (Anthropic's text, then the tool call): its elements start over.
+                    Piece::Block => {
+                        state.scanner = ElementScanner::new(DRILLS_KEY);
+                        state.next = 0;
+                    }
+                    Piece::Text(text) => ready.extend(self.closed(&mut state, &text)),
+                }
+            }
+            state.shown.extend(ready.iter().cloned());
+            ready
+        };
+        // Shown with no borrow held: the host's callback runs inside.
+        for drill in &ready {
+            self.batch.emit_drill(drill.index, Some(drill));
+        }
+    }
+}
+
+impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
+    /// After the whole answer was read: withdraw what was shown and is not kept as shown, show what
+    /// is kept and was not shown.
+    pub(super) fn reconcile_shown(&self, shown: &[Drill], kept: &[Drill]) {
+        for drill in shown {
+            if !kept.contains(drill) {
+                self.emit_drill(drill.index, None);
+            }
+        }
+        for drill in kept {
+            if !shown.contains(drill) {
+                self.emit_drill(drill.index, Some(drill));
+            }
+        }
+    }
+}
