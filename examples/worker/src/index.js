@@ -22,6 +22,15 @@ export { DrillSeriesWorkflow } from "./workflow.js";
 const SERIES_PATH = /^\/series\/([0-9a-f-]{36})(\/resume)?$/;
 const POSITION_PATH = /^\/positions\/([^/]{1,200})$/;
 
+/** A path segment, percent-decoded; a malformed escape is the caller's 400, not a 500. */
+function decodePath(segment) {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HostError(400, "INVALID_QUERY", "the path has a malformed percent-escape");
+  }
+}
+
 async function route(request, env) {
   const tenant = await authenticate(request, env);
   const cfg = settings(env);
@@ -34,7 +43,7 @@ async function route(request, env) {
   if (method === "POST" && pathname === "/series") return startSeries(request, env, cfg, tenant);
   if (method === "GET" && pathname === "/series") return listSeries(env, tenant, url);
   const position = pathname.match(POSITION_PATH);
-  if (position && method === "DELETE") return deletePosition(env, tenant, decodeURIComponent(position[1]));
+  if (position && method === "DELETE") return deletePosition(env, tenant, decodePath(position[1]));
   const series = pathname.match(SERIES_PATH);
   if (series && method === "GET" && !series[2]) return readSeries(env, tenant, series[1]);
   if (series && method === "POST" && series[2]) return resumeSeries(request, env, cfg, tenant, series[1]);
