@@ -41,7 +41,8 @@ async function startHost(simulator, { bindings = {}, rateLimit, migrate = true, 
           }
         : {}),
       bindings: {
-        API_TOKEN: `${TOKEN},${PROBE_TOKEN}`,
+        // TOKEN is a plain token (tenant "default"); the probe is a tenant of its own.
+        API_TOKEN: `${TOKEN},probe:${PROBE_TOKEN}`,
         LLM_PROVIDER: "openai",
         LLM_BASE_URL: simulator.url,
         LLM_MODEL: "sim",
@@ -57,7 +58,7 @@ async function startHost(simulator, { bindings = {}, rateLimit, migrate = true, 
   );
   hosts.push(mf);
   const db = await mf.getD1Database("DB");
-  if (migrate) assert.deepEqual(await applyMigrations(db), ["0001_initial.sql"]);
+  if (migrate) assert.deepEqual(await applyMigrations(db), ["0001_initial.sql", "0002_tenants.sql"]);
   const call = async (method, path, body, { token = TOKEN, headers = {}, raw } = {}) => {
     const res = await mf.dispatchFetch(`http://worker${path}`, {
       method,
@@ -95,10 +96,10 @@ before(async () => {
   sim = await startLlmSimulator({ latencyMs: 150 });
   host = await startHost(sim, {
     rateLimit: { limit: RATE_LIMIT, period: 60 },
-    bindings: { SUBREQUEST_BUDGET: "60", MAX_BODY_BYTES: String(256 * 1024), MAX_TARGET_DRILLS: "100", MAX_IMPORT_POSITIONS: "200" },
+    bindings: { SUBREQUEST_BUDGET: "105", MAX_BODY_BYTES: String(256 * 1024), MAX_TARGET_DRILLS: "100", MAX_IMPORT_POSITIONS: "200" },
   });
   assert.deepEqual((await host.call("PUT", "/context", context)).body, { stored: true });
-  assert.deepEqual((await host.call("POST", "/positions", positions)).body, { imported: positions.length });
+  assert.deepEqual((await host.call("POST", "/positions", positions)).body, { inserted: positions.length, versioned: 0, unchanged: 0 });
 });
 
 after(async () => {
@@ -117,7 +118,11 @@ test("a 25-drill series runs through the Workflow into D1: 202 before any LLM ca
   assert.equal(started.status, 202);
   assert.equal(sim.load.completed, 0, "the response came before any LLM call finished");
   assert.equal(started.body.plan.batches, 5);
-  assert.deepEqual(started.body.budget, { maxRetries: 3, stepRetries: 2, maxLlmCalls: 60, subrequestBudget: 60 });
+  // Each step attempt: 4 attempts + 3 negotiation refusals (json_schema → json_object → text, and
+  // the token field) at worst, on a server that is not api.openai.com; 3 step attempts; 5 batches.
+  const { stepTimeoutMs, ...budget } = started.body.budget;
+  assert.deepEqual(budget, { maxRetries: 3, stepRetries: 2, batchLlmCalls: 7, maxLlmCalls: 105, subrequestBudget: 105 });
+  assert.ok(stepTimeoutMs > 7 * 10_000, `${stepTimeoutMs}`);
 
   const full = await host.finished(started.body.id);
   assert.equal(full.status, "COMPLETED");
@@ -267,18 +272,19 @@ test("a partial batch whose final FAILED write is lost still ends reported faile
  * One series on a host with a test-only fault hook set (`bindings`), against its own simulator:
  * the finished series, the simulator's requests, and the checks every such run must pass.
  */
-async function seriesWithHook(bindings) {
+async function seriesWithHook(bindings, stepAttempts = [1, 1, 2, 1, 1]) {
   const hookSim = await startLlmSimulator({ latencyMs: 50 });
   try {
-    const hooked = await startHost(hookSim, { bindings: { ...bindings, CONCURRENCY: "6" } });
+    // Paid's subrequest budget: Free's 50 leaves no step retry once negotiation is counted.
+    const hooked = await startHost(hookSim, { bindings: { ...bindings, CONCURRENCY: "6", SUBREQUEST_BUDGET: "10000" } });
     await hooked.call("PUT", "/context", context);
     await hooked.call("POST", "/positions", positions);
     const done = await hooked.finished((await hooked.call("POST", "/series", SERIES)).body.id);
     assert.equal(done.status, "COMPLETED");
     assert.deepEqual(
       done.batches.map((b) => b.stepAttempts),
-      [1, 1, 2, 1, 1],
-      "the Workflow ran batch 2's step again",
+      stepAttempts,
+      "batch steps run as expected",
     );
     assert.deepEqual(
       done.drills.map((d) => d.index),
@@ -305,11 +311,17 @@ test("crash safety: a batch step that throws after its drills were stored is ret
   assert.equal(done.workflow.status, "complete", "the instance completed after the step's retry");
 });
 
-test("a batch whose D1 write keeps failing is generated again by the step's retry; 0 lost, 0 duplicated", async () => {
-  // FAIL_PERSIST_ONCE is the test-only hook: batch 2's persist throws on the step's first attempt,
-  // drillgen hands the drills back with PERSIST_FAILED, and the step throws.
-  const { requests } = await seriesWithHook({ FAIL_PERSIST_ONCE: "2" });
-  assert.equal(requests.length, 6, "the drills handed back were dropped: batch 2 was generated twice");
+test("a batch whose D1 write keeps failing: the drills handed back are stored by a later step; 0 lost, 0 paid twice", async () => {
+  // FAIL_PERSIST_ONCE is the test-only hook: the D1 binding throws inside batch 2's persist (every
+  // drillgen retry of it), drillgen hands the drills back with PERSIST_FAILED, the step completes
+  // with them in its result, and the store-2 step writes them.
+  const { done, requests } = await seriesWithHook({ FAIL_PERSIST_ONCE: "2" }, [1, 1, 1, 1, 1]);
+  assert.equal(requests.length, 5, "no LLM call was paid twice");
+  assert.deepEqual(
+    done.batches.map((b) => [b.status, b.llmCalls]),
+    Array(5).fill(["COMPLETED", 1]),
+  );
+  assert.ok(done.verification.passed);
 });
 
 test("auth and limits: no token, wrong token, oversized bodies, bad JSON, caps, budget, rate limit, no raw errors", async () => {
@@ -363,21 +375,24 @@ test("auth and limits: no token, wrong token, oversized bodies, bad JSON, caps, 
   assert.equal(many.status, 413);
   assert.equal(many.body.error.code, "TOO_MANY_POSITIONS");
   assert.equal((await host.call("POST", "/series", { targetDrillCount: 0 })).body.error.code, "INVALID_TARGET_COUNT");
-  // 65 single-drill batches × 1 call × 1 step attempt > 60: refused before anything starts.
+  // 65 single-drill batches × (1 call + 3 negotiation refusals) × 1 step attempt > 105: refused before anything starts.
   const refused = await host.call("POST", "/series", { ...SERIES, targetDrillCount: 65, batchSize: 1 });
   assert.equal(refused.status, 400);
   assert.equal(refused.body.error.code, "SUBREQUEST_BUDGET");
-  // 20 batches × 4 × 3 = 240 > 60: retries lowered to fit (2 LLM retries, no step retry).
+  // 20 batches × 7 × 3 = 420 > 105: retries lowered to fit (1 LLM retry + 3 refusals, no step retry).
   sim.reset();
   const reduced = await host.call("POST", "/series", { ...SERIES, targetDrillCount: 100 });
   assert.equal(reduced.status, 202);
-  assert.deepEqual(reduced.body.budget, { maxRetries: 2, stepRetries: 0, maxLlmCalls: 60, subrequestBudget: 60 });
+  assert.deepEqual(
+    { ...reduced.body.budget, stepTimeoutMs: undefined },
+    { maxRetries: 1, stepRetries: 0, batchLlmCalls: 5, maxLlmCalls: 100, subrequestBudget: 105, stepTimeoutMs: undefined },
+  );
   assert.ok(reduced.body.warnings.some((w) => w.code === "RETRIES_REDUCED"));
   const big100 = await host.finished(reduced.body.id);
   assert.equal(big100.drills.length, 100);
   assert.ok(big100.warnings.some((w) => w.code === "RETRIES_REDUCED"));
 
-  // Per-token rate limit on starting series: the probe token runs out, the main token does not.
+  // Per-tenant rate limit on starting series: the probe tenant runs out, the default tenant does not.
   let accepted = 0;
   let limited;
   for (let k = 0; k <= 2 * RATE_LIMIT && !limited; k++) {
@@ -388,7 +403,7 @@ test("auth and limits: no token, wrong token, oversized bodies, bad JSON, caps, 
   assert.ok(limited, "the rate limit was hit");
   assert.equal(limited.body.error.code, "RATE_LIMITED");
   assert.ok(accepted >= 1 && accepted <= RATE_LIMIT, `${accepted} accepted, the limit is ${RATE_LIMIT}`);
-  assert.equal((await host.call("POST", "/series", { targetDrillCount: 0 })).status, 400, "another token is not limited");
+  assert.equal((await host.call("POST", "/series", { targetDrillCount: 0 })).status, 400, "another tenant is not limited");
 
   // An internal failure (here: a database without its tables) answers a code, not its message.
   const broken = await startHost(sim, { migrate: false, quiet: true });

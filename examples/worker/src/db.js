@@ -7,11 +7,6 @@ export const LEASE = "EXISTS (SELECT 1 FROM guru_artifact WHERE id = ?1 AND inst
 
 export const parse = (v) => (v == null ? null : JSON.parse(v));
 
-export async function loadPositions(db) {
-  const { results } = await db.prepare("SELECT data FROM position ORDER BY position_id").all();
-  return results.map((r) => JSON.parse(r.data));
-}
-
 export async function loadDrills(db, artifactId) {
   const { results } = await db
     .prepare("SELECT content FROM drill WHERE artifact_id = ? AND batch_status = 'COMPLETED' ORDER BY idx")

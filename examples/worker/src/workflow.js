@@ -1,16 +1,28 @@
 // One Cloudflare Workflow instance per run of a series: the spec's parent job (plan, fan out the
 // batches, merge) made durable. Steps:
-//   plan       validate, sample with the series' seed, partition; store batches, budget, batch rows
+//   plan       the batches still missing drills, from the series' snapshot (the batches and their
+//              positions stored by POST /series, never the live library); budget, batch rows
 //   batch-<i>  one per batch still missing drills, at most CONCURRENCY (≤ 6) in flight: generateBatch
 //              (drillgen's provider-aware retries), drills upserted to D1 by drillId in one transaction
-//   merge      mergeDrills + verifyArtifact over what D1 holds; the artifact's final status
+//   store-<i>  only when D1 refused batch i's drills: stores the drills batch-<i> handed back in its
+//              result, so that no drill is lost and no LLM call is paid twice
+//   merge      mergeDrills + verifyArtifact over what D1 holds, against the snapshot; the final status
 // A batch that fails permanently (a 4xx, retries exhausted) is a step that *completes* with a FAILED
 // outcome; only exceptions (crash, eviction, D1 errors) make the Workflow retry a step. Step results
-// stay small (counts and codes): the drills live in D1.
+// stay small (counts and codes), except a batch's drills when D1 refused them.
 import { WorkflowEntrypoint } from "cloudflare:workers";
-import { checkContext, generateBatch, mergeDrills, prepareSeries, verifyArtifact } from "drillgen";
-import { fitBudget, HostError, llmConfig, retryPolicy, settings, stepTimeoutMs, WARNING } from "./config.js";
-import { LEASE, loadDrills, loadPositions, markFailed, parse, setBatch, updateProgress, upsertDrill } from "./db.js";
+import { checkContext, generateBatch, mergeDrills, verifyArtifact } from "drillgen";
+import { seriesBudget } from "./budget.js";
+import { batchOptions, HostError, settings, WARNING } from "./config.js";
+import { LEASE, loadDrills, markFailed, parse, setBatch, updateProgress, upsertDrill } from "./db.js";
+import { addSpend, tokensOf } from "./spend.js";
+
+/**
+ * Drills handed back by a batch step travel in its result up to this size: Workflows keeps a step's
+ * result up to 1 MiB (2^20 bytes; developers.cloudflare.com/workflows/reference/limits/, "Maximum
+ * non-stream step result per step"), and the rest of the result needs room. Larger: a staging row.
+ */
+const STEP_RESULT_BYTES = 1_000_000;
 
 const coded = (e) => e?.name === "DrillgenError" || e instanceof HostError;
 const errorInfo = (e) => ({ code: e.code, message: e.message, ...(e.retryable === undefined ? {} : { retryable: e.retryable }) });
@@ -47,9 +59,12 @@ export class DrillSeriesWorkflow extends WorkflowEntrypoint {
         retries: { limit: plan.stepRetries, delay: cfg.stepRetryDelayMs, backoff: "exponential" },
         timeout: plan.stepTimeoutMs,
       };
-      const results = await pool(plan.todo, cfg.concurrency, (i) =>
-        step.do(`batch-${i}`, batchConfig, () => batchStep(env, artifactId, instanceId, i, plan)),
-      );
+      const results = await pool(plan.todo, cfg.concurrency, async (i) => {
+        const done = await step.do(`batch-${i}`, batchConfig, () => batchStep(env, artifactId, instanceId, i, plan));
+        if (done.status !== "UNSTORED") return done;
+        // D1 refused the drills: they are in `done` (kept by the Workflow), stored by their own step.
+        return step.do(`store-${i}`, short, () => storeStep(env, artifactId, instanceId, i, plan, done));
+      });
       // A step that still threw after its retries: the batch failed, the run goes on to the merge.
       const crashed = plan.todo.filter((_, k) => !results[k].ok);
       for (const r of results) if (!r.ok) console.error(`drillgen workflow ${instanceId}: a batch step gave up`, r.error);
@@ -68,43 +83,31 @@ async function planStep(env, artifactId, instanceId) {
   const db = env.DB;
   const cfg = settings(env);
   const row = await db
-    .prepare("SELECT request, seed, context, instance_id, plan, batches FROM guru_artifact WHERE id = ?")
+    .prepare("SELECT tenant, seed, context, instance_id, batches FROM guru_artifact WHERE id = ?")
     .bind(artifactId)
     .first();
   if (!row || row.instance_id !== instanceId) return { run: false, status: "FENCED" };
-  const request = JSON.parse(row.request);
   try {
-    // A resume keeps the first run's batches (same positions, same partition) whatever the
-    // library holds now.
-    let batches = parse(row.batches);
-    let plan = parse(row.plan);
+    // The snapshot taken by POST /series: the same positions and partition on every run, whatever
+    // the library holds now.
+    const batches = parse(row.batches);
+    if (!batches)
+      throw new HostError(409, "NO_SNAPSHOT", "this series has no stored positions (started before snapshots); start a new one");
     const context = JSON.parse(row.context);
-    if (batches) {
-      checkContext(context); // INVALID_CONTEXT before any LLM call
-    } else {
-      const series = prepareSeries(request, await loadPositions(db), context, { seed: row.seed });
-      batches = series.batches;
-      plan = { ...series.plan, sampleWarnings: series.warnings };
-    }
+    checkContext(context); // INVALID_CONTEXT before any LLM call
     const { results } = await db
       .prepare("SELECT idx FROM drill WHERE artifact_id = ? AND batch_status = 'COMPLETED'")
       .bind(artifactId)
       .all();
     const done = new Set(results.map((r) => r.idx));
     const todo = batches.filter((b) => b.drillIndices.some((i) => !done.has(i))).map((b) => b.batchIndex);
-    const budget = fitBudget({
-      batches: todo.length,
-      maxRetries: cfg.maxRetries,
-      stepRetries: cfg.stepRetries,
-      budget: cfg.subrequestBudget,
-      policy: cfg.budgetPolicy,
-    });
+    const budget = seriesBudget(env, cfg, todo.length, { artifactId, context, seed: row.seed });
     const statements = [
       db
-        .prepare(`UPDATE guru_artifact SET plan = ?3, batches = ?4, budget = ?5,
-                    batch_progress = json_object('completed', 0, 'total', ?6, 'failed', json('[]')), updated_at = datetime('now')
+        .prepare(`UPDATE guru_artifact SET budget = ?3,
+                    batch_progress = json_object('completed', 0, 'total', ?4, 'failed', json('[]')), updated_at = datetime('now')
                   WHERE id = ?1 AND instance_id = ?2`)
-        .bind(artifactId, instanceId, JSON.stringify(plan), JSON.stringify(batches), JSON.stringify(budget), batches.length),
+        .bind(artifactId, instanceId, JSON.stringify(budget), batches.length),
       ...batches.map((b) => {
         const pending = todo.includes(b.batchIndex);
         return db
@@ -123,11 +126,12 @@ async function planStep(env, artifactId, instanceId) {
     await db.batch(statements);
     return {
       run: true,
+      tenant: row.tenant,
       todo,
       totalBatches: batches.length,
       maxRetries: budget.maxRetries,
       stepRetries: budget.stepRetries,
-      stepTimeoutMs: stepTimeoutMs(cfg, budget.maxRetries),
+      stepTimeoutMs: budget.stepTimeoutMs,
     };
   } catch (e) {
     if (!coded(e)) throw e; // D1 trouble: the Workflow retries the step
@@ -173,19 +177,13 @@ async function batchStep(env, artifactId, instanceId, batchIndex, plan) {
     outcome = await generateBatch(
       { ...spec, drillIndices: todo },
       {
-        artifactId,
-        context: JSON.parse(context),
-        llm: llmConfig(env, cfg),
-        retry: retryPolicy(cfg, plan.maxRetries),
-        seed,
-        // One D1 transaction: the drills, the batch row (with the LLM calls it took) and the progress.
-        // A batch that gave up after reading some drills is PARTIAL, never COMPLETED: its drills
-        // are kept, and a lost final write still leaves it counted as failed.
+        ...batchOptions(env, cfg, { artifactId, context: JSON.parse(context), seed, maxRetries: plan.maxRetries }),
+        // One D1 transaction: the drills, the batch row (with the LLM calls it took), the progress
+        // and the tenant's spend. A batch that gave up after reading some drills is PARTIAL, never
+        // COMPLETED: its drills are kept, and a lost final write still leaves it counted as failed.
         persist: async (drills, batch) => {
-          if (cfg.failPersistOnce.includes(batchIndex) && stepAttempt === 1) {
-            throw new Error(`simulated D1 failure storing batch ${batchIndex} (FAIL_PERSIST_ONCE, test only)`);
-          }
-          const [first] = await db.batch([
+          const store = cfg.failPersistOnce.includes(batchIndex) && stepAttempt === 1 ? unavailable(db) : db;
+          const [first] = await store.batch([
             setBatch(db, artifactId, instanceId, batchIndex, {
               status: batch.complete ? "COMPLETED" : "PARTIAL",
               llm_calls_add: batch.calls - written,
@@ -193,6 +191,7 @@ async function batchStep(env, artifactId, instanceId, batchIndex, plan) {
             }),
             ...drills.map((d) => upsertDrill(db, artifactId, instanceId, d)),
             updateProgress(db, artifactId, instanceId),
+            addSpend(db, plan.tenant, batch.calls - written, 0),
           ]);
           if (first.meta.changes === 0) fenced = true;
           else written = batch.calls;
@@ -204,14 +203,12 @@ async function batchStep(env, artifactId, instanceId, batchIndex, plan) {
     outcome = { status: "FAILED", calls: 0, error: errorInfo(e), usage: null }; // bad options: permanent, no call made
   }
   if (fenced) return { batchIndex, status: "FENCED" };
-  if (outcome.error?.code === "PERSIST_FAILED") {
-    // The drills handed back are not stored here: D1 just refused them 4 times. The Workflow
-    // retries the step, which generates the batch again (its LLM calls are paid twice).
-    throw new Error(`batch ${batchIndex}: storing its drills failed`);
-  }
+  if (outcome.error?.code === "PERSIST_FAILED") return handBack(db, artifactId, instanceId, batchIndex, todo, outcome, stepAttempt);
   const usage = outcome.usage ? JSON.stringify(outcome.usage) : null;
+  // Paid calls count against the tenant's spend even when the lease was lost meanwhile.
+  const spend = addSpend(db, plan.tenant, outcome.calls - written, tokensOf(outcome.usage));
   if (outcome.status === "COMPLETED") {
-    await setBatch(db, artifactId, instanceId, batchIndex, { usage }).run();
+    await db.batch([setBatch(db, artifactId, instanceId, batchIndex, { usage }), spend]);
   } else if (!cfg.loseFinalWrite.includes(batchIndex)) {
     await db.batch([
       setBatch(db, artifactId, instanceId, batchIndex, {
@@ -221,6 +218,7 @@ async function batchStep(env, artifactId, instanceId, batchIndex, plan) {
         usage,
       }),
       updateProgress(db, artifactId, instanceId),
+      spend,
     ]);
   }
   if (cfg.crashAfterPersistOnce.includes(batchIndex) && stepAttempt === 1) {
@@ -233,6 +231,80 @@ async function batchStep(env, artifactId, instanceId, batchIndex, plan) {
     stepAttempt,
     ...(outcome.error ? { error: { code: outcome.error.code, retryable: outcome.error.retryable, status: outcome.error.status } } : {}),
   };
+}
+
+/** TEST ONLY (FAIL_PERSIST_ONCE): the D1 binding as it is while D1 is down: every batch throws. */
+const unavailable = (db) => ({
+  batch: async () => {
+    throw new Error("D1_ERROR: simulated outage of the D1 binding (FAIL_PERSIST_ONCE, test only)");
+  },
+  prepare: (sql) => db.prepare(sql),
+});
+
+/**
+ * drillgen could not store the batch (`persist` failed 4 times) and handed its drills back: the step
+ * completes with them in its result (kept by the Workflow, even while D1 is down), or, past the
+ * step-result limit, in a staging row; `store-<i>` stores them. Throwing instead would make the
+ * Workflow's retry pay for every LLM call again, and lose the drills if D1 stayed down.
+ */
+async function handBack(db, artifactId, instanceId, batchIndex, asked, outcome, stepAttempt) {
+  const kept = { drills: outcome.drills, calls: outcome.calls, usage: outcome.usage ?? null, asked };
+  const head = { batchIndex, status: "UNSTORED", stepAttempt };
+  if (new TextEncoder().encode(JSON.stringify(kept)).byteLength <= STEP_RESULT_BYTES) return { ...head, ...kept };
+  // Too large to travel in the result: a staging row. If D1 refuses that too, the step throws and
+  // its retry generates the batch again: nothing else can hold the drills.
+  await db
+    .prepare(
+      `INSERT INTO drill_staging (artifact_id, batch_index, instance_id, outcome) VALUES (?, ?, ?, ?)
+     ON CONFLICT (artifact_id, batch_index) DO UPDATE SET instance_id = excluded.instance_id, outcome = excluded.outcome`,
+    )
+    .bind(artifactId, batchIndex, instanceId, JSON.stringify(kept))
+    .run();
+  return { ...head, staged: true, calls: kept.calls, asked };
+}
+
+/** Stores what `handBack` kept: the drills, the batch's calls and usage, the spend; once. */
+async function storeStep(env, artifactId, instanceId, batchIndex, plan, handed) {
+  const db = env.DB;
+  const current = await db
+    .prepare(`SELECT status FROM batch_run WHERE artifact_id = ?1 AND batch_index = ?3 AND ${LEASE}`)
+    .bind(artifactId, instanceId, batchIndex)
+    .first();
+  if (!current) return { batchIndex, status: "FENCED" };
+  if (current.status !== "GENERATING") return { batchIndex, status: current.status, stored: "already" }; // a retry after the commit
+  let kept = handed;
+  if (handed.staged) {
+    const row = await db
+      .prepare("SELECT outcome FROM drill_staging WHERE artifact_id = ? AND batch_index = ? AND instance_id = ?")
+      .bind(artifactId, batchIndex, instanceId)
+      .first();
+    kept = JSON.parse(row.outcome);
+  }
+  const got = new Set(kept.drills.map((d) => d.index));
+  const missing = kept.asked.filter((i) => !got.has(i));
+  const status = missing.length === 0 ? "COMPLETED" : "FAILED";
+  const error =
+    missing.length === 0
+      ? null
+      : {
+          code: "INCOMPLETE_BATCH",
+          message: `the batch gave up with ${missing.length} of ${kept.asked.length} drills missing`,
+          retryable: true,
+        };
+  const [first] = await db.batch([
+    setBatch(db, artifactId, instanceId, batchIndex, {
+      status,
+      llm_calls_add: kept.calls,
+      error: error && JSON.stringify(error),
+      usage: kept.usage && JSON.stringify(kept.usage),
+    }),
+    ...kept.drills.map((d) => upsertDrill(db, artifactId, instanceId, d)),
+    updateProgress(db, artifactId, instanceId),
+    addSpend(db, plan.tenant, kept.calls, tokensOf(kept.usage)),
+    db.prepare("DELETE FROM drill_staging WHERE artifact_id = ? AND batch_index = ?").bind(artifactId, batchIndex),
+  ]);
+  if (first.meta.changes === 0) return { batchIndex, status: "FENCED" };
+  return { batchIndex, status, llmCalls: kept.calls, stored: kept.drills.length, from: handed.staged ? "staging" : "step-result" };
 }
 
 async function mergeStep(env, artifactId, instanceId, crashed) {
