@@ -161,6 +161,17 @@ async function showStored(artifact) {
 }
 
 function onEvent(event) {
+  // A drill is shown the moment its answer has written it, marked unsaved until its batch is
+  // stored (persistBatch redraws it); a withdrawn drill leaves the page.
+  if (event.type === "drillReady") {
+    showDrills([event.drill]);
+    $("drills").querySelector(`[data-index="${event.drillIndex}"]`).dataset.saved = "false";
+    return;
+  }
+  if (event.type === "drillWithdrawn") {
+    $("drills").querySelector(`[data-index="${event.drillIndex}"]`)?.remove();
+    return;
+  }
   if (event.batchIndex !== undefined) {
     const state = { batchStarted: "generating", batchRetrying: "retrying", batchCompleted: "completed", batchFailed: "failed" }[event.type];
     const detail = event.type === "batchRetrying" ? ` (attempt ${event.attempt + 1})` : "";

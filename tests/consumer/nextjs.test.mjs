@@ -223,8 +223,9 @@ for (const v of VERSIONS) {
           { timeout: 60000 },
         );
         const lines = await page.$$eval("li", (items) => items.map((li) => li.textContent));
+        const cards = await page.$$eval("article h3", (items) => items.map((h) => h.textContent));
         assert.deepEqual(problems, []);
-        return lines;
+        return Object.assign(lines, { cards });
       } finally {
         await page.close();
       }
@@ -238,6 +239,9 @@ for (const v of VERSIONS) {
       assert.ok(lines.includes("Generated 25/25 drills (Batch 5/5)"), lines.join("\n"));
       // Five batches, then the run's last line (the same words: finished batches are counted).
       assert.ok(lines.filter((l) => /^Generated \d+\/25 drills \(Batch \d\/5\)$/.test(l)).length === 6, lines.join("\n"));
+      // Each drill was streamed to the page as a card as soon as it was written.
+      assert.equal(lines.cards.length, 25, lines.cards.join("\n"));
+      assert.match(lines.cards[0], /^1\. \S/);
       const seriesId = last.match(/(series-\d+)$/)[1];
       const row = JSON.parse(readFileSync(join(db, `${seriesId}.json`), "utf8"));
       assert.deepEqual(
@@ -261,6 +265,7 @@ for (const v of VERSIONS) {
       }
       const last = lines.at(-1);
       assert.match(last, /^COMPLETED: 20 drills saved in (series-\d+)$/, lines.join("\n"));
+      assert.equal(lines.cards.length, 20, "no card for the batch that failed");
       const row = JSON.parse(readFileSync(join(db, `${last.match(/(series-\d+)$/)[1]}.json`), "utf8"));
       assert.equal(row.status, "COMPLETED");
       assert.deepEqual(row.batchProgress.failed, [2]);

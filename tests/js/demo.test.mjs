@@ -211,3 +211,22 @@ test("drills persist could not store are stored after the run, and a reload show
   assert.match(await page.textContent("#progress-text"), /Stored series: 25\/25 drills/);
   assert.deepEqual(await chipClasses(), ["completed", "completed", "completed", "completed", "completed"]);
 });
+
+test("cards appear as the model writes each drill, before their batch is stored", async () => {
+  sim.reset();
+  await open();
+  // Every card added to the page, and whether it was still unsaved when it came.
+  await page.evaluate(() => {
+    window.cardLog = [];
+    new MutationObserver((changes) => {
+      for (const c of changes)
+        for (const n of c.addedNodes) if (n.classList?.contains("drill")) window.cardLog.push(n.dataset.saved ?? "saved");
+    }).observe(document.getElementById("drills"), { childList: true });
+  });
+  await page.click("#generate");
+  await waitIdle();
+  const log = await page.evaluate(() => window.cardLog);
+  assert.equal(log.filter((s) => s === "false").length, 25, "each drill first shown unsaved, as it closed");
+  assert.equal(await page.locator('.drill[data-saved="false"]').count(), 0, "every card is stored by the end");
+  assert.equal(await cards(), 25);
+});

@@ -67,7 +67,7 @@ test("the public .d.ts has no `any` and types every export", () => {
   assert.match(code, /export function generateDrillSeries\(options: GenerateSeriesOptions\): Promise<GenerationResult>;/);
   assert.match(code, /export function renderBoard\(xgid: string, options\?: BoardOptions\): string;/);
   // Every type a declaration mentions is declared (a Rust type renamed without its TS name fails here).
-  const declared = new Set([...code.matchAll(/export (?:interface|type) (\w+)/g)].map((m) => m[1]));
+  const declared = new Set([...code.matchAll(/export (?:interface|type|class) (\w+)/g)].map((m) => m[1]));
   const builtins = new Set([
     "Promise",
     "PromiseLike",
