@@ -177,7 +177,10 @@ test("Cancel stops a run mid-way and keeps what was stored", async () => {
   sim.script(20, ["hang"]);
   await page.fill("input[name=concurrency]", "1");
   await page.click("#generate");
-  await page.waitForFunction(() => document.querySelectorAll(".drill").length === 5, null, { timeout: 15000 });
+  // Batch 1 stored (its cards are shown earlier, unsaved, while its answer streams).
+  await page.waitForFunction(() => document.querySelectorAll('.drill:not([data-saved="false"])').length === 5, null, {
+    timeout: 15000,
+  });
   await page.click("#cancel");
   await waitIdle();
   assert.match(await page.textContent("#status"), /^Cancelled: 5 drills kept/);
