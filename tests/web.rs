@@ -317,16 +317,35 @@ export async function installLlm(source) {
     const body = await request.json();
     const user = body.messages.filter((m) => m.role === "user").map((m) => m.content).join("\n");
     const content = JSON.stringify({ drills: model.writeDrills(model.parseDrills(user)) });
-    const answer = {
-      choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
-      usage: { prompt_tokens: 1000, completion_tokens: 400 },
-    };
+    const usage = { prompt_tokens: 1000, completion_tokens: 400 };
+    if (body.stream) {
+      // Server-sent events, a few characters a delta, delivered in 64-byte pieces of a real stream.
+      const events = content.match(/[\s\S]{1,12}/g).map((piece) => ({ choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] }));
+      events.push({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] }, { choices: [], usage });
+      const sse = new TextEncoder().encode(events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join("") + "data: [DONE]\n\n");
+      const pieces = Math.ceil(sse.length / 64);
+      globalThis.llmStream = { pulled: 0, pieces };
+      const stream = new ReadableStream({
+        pull(controller) {
+          const at = globalThis.llmStream.pulled++ * 64;
+          controller.enqueue(sse.slice(at, at + 64));
+          if (globalThis.llmStream.pulled === pieces) controller.close();
+        },
+      }, { highWaterMark: 0 });
+      return new Response(stream, { headers: { "content-type": "text/event-stream" } });
+    }
+    const answer = { choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }], usage };
     return new Response(JSON.stringify(answer), { headers: { "content-type": "application/json" } });
   };
   return { seen: () => JSON.stringify(seen), restore: () => { globalThis.fetch = old; } };
 }
-export function seriesOptions(json, store) {
+export function seriesOptions(json, store, shown) {
   const options = JSON.parse(json);
+  // Each drill as it was shown, and whether its batch was stored by then.
+  options.onProgress = (e) => {
+    const { pulled, pieces } = globalThis.llmStream ?? {};
+    if (e.type === "drillReady") shown.push([e.drill.drillId, store.has(e.drill.drillId), pulled < pieces]);
+  };
   options.persist = async (drills) => { for (const d of drills) store.set(d.drillId, d); };
   options.load = async () => [...store.values()];
   return options;
@@ -336,7 +355,7 @@ extern "C" {
     #[wasm_bindgen(js_name = installLlm)]
     async fn install_llm(source: &str) -> JsValue;
     #[wasm_bindgen(js_name = seriesOptions)]
-    fn series_options(json: &str, store: &js_sys::Map) -> JsValue;
+    fn series_options(json: &str, store: &js_sys::Map, shown: &js_sys::Array) -> JsValue;
 }
 
 fn call(object: &JsValue, method: &str) -> JsValue {
@@ -352,10 +371,13 @@ async fn a_whole_series_runs_through_gloo_net() {
         r#"{{"artifactId":"web-1","request":{{"targetDrillCount":25,"gamePhases":["EARLY","MIDDLE","BEAROFF"]}},
             "positions":{LIBRARY},"context":{{"mentalModel":{{"core":"Races and primes"}},"curriculum":"Priming"}},
             "llm":{{"provider":"openai","baseUrl":"http://127.0.0.1:9/v1","model":"sim-1","apiKey":"sk-web-0042"}},
-            "seed":11}}"#
+            "seed":11,"concurrency":1}}"#
     );
-    let result =
-        drillgen::bindings::generate::generate_drill_series(series_options(&options, &store)).await;
+    let shown = js_sys::Array::new();
+    let result = drillgen::bindings::generate::generate_drill_series(series_options(
+        &options, &store, &shown,
+    ))
+    .await;
     call(&llm, "restore");
     let result = result.expect("the run resolves");
     assert_eq!(
@@ -371,6 +393,23 @@ async fn a_whole_series_runs_through_gloo_net() {
         serde_json::from_str(&call(&llm, "seen").as_string().unwrap()).unwrap();
     let seen = seen.as_array().unwrap();
     assert_eq!(seen.len(), 5, "one request per batch of 5");
+    // The answers streamed through the body reader: every drill was shown before its batch was
+    // stored, and while its answer was still arriving (the finish and usage events come after).
+    assert_eq!(shown.length(), 25);
+    for entry in shown.iter() {
+        let entry = js_sys::Array::from(&entry);
+        let id = entry.get(0);
+        assert_eq!(
+            entry.get(1).as_bool(),
+            Some(false),
+            "{id:?} shown after it was stored"
+        );
+        assert_eq!(
+            entry.get(2).as_bool(),
+            Some(true),
+            "{id:?} shown after its answer ended"
+        );
+    }
     for request in seen {
         assert_eq!(
             request,
