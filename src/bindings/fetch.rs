@@ -175,7 +175,10 @@ async fn read_capped(
         let start = bytes.len();
         bytes.resize(start + value.length() as usize, 0);
         value.copy_to(&mut bytes[start..]);
-        watch.chunk(&bytes[start..]);
+        if let Err(e) = watch.chunk(&bytes[start..]) {
+            let _ = call(&reader, "cancel");
+            return Err(e);
+        }
     }
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }

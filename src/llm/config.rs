@@ -131,7 +131,9 @@ pub struct LlmConfig {
     /// Per attempt, 1 to 2^31 − 1; default 120,000.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
-    /// Larger response bodies are an error; default 2 MiB, at most 64 MiB.
+    /// Larger answers are an error (`RESPONSE_TOO_LARGE`); default 2 MiB, at most 64 MiB. Of a
+    /// streamed answer it bounds the model's text; the events around it may add up to 16 times
+    /// as much.
     #[serde(default)]
     pub max_response_bytes: Option<u64>,
     /// Stream the answers, so each drill reaches `onProgress` (`drillReady`) the moment it is

@@ -75,9 +75,17 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
         if let Err(e) = self.count_call() {
             return failed(e);
         }
+        // `maxResponseBytes` bounds the answer. A stream's framing (an event of ~200 bytes per
+        // token or so) is allowed on top, up to STREAM_FRAMING times; its text is capped as it
+        // arrives (Early).
+        let cap = config.llm.max_response_bytes();
         let limits = SendLimits {
             timeout_ms: config.llm.timeout_ms(),
-            max_bytes: config.llm.max_response_bytes(),
+            max_bytes: if shape.stream {
+                cap.saturating_mul(STREAM_FRAMING)
+            } else {
+                cap
+            },
         };
         // A drill's words are checked strictly once, while another attempt can still ask again.
         let can_ask_again = self.attempts <= config.retry.max_retries;
@@ -90,7 +98,7 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
             })
             .collect();
         let (sent, shown) = {
-            let mut early = Early::new(self, &slots, &expect, config.llm.provider);
+            let mut early = Early::new(self, &slots, &expect, config.llm.provider, cap);
             early.opens_gate = warms;
             early.streamed = shape.stream;
             let sent = run.transport.send(request, limits, &early).await;
@@ -183,6 +191,11 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
         Ok(())
     }
 }
+
+/// How much larger than its answer a streamed body may be: OpenAI sends ~150-250 bytes of event per
+/// chunk of a token or a few, Anthropic ~120 per `input_json_delta`; a compact stream is 10-50×
+/// its text. The text itself is held to `maxResponseBytes` as it arrives.
+const STREAM_FRAMING: u64 = 16;
 
 /// What a provider counts against a tokens-per-minute limit when it admits a call: the prompt (at
 /// about 4 bytes a token) and the most the answer may use (OpenAI counts `max_tokens` at admission:

@@ -11,6 +11,7 @@ use std::cell::RefCell;
 use super::batch::Batch;
 use super::{Clock, Host, Transport, Watch};
 use crate::drill::Drill;
+use crate::error::DrillgenError;
 use crate::llm::Provider;
 use crate::llm::scan::ElementScanner;
 use crate::llm::stream::{Deltas, Piece};
@@ -30,11 +31,18 @@ pub(super) struct Early<'e, 'r, 'a, T, C, H> {
     pub opens_gate: bool,
     /// The request asked for a stream (a plain body is never scanned).
     pub streamed: bool,
+    /// `maxResponseBytes`: the most text (or, for a body that is not a stream, bytes) an answer
+    /// may have.
+    cap: u64,
     state: RefCell<State>,
 }
 
 struct State {
     ok: bool,
+    /// Bytes of the answer so far: the model's text of a stream, or the whole of any other body.
+    answer_bytes: u64,
+    /// Whether the body is server-sent events, once its first byte has said.
+    events: Option<bool>,
     deltas: Deltas,
     scanner: ElementScanner,
     /// Elements closed in the current block: element `k` answers slot `k`.
@@ -48,6 +56,7 @@ impl<'e, 'r, 'a, T: Transport, C: Clock, H: Host> Early<'e, 'r, 'a, T, C, H> {
         slots: &'e [Slot<'e>],
         expect: &'e [Expect<'e>],
         provider: Provider,
+        cap: u64,
     ) -> Self {
         Self {
             batch,
@@ -55,8 +64,11 @@ impl<'e, 'r, 'a, T: Transport, C: Clock, H: Host> Early<'e, 'r, 'a, T, C, H> {
             expect,
             opens_gate: false,
             streamed: false,
+            cap,
             state: RefCell::new(State {
                 ok: false,
+                answer_bytes: 0,
+                events: None,
                 deltas: Deltas::new(provider),
                 scanner: ElementScanner::new(DRILLS_KEY),
                 next: 0,
@@ -68,6 +80,14 @@ impl<'e, 'r, 'a, T: Transport, C: Clock, H: Host> Early<'e, 'r, 'a, T, C, H> {
     /// The drills shown while the answer arrived.
     pub fn into_shown(self) -> Vec<Drill> {
         self.state.into_inner().shown
+    }
+
+    fn count(&self, state: &mut State, bytes: usize) -> Result<(), DrillgenError> {
+        state.answer_bytes = state.answer_bytes.saturating_add(bytes as u64);
+        if state.answer_bytes > self.cap {
+            return Err(DrillgenError::ResponseTooLarge { limit: self.cap });
+        }
+        Ok(())
     }
 
     /// The drills `text` closed, read and made whole (ids, the engine's answer key).
@@ -97,11 +117,20 @@ impl<T: Transport, C: Clock, H: Host> Watch for Early<'_, '_, '_, T, C, H> {
         }
     }
 
-    fn chunk(&self, bytes: &[u8]) {
+    fn chunk(&self, bytes: &[u8]) -> Result<(), DrillgenError> {
         let ready = {
             let mut state = self.state.borrow_mut();
             if !state.ok || !self.streamed {
-                return;
+                return Ok(());
+            }
+            // A server may answer a stream request with a plain body: held to the cap whole.
+            if state.events.is_none()
+                && let Some(&first) = bytes.iter().find(|b| !b.is_ascii_whitespace())
+            {
+                state.events = Some(matches!(first, b'd' | b'e' | b':'));
+            }
+            if state.events != Some(true) {
+                return self.count(&mut state, bytes.len());
             }
             let mut ready = Vec::new();
             for piece in state.deltas.push(bytes) {
@@ -111,7 +140,10 @@ impl<T: Transport, C: Clock, H: Host> Watch for Early<'_, '_, '_, T, C, H> {
                         state.scanner = ElementScanner::new(DRILLS_KEY);
                         state.next = 0;
                     }
-                    Piece::Text(text) => ready.extend(self.closed(&mut state, &text)),
+                    Piece::Text(text) => {
+                        self.count(&mut state, text.len())?;
+                        ready.extend(self.closed(&mut state, &text));
+                    }
                 }
             }
             state.shown.extend(ready.iter().cloned());
@@ -121,6 +153,7 @@ impl<T: Transport, C: Clock, H: Host> Watch for Early<'_, '_, '_, T, C, H> {
         for drill in &ready {
             self.batch.emit_drill(drill.index, Some(drill));
         }
+        Ok(())
     }
 }
 

@@ -75,8 +75,9 @@ pub trait Transport {
 /// warm prompt cache), then the body piece by piece (the drills of a streamed answer, as they close).
 pub trait Watch {
     fn began(&self, status: u16);
-    /// A piece of the body as read; pieces may split a character.
-    fn chunk(&self, bytes: &[u8]);
+    /// A piece of the body as read; pieces may split a character. An error stops the reading
+    /// (the request is cancelled) and is the call's outcome: an answer over its cap.
+    fn chunk(&self, bytes: &[u8]) -> Result<(), DrillgenError>;
 }
 
 /// Time, without `std::time::Instant` (it panics on wasm32-unknown-unknown).

@@ -91,6 +91,8 @@ struct FakeLlm {
     stop: Rc<RefCell<Option<DrillgenError>>>,
     /// Where the current answer's body is cut (`Reply::Cut`).
     cut: Cell<Option<usize>>,
+    /// The size of each answer's body.
+    body_bytes: RefCell<Vec<usize>>,
     /// A log several fakes share (one server, several series): this fake's name per call.
     log: Option<(Rc<RefCell<Vec<char>>>, char)>,
 }
@@ -244,9 +246,10 @@ impl Transport for FakeLlm {
         let response = self.respond(request, limits, watch).await?;
         let cut = self.cut.take();
         let len = response.body.len();
+        self.body_bytes.borrow_mut().push(len);
         let body = &response.body.as_bytes()[..cut.map_or(len, |percent| len * percent / 100)];
         for piece in body.chunks(7) {
-            watch.chunk(piece);
+            watch.chunk(piece)?;
         }
         match cut {
             Some(_) => Err(DrillgenError::Network("the connection dropped".into())),

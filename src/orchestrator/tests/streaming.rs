@@ -129,3 +129,36 @@ fn a_drill_the_whole_reading_does_not_keep_is_withdrawn_and_the_kept_one_shown()
             .all(|d| d.title.starts_with("Second drill"))
     );
 }
+
+#[test]
+fn max_response_bytes_bounds_a_streams_text_not_its_framing() {
+    let cap = |bytes: u32| {
+        let w = world();
+        let llm = json!({ "provider": "openai", "baseUrl": "http://127.0.0.1:1/v1", "model": "m", "maxResponseBytes": bytes });
+        let r = run(
+            &w,
+            options(
+                json!({ "llm": llm, "retry": { "maxRetries": 0 }, "request": { "targetDrillCount": 5 } }),
+            ),
+        );
+        let body = w.llm.body_bytes.borrow()[0];
+        (r, body)
+    };
+    // 5 drills are ~1.4 KB of text in ~12 KB of events: the events pass, the text fits.
+    let (r, body) = cap(4_000);
+    assert_eq!(r.drills.len(), 5, "{:?}", r.batches[0].error);
+    assert!(
+        body > 4_000,
+        "the stream's body ({body} bytes) is over the cap"
+    );
+    // Under the text: the answer is too large, whatever its framing.
+    let (r, _) = cap(1_000);
+    let error = r.batches[0].error.as_ref().expect("the batch failed");
+    assert_eq!(
+        error.code,
+        ErrorCode::RESPONSE_TOO_LARGE,
+        "{}",
+        error.message
+    );
+    assert!(error.message.contains("1000"), "{}", error.message);
+}
