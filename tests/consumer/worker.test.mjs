@@ -373,7 +373,7 @@ async function throttledSeries(governor) {
     const throttled = s.requests.find((r) => r.fault === 429);
     const others = s.requests.filter((r) => r !== throttled);
     // Batches 1-3 went out with batch 0 (their permits were granted before the 429); what came after.
-    const later = others.filter((r) => r.at > throttled.at + 50);
+    const later = others.filter((r) => r.at > throttled.at + 150);
     return { h, s, throttled, later, stats: governor ? await governorStats(h, s) : null };
   } finally {
     await s.close();
@@ -382,10 +382,16 @@ async function throttledSeries(governor) {
 
 test("the rate governor: a 429's Retry-After pauses every batch step (one Durable Object per key); without it they go on", async () => {
   const governed = await throttledSeries(true);
-  // Batch 4 (its permit asked for once a step finished, ~150 ms in) and batch 0's retry: both after the pause.
-  assert.deepEqual(governed.later.map((r) => r.indices[0]).sort(), [0, 20]);
-  for (const r of governed.later)
-    assert.ok(r.at - governed.throttled.at >= 900, `a request ${r.at - governed.throttled.at} ms after the 429`);
+  const t429 = governed.throttled.at;
+  // Permits granted before the pause went out with batch 0 (within a few ms); none during the pause.
+  const during = governed.s.requests.filter((r) => r.at > t429 + 150 && r.at < t429 + 900);
+  assert.deepEqual(
+    during.map((r) => [r.indices[0], r.at - t429]),
+    [],
+    "no batch's request arrived during the 1 s pause",
+  );
+  assert.ok(governed.later.length >= 2, "batch 0's retry and at least batch 4 came after it");
+  for (const r of governed.later) assert.ok(r.at - t429 >= 900 || r.at - t429 <= 150, `${r.at - t429} ms`);
   // Every LLM call had a permit: 5 batches and batch 0's retry (its place in line taken again); none held.
   assert.equal(governed.s.requests.length, 6);
   assert.deepEqual(governed.stats, { admitted: 6, throttled: 1, concurrency: governed.stats.concurrency, held: 0 });
@@ -394,7 +400,8 @@ test("the rate governor: a 429's Retry-After pauses every batch step (one Durabl
   // The same series without the RATE_GOVERNOR binding: batch 4 goes out during batch 0's wait.
   const free = await throttledSeries(false);
   const batch4 = free.s.requests.find((r) => r.indices[0] === 20);
-  assert.ok(batch4.at - free.throttled.at < 900, `ungoverned, batch 4 came ${batch4.at - free.throttled.at} ms after the 429`);
+  const retry0 = free.s.requests.findLast((r) => r.indices[0] === 0);
+  assert.ok(batch4.at < retry0.at, "ungoverned, batch 4 went out before batch 0's retry");
 });
 
 test("auth and limits: no token, wrong token, oversized bodies, bad JSON, caps, budget, rate limit, no raw errors", async () => {
@@ -496,11 +503,16 @@ test("auth and limits: no token, wrong token, oversized bodies, bad JSON, caps, 
   assert.deepEqual(internal.body, { error: { code: "INTERNAL", message: "internal error" } });
 });
 
+// WORKER_SCALE_GOVERNOR=1 runs the scale run with the rate governor bound (its slow start from 4
+// calls in flight makes the run about 40 s longer; the README reports both).
+const SCALE_GOVERNED = process.env.WORKER_SCALE_GOVERNOR === "1";
+
 test("scale: 50 series of 25 drills started at once all finish, every drill stored exactly once", async () => {
   // About 10 s per call, like a real 5-drill batch: 4 s to first token, then 8 ms per output token.
   const slow = await startLlmSimulator({ latencyMs: 4000, msPerOutputToken: 8 });
   try {
     const scale = await startHost(slow, {
+      governor: SCALE_GOVERNED,
       rateLimit: { limit: 100, period: 60 },
       bindings: { CONCURRENCY: "4", SUBREQUEST_BUDGET: "10000", LLM_TIMEOUT_MS: "60000" },
     });
@@ -532,12 +544,14 @@ test("scale: 50 series of 25 drills started at once all finish, every drill stor
     assert.ok(sample.body.verification.passed);
     const calls = slow.requests.map((r) => r.at).sort((x, y) => x - y);
     console.log(
-      `# scale: 50 series × 25 drills (250 LLM calls of ~10 s), CONCURRENCY 4: all 202 in ${startedMs} ms, all COMPLETED in ${(wallMs / 1000).toFixed(1)} s`,
+      `# scale: 50 series × 25 drills (250 LLM calls of ~10 s), CONCURRENCY 4, ${SCALE_GOVERNED ? "rate governor on" : "no rate governor"}: all 202 in ${startedMs} ms, all COMPLETED in ${(wallMs / 1000).toFixed(1)} s`,
     );
     console.log(
       `# scale: peak LLM calls in flight ${slow.load.peak} (≤ 50 × 4), calls sent over ${((calls.at(-1) - calls[0]) / 1000).toFixed(1)} s, 1250 drill rows, 0 duplicates`,
     );
     assert.ok(slow.load.peak <= 200, `${slow.load.peak}`);
+    // Governed: at most the governor's concurrency, whose ceiling in drillgen is 64.
+    if (SCALE_GOVERNED) assert.ok(slow.load.peak <= 64, `${slow.load.peak}`);
   } finally {
     await slow.close();
   }
