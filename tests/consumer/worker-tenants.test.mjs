@@ -8,7 +8,6 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { Miniflare } from "miniflare";
-import { fallbackBatchWorstCase } from "../../examples/worker/src/worst-case-fallback.js";
 import { startLlmSimulator } from "../../tools/llm-simulator/llm-simulator.mjs";
 import { applyMigrations, bundleWorkerHost, hostOptions, installPackedDrillgen, root } from "./support/worker-host.mjs";
 
@@ -26,6 +25,7 @@ const indices = (n, from = 0) => Array.from({ length: n }, (_, k) => from + k);
 
 let sim;
 let host;
+let drillgen; // the packed drillgen, for its `batchWorstCase`
 const mfs = [];
 const seen = [];
 
@@ -72,6 +72,7 @@ async function startHost(simulator, bindings = {}) {
 before(async () => {
   installPackedDrillgen(work);
   await bundleWorkerHost(bundle, join(work, "node_modules"));
+  drillgen = await import(join(work, "node_modules/drillgen/node.js"));
   sim = await startLlmSimulator({ latencyMs: 50 });
   host = await startHost(sim, {
     STALE_AFTER_MS: String(STALE_AFTER_MS),
@@ -262,9 +263,16 @@ test("budgets count format negotiation: the refusals of a JSON-less server fit t
   try {
     const started = await host.call("POST", "/series", SERIES);
     const { budget } = started.body;
-    // 4 attempts + 3 negotiation refusals (format ladder 2, token field 1) per step attempt.
-    assert.equal(budget.batchLlmCalls, 7);
-    assert.equal(budget.maxLlmCalls, 5 * 7 * 3);
+    // drillgen's worst case for this host's batches: 4 attempts + the refusals (format ladder,
+    // token field, streaming) a server that is not api.openai.com can answer with.
+    const worst = drillgen.batchWorstCase({
+      artifactId: "x",
+      context,
+      llm: { provider: "openai", baseUrl: sim.url, model: "sim", timeoutMs: 120_000 },
+      retry: { maxRetries: 3 },
+    });
+    assert.equal(budget.batchLlmCalls, worst.llmCalls);
+    assert.equal(budget.maxLlmCalls, 5 * worst.llmCalls * 3);
     const done = await host.finished(started.body.id);
     assert.equal(done.status, "COMPLETED");
     assert.deepEqual(
@@ -332,7 +340,7 @@ test("recovery: a run stuck `running` (a call that never answers) is taken over 
   );
 });
 
-test("the step timeout outlasts drillgen's worst case with the default timings, negotiation and persist retries included", async () => {
+test("the step timeout and STALE_AFTER_MS outlast drillgen's worst case with the default timings, negotiation, streaming and persist retries included", async () => {
   // Defaults: 120 s per call, Retry-After up to 60 s, backoff to 8 s, persist 30 s × 4.
   const options = {
     artifactId: "x",
@@ -341,12 +349,12 @@ test("the step timeout outlasts drillgen's worst case with the default timings, 
     retry: { maxRetries: 3, baseDelayMs: 500, maxDelayMs: 8_000, maxRetryAfterMs: 60_000 },
     hostTimeoutMs: 30_000,
   };
-  const fallback = fallbackBatchWorstCase(options);
-  // 4 attempts + 4 refusals (format 2, token field 1, prompt cache key 1) at 120 s, 3 waits of 60 s,
-  // 4 persists of 30 s and 3 backoffs of 8 s: 1,284 s, past the 720 s step timeout this host had.
-  assert.deepEqual(fallback, { llmCalls: 8, durationMs: 8 * 120_000 + 3 * 60_000 + 4 * 30_000 + 3 * 8_000 });
-  const drillgen = await import(join(work, "node_modules/drillgen/node.js"));
-  const worst = typeof drillgen.batchWorstCase === "function" ? drillgen.batchWorstCase(options) : fallback;
+  const worst = drillgen.batchWorstCase(options);
+  // Pinned, so that a change in drillgen's worst case is noticed here: 4 attempts + 6 refusals
+  // (format ladder 2, token field 1, prompt cache key 1, stream_options and stream 2) at 120 s,
+  // 3 Retry-After waits of 60 s, 4 persists of 30 s, 3 backoffs of 8 s, and 30 s for onProgress's
+  // promises: 1,554 s, past the 720 s step timeout this host once had.
+  assert.deepEqual(worst, { llmCalls: 10, durationMs: 10 * 120_000 + 3 * 60_000 + 4 * 30_000 + 3 * 8_000 + 30_000 });
   // The host as deployed: default vars but for the LLM URL (api.openai.com is never called: no series runs here).
   // The crash hook stores the series and never creates its instance: nothing calls api.openai.com.
   const prod = await startHost(sim, {
@@ -359,8 +367,21 @@ test("the step timeout outlasts drillgen's worst case with the default timings, 
   await prod.call("PUT", "/context", context);
   await prod.call("POST", "/positions", positions);
   assert.equal((await prod.call("POST", "/series", { ...SERIES, seed: CRASH_SEED })).status, 500);
-  const budget = JSON.parse((await prod.db.prepare("SELECT budget FROM guru_artifact").first()).budget);
+  const row = await prod.db.prepare("SELECT id, budget FROM guru_artifact").first();
+  const budget = JSON.parse(row.budget);
   assert.equal(budget.batchLlmCalls, worst.llmCalls);
-  assert.ok(budget.stepTimeoutMs > worst.durationMs, `${budget.stepTimeoutMs} > ${worst.durationMs}`);
-  assert.ok(budget.stepTimeoutMs > 787_000, "the issue's worst case without negotiation");
+  // drillgen's worst case + the longest wait for the governor's permit (GOVERNOR_MAX_WAIT_MS,
+  // 120 s) + a minute for the step's own D1 writes: 1,734 s.
+  assert.equal(budget.stepTimeoutMs, worst.durationMs + 120_000 + 60_000);
+  assert.equal(budget.stepTimeoutMs, 1_734_000);
+  // STALE_AFTER_MS by default: the step timeout + the wait before the last step retry (10 s × 2) +
+  // a minute: 1,814 s (about 30 min). The ghost series is resumable after that long, not before.
+  const early = await prod.call("POST", `/series/${row.id}/resume`);
+  assert.deepEqual([early.status, early.body.error.code], [409, "SERIES_RUNNING"]);
+  const staleMs = budget.stepTimeoutMs + 10_000 * 2 + 60_000;
+  assert.equal(staleMs, 1_814_000);
+  assert.ok(
+    early.body.error.resumableInMs <= staleMs && early.body.error.resumableInMs > staleMs - 10_000,
+    `${early.body.error.resumableInMs}`,
+  );
 });

@@ -3,7 +3,7 @@
 // fault-injecting LLM simulator on loopback. Auth, limits, crash safety, resume, and a scale run.
 
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -20,6 +20,8 @@ const LLM_KEY = "sk-worker-secret-7f3a";
 const TOKEN = randomBytes(24).toString("hex");
 const PROBE_TOKEN = randomBytes(24).toString("hex"); // a second client, for the per-token rate limit
 const RATE_LIMIT = 20;
+const LLM_TIMEOUT_MS = 10_000;
+const PERMIT_WAIT_MS = 120_000; // GOVERNOR_MAX_WAIT_MS's default: the step timeout includes it
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let sim;
@@ -27,10 +29,11 @@ const hosts = [];
 const seen = []; // every response body, to check that no secret ever comes back
 
 /** A host under miniflare with migrations applied, and a `call` that authenticates with TOKEN. */
-async function startHost(simulator, { bindings = {}, rateLimit, migrate = true, quiet = false } = {}) {
+async function startHost(simulator, { bindings = {}, rateLimit, migrate = true, quiet = false, governor = true } = {}) {
   const mf = new Miniflare(
     hostOptions(bundle, {
       rateLimit,
+      governor,
       // `quiet` swallows the Worker's console (the expected internal-error log of a broken host).
       ...(quiet
         ? {
@@ -51,7 +54,7 @@ async function startHost(simulator, { bindings = {}, rateLimit, migrate = true, 
         STEP_RETRY_DELAY_MS: "100",
         RETRY_BASE_DELAY_MS: "20",
         RETRY_MAX_DELAY_MS: "100",
-        LLM_TIMEOUT_MS: "10000",
+        LLM_TIMEOUT_MS: String(LLM_TIMEOUT_MS),
         ...bindings,
       },
     }),
@@ -90,13 +93,31 @@ const rowCounts = (db, id) =>
   db.prepare("SELECT count(*) AS rows, count(DISTINCT idx) AS distinct_indices FROM drill WHERE artifact_id = ?").bind(id).first();
 
 let host;
+/** drillgen's `batchWorstCase` for this host's batches with `maxRetries` (the options its steps pass). */
+let worst;
+let budget; // SUBREQUEST_BUDGET of the main host: 5 batches × their worst case × 3 step attempts, exactly
 before(async () => {
   installPackedDrillgen(work);
   await bundleWorkerHost(bundle, join(work, "node_modules"));
+  const drillgen = await import(join(work, "node_modules/drillgen/node.js"));
   sim = await startLlmSimulator({ latencyMs: 150 });
+  worst = (maxRetries) =>
+    drillgen.batchWorstCase({
+      artifactId: "x",
+      context,
+      llm: { provider: "openai", baseUrl: sim.url, model: "sim", apiKey: LLM_KEY, timeoutMs: LLM_TIMEOUT_MS },
+      retry: { maxRetries, baseDelayMs: 20, maxDelayMs: 100, maxRetryAfterMs: 60_000 },
+      hostTimeoutMs: 30_000,
+    });
+  budget = 5 * worst(3).llmCalls * 3;
   host = await startHost(sim, {
     rateLimit: { limit: RATE_LIMIT, period: 60 },
-    bindings: { SUBREQUEST_BUDGET: "105", MAX_BODY_BYTES: String(256 * 1024), MAX_TARGET_DRILLS: "100", MAX_IMPORT_POSITIONS: "200" },
+    bindings: {
+      SUBREQUEST_BUDGET: String(budget),
+      MAX_BODY_BYTES: String(256 * 1024),
+      MAX_TARGET_DRILLS: "100",
+      MAX_IMPORT_POSITIONS: "200",
+    },
   });
   assert.deepEqual((await host.call("PUT", "/context", context)).body, { stored: true });
   assert.deepEqual((await host.call("POST", "/positions", positions)).body, { inserted: positions.length, versioned: 0, unchanged: 0 });
@@ -118,11 +139,18 @@ test("a 25-drill series runs through the Workflow into D1: 202 before any LLM ca
   assert.equal(started.status, 202);
   assert.equal(sim.load.completed, 0, "the response came before any LLM call finished");
   assert.equal(started.body.plan.batches, 5);
-  // Each step attempt: 4 attempts + 3 negotiation refusals (json_schema → json_object → text, and
-  // the token field) at worst, on a server that is not api.openai.com; 3 step attempts; 5 batches.
-  const { stepTimeoutMs, ...budget } = started.body.budget;
-  assert.deepEqual(budget, { maxRetries: 3, stepRetries: 2, batchLlmCalls: 7, maxLlmCalls: 105, subrequestBudget: 105 });
-  assert.ok(stepTimeoutMs > 7 * 10_000, `${stepTimeoutMs}`);
+  // drillgen's worst case per step attempt, pinned so that a change in it is noticed: 4 attempts
+  // + the refusals a server that is not api.openai.com can still answer with: json_schema →
+  // json_object → text (2), the token field's name (1), stream_options and stream (2) = 9 LLM
+  // calls; 3 step attempts; 5 batches: 135, the budget this host was given.
+  assert.equal(worst(3).llmCalls, 9);
+  const { stepTimeoutMs, ...planned } = started.body.budget;
+  assert.deepEqual(planned, { maxRetries: 3, stepRetries: 2, batchLlmCalls: 9, maxLlmCalls: 135, subrequestBudget: budget });
+  // The step outlasts drillgen's own worst case, the permit's longest wait, and a minute of D1 work:
+  // 9 calls × 10 s + 3 Retry-After waits × 60 s + 4 persists × 30 s + 3 backoffs × 0.1 s + 30 s for
+  // onProgress = 420.3 s, + 120 s + 60 s.
+  assert.equal(worst(3).durationMs, 9 * 10_000 + 3 * 60_000 + 4 * 30_000 + 3 * 100 + 30_000);
+  assert.equal(stepTimeoutMs, worst(3).durationMs + PERMIT_WAIT_MS + 60_000);
 
   const full = await host.finished(started.body.id);
   assert.equal(full.status, "COMPLETED");
@@ -324,6 +352,58 @@ test("a batch whose D1 write keeps failing: the drills handed back are stored by
   assert.ok(done.verification.passed);
 });
 
+/** The governor's Durable Object of a host on `simulator` (named by the hash of provider, URL and key), over miniflare's RPC proxy. */
+async function governorStats(on, simulator) {
+  const ns = await on.mf.getDurableObjectNamespace("RATE_GOVERNOR");
+  const name = createHash("sha256").update(`openai\n${simulator.url}\n${LLM_KEY}`).digest("hex");
+  return JSON.parse(JSON.stringify(await ns.get(ns.idFromName(name)).stats()));
+}
+
+/** One series on a fresh host (CONCURRENCY 4) whose batch 0 gets a 429 with `retry-after: 1` first. */
+async function throttledSeries(governor) {
+  const s = await startLlmSimulator({ latencyMs: 150 });
+  try {
+    const h = await startHost(s, { governor, bindings: { CONCURRENCY: "4" } });
+    await h.call("PUT", "/context", context);
+    await h.call("POST", "/positions", positions);
+    s.script(0, [429]);
+    const done = await h.finished((await h.call("POST", "/series", SERIES)).body.id);
+    assert.equal(done.status, "COMPLETED");
+    assert.equal(done.drills.length, 25);
+    const throttled = s.requests.find((r) => r.fault === 429);
+    const others = s.requests.filter((r) => r !== throttled);
+    // Batches 1-3 went out with batch 0 (their permits were granted before the 429); what came after.
+    const later = others.filter((r) => r.at > throttled.at + 150);
+    return { h, s, throttled, later, stats: governor ? await governorStats(h, s) : null };
+  } finally {
+    await s.close();
+  }
+}
+
+test("the rate governor: a 429's Retry-After pauses every batch step (one Durable Object per key); without it they go on", async () => {
+  const governed = await throttledSeries(true);
+  const t429 = governed.throttled.at;
+  // Permits granted before the pause went out with batch 0 (within a few ms); none during the pause.
+  const during = governed.s.requests.filter((r) => r.at > t429 + 150 && r.at < t429 + 900);
+  assert.deepEqual(
+    during.map((r) => [r.indices[0], r.at - t429]),
+    [],
+    "no batch's request arrived during the 1 s pause",
+  );
+  assert.ok(governed.later.length >= 2, "batch 0's retry and at least batch 4 came after it");
+  for (const r of governed.later) assert.ok(r.at - t429 >= 900 || r.at - t429 <= 150, `${r.at - t429} ms`);
+  // Every LLM call had a permit: 5 batches and batch 0's retry (its place in line taken again); none held.
+  assert.equal(governed.s.requests.length, 6);
+  assert.deepEqual(governed.stats, { admitted: 6, throttled: 1, concurrency: governed.stats.concurrency, held: 0 });
+  assert.ok(governed.stats.concurrency >= 2, "halved from 4 by the 429, then raised again by successes");
+
+  // The same series without the RATE_GOVERNOR binding: batch 4 goes out during batch 0's wait.
+  const free = await throttledSeries(false);
+  const batch4 = free.s.requests.find((r) => r.indices[0] === 20);
+  const retry0 = free.s.requests.findLast((r) => r.indices[0] === 0);
+  assert.ok(batch4.at < retry0.at, "ungoverned, batch 4 went out before batch 0's retry");
+});
+
 test("auth and limits: no token, wrong token, oversized bodies, bad JSON, caps, budget, rate limit, no raw errors", async () => {
   // Every route needs the token, unknown ones included.
   for (const [method, path] of [
@@ -375,17 +455,28 @@ test("auth and limits: no token, wrong token, oversized bodies, bad JSON, caps, 
   assert.equal(many.status, 413);
   assert.equal(many.body.error.code, "TOO_MANY_POSITIONS");
   assert.equal((await host.call("POST", "/series", { targetDrillCount: 0 })).body.error.code, "INVALID_TARGET_COUNT");
-  // 65 single-drill batches × (1 call + 3 negotiation refusals) × 1 step attempt > 105: refused before anything starts.
+  // 65 single-drill batches × (1 call + negotiation's refusals) × 1 step attempt > the budget: refused before anything starts.
+  assert.ok(65 * worst(0).llmCalls > budget);
   const refused = await host.call("POST", "/series", { ...SERIES, targetDrillCount: 65, batchSize: 1 });
   assert.equal(refused.status, 400);
   assert.equal(refused.body.error.code, "SUBREQUEST_BUDGET");
-  // 20 batches × 7 × 3 = 420 > 105: retries lowered to fit (1 LLM retry + 3 refusals, no step retry).
+  // 20 batches × 9 × 3 = 540 > 135: retries lowered until they fit, LLM retries kept longest: with no
+  // step retry, 20 × worst(r) ≤ 135 first holds for r = 0 (20 × 6 = 120).
   sim.reset();
   const reduced = await host.call("POST", "/series", { ...SERIES, targetDrillCount: 100 });
   assert.equal(reduced.status, 202);
+  const r = [3, 2, 1, 0].find((k) => 20 * worst(k).llmCalls <= budget);
+  assert.equal(r, 0);
   assert.deepEqual(
     { ...reduced.body.budget, stepTimeoutMs: undefined },
-    { maxRetries: 1, stepRetries: 0, batchLlmCalls: 5, maxLlmCalls: 100, subrequestBudget: 105, stepTimeoutMs: undefined },
+    {
+      maxRetries: r,
+      stepRetries: 0,
+      batchLlmCalls: worst(r).llmCalls,
+      maxLlmCalls: 20 * worst(r).llmCalls,
+      subrequestBudget: budget,
+      stepTimeoutMs: undefined,
+    },
   );
   assert.ok(reduced.body.warnings.some((w) => w.code === "RETRIES_REDUCED"));
   const big100 = await host.finished(reduced.body.id);
@@ -412,11 +503,16 @@ test("auth and limits: no token, wrong token, oversized bodies, bad JSON, caps, 
   assert.deepEqual(internal.body, { error: { code: "INTERNAL", message: "internal error" } });
 });
 
+// WORKER_SCALE_GOVERNOR=1 runs the scale run with the rate governor bound (its slow start from 4
+// calls in flight makes the run about 40 s longer; the README reports both).
+const SCALE_GOVERNED = process.env.WORKER_SCALE_GOVERNOR === "1";
+
 test("scale: 50 series of 25 drills started at once all finish, every drill stored exactly once", async () => {
   // About 10 s per call, like a real 5-drill batch: 4 s to first token, then 8 ms per output token.
   const slow = await startLlmSimulator({ latencyMs: 4000, msPerOutputToken: 8 });
   try {
     const scale = await startHost(slow, {
+      governor: SCALE_GOVERNED,
       rateLimit: { limit: 100, period: 60 },
       bindings: { CONCURRENCY: "4", SUBREQUEST_BUDGET: "10000", LLM_TIMEOUT_MS: "60000" },
     });
@@ -448,12 +544,14 @@ test("scale: 50 series of 25 drills started at once all finish, every drill stor
     assert.ok(sample.body.verification.passed);
     const calls = slow.requests.map((r) => r.at).sort((x, y) => x - y);
     console.log(
-      `# scale: 50 series × 25 drills (250 LLM calls of ~10 s), CONCURRENCY 4: all 202 in ${startedMs} ms, all COMPLETED in ${(wallMs / 1000).toFixed(1)} s`,
+      `# scale: 50 series × 25 drills (250 LLM calls of ~10 s), CONCURRENCY 4, ${SCALE_GOVERNED ? "rate governor on" : "no rate governor"}: all 202 in ${startedMs} ms, all COMPLETED in ${(wallMs / 1000).toFixed(1)} s`,
     );
     console.log(
       `# scale: peak LLM calls in flight ${slow.load.peak} (≤ 50 × 4), calls sent over ${((calls.at(-1) - calls[0]) / 1000).toFixed(1)} s, 1250 drill rows, 0 duplicates`,
     );
     assert.ok(slow.load.peak <= 200, `${slow.load.peak}`);
+    // Governed: at most the governor's concurrency, whose ceiling in drillgen is 64.
+    if (SCALE_GOVERNED) assert.ok(slow.load.peak <= 64, `${slow.load.peak}`);
   } finally {
     await slow.close();
   }

@@ -14,5 +14,5 @@ export function seriesBudget(env, cfg, batches, { artifactId, context, seed }) {
     policy: cfg.budgetPolicy,
     callsPerAttempt: (r) => worst(r).llmCalls,
   });
-  return { ...budget, stepTimeoutMs: stepTimeoutMs(worst(budget.maxRetries)) };
+  return { ...budget, stepTimeoutMs: stepTimeoutMs(worst(budget.maxRetries), cfg) };
 }

@@ -66,6 +66,13 @@ export function settings(env) {
     dailyTokens: int(env, "DAILY_TOKENS", 10_000_000, 1, 1_000_000_000_000),
     // Unset: computed from the longest batch step (staleAfterMs below).
     staleAfterMsVar: int(env, "STALE_AFTER_MS", 0, 0, 30 * 24 * 3_600_000) || null,
+    // The provider key's limits for the rate governor (src/governor.js); unset: learned from the
+    // provider's rate-limit headers and 429s.
+    requestsPerMinute: int(env, "LLM_REQUESTS_PER_MINUTE", 0, 0, 10_000_000) || null,
+    tokensPerMinute: int(env, "LLM_TOKENS_PER_MINUTE", 0, 0, 4_294_967_295) || null,
+    // How long a batch step may wait for the governor's permit before it throws (and the Workflow
+    // retries it later). 0 when the RATE_GOVERNOR binding is absent: the host runs ungoverned.
+    permitWaitMs: env.RATE_GOVERNOR ? int(env, "GOVERNOR_MAX_WAIT_MS", 120_000, 1_000, 3_600_000) : 0,
     // TEST ONLY: batch indices whose step throws once right after its drills were stored, as if the
     // Worker were evicted between the D1 write and the step's completion. Never set it in production.
     crashAfterPersistOnce: indices(env.CRASH_AFTER_PERSIST_ONCE),
@@ -163,10 +170,11 @@ export const STEP_MARGIN_MS = 60_000;
 
 /**
  * A step must outlast drillgen's own worst case (`batchWorstCase(...).durationMs`: every call
- * timing out, every wait at its cap, every `persist` retry): a step timed out while drillgen still
- * runs would be retried beside it, and its LLM calls paid twice.
+ * timing out, every wait at its cap, every `persist` retry) plus the longest wait for the rate
+ * governor's permit (GOVERNOR_MAX_WAIT_MS, which drillgen's figure leaves out): a step timed out
+ * while drillgen still runs would be retried beside it, and its LLM calls paid twice.
  */
-export const stepTimeoutMs = (worst) => worst.durationMs + STEP_MARGIN_MS;
+export const stepTimeoutMs = (worst, cfg) => worst.durationMs + cfg.permitWaitMs + STEP_MARGIN_MS;
 
 /**
  * How long a GENERATING series may go without any write before a resume may take it over whatever
@@ -176,5 +184,5 @@ export const stepTimeoutMs = (worst) => worst.durationMs + STEP_MARGIN_MS;
  */
 export function staleAfterMs(cfg, worst) {
   if (cfg.staleAfterMsVar !== null) return cfg.staleAfterMsVar;
-  return stepTimeoutMs(worst) + cfg.stepRetryDelayMs * 2 ** Math.max(0, cfg.stepRetries - 1) + 60_000;
+  return stepTimeoutMs(worst, cfg) + cfg.stepRetryDelayMs * 2 ** Math.max(0, cfg.stepRetries - 1) + 60_000;
 }

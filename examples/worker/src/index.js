@@ -9,7 +9,8 @@
 //   GET    /series/:id                                      the artifact row, progress, batches, drills, instance status
 //   POST   /series/:id/resume                               202: a new run that generates only the missing batches
 // Every route needs `Authorization: Bearer <token>`; the token names the tenant (src/auth.js).
-// Bindings: DB (D1), SERIES_WORKFLOW (Workflow), SERIES_RATE_LIMITER (rate limiting); secrets
+// Bindings: DB (D1), SERIES_WORKFLOW (Workflow), SERIES_RATE_LIMITER (rate limiting), RATE_GOVERNOR
+// (Durable Object: the LLM rate governor shared by every step, src/governor.js); secrets
 // API_TOKEN, LLM_API_KEY; vars in wrangler.toml (documented in README.md).
 import { authenticate } from "./auth.js";
 import { HostError, settings } from "./config.js";
@@ -17,6 +18,7 @@ import { discardBody, errorResponse } from "./http.js";
 import { deletePosition, importPositions, listPositions, putContext } from "./library.js";
 import { listSeries, readSeries, resumeSeries, startSeries } from "./series.js";
 
+export { RateGovernorDO } from "./governor.js";
 export { DrillSeriesWorkflow } from "./workflow.js";
 
 const SERIES_PATH = /^\/series\/([0-9a-f-]{36})(\/resume)?$/;

@@ -2,7 +2,8 @@
 // batches, merge) made durable. Steps:
 //   plan       the batches still missing drills, from the series' snapshot (the batches and their
 //              positions stored by POST /series, never the live library); budget, batch rows
-//   batch-<i>  one per batch still missing drills, at most CONCURRENCY (≤ 6) in flight: generateBatch
+//   batch-<i>  one per batch still missing drills, at most CONCURRENCY (≤ 6) in flight: a permit of
+//              the deployment's rate governor (RATE_GOVERNOR, src/governor.js), then generateBatch
 //              (drillgen's provider-aware retries), drills upserted to D1 by drillId in one transaction
 //   store-<i>  only when D1 refused batch i's drills: stores the drills batch-<i> handed back in its
 //              result, so that no drill is lost and no LLM call is paid twice
@@ -15,6 +16,7 @@ import { checkContext, generateBatch, mergeDrills, verifyArtifact } from "drillg
 import { seriesBudget } from "./budget.js";
 import { batchOptions, HostError, settings, WARNING } from "./config.js";
 import { LEASE, loadDrills, markFailed, parse, setBatch, updateProgress, upsertDrill } from "./db.js";
+import { estimateTokens, governorOf, withPermit } from "./governor.js";
 import { addSpend, tokensOf } from "./spend.js";
 
 /**
@@ -173,11 +175,17 @@ async function batchStep(env, artifactId, instanceId, batchIndex, plan) {
   let written = 0;
   let fenced = false;
   let outcome;
+  const asked = { ...spec, drillIndices: todo };
+  const options = batchOptions(env, cfg, { artifactId, context: JSON.parse(context), seed, maxRetries: plan.maxRetries });
+  // The deployment's rate governor (a Durable Object per provider key; none when not bound): one
+  // permit for this batch, always completed with its outcome (src/governor.js).
+  const governor = await governorOf(env);
   try {
-    outcome = await generateBatch(
-      { ...spec, drillIndices: todo },
-      {
-        ...batchOptions(env, cfg, { artifactId, context: JSON.parse(context), seed, maxRetries: plan.maxRetries }),
+    const estimatedTokens = governor ? estimateTokens(asked, options.context, options.llm) : 0;
+    outcome = await withPermit(governor, { estimatedTokens, cfg, leaseMs: plan.stepTimeoutMs }, (onProgress) =>
+      generateBatch(asked, {
+        ...options,
+        ...(onProgress ? { onProgress } : {}),
         // One D1 transaction: the drills, the batch row (with the LLM calls it took), the progress
         // and the tenant's spend. A batch that gave up after reading some drills is PARTIAL, never
         // COMPLETED: its drills are kept, and a lost final write still leaves it counted as failed.
@@ -196,7 +204,7 @@ async function batchStep(env, artifactId, instanceId, batchIndex, plan) {
           if (first.meta.changes === 0) fenced = true;
           else written = batch.calls;
         },
-      },
+      }),
     );
   } catch (e) {
     if (!coded(e)) throw e;

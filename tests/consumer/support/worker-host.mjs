@@ -62,12 +62,16 @@ export const workerOptions = (dir, extra = {}) => ({
   ...extra,
 });
 
-/** The Miniflare options of the bundled host; `extra` adds bindings, rate limits, … */
-export const hostOptions = (dir, { bindings = {}, rateLimit = { limit: 1000, period: 60 }, ...extra } = {}) => ({
+/**
+ * The Miniflare options of the bundled host, bound as wrangler.toml binds it (the rate governor's
+ * Durable Object included; `governor: false` leaves it out); `extra` adds bindings, rate limits, …
+ */
+export const hostOptions = (dir, { bindings = {}, rateLimit = { limit: 1000, period: 60 }, governor = true, ...extra } = {}) => ({
   ...workerOptions(dir),
   d1Databases: ["DB"],
   workflows: { SERIES_WORKFLOW: { name: "drill-series", className: "DrillSeriesWorkflow" } },
   ratelimits: { SERIES_RATE_LIMITER: { simple: rateLimit } },
+  ...(governor ? { durableObjects: { RATE_GOVERNOR: "RateGovernorDO" } } : {}),
   bindings,
   ...extra,
 });
