@@ -23,16 +23,25 @@ use crate::retry::{header, parse_duration_ms, parse_rfc3339, retry_after_ms};
 /// a process shares one governor across many series, so it may go higher).
 pub const START_CONCURRENCY: f64 = 4.0;
 pub const MAX_CONCURRENCY: f64 = 64.0;
-/// How often a caller that is not first in line looks again.
+/// How often the caller right behind the first in line looks again (those further back, that many
+/// times less often, up to MAX_POLL_STEPS times).
 pub const QUEUE_POLL_MS: u64 = 25;
+const MAX_POLL_STEPS: u64 = 40;
 /// A 429 with no wait in its headers pauses everyone this long.
 const DEFAULT_PAUSE_MS: f64 = 1_000.0;
+/// The longest pause a response can impose on everyone: a per-minute limit refills within a
+/// minute. A server asking for longer is judged by each call's own retry policy
+/// (`maxRetryAfterMs`), which fails the batch rather than wait; the governor never holds the
+/// others for a day because one header said so.
+pub const MAX_PAUSE_MS: f64 = 60_000.0;
 const MINUTE_MS: f64 = 60_000.0;
 
 /// One per-minute limit, refilling continuously.
 #[derive(Debug, Clone, Default)]
 struct Bucket {
     per_minute: Option<f64>,
+    /// The host gave the limit: headers do not change it.
+    given: bool,
     available: f64,
     at_ms: f64,
 }
@@ -42,6 +51,7 @@ impl Bucket {
         let per_minute = per_minute.map(f64::from);
         Self {
             per_minute,
+            given: per_minute.is_some(),
             available: per_minute.unwrap_or(0.0),
             at_ms: now_ms,
         }
@@ -72,10 +82,13 @@ impl Bucket {
         }
     }
 
-    /// What the provider said: its limit (when the host gave none) and the level now.
+    /// What the provider said: its limit (unless the host gave one; the latest report wins, so a
+    /// key moved to another tier is followed) and the level now.
     fn learn(&mut self, limit: Option<f64>, remaining: Option<f64>) {
-        if self.per_minute.is_none() {
-            self.per_minute = limit.filter(|l| *l > 0.0);
+        if !self.given
+            && let Some(limit) = limit.filter(|l| *l > 0.0)
+        {
+            self.per_minute = Some(limit);
         }
         if let (Some(cap), Some(left)) = (self.per_minute, remaining) {
             self.available = left.clamp(0.0, cap);
@@ -208,8 +221,11 @@ impl RateGovernor {
     /// Admits `ticket`'s request of about `estimated_tokens` if it is first in line and every
     /// limit has room; otherwise says how long to wait.
     pub fn try_admit(&mut self, ticket: Ticket, estimated_tokens: u32, now_ms: f64) -> Admission {
-        if self.line.front() != Some(&ticket.0) {
-            return Admission::Wait(QUEUE_POLL_MS);
+        if let Some(place) = self.line.iter().position(|id| *id == ticket.0)
+            && place > 0
+        {
+            // Those far back look again less often: nobody passes the ones ahead of them.
+            return Admission::Wait(QUEUE_POLL_MS * (place as u64).min(MAX_POLL_STEPS));
         }
         if now_ms < self.paused_until {
             return Admission::Wait((self.paused_until - now_ms).ceil() as u64);
@@ -250,7 +266,7 @@ impl RateGovernor {
                 self.concurrency = (self.concurrency / 2.0).max(1.0);
                 let wait = retry_after_ms(429, report.headers, now_ms)
                     .map_or(DEFAULT_PAUSE_MS, |ms| ms as f64);
-                self.paused_until = self.paused_until.max(now_ms + wait);
+                self.pause(now_ms, wait);
             }
             200..=299 => {
                 let step = if self.slow_start {
@@ -262,6 +278,13 @@ impl RateGovernor {
             }
             _ => {}
         }
+    }
+
+    /// Pauses everyone for `wait_ms` from now (a longer pause already set stays), never more
+    /// than `MAX_PAUSE_MS` from now.
+    fn pause(&mut self, now_ms: f64, wait_ms: f64) {
+        let until = self.paused_until.max(now_ms + wait_ms.max(0.0));
+        self.paused_until = until.min(now_ms + MAX_PAUSE_MS);
     }
 
     /// The providers' rate-limit headers: limits learned, levels replaced, and a limit at zero
@@ -278,7 +301,7 @@ impl RateGovernor {
             if reading.remaining == Some(0.0)
                 && let Some(reset) = reading.reset_in_ms
             {
-                self.paused_until = self.paused_until.max(now_ms + reset.max(0.0));
+                self.pause(now_ms, reset);
             }
         }
     }

@@ -34,7 +34,7 @@ use super::convert::message_of;
 use super::runtime::{CancelHandle, Settling, Timer};
 use crate::error::DrillgenError;
 use crate::llm::{HttpRequest, HttpResponse};
-use crate::orchestrator::{SendLimits, Transport, Watch};
+use crate::orchestrator::{FETCH_GRACE_MS, SendLimits, Transport, Watch};
 
 #[wasm_bindgen]
 extern "C" {
@@ -42,9 +42,6 @@ extern "C" {
     #[wasm_bindgen(js_name = fetch, catch)]
     fn fetch_request(request: &web_sys::Request) -> Result<Promise, JsValue>;
 }
-
-/// How long after `timeoutMs` the guard around a whole exchange gives up on `fetch` itself.
-const FETCH_GRACE_MS: u64 = 1_000;
 
 /// Headers read from a response: bounded in count and size (a hostile server could send many).
 const MAX_HEADERS: usize = 200;
@@ -180,7 +177,9 @@ async fn read_capped(
             return Err(e);
         }
     }
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    // Moved, not copied, when valid UTF-8 (a body can be tens of MiB).
+    Ok(String::from_utf8(bytes)
+        .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned()))
 }
 
 /// One request and its whole answer, under `signal`.

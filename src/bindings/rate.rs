@@ -34,6 +34,9 @@ const DEFAULT_MAX_WAIT_MS: f64 = 120_000.0;
 pub struct RateGovernor {
     inner: SharedGovernor,
     id: u32,
+    /// Permits `acquire` gave and `complete` has not settled yet, by id.
+    held: Rc<RefCell<HashMap<u32, Permit>>>,
+    next_permit: Rc<Cell<u32>>,
 }
 
 /// Creates a governor for one provider key. Pass it as `rateGovernor` to every
@@ -55,7 +58,12 @@ pub fn create_rate_governor(
         g.retain(|_, w| w.strong_count() > 0);
         g.insert(id, Rc::downgrade(&inner));
     });
-    Ok(RateGovernor { inner, id })
+    Ok(RateGovernor {
+        inner,
+        id,
+        held: Rc::default(),
+        next_permit: Rc::new(Cell::new(1)),
+    })
 }
 
 #[derive(Serialize)]
@@ -90,16 +98,20 @@ impl RateGovernor {
         )
     }
 
-    /// For calls drillgen does not make itself: resolves when a call of about `estimatedTokens`
-    /// may go, or rejects (`PERMIT_TIMEOUT`) after `maxWaitMs` (default 120,000). Every resolved
-    /// `acquire` must be followed by one `complete` with the same `estimatedTokens`.
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    /// For calls drillgen does not make itself: resolves with a permit id when a call of about
+    /// `estimatedTokens` may go, or rejects (`PERMIT_TIMEOUT`) after `maxWaitMs` (default
+    /// 120,000). Settle each permit with `complete(permitId, report)`; until then it holds a slot.
+    #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
     pub fn acquire(
         &self,
         #[wasm_bindgen(js_name = estimatedTokens)] estimated_tokens: f64,
         #[wasm_bindgen(js_name = maxWaitMs)] max_wait_ms: Option<f64>,
     ) -> Promise {
-        let inner = self.inner.clone();
+        let (inner, held, next) = (
+            self.inner.clone(),
+            self.held.clone(),
+            self.next_permit.clone(),
+        );
         wasm_bindgen_futures::future_to_promise(async move {
             let tokens = whole(estimated_tokens, "estimatedTokens")?;
             let wait = max_wait_ms.unwrap_or(DEFAULT_MAX_WAIT_MS);
@@ -111,8 +123,9 @@ impl RateGovernor {
             };
             match admit(&inner, &clock, tokens).await {
                 Ok(admitted) => {
-                    admitted.keep();
-                    Ok(JsValue::UNDEFINED)
+                    let id = next.replace(next.get().wrapping_add(1));
+                    held.borrow_mut().insert(id, admitted.keep());
+                    Ok(JsValue::from(id))
                 }
                 Err(_) => Err(js_error(
                     &DrillgenError::PermitTimeout {
@@ -124,20 +137,27 @@ impl RateGovernor {
         })
     }
 
-    /// Settles an acquired call: its HTTP status (0 when no answer came), the answer's headers,
-    /// and the tokens the provider billed, when known.
+    /// Settles a permit from `acquire`: the call's HTTP status (0 when no answer came), the
+    /// answer's headers, and the tokens the provider billed, when known. Once: `false` for a
+    /// permit already settled or never given (nothing changes).
     pub fn complete(
         &self,
-        #[wasm_bindgen(js_name = estimatedTokens)] estimated_tokens: f64,
+        #[wasm_bindgen(js_name = permitId)] permit_id: f64,
         #[wasm_bindgen(
             unchecked_param_type = "{ status: number; headers?: Record<string, string>; usedTokens?: number }"
         )]
         report: JsValue,
-    ) -> Result<(), JsValue> {
-        let estimated_tokens = whole(estimated_tokens, "estimatedTokens")?;
+    ) -> Result<bool, JsValue> {
         let status = number(&report, "status")?.unwrap_or(0.0);
         let used = number(&report, "usedTokens")?;
         let headers = headers(&report)?;
+        let Some(permit) = self
+            .held
+            .borrow_mut()
+            .remove(&whole(permit_id, "permitId")?)
+        else {
+            return Ok(false);
+        };
         let report = Report {
             status: if (0.0..=999.0).contains(&status) {
                 status as u16
@@ -151,8 +171,8 @@ impl RateGovernor {
         };
         self.inner
             .borrow_mut()
-            .complete(Permit { estimated_tokens }, &report, js_sys::Date::now());
-        Ok(())
+            .complete(permit, &report, js_sys::Date::now());
+        Ok(true)
     }
 }
 
@@ -161,7 +181,9 @@ fn whole(value: f64, name: &str) -> Result<u32, JsValue> {
         return Ok(value as u32);
     }
     Err(js_error(
-        &DrillgenError::InvalidOptions(format!("{name} must be a whole number of tokens")),
+        &DrillgenError::InvalidOptions(format!(
+            "{name} must be a whole number from 0 to 4294967295"
+        )),
         &Redactor::default(),
     ))
 }

@@ -10,7 +10,7 @@ use super::url::BaseUrl;
 use super::{CallFailure, CallShape, Completion, HttpRequest, LlmConfig, Usage, token_count};
 use crate::prompt::BatchPrompt;
 
-const TOOL: &str = "submit_drills";
+pub(crate) const TOOL: &str = "submit_drills";
 
 pub fn build_request(
     config: &LlmConfig,

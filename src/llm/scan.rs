@@ -6,8 +6,10 @@
 //! The scanner is a small lexer over the text so far: nesting depth, strings and their escapes,
 //! and the last key of the root object. Text before the root object (prose, a code fence) is
 //! skipped; an element that has not closed when the text ends is never emitted, so a truncated
-//! stream keeps what closed before the cut. It checks no JSON grammar beyond that: each element is
-//! parsed and checked by its reader, like a whole answer.
+//! stream keeps what closed before the cut. Every element is counted, objects or not (`7`, `null`,
+//! a string, an array): the k-th element answers the k-th drill asked, as in the whole answer's
+//! reading, so a stray value never shifts the drills after it onto other positions. It checks no
+//! JSON grammar beyond that: each element is parsed and checked by its reader, like a whole answer.
 
 /// Where the scanner is in the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,10 +18,26 @@ enum Place {
     Outside,
     /// Inside the root object, not in the array.
     Root,
-    /// Inside the array; `Some(start)` while an element object is open.
-    Array(Option<usize>),
+    /// Inside the array, in its element, if one has begun.
+    Array(Option<Open>),
     /// The array has closed.
     Done,
+}
+
+/// The array element being read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Open {
+    /// An object, from this byte: emitted with its text when it closes.
+    Object(usize),
+    /// Anything else: emitted without text at the comma or bracket that ends it.
+    Other,
+}
+
+/// One element of the array: its position, and its text when it is an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Element {
+    pub position: usize,
+    pub object: Option<String>,
 }
 
 pub struct ElementScanner {
@@ -36,6 +54,8 @@ pub struct ElementScanner {
     /// The last string closed at the root's depth, until a `:` makes it the current key.
     last_string: Option<(usize, usize)>,
     key_is_ours: bool,
+    /// Elements of the array begun so far.
+    elements: usize,
 }
 
 impl ElementScanner {
@@ -52,22 +72,23 @@ impl ElementScanner {
             string_start: None,
             last_string: None,
             key_is_ours: false,
+            elements: 0,
         }
     }
 
-    /// Adds `delta` to the answer; returns the elements it closed, as their JSON text.
-    pub fn push(&mut self, delta: &str) -> Vec<String> {
+    /// Adds `delta` to the answer; returns the elements it ended.
+    pub fn push(&mut self, delta: &str) -> Vec<Element> {
         self.text.push_str(delta);
-        let mut closed = Vec::new();
+        let mut ended = Vec::new();
         while self.at < self.text.len() && self.place != Place::Done {
             let i = self.at;
             let byte = self.text.as_bytes()[i];
             self.at += 1;
             if let Some(element) = self.step(byte, i) {
-                closed.push(element);
+                ended.push(element);
             }
         }
-        closed
+        ended
     }
 
     /// Whether the array has closed: nothing more will come.
@@ -76,7 +97,7 @@ impl ElementScanner {
     }
 
     /// One byte of the answer (the structural characters are ASCII, so bytes are enough).
-    fn step(&mut self, byte: u8, i: usize) -> Option<String> {
+    fn step(&mut self, byte: u8, i: usize) -> Option<Element> {
         if self.place == Place::Outside {
             if byte == b'{' {
                 self.place = Place::Root;
@@ -87,6 +108,14 @@ impl ElementScanner {
         if self.in_string {
             self.string_byte(byte, i);
             return None;
+        }
+        if self.place == Place::Array(None) && self.depth == 2 {
+            // Between elements: anything but a separator begins one.
+            match byte {
+                b',' | b']' | b'{' | b'[' => {}
+                b if b.is_ascii_whitespace() => {}
+                _ => self.begin(Open::Other),
+            }
         }
         match byte {
             b'"' => {
@@ -99,11 +128,27 @@ impl ElementScanner {
                     .is_some_and(|(a, b)| &self.text[a..b] == self.key);
             }
             b',' if self.depth == 1 => self.key_is_ours = false,
-            b'{' | b'[' => return self.open(byte, i),
+            b',' if self.depth == 2 && self.place == Place::Array(Some(Open::Other)) => {
+                self.place = Place::Array(None);
+                return Some(self.ended(None));
+            }
+            b'{' | b'[' => self.open(byte, i),
             b'}' | b']' => return self.close(i),
             _ => {}
         }
         None
+    }
+
+    fn begin(&mut self, open: Open) {
+        self.elements += 1;
+        self.place = Place::Array(Some(open));
+    }
+
+    fn ended(&self, object: Option<String>) -> Element {
+        Element {
+            position: self.elements - 1,
+            object,
+        }
     }
 
     fn string_byte(&mut self, byte: u8, i: usize) {
@@ -117,30 +162,31 @@ impl ElementScanner {
         }
     }
 
-    fn open(&mut self, byte: u8, i: usize) -> Option<String> {
+    fn open(&mut self, byte: u8, i: usize) {
         self.depth += 1;
         match self.place {
             Place::Root if byte == b'[' && self.depth == 2 && self.key_is_ours => {
                 self.place = Place::Array(None);
             }
-            Place::Array(None) if byte == b'{' && self.depth == 3 => {
-                self.place = Place::Array(Some(i));
-            }
+            Place::Array(None) if self.depth == 3 => self.begin(if byte == b'{' {
+                Open::Object(i)
+            } else {
+                Open::Other
+            }),
             _ => {}
         }
-        None
     }
 
-    fn close(&mut self, i: usize) -> Option<String> {
+    fn close(&mut self, i: usize) -> Option<Element> {
         self.depth = self.depth.saturating_sub(1);
         match self.place {
-            Place::Array(Some(start)) if self.depth == 2 => {
+            Place::Array(Some(Open::Object(start))) if self.depth == 2 => {
                 self.place = Place::Array(None);
-                Some(self.text[start..=i].to_owned())
+                Some(self.ended(Some(self.text[start..=i].to_owned())))
             }
-            Place::Array(_) if self.depth == 1 => {
+            Place::Array(open) if self.depth == 1 => {
                 self.place = Place::Done;
-                None
+                (open == Some(Open::Other)).then(|| self.ended(None))
             }
             Place::Root if self.depth == 0 => {
                 // A root object without the array: look for another (the model may retry in prose).
@@ -162,7 +208,10 @@ mod tests {
         let mut out = Vec::new();
         for d in deltas {
             for element in scanner.push(d) {
-                out.push(serde_json::from_str(&element).expect("an element is whole JSON"));
+                let Some(object) = element.object else {
+                    continue;
+                };
+                out.push(serde_json::from_str(&object).expect("an element is whole JSON"));
             }
         }
         (out, scanner.finished())
@@ -184,6 +233,29 @@ mod tests {
         );
         assert!(!scanner.finished());
         assert!(scanner.push("]}").is_empty());
+        assert!(scanner.finished());
+    }
+
+    #[test]
+    fn every_element_counts_objects_or_not() {
+        let mut scanner = ElementScanner::new("drills");
+        let text = r#"{"drills": [7, {"a": 1}, "x, ]", [1, {"b": 2}], null , {"c": 3}]}"#;
+        let ended: Vec<(usize, Option<String>)> = text
+            .chars()
+            .flat_map(|c| scanner.push(&c.to_string()))
+            .map(|e| (e.position, e.object))
+            .collect();
+        assert_eq!(
+            ended,
+            [
+                (0, None),
+                (1, Some(r#"{"a": 1}"#.into())),
+                (2, None),
+                (3, None),
+                (4, None),
+                (5, Some(r#"{"c": 3}"#.into())),
+            ]
+        );
         assert!(scanner.finished());
     }
 

@@ -9,7 +9,8 @@ use crate::text::bound;
 
 /// The JSON payloads of the `data:` lines, `[DONE]` excluded.
 fn events(body: &str) -> impl Iterator<Item = Value> + '_ {
-    body.lines()
+    body.trim_start_matches('\u{feff}')
+        .lines()
         .filter_map(|line| line.strip_prefix("data:"))
         .map(str::trim)
         .filter(|data| !data.is_empty() && *data != "[DONE]")
@@ -21,9 +22,10 @@ fn events(body: &str) -> impl Iterator<Item = Value> + '_ {
 pub enum Piece {
     /// More text of the current block.
     Text(String),
-    /// A new content block begins (Anthropic: a text block, then the tool call): what came before
-    /// it is another block's text.
-    Block,
+    /// A new content block begins (Anthropic). `drills`: it is the block a whole answer's reading
+    /// takes the drills from (the first call of the drills tool); the text of any other block is
+    /// not the answer.
+    Block { drills: bool },
 }
 
 /// The model's text as a stream delivers it: body bytes in (split anywhere, even inside a
@@ -34,6 +36,8 @@ pub struct Deltas {
     pending: Vec<u8>,
     /// Bytes of `pending` already searched for a line end.
     searched: usize,
+    /// The drills tool's call has begun (Anthropic): a later call of it is not read.
+    tool_seen: bool,
 }
 
 impl Deltas {
@@ -42,6 +46,7 @@ impl Deltas {
             provider,
             pending: Vec::new(),
             searched: 0,
+            tool_seen: false,
         }
     }
 
@@ -57,7 +62,8 @@ impl Deltas {
         {
             // A whole line is whole UTF-8 (a line end is never inside a character).
             if let Ok(line) = std::str::from_utf8(&self.pending[start..end]) {
-                pieces.extend(self.piece(line));
+                let line = line.to_owned();
+                pieces.extend(self.piece(&line));
             }
             start = end + 1;
             self.searched = start;
@@ -67,13 +73,22 @@ impl Deltas {
         pieces
     }
 
-    fn piece(&self, line: &str) -> Option<Piece> {
-        let data = line.strip_prefix("data:")?.trim();
+    fn piece(&mut self, line: &str) -> Option<Piece> {
+        let data = line
+            .trim_start_matches('\u{feff}')
+            .strip_prefix("data:")?
+            .trim();
         let event: Value = serde_json::from_str(data).ok()?;
         let text = match self.provider {
             Provider::Openai => event["choices"][0]["delta"]["content"].as_str(),
             Provider::Anthropic => match event["type"].as_str()? {
-                "content_block_start" => return Some(Piece::Block),
+                "content_block_start" => {
+                    let block = &event["content_block"];
+                    let tool =
+                        block["type"] == "tool_use" && block["name"] == super::anthropic::TOOL;
+                    let drills = tool && !std::mem::replace(&mut self.tool_seen, true);
+                    return Some(Piece::Block { drills });
+                }
                 "content_block_delta" => event["delta"]["partial_json"]
                     .as_str()
                     .or_else(|| event["delta"]["text"].as_str()),
@@ -202,14 +217,15 @@ mod tests {
         let anthropic = concat!(
             "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\"}}\n\n",
             "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"Here:\"}}\n\n",
-            "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\"}}\n\n",
+            "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"name\":\"submit_drills\"}}\n\n",
             "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"drills\\\":ü\"}}\n\n",
         );
         let text = |p: &[Piece]| -> Vec<String> {
             p.iter()
                 .map(|p| match p {
                     Piece::Text(t) => t.clone(),
-                    Piece::Block => "|".into(),
+                    Piece::Block { drills: true } => "|drills:".into(),
+                    Piece::Block { drills: false } => "|".into(),
                 })
                 .collect::<Vec<_>>()
                 .concat()
@@ -222,7 +238,7 @@ mod tests {
             (
                 Provider::Anthropic,
                 anthropic,
-                vec!["", "Here:", "{\"drills\":ü"],
+                vec!["", "Here:", "drills:{\"drills\":ü"],
             ),
         ] {
             let bytes = body.as_bytes();

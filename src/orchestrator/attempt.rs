@@ -73,6 +73,14 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
             None => None,
         };
         if let Err(e) = self.count_call() {
+            // Never sent: the permit's whole estimate goes back.
+            if let Some(admitted) = admitted {
+                let unsent = Report {
+                    used_tokens: Some(0),
+                    ..Report::default()
+                };
+                admitted.settle(&unsent, run.clock.now_ms());
+            }
             return failed(e);
         }
         // `maxResponseBytes` bounds the answer. A stream's framing (an event of ~200 bytes per
@@ -83,6 +91,7 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
             timeout_ms: config.llm.timeout_ms(),
             max_bytes: if shape.stream {
                 cap.saturating_mul(STREAM_FRAMING)
+                    .min(cap.saturating_add(MAX_FRAMING_BYTES))
             } else {
                 cap
             },
@@ -196,6 +205,9 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
 /// chunk of a token or a few, Anthropic ~120 per `input_json_delta`; a compact stream is 10-50×
 /// its text. The text itself is held to `maxResponseBytes` as it arrives.
 const STREAM_FRAMING: u64 = 16;
+/// At most this much framing on top of the text, whatever the cap: the whole body is held in
+/// memory while it is read (a Worker isolate has 128 MB).
+const MAX_FRAMING_BYTES: u64 = 16 * 1024 * 1024;
 
 /// What a provider counts against a tokens-per-minute limit when it admits a call: the prompt (at
 /// about 4 bytes a token) and the most the answer may use (OpenAI counts `max_tokens` at admission:

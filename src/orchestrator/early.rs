@@ -43,10 +43,10 @@ struct State {
     answer_bytes: u64,
     /// Whether the body is server-sent events, once its first byte has said.
     events: Option<bool>,
+    /// The current block is the answer's (OpenAI's one stream of text; Anthropic's drills tool call).
+    scanning: bool,
     deltas: Deltas,
     scanner: ElementScanner,
-    /// Elements closed in the current block: element `k` answers slot `k`.
-    next: usize,
     shown: Vec<Drill>,
 }
 
@@ -69,9 +69,9 @@ impl<'e, 'r, 'a, T: Transport, C: Clock, H: Host> Early<'e, 'r, 'a, T, C, H> {
                 ok: false,
                 answer_bytes: 0,
                 events: None,
+                scanning: provider == Provider::Openai,
                 deltas: Deltas::new(provider),
                 scanner: ElementScanner::new(DRILLS_KEY),
-                next: 0,
                 shown: Vec::new(),
             }),
         }
@@ -90,16 +90,18 @@ impl<'e, 'r, 'a, T: Transport, C: Clock, H: Host> Early<'e, 'r, 'a, T, C, H> {
         Ok(())
     }
 
-    /// The drills `text` closed, read and made whole (ids, the engine's answer key).
+    /// The drills `text` closed, read and made whole (ids, the engine's answer key). Element `k`
+    /// of the array answers slot `k`, whatever the elements before it were.
     fn closed(&self, state: &mut State, text: &str) -> Vec<Drill> {
         let mut ready = Vec::new();
         for element in state.scanner.push(text) {
-            let k = state.next;
-            state.next += 1;
-            let (Some(slot), Some(expect)) = (self.slots.get(k), self.expect.get(k)) else {
-                continue; // an extra drill: the whole reading drops it
+            let k = element.position;
+            let (Some(object), Some(slot), Some(expect)) =
+                (element.object, self.slots.get(k), self.expect.get(k))
+            else {
+                continue; // not a drill object, or an extra one: the whole reading judges it
             };
-            if let Some(draft) = read_element(&element, expect) {
+            if let Some(draft) = read_element(&object, expect) {
                 ready.push(self.batch.new_drill(slot, draft));
             }
         }
@@ -123,37 +125,49 @@ impl<T: Transport, C: Clock, H: Host> Watch for Early<'_, '_, '_, T, C, H> {
             if !state.ok || !self.streamed {
                 return Ok(());
             }
-            // A server may answer a stream request with a plain body: held to the cap whole.
+            // A server may answer a stream request with a plain body (JSON): held to the cap
+            // whole. Anything else is events (whatever field comes first: `data`, `event`, `id`,
+            // `retry`, a comment).
             if state.events.is_none()
-                && let Some(&first) = bytes.iter().find(|b| !b.is_ascii_whitespace())
+                && let Some(&first) = bytes
+                    .iter()
+                    .find(|b| !b.is_ascii_whitespace() && !matches!(b, 0xEF | 0xBB | 0xBF))
             {
-                state.events = Some(matches!(first, b'd' | b'e' | b':'));
+                state.events = Some(!matches!(first, b'{' | b'['));
             }
             if state.events != Some(true) {
                 return self.count(&mut state, bytes.len());
             }
             let mut ready = Vec::new();
+            let mut over = Ok(());
             for piece in state.deltas.push(bytes) {
                 match piece {
-                    // Another block (Anthropic's text, then the tool call): its elements start over.
-                    Piece::Block => {
+                    // Anthropic: only the block a whole reading takes the drills from is read.
+                    Piece::Block { drills } => {
                         state.scanner = ElementScanner::new(DRILLS_KEY);
-                        state.next = 0;
+                        state.scanning = drills;
                     }
                     Piece::Text(text) => {
-                        self.count(&mut state, text.len())?;
-                        ready.extend(self.closed(&mut state, &text));
+                        over = self.count(&mut state, text.len());
+                        if over.is_err() {
+                            break;
+                        }
+                        if state.scanning {
+                            ready.extend(self.closed(&mut state, &text));
+                        }
                     }
                 }
             }
+            // Drills that closed before the cap was passed are kept like any others.
             state.shown.extend(ready.iter().cloned());
-            ready
+            (ready, over)
         };
         // Shown with no borrow held: the host's callback runs inside.
+        let (ready, over) = ready;
         for drill in &ready {
             self.batch.emit_drill(drill.index, Some(drill));
         }
-        Ok(())
+        over
     }
 }
 

@@ -9,6 +9,9 @@ use super::Clock;
 use crate::error::DrillgenError;
 use crate::rate::{Admission, Permit, RateGovernor, Report, Ticket};
 
+/// The longest a waiter sleeps before it asks the governor again.
+const MAX_SLEEP_MS: u64 = 1_000;
+
 /// A governor many runs share (one thread: wasm, or a native test).
 pub type SharedGovernor = Rc<RefCell<RateGovernor>>;
 
@@ -88,7 +91,9 @@ pub async fn admit<'g, C: Clock>(
                     now_ms,
                 });
             }
-            Admission::Wait(ms) => clock.sleep(ms.max(1)).await?,
+            // Looked at again within a second: a call settling, a header raising the level or a
+            // waiter leaving can shorten a wait the governor could not foresee.
+            Admission::Wait(ms) => clock.sleep(ms.clamp(1, MAX_SLEEP_MS)).await?,
         }
     }
 }

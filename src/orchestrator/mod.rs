@@ -49,6 +49,10 @@ use crate::merge::{Artifact, merge};
 use crate::rng::SeededRng;
 use crate::types::BatchSpec;
 
+/// How long after `timeout_ms` a transport may take to give up on a `fetch` that ignores its
+/// signal (the guard around the whole exchange).
+pub const FETCH_GRACE_MS: u64 = 1_000;
+
 /// Limits of one HTTP call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SendLimits {

@@ -161,7 +161,7 @@ pub struct WorstCase {
     /// server can still answer with (a refused feature costs a call, once).
     pub llm_calls: u32,
     /// Milliseconds, with nobody waiting for a rate governor: every call timing out
-    /// (`llm.timeoutMs`), every retry wait at its cap, `persist` timing out on each of its 4 tries
+    /// (`llm.timeoutMs`, and the second a `fetch` that ignores its signal is given), every retry wait at its cap, `persist` timing out on each of its 4 tries
     /// (`hostTimeoutMs`) with its backoff, and the final wait for `onProgress` promises. With
     /// `deadlineMs`, at most the deadline plus the grace an aborted `persist` gets.
     pub duration_ms: f64,
@@ -178,7 +178,11 @@ pub fn batch_worst_case(options: &BatchOptions, runtime: Runtime) -> Result<Wors
         .max_delay_ms
         .max(config.retry.max_retry_after_ms) as f64;
     let host = config.limits.host_timeout_ms as f64;
-    let calls = f64::from(llm_calls) * config.llm.timeout_ms() as f64 + f64::from(retries) * wait;
+    let per_call = config
+        .llm
+        .timeout_ms()
+        .saturating_add(super::FETCH_GRACE_MS) as f64;
+    let calls = f64::from(llm_calls) * per_call + f64::from(retries) * wait;
     let persist = f64::from(PERSIST_RETRIES + 1) * host
         + f64::from(PERSIST_RETRIES) * config.retry.max_delay_ms as f64;
     let mut duration_ms = calls + persist + host;

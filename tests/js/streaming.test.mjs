@@ -116,19 +116,23 @@ test("createRateGovernor and rateGovernor refuse what they cannot use, with a co
 
 test("acquire and complete pace calls a host makes itself (a Durable Object's permits)", async () => {
   const governor = drillgen.createRateGovernor({ requestsPerMinute: 2 });
-  await governor.acquire(100);
-  governor.complete(100, { status: 200, headers: {}, usedTokens: 80 });
-  await governor.acquire(100);
-  governor.complete(100, { status: 200 });
+  const first = await governor.acquire(100);
+  assert.equal(governor.complete(first, { status: 200, headers: {}, usedTokens: 80 }), true);
+  assert.equal(governor.complete(first, { status: 200 }), false, "a permit settles once");
+  assert.equal(governor.complete(12345, { status: 200 }), false, "an unknown permit changes nothing");
+  const second = await governor.acquire(100);
+  governor.complete(second, { status: 200 });
   // The bucket of 2 is empty: the next permit is 30 s away, past this wait.
   const late = await governor.acquire(100, 200).catch((e) => e);
   assert.equal(late.code, "PERMIT_TIMEOUT");
   assert.equal(governor.stats().admitted, 2);
-  // A 429's reset headers pause the next permit too.
+  // A 429's retry-after pauses the next permit; a retry-after of a year pauses it a minute at most.
   const reset = drillgen.createRateGovernor();
-  await reset.acquire(10);
-  reset.complete(10, { status: 429, headers: { "retry-after": "1" } });
+  reset.complete(await reset.acquire(10), { status: 429, headers: { "retry-after": "1" } });
   const started = Date.now();
-  await reset.acquire(10);
+  reset.complete(await reset.acquire(10), { status: 429, headers: { "retry-after": "31536000" } });
   assert.ok(Date.now() - started >= 900, `${Date.now() - started} ms`);
+  const year = await reset.acquire(10, 1_000).catch((e) => e);
+  assert.equal(year.code, "PERMIT_TIMEOUT", "paused by the 429");
+  assert.equal(reset.stats().throttled, 2);
 });

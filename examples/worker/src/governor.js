@@ -24,7 +24,7 @@ export class RateGovernorDO extends DurableObject {
     const cfg = settings(env);
     this.governor = createRateGovernor({ requestsPerMinute: cfg.requestsPerMinute, tokensPerMinute: cfg.tokensPerMinute });
     this.permitWaitMs = cfg.permitWaitMs || 120_000;
-    /** permit id → { estimatedTokens, held, report, timer } */
+    /** permit id → { estimatedTokens, granted (drillgen's permit id), held, report, timer } */
     this.permits = new Map();
     this.next = 0;
   }
@@ -36,14 +36,15 @@ export class RateGovernorDO extends DurableObject {
    * step never keeps a slot.
    */
   async acquire(estimatedTokens, maxWaitMs, leaseMs) {
+    let granted;
     try {
-      await this.governor.acquire(estimatedTokens, maxWaitMs);
+      granted = await this.governor.acquire(estimatedTokens, maxWaitMs);
     } catch (e) {
       return { ok: false, code: e?.code ?? "PERMIT_FAILED", message: String(e?.message ?? e) };
     }
     const permitId = String(++this.next);
     const timer = setTimeout(() => this.complete(permitId, { status: 0 }), leaseMs);
-    this.permits.set(permitId, { estimatedTokens, held: true, report: null, timer });
+    this.permits.set(permitId, { estimatedTokens, granted, held: true, report: null, timer });
     return { ok: true, permitId };
   }
 
@@ -55,11 +56,12 @@ export class RateGovernorDO extends DurableObject {
   throttled(permitId, retryAfterMs) {
     const permit = this.permits.get(permitId);
     if (!permit?.held) return false; // expired, or its previous throttle is still waiting in line
-    this.governor.complete(permit.estimatedTokens, { status: 429, headers: { "retry-after-ms": String(Math.max(0, retryAfterMs)) } });
+    this.governor.complete(permit.granted, { status: 429, headers: { "retry-after-ms": String(Math.max(0, retryAfterMs)) } });
     permit.held = false;
     this.governor.acquire(permit.estimatedTokens, this.permitWaitMs).then(
-      () => {
-        if (permit.report) this.governor.complete(permit.estimatedTokens, permit.report);
+      (granted) => {
+        permit.granted = granted;
+        if (permit.report) this.governor.complete(granted, permit.report);
         else permit.held = true;
       },
       () => {}, // not admitted in time: nothing to settle
@@ -73,7 +75,7 @@ export class RateGovernorDO extends DurableObject {
     if (!permit) return false;
     this.permits.delete(permitId);
     clearTimeout(permit.timer);
-    if (permit.held) this.governor.complete(permit.estimatedTokens, report);
+    if (permit.held) this.governor.complete(permit.granted, report);
     else permit.report = report; // settled when its place in line comes up
     return true;
   }

@@ -68,3 +68,51 @@ fn two_series_sharing_a_governor_take_turns() {
     assert_nothing_lost(&a, &ra, 0);
     assert_nothing_lost(&b, &rb, 0);
 }
+
+#[test]
+fn a_429_asking_for_a_year_pauses_the_governor_a_minute_at_most() {
+    let mut w = world();
+    let start = w.clock.now.get();
+    let g = Rc::new(RefCell::new(RateGovernor::new(None, None, start)));
+    w.host.governor = Some(g.clone());
+    let year = Reply::Status(
+        429,
+        vec![("retry-after", "31536000")],
+        r#"{"error":{"message":"slow down"}}"#.into(),
+    );
+    w.llm.script(0, &[year]);
+    let r = run(&w, options(json!({ "concurrency": 1 })));
+    // The batch gives up on a wait past maxRetryAfterMs (60 s); the others wait one minute.
+    assert_eq!(
+        r.batches[0].error.as_ref().map(|e| e.code),
+        Some(ErrorCode::RATE_LIMITED)
+    );
+    let waited = w.clock.now.get() - start;
+    assert!(
+        (60_000.0..120_000.0).contains(&waited),
+        "waited {waited} ms"
+    );
+    assert_eq!(
+        r.drills.len(),
+        25,
+        "the top-up on spares completes the series"
+    );
+}
+
+#[test]
+fn a_waiter_is_admitted_as_soon_as_a_settled_call_frees_the_budget() {
+    // 10,000 tokens a minute; the first call reserves it all, uses 500.
+    let mut w = world();
+    let start = w.clock.now.get();
+    let g = Rc::new(RefCell::new(RateGovernor::new(None, Some(20_000), start)));
+    w.host.governor = Some(g.clone());
+    let r = run(
+        &w,
+        options(json!({ "concurrency": 2, "request": { "targetDrillCount": 10 } })),
+    );
+    assert_eq!(r.drills.len(), 10);
+    // Each call is estimated at ~7,000+ tokens (its prompt and 6,400 of output) but the fake
+    // bills 1,500: the second call goes out once the first settles and refunds, not a minute on.
+    let waited = w.clock.now.get() - start;
+    assert!(waited < 5_000.0, "waited {waited} ms");
+}

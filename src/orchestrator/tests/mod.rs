@@ -63,6 +63,13 @@ enum Reply {
     Cut(usize),
     /// Every drill, then a second `drills` array with other titles: a JSON reader keeps the last.
     TwoArrays,
+    /// Item `k` is not an object, and the body is cut at this percentage.
+    NotObjectCut(usize, usize),
+    /// Anthropic: two calls of the drills tool (the second with other titles); the body cut at
+    /// this percentage, if given.
+    TwoToolCalls(Option<usize>),
+    /// A good answer whose body starts with this (an SSE `retry:` or `id:` field, a BOM).
+    Prefixed(&'static str),
 }
 
 /// A server's rules about the request shape: `Some((status, body))` refuses it.
@@ -218,6 +225,29 @@ fn answer(anthropic: bool, stream: bool, content: &str, n: usize) -> String {
     json!({ "choices": [{ "message": { "content": content }, "finish_reason": "stop" }], "usage": usage }).to_string()
 }
 
+/// An Anthropic stream that calls the drills tool twice: `first`, then the same with other titles.
+fn two_tool_calls(first: &str) -> String {
+    let second = first.replace("\"Drill ", "\"Second drill ");
+    let event = |v: Value| format!("event: {}\ndata: {v}\n\n", v["type"].as_str().unwrap());
+    let mut body = event(
+        json!({ "type": "message_start", "message": { "usage": { "input_tokens": 10, "output_tokens": 1 } } }),
+    );
+    for (i, content) in [first, &second].iter().enumerate() {
+        body += &event(
+            json!({ "type": "content_block_start", "index": i, "content_block": { "type": "tool_use", "name": "submit_drills", "input": {} } }),
+        );
+        for piece in pieces(content, 10) {
+            body += &event(
+                json!({ "type": "content_block_delta", "index": i, "delta": { "type": "input_json_delta", "partial_json": piece } }),
+            );
+        }
+        body += &event(json!({ "type": "content_block_stop", "index": i }));
+    }
+    body + &event(
+        json!({ "type": "message_delta", "delta": { "stop_reason": "tool_use" }, "usage": { "output_tokens": 500 } }),
+    )
+}
+
 fn reply(
     status: u16,
     headers: Vec<(&str, &str)>,
@@ -366,6 +396,23 @@ impl FakeLlm {
                     vec![],
                     answer(anthropic, stream, &content, slots.len()),
                 )
+            }
+            Reply::NotObjectCut(k, percent) => {
+                self.cut.set(Some(percent));
+                let content = drills(slots.len(), Some(k));
+                reply(
+                    200,
+                    vec![],
+                    answer(anthropic, stream, &content, slots.len()),
+                )
+            }
+            Reply::TwoToolCalls(cut) => {
+                self.cut.set(cut);
+                reply(200, vec![], two_tool_calls(&drills(slots.len(), None)))
+            }
+            Reply::Prefixed(prefix) => {
+                let body = answer(anthropic, stream, &drills(slots.len(), None), slots.len());
+                reply(200, vec![], format!("{prefix}{body}"))
             }
             Reply::StopDuring(e) => {
                 *self.stop.borrow_mut() = Some(e.clone());

@@ -629,10 +629,11 @@ fn a_batch_never_makes_more_calls_than_its_worst_case() {
         worst.llm_calls, 9,
         "the worst case is reached, not exceeded"
     );
-    // 9 calls × 120 s + 3 waits × 60 s (Retry-After's cap) + persist 4 × 30 s + 3 × 1 ms + 30 s.
+    // 9 calls × (120 s + 1 s of grace) + 3 waits × 60 s (Retry-After's cap) + persist 4 × 30 s
+    // + 3 × 1 ms + 30 s.
     assert_eq!(
         worst.duration_ms,
-        9.0 * 120_000.0 + 3.0 * 60_000.0 + 120_000.0 + 3.0 + 30_000.0
+        9.0 * 121_000.0 + 3.0 * 60_000.0 + 120_000.0 + 3.0 + 30_000.0
     );
     // Plain answers: streaming's two refusals are not possible.
     let plain = options(

@@ -162,3 +162,74 @@ fn max_response_bytes_bounds_a_streams_text_not_its_framing() {
     );
     assert!(error.message.contains("1000"), "{}", error.message);
 }
+
+/// Each drill on the page and in the result is the one its index asked for (the fake titles each
+/// drill "Drill <index> on …").
+fn misplaced<'d>(drills: impl Iterator<Item = &'d Drill>) -> Vec<String> {
+    drills
+        .filter(|d| !d.title.starts_with(&format!("Drill {} ", d.index)))
+        .map(|d| format!("index {} has {:?}", d.index, d.title))
+        .collect()
+}
+
+#[test]
+fn a_value_that_is_not_a_drill_never_shifts_the_drills_after_it() {
+    for k in 0..4 {
+        let w = world();
+        // Element k is `7`; the answer breaks off after most of the rest closed.
+        w.llm.script(0, &[Reply::NotObjectCut(k, 75)]);
+        let r = run(
+            &w,
+            options(json!({ "concurrency": 1, "retry": { "maxRetries": 0 } })),
+        );
+        let events = w.host.events.borrow();
+        let shown = events.iter().filter_map(|e| e.drill.as_deref());
+        assert_eq!(misplaced(shown), Vec::<String>::new(), "shown, k = {k}");
+        let kept = r.batches.iter().flat_map(|b| b.drills.iter());
+        assert_eq!(misplaced(kept), Vec::<String>::new(), "kept, k = {k}");
+        assert!(
+            events.iter().any(|e| e.kind == ProgressKind::DrillReady),
+            "the drills after it are still shown early"
+        );
+    }
+}
+
+#[test]
+fn only_the_first_call_of_the_drills_tool_is_read_whole_or_cut() {
+    let llm = json!({ "provider": "anthropic", "baseUrl": "http://127.0.0.1:1/v1", "model": "m" });
+    let w = world();
+    w.llm.script(0, &[Reply::TwoToolCalls(None)]);
+    let r = run(&w, options(json!({ "llm": llm, "concurrency": 1 })));
+    assert_eq!(r.drills.len(), 25);
+    let page = on_page(&w);
+    assert!(page.iter().map(|(_, d)| d).eq(r.drills.iter()));
+    assert_eq!(misplaced(r.drills.iter()), Vec::<String>::new());
+    // Cut inside the second call: the first call's drills, each once.
+    let w = world();
+    w.llm.script(0, &[Reply::TwoToolCalls(Some(80))]);
+    let r = run(&w, options(json!({ "llm": llm, "concurrency": 1 })));
+    let first: Vec<u32> = r.batches[0].drills.iter().map(|d| d.index).collect();
+    assert_eq!(first, [0, 1, 2, 3, 4]);
+    assert_eq!(misplaced(r.drills.iter()), Vec::<String>::new());
+    assert_nothing_lost(&w, &r, 0);
+}
+
+#[test]
+fn a_stream_is_known_by_any_first_field_or_a_byte_order_mark() {
+    for prefix in ["retry: 3000\n\n", "id: 1\n", "\u{feff}"] {
+        let w = world();
+        w.llm.script(0, &[Reply::Prefixed(prefix)]);
+        let llm = json!({ "provider": "openai", "baseUrl": "http://127.0.0.1:1/v1", "model": "m", "maxResponseBytes": 4000 });
+        let r = run(
+            &w,
+            options(
+                json!({ "llm": llm, "retry": { "maxRetries": 0 }, "request": { "targetDrillCount": 5 } }),
+            ),
+        );
+        assert!(
+            r.batches[0].error.is_none(),
+            "{prefix:?}: {:?}",
+            r.batches[0].error
+        );
+    }
+}
