@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
+import { codeOf } from "./support/harness.mjs";
 
 const pkgDir = new URL("../../pkg/", import.meta.url);
 const manifest = JSON.parse(readFileSync(new URL("package.json", pkgDir), "utf8"));
@@ -189,40 +190,33 @@ test("prepareSeries is the chain plan → sample → partition, with the context
   assert.equal(series.seed, sample.seed);
   assert.deepEqual(series.batches, drillgen.partitionBatches(request, sample.positions));
   assert.equal(drillgen.prepareSeries(request, library, context, { mode: "single" }).batches.length, 1);
-  const code = (f) => {
-    try {
-      f();
-    } catch (e) {
-      return e.code;
-    }
-    return "no error";
-  };
+
   assert.equal(
-    code(() => drillgen.prepareSeries(request, library, { mentalModel: "", curriculum: "c" })),
+    codeOf(() => drillgen.prepareSeries(request, library, { mentalModel: "", curriculum: "c" })),
     "INVALID_CONTEXT",
   );
   assert.equal(
-    code(() => drillgen.checkContext({ curriculum: "c" })),
+    codeOf(() => drillgen.checkContext({ curriculum: "c" })),
     "INVALID_CONTEXT",
   );
   assert.equal(
-    code(() => drillgen.checkContext(context, { userPromptTemplate: "{{positons}}" })),
+    codeOf(() => drillgen.checkContext(context, { userPromptTemplate: "{{positons}}" })),
     "INVALID_TEMPLATE",
   );
   assert.equal(
-    code(() => drillgen.checkContext(context)),
+    codeOf(() => drillgen.checkContext(context)),
     "no error",
   );
   assert.equal(
-    code(() => drillgen.checkPositions([library[3], library[3]])),
+    codeOf(() => drillgen.checkPositions([library[3], library[3]])),
     "DUPLICATE_POSITION_ID",
   );
   assert.equal(
-    code(() => drillgen.checkPositions({})),
+    codeOf(() => drillgen.checkPositions({})),
     "INVALID_POSITIONS",
   );
   assert.equal(
-    code(() => drillgen.checkPositions(library)),
+    codeOf(() => drillgen.checkPositions(library)),
     "no error",
   );
 });

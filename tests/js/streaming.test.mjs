@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { after, before, beforeEach, test } from "node:test";
 import * as drillgen from "../../pkg/node.js";
 import { startLlmSimulator } from "../../tools/llm-simulator/llm-simulator.mjs";
-import { invariantViolations, memoryStore, runSeries, simLlm } from "./support/harness.mjs";
+import { codeOf, invariantViolations, memoryStore, runSeries, simLlm } from "./support/harness.mjs";
 
 const positions = JSON.parse(readFileSync(new URL("../../data/positions.json", import.meta.url), "utf8"));
 let sim;
@@ -92,20 +92,12 @@ test("series sharing a rate governor are paused together by a 429 and counted on
 });
 
 test("createRateGovernor and rateGovernor refuse what they cannot use, with a code", async () => {
-  const code = (f) => {
-    try {
-      f();
-    } catch (e) {
-      return e.code;
-    }
-    return "no error";
-  };
   assert.equal(
-    code(() => drillgen.createRateGovernor({ requestsPerMinute: 0 })),
+    codeOf(() => drillgen.createRateGovernor({ requestsPerMinute: 0 })),
     "INVALID_OPTIONS",
   );
   assert.equal(
-    code(() => drillgen.createRateGovernor({ tokensPerMinute: 1.5 })),
+    codeOf(() => drillgen.createRateGovernor({ tokensPerMinute: 1.5 })),
     "INVALID_OPTIONS",
   );
   const forged = await run({ rateGovernor: { governorId: 1e9 } }).catch((e) => e);

@@ -69,3 +69,13 @@ export function invariantViolations({ result, store }) {
   if (JSON.stringify(result).includes("sk-test-secret-0042")) problems.push("the API key leaked into the result");
   return problems;
 }
+
+/** The `code` of what `f` throws, or "no error". */
+export function codeOf(f) {
+  try {
+    f();
+  } catch (e) {
+    return e.code;
+  }
+  return "no error";
+}
