@@ -8,7 +8,7 @@ import { createServer } from "node:http";
 import { createPromptCache, prefixOf } from "./sim/cache.mjs";
 import { parseDrills, tokens, writeDrills } from "./sim/drills.mjs";
 import { refusal, serial } from "./sim/personalities.mjs";
-import { countTokens } from "./sim/tokens.mjs";
+import { countPromptTokens } from "./sim/tokens.mjs";
 
 export { parseDrills, writeDrills } from "./sim/drills.mjs";
 export { personalities } from "./sim/personalities.mjs";
@@ -204,8 +204,9 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, p
 
   async function reply(res, json, provider, body, batch, fault, stream, entry) {
     const text = content(batch.drills, fault);
-    const promptTokens = countTokens(promptText(body)); // a real tokenizer's count, as the prefix's (sim/tokens.mjs)
-    const cached = cache.lookup(provider, body.model, prefixOf(provider, body), entry.at, latencyMs);
+    const prefix = prefixOf(provider, body);
+    const promptTokens = countPromptTokens(promptText(body), prefix); // a real tokenizer's count, as the prefix's (sim/tokens.mjs)
+    const cached = cache.lookup(provider, body.model, prefix, entry.at, latencyMs);
     Object.assign(entry, { cachedTokens: cached.read, writtenTokens: cached.written, promptTokens });
     const output = tokens(text);
     const usage = usageOf(provider, promptTokens, cached, output, fault);

@@ -6,5 +6,29 @@
 //   published, and its counts differ from o200k's by some percent.
 import { encode } from "gpt-tokenizer/encoding/o200k_base";
 
+// Counts by text: every batch of a series (and every series with the same teacher's context)
+// sends the same cacheable prefix, so its count is looked up, not re-encoded. Bounded so that a
+// hostile run's megabyte prompts are not kept: the oldest entry goes first.
+const MEMO_ENTRIES = 64;
+const MEMO_MAX_CHARS = 256 * 1024;
+const memo = new Map();
+
 /** Tokens of a prompt text (prompt and cacheable prefix; output is timed at 4 characters a token). */
-export const countTokens = (text) => encode(text).length;
+export function countTokens(text) {
+  const known = memo.get(text);
+  if (known !== undefined) return known;
+  const count = encode(text).length;
+  if (text.length <= MEMO_MAX_CHARS) {
+    if (memo.size >= MEMO_ENTRIES) memo.delete(memo.keys().next().value);
+    memo.set(text, count);
+  }
+  return count;
+}
+
+/** Tokens of a prompt that begins with an already-counted prefix: the prefix's count plus the
+ * rest's. Encoding the two apart can differ from encoding the whole by a token at the seam, well
+ * under the some-percent the o200k count is off for Anthropic anyway. */
+export function countPromptTokens(text, prefix) {
+  if (!prefix || !text.startsWith(prefix.text)) return countTokens(text);
+  return prefix.tokens + encode(text.slice(prefix.text.length)).length;
+}
