@@ -86,6 +86,24 @@ test("an OpenAI-style key: headers on every answer, prompt + max_tokens charged,
   }
 });
 
+test("a scaled key (timeScale): a simulated minute's bucket refilled in the scaled minute, limits stated per real minute", async () => {
+  // 2 requests a simulated minute of 600 ms: 200 a real minute, one refilled every 300 ms.
+  const sim = await startLlmSimulator({ rateLimit: { requestsPerMinute: 2, style: "openai", retryAfterMs: true, timeScale: 0.01 } });
+  try {
+    for (let i = 0; i < 2; i++) assert.equal((await post(sim, "/chat/completions", openaiBody())).status, 200);
+    const refused = await post(sim, "/chat/completions", openaiBody());
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers.get("x-ratelimit-limit-requests"), "200");
+    const wait = Number(refused.headers.get("retry-after-ms"));
+    assert.ok(wait > 200 && wait <= 300, `retry-after-ms ${wait}`);
+    assert.equal(refused.headers.get("retry-after"), "1", "whole seconds, rounded up");
+    await new Promise((r) => setTimeout(r, wait + 5));
+    assert.equal((await post(sim, "/chat/completions", openaiBody())).status, 200, "admitted once the wait is over");
+  } finally {
+    await sim.close();
+  }
+});
+
 test("an Anthropic-style key: RFC 3339 resets, remaining rounded to thousands, unused max_tokens given back", async () => {
   const sim = await startLlmSimulator({ rateLimit: { requestsPerMinute: 50, tokensPerMinute: 20_000, style: "anthropic" } });
   try {

@@ -4,7 +4,7 @@
 // `{"url": …, "urls": […]}` on one line (`urls`: one server per parallel benchmark run, each with
 // its own prompt cache and rate limit), then serves until stdin closes or SIGTERM. A stdin line
 // `calls <i>` is answered with one stdout line `{"calls": i, "requests": [{ promptTokens,
-// cachedTokens, writtenTokens, refused, rateLimited }]}`: what server i billed per call, cache
+// cachedTokens, writtenTokens, refused, rateLimited, chargedTokens }]}`: what server i billed per call, cache
 // writes included (drillgen's usage has no field for them); `stats <i>` with `{"stats": i, …}`:
 // server i's `stats` and `load` figures.
 import { createInterface } from "node:readline";
@@ -23,12 +23,13 @@ const sims = [];
 for (let i = 0; i < servers; i++) sims.push(await startLlmSimulator(options));
 process.stdout.write(`${JSON.stringify({ url: sims[0].url, urls: sims.map((s) => s.url) })}\n`);
 
-const billed = ({ promptTokens, cachedTokens, writtenTokens, refused, rateLimited }) => ({
+const billed = ({ promptTokens, cachedTokens, writtenTokens, refused, rateLimited, chargedTokens }) => ({
   promptTokens,
   cachedTokens,
   writtenTokens,
   refused,
   rateLimited,
+  chargedTokens,
 });
 function command(line) {
   const [verb, arg] = line.trim().split(/\s+/);

@@ -151,7 +151,7 @@ function streamEvents(provider, body, text, usage, finish, chunkTokens) {
  * model would have written it, so the first drill closes long before the last. `personality`
  * (sim/personalities.mjs) decides what the OpenAI-compatible endpoint refuses; change it any time
  * with `sim.personality = …`. `rateLimit: { requestsPerMinute, tokensPerMinute, style: "openai" |
- * "anthropic", retryAfterMs }` limits one simulated key (sim/ratelimit.mjs: charged, answered and
+ * "anthropic", retryAfterMs, timeScale }` limits one simulated key (sim/ratelimit.mjs: charged, answered and
  * refused with 429 as that provider does); change or clear it any time with `sim.rateLimit = …`
  * (fresh, full buckets). Returns `{ url, script, requests, reset, close, cache, load, stats }`
  * (`load`: calls in flight, their peak, calls answered; `stats`: `admitted` and `rateLimited`,
@@ -211,6 +211,7 @@ export async function startLlmSimulator({
       writtenTokens: 0,
       promptTokens: 0,
       rateLimited: false,
+      chargedTokens: 0,
     };
     requests.push(entry);
     if (refused) return res.writeHead(refused.status, json).end(refused.body);
@@ -267,6 +268,7 @@ export async function startLlmSimulator({
       stats.admitted += 1;
       Object.assign(json, admitted.headers);
       permit = admitted.permit;
+      entry.chargedTokens = permit.charge;
     }
     // After admission: a refused request never reaches the model, so it writes no cache entry.
     const cached = cache.lookup(provider, body.model, prefix, entry.at, latencyMs);

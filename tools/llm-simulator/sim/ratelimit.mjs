@@ -39,27 +39,34 @@
 // OpenAI SDKs read before `retry-after` (openai-node's retryRequest: "may not be standard") and
 // drillgen reads too: a benchmark that runs minutes in seconds needs the wait below one second.
 
+//
+// `timeScale` (default 1) runs the key's minute in `timeScale` × 60 s, for a benchmark that plays
+// minutes of traffic in seconds (with its latencies scaled alike): a bucket holds a simulated
+// minute's limit and refills over the scaled minute. Headers then state the limits per real
+// minute (limit ÷ timeScale), so a client's per-minute arithmetic gives the right rate; its
+// `remaining` and resets are the bucket's own, in real time.
+
 const MINUTE_MS = 60_000;
 
-function bucket(perMinute, now) {
+function bucket(perMinute, now, minuteMs) {
   const limit = perMinute ?? Number.POSITIVE_INFINITY;
   const b = {
     limit,
     level: limit,
     at: now,
     refill(t) {
-      if (Number.isFinite(limit)) b.level = Math.min(limit, b.level + ((t - b.at) * limit) / MINUTE_MS);
+      if (Number.isFinite(limit)) b.level = Math.min(limit, b.level + ((t - b.at) * limit) / minuteMs);
       b.at = Math.max(b.at, t);
     },
     /** Milliseconds until `amount` fits (0 now; Infinity when it never will). */
     waitFor(amount) {
       if (amount <= b.level) return 0;
       if (amount > limit) return Number.POSITIVE_INFINITY;
-      return ((amount - b.level) * MINUTE_MS) / limit;
+      return ((amount - b.level) * minuteMs) / limit;
     },
     /** Milliseconds until the bucket is full. */
     untilFull() {
-      return Number.isFinite(limit) ? ((limit - b.level) * MINUTE_MS) / limit : 0;
+      return Number.isFinite(limit) ? ((limit - b.level) * minuteMs) / limit : 0;
     },
   };
   return b;
@@ -79,15 +86,21 @@ export function goDuration(ms) {
 const rfc3339 = (t) => new Date(Math.ceil(t / 1000) * 1000).toISOString().replace(".000Z", "Z");
 
 /**
- * `createRateLimiter({ requestsPerMinute, tokensPerMinute, style, retryAfterMs })`: `admit(cost)`
+ * `createRateLimiter({ requestsPerMinute, tokensPerMinute, style, retryAfterMs, timeScale })`: `admit(cost)`
  * with `cost = { prompt, maxTokens, output }` returns `{ ok: true, headers, permit }` or
  * `{ ok: false, status: 429, headers, body, waitMs }`; `settle(permit, { cached, output })` after
  * the answer. A limit left out is unlimited (and has no headers).
  */
-export function createRateLimiter({ requestsPerMinute, tokensPerMinute, style = "openai", retryAfterMs = false }, clock = Date.now) {
+export function createRateLimiter(
+  { requestsPerMinute, tokensPerMinute, style = "openai", retryAfterMs = false, timeScale = 1 },
+  clock = Date.now,
+) {
   if (style !== "openai" && style !== "anthropic") throw new Error(`unknown rate-limit style ${style}`);
-  const requests = bucket(requestsPerMinute, clock());
-  const tokens = bucket(tokensPerMinute, clock());
+  if (!(timeScale > 0)) throw new Error(`rate-limit timeScale must be above 0, not ${timeScale}`);
+  const minuteMs = MINUTE_MS * timeScale;
+  const requests = bucket(requestsPerMinute, clock(), minuteMs);
+  const tokens = bucket(tokensPerMinute, clock(), minuteMs);
+  const stated = (b) => String(Math.round(b.limit / timeScale)); // per real minute
 
   function headers(t) {
     const h = {};
@@ -98,7 +111,7 @@ export function createRateLimiter({ requestsPerMinute, tokensPerMinute, style = 
         ["tokens", tokens],
       ]) {
         if (!Number.isFinite(b.limit)) continue;
-        h[`x-ratelimit-limit-${kind}`] = String(b.limit);
+        h[`x-ratelimit-limit-${kind}`] = stated(b);
         h[`x-ratelimit-remaining-${kind}`] = remaining(b, Math.floor);
         h[`x-ratelimit-reset-${kind}`] = goDuration(b.untilFull());
       }
@@ -108,7 +121,7 @@ export function createRateLimiter({ requestsPerMinute, tokensPerMinute, style = 
         ["tokens", tokens, (x) => Math.round(x / 1000) * 1000],
       ]) {
         if (!Number.isFinite(b.limit)) continue;
-        h[`anthropic-ratelimit-${kind}-limit`] = String(b.limit);
+        h[`anthropic-ratelimit-${kind}-limit`] = stated(b);
         h[`anthropic-ratelimit-${kind}-remaining`] = remaining(b, round);
         h[`anthropic-ratelimit-${kind}-reset`] = rfc3339(t + b.untilFull());
       }
@@ -117,8 +130,8 @@ export function createRateLimiter({ requestsPerMinute, tokensPerMinute, style = 
   }
 
   function refused(t, charge, which) {
-    const wait = Math.max(requests.waitFor(1), tokens.waitFor(charge));
     if (style === "openai") requests.level = Math.max(0, requests.level - 1);
+    const wait = Math.max(requests.waitFor(1), tokens.waitFor(charge)); // after the refusal's own charge
     const h = headers(t);
     const tooLarge = !Number.isFinite(wait);
     if (!tooLarge) {
@@ -135,12 +148,13 @@ export function createRateLimiter({ requestsPerMinute, tokensPerMinute, style = 
     // 200000, Used 195869, Requested 4412. Please try again in 84ms."); Anthropic `{ type: "error",
     // error: { type: "rate_limit_error", message } }` (docs.claude.com/en/api/errors; its message
     // text here is the simulator's own).
+    const limit = stated(b);
     const message =
       style === "anthropic"
-        ? `This request would exceed the rate limit for your organization of ${b.limit} ${which} per minute.`
+        ? `This request would exceed the rate limit for your organization of ${limit} ${which} per minute.`
         : tooLarge
-          ? `Request too large for sim on ${unit}: Limit ${b.limit}, Requested ${asked}.`
-          : `Rate limit reached for sim on ${unit}: Limit ${b.limit}, Used ${used}, Requested ${asked}. Please try again in ${goDuration(wait)}.`;
+          ? `Request too large for sim on ${unit}: Limit ${limit}, Requested ${asked}.`
+          : `Rate limit reached for sim on ${unit}: Limit ${limit}, Used ${used}, Requested ${asked}. Please try again in ${goDuration(wait)}.`;
     const body =
       style === "openai"
         ? { error: { message, type: which, param: null, code: "rate_limit_exceeded" } }
@@ -180,7 +194,6 @@ export function createRateLimiter({ requestsPerMinute, tokensPerMinute, style = 
       tokens.refill(t);
       return headers(t);
     },
-    limits: { requestsPerMinute: requests.limit, tokensPerMinute: tokens.limit },
   };
 }
 
