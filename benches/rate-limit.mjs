@@ -161,7 +161,8 @@ function print(rows) {
     console.log(
       `- ${r.label}: ${r.job.calls} batch calls × ${n(mean)} tokens charged on average (prompt + max_tokens) = ${n(r.job.tokens)} ÷ ${n(TPM)} TPM = ` +
         `${sim((r.job.tokens / TPM) * 60_000 * SCALE)}; ${r.job.calls} calls ÷ ${RPM} RPM = ${sim((r.job.calls / RPM) * 60_000 * SCALE)}. ` +
-        `Tokens used (input + output) ${n(r.used)} for ${r.drills} drills: the floor would be ${n((r.used / r.charged) * 100)} % of this if max_tokens were the output. ` +
+        `The answered calls used ${n(r.used)} tokens (input + output) of the ${n(r.charged)} charged (${n((100 * r.used) / r.charged)} %): ` +
+        "with max_tokens near the real output the floor would shrink as much. " +
         `The bucket starts full, so a minute's worth goes at once: the strict floor is a minute less. ` +
         `Series: ${r.statuses.join(", ")}; batch errors: ${r.errors.join(", ") || "none"}` +
         (r.noFirst ? `; ${r.noFirst} series showed no drill` : "") +
