@@ -4,8 +4,10 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { encode } from "gpt-tokenizer/encoding/o200k_base";
 import { startLlmSimulator } from "../../tools/llm-simulator/llm-simulator.mjs";
 import { goDuration } from "../../tools/llm-simulator/sim/ratelimit.mjs";
+import { countPromptTokens, countTokens } from "../../tools/llm-simulator/sim/tokens.mjs";
 
 const drillBlock = (i) =>
   [
@@ -22,6 +24,18 @@ const prompt = [drillBlock(0), drillBlock(1)].join("\n\n");
 const post = (sim, path, body) =>
   fetch(`${sim.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 const openaiBody = (extra = {}) => ({ model: "m", max_tokens: 1000, messages: [{ role: "user", content: prompt }], ...extra });
+
+test("prompt tokens: o200k's exact count for real text, a bounded one for hostile runs", { timeout: 60_000 }, () => {
+  const text = `${prompt}\n${"Count shots before leaving a blot. ".repeat(200)}`;
+  assert.equal(countTokens(text), encode(text).length);
+  const prefix = { text: prompt, tokens: countTokens(prompt) };
+  assert.ok(Math.abs(countPromptTokens(text, prefix) - encode(text).length) <= 1, "prefix + rest: off by a token at the seam at most");
+  // A megabyte without whitespace: the whole-text merge would not finish within the timeout.
+  for (const hostile of ["x".repeat(1 << 20), `${"ok ".repeat(10)}${"y".repeat(300_000)}`]) {
+    const n = countTokens(hostile);
+    assert.ok(n >= hostile.length / 16 && n <= hostile.length / 2, `${n} tokens for ${hostile.length} characters`);
+  }
+});
 
 test("Go durations as OpenAI's reset headers write them", () => {
   assert.deepEqual([120, 999.2, 1000, 8640, 60_000, 360_000, 3_723_500].map(goDuration), [
