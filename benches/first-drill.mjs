@@ -81,14 +81,57 @@ function floorOfFirstDrill(seed) {
   return { first: median(figures.map((f) => f.first)), whole: median(figures.map((f) => f.whole)) };
 }
 
+/** The same at the wire: batch 1's prompt sent straight to the simulator as a streamed call, and
+ * when the first drill's closing brace and the answer's end arrive (checks the simulator's pacing,
+ * apart from drillgen). */
+async function wireFirstDrill(url, seed) {
+  const { batches } = drillgen.prepareSeries({ targetDrillCount: 25, gamePhases: ["EARLY", "MIDDLE", "BEAROFF"] }, positions, context, {
+    seed,
+  });
+  const { system, user } = drillgen.buildBatchPrompt(batches[0], context);
+  const drills = writeDrills(parseDrills(user));
+  const firstClosed = JSON.stringify({ drills: [drills[0]] }).length - 2;
+  const t0 = performance.now();
+  const res = await fetch(`${url}/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      model: "sim-1",
+      stream: true,
+      messages: [
+        { role: "system", content: system },
+        { role: "user", content: user },
+      ],
+    }),
+  });
+  let text = "";
+  let buffer = "";
+  let first = null;
+  const decoder = new TextDecoder();
+  for await (const chunk of res.body) {
+    buffer += decoder.decode(chunk, { stream: true });
+    const events = buffer.split("\n\n");
+    buffer = events.pop();
+    for (const e of events) {
+      const data = e.startsWith("data: ") ? e.slice(6) : "";
+      if (!data || data === "[DONE]") continue;
+      text += JSON.parse(data).choices[0]?.delta?.content ?? "";
+      if (first === null && text.length >= firstClosed) first = performance.now() - t0;
+    }
+  }
+  return { first, whole: performance.now() - t0 };
+}
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ms = (x) => (x === null ? "n/a" : `${Math.round(x)} ms`);
 const pct = (x, base) => (x === null ? "n/a" : `${Math.round((100 * x) / base)} %`);
 
 async function main() {
-  const sim = await startSimulatorProcess({ latencyMs: LATENCY_MS, msPerOutputToken: MS_PER_TOKEN, servers: RUNS * MODES.length });
+  const sim = await startSimulatorProcess({ latencyMs: LATENCY_MS, msPerOutputToken: MS_PER_TOKEN, servers: RUNS * MODES.length + 1 });
   const rows = [];
+  let wire;
   try {
+    wire = await wireFirstDrill(sim.urls[RUNS * MODES.length], 100);
     let server = 0;
     for (const [label, llmExtra] of MODES) {
       const runs = [];
@@ -150,7 +193,9 @@ async function main() {
   const floor = floorOfFirstDrill(100);
   console.log(
     `The simulator's floor: the first drill's object closes ${ms(floor.first)} into a batch whose answer ends at ${ms(floor.whole)}` +
-      ` (${pct(floor.first, floor.whole)}): no client can show it sooner at this pace.`,
+      ` (${pct(floor.first, floor.whole)}): no client can show it sooner at this pace.` +
+      ` At the wire (batch 1 streamed straight to the simulator): the first drill closed at ${ms(wire.first)}, the answer ended at ${ms(wire.whole)}` +
+      ` (${pct(wire.first, wire.whole)}).`,
   );
   if (streamed.fromEvent !== "drillReady")
     console.log("This build of drillgen emits no drillReady events: both rows show the first batchCompleted.");
