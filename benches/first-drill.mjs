@@ -21,9 +21,13 @@ const context = JSON.parse(readFileSync(new URL("data/context.json", root), "utf
 const LATENCY_MS = 800,
   MS_PER_TOKEN = 1000 / 60,
   RUNS = 3;
+// Per mode: the llm options, and the event that puts the first drill on screen. With `stream:
+// false` that is the first batchCompleted, as issue 16 defines the comparison (drillgen still
+// emits drillReady per drill once an answer is read; and when the shared prefix is cacheable the
+// warm-up batch streams anyway: its first drillReady is printed apart).
 const MODES = [
-  ["streamed (default)", {}],
-  ["llm.stream: false", { stream: false }],
+  ["streamed (default)", {}, "drillReady"],
+  ["llm.stream: false", { stream: false }, "batchCompleted"],
 ];
 
 // The progress event's kind: `type` in today's package, `kind` in the drillReady design of issue 16.
@@ -133,17 +137,19 @@ async function main() {
   try {
     wire = await wireFirstDrill(sim.urls[RUNS * MODES.length], 100);
     let server = 0;
-    for (const [label, llmExtra] of MODES) {
+    for (const [label, llmExtra, shownBy] of MODES) {
       const runs = [];
       for (let i = 0; i < RUNS; i++) runs.push(await runOnce(sim.urls[server++], llmExtra, 100 + i));
       const readyRuns = runs.filter((r) => r.firstReady !== null);
       const firstReady = readyRuns.length === runs.length ? median(runs.map((r) => r.firstReady)) : null;
       const firstBatch = median(runs.map((r) => r.firstBatch));
+      // A build without drillReady shows drills only when a batch completes.
+      const fromEvent = shownBy === "drillReady" && firstReady !== null ? "drillReady" : "batchCompleted";
       rows.push({
         label,
-        // Without drillReady events the page shows drills only when a batch completes.
-        firstDrill: firstReady ?? firstBatch,
-        fromEvent: firstReady === null ? "batchCompleted" : "drillReady",
+        firstDrill: fromEvent === "drillReady" ? firstReady : firstBatch,
+        fromEvent,
+        firstReady,
         firstBatch,
         batchLatency: median(runs.map((r) => r.batchLatency)),
         wall: median(runs.map((r) => r.wall)),
@@ -163,6 +169,7 @@ async function main() {
     "mode",
     "first drill on screen",
     "(from)",
+    "first drillReady",
     "first whole batch",
     "one batch's latency",
     "first drill / batch latency",
@@ -176,6 +183,7 @@ async function main() {
         r.label,
         ms(r.firstDrill),
         r.fromEvent,
+        ms(r.firstReady),
         ms(r.firstBatch),
         ms(r.batchLatency),
         pct(r.firstDrill, r.batchLatency),
@@ -197,6 +205,10 @@ async function main() {
       ` At the wire (batch 1 streamed straight to the simulator): the first drill closed at ${ms(wire.first)}, the answer ended at ${ms(wire.whole)}` +
       ` (${pct(wire.first, wire.whole)}).`,
   );
+  if (plain.firstReady !== null && plain.firstReady < plain.firstBatch / 2)
+    console.log(
+      `With llm.stream: false a drillReady still came at ${ms(plain.firstReady)}: the cache warm-up's first batch streams whatever llm.stream says.`,
+    );
   if (streamed.fromEvent !== "drillReady")
     console.log("This build of drillgen emits no drillReady events: both rows show the first batchCompleted.");
 }
