@@ -74,12 +74,16 @@ async function oneSeries(i, url, rateGovernor, t0) {
 
 async function runCase(c, sim, server) {
   const governor = c.governor();
+  const startedAt = Date.now(); // the simulator stamps calls with Date.now()
   const t0 = performance.now();
   const runs = await Promise.all(Array.from({ length: SERIES }, (_, i) => oneSeries(i, sim.urls[server], governor, t0)));
   const wall = performance.now() - t0;
   const calls = await sim.calls(server);
   const stats = await sim.stats(server);
   const answered = calls.filter((r) => !r.rateLimited);
+  // 429s in the first simulated minute: a governor starts from a full bucket of a *real* minute's
+  // stated limit (10× the simulated one at scale 0.1) until the key's `remaining` corrects it.
+  const early = calls.filter((r) => r.rateLimited && r.at - startedAt < 60_000 * SCALE).length;
   const charged = answered.reduce((s, r) => s + r.chargedTokens, 0);
   const used = runs.reduce((s, r) => s + r.result.usage.inputTokens + r.result.usage.outputTokens, 0);
   const firsts = runs.map((r) => r.firstDrill).filter((x) => x !== null);
@@ -91,6 +95,7 @@ async function runCase(c, sim, server) {
     calls: calls.length,
     answered: answered.length,
     rateLimited: stats.rateLimited,
+    early,
     peak: stats.peak,
     charged,
     used,
@@ -164,6 +169,7 @@ function print(rows) {
         `The answered calls used ${n(r.used)} tokens (input + output) of the ${n(r.charged)} charged (${n((100 * r.used) / r.charged)} %): ` +
         "with max_tokens near the real output the floor would shrink as much. " +
         `The bucket starts full, so a minute's worth goes at once: the strict floor is a minute less. ` +
+        `429s in the first simulated minute: ${r.early} of ${r.rateLimited}. ` +
         `Series: ${r.statuses.join(", ")}; batch errors: ${r.errors.join(", ") || "none"}` +
         (r.noFirst ? `; ${r.noFirst} series showed no drill` : "") +
         ".",

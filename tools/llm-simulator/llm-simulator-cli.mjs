@@ -3,7 +3,7 @@
 // startLlmSimulator's options plus `servers` (for `rateLimit`, `streamChunkTokens`). Prints
 // `{"url": …, "urls": […]}` on one line (`urls`: one server per parallel benchmark run, each with
 // its own prompt cache and rate limit), then serves until stdin closes or SIGTERM. A stdin line
-// `calls <i>` is answered with one stdout line `{"calls": i, "requests": [{ promptTokens,
+// `calls <i>` is answered with one stdout line `{"calls": i, "requests": [{ at, promptTokens,
 // cachedTokens, writtenTokens, refused, rateLimited, chargedTokens }]}`: what server i billed per call, cache
 // writes included (drillgen's usage has no field for them); `stats <i>` with `{"stats": i, …}`:
 // server i's `stats` and `load` figures.
@@ -23,7 +23,8 @@ const sims = [];
 for (let i = 0; i < servers; i++) sims.push(await startLlmSimulator(options));
 process.stdout.write(`${JSON.stringify({ url: sims[0].url, urls: sims.map((s) => s.url) })}\n`);
 
-const billed = ({ promptTokens, cachedTokens, writtenTokens, refused, rateLimited, chargedTokens }) => ({
+const billed = ({ at, promptTokens, cachedTokens, writtenTokens, refused, rateLimited, chargedTokens }) => ({
+  at,
   promptTokens,
   cachedTokens,
   writtenTokens,
