@@ -8,7 +8,8 @@ import { createServer } from "node:http";
 import { createPromptCache, prefixOf } from "./sim/cache.mjs";
 import { parseDrills, tokens, writeDrills } from "./sim/drills.mjs";
 import { refusal, serial } from "./sim/personalities.mjs";
-import { countTokens } from "./sim/tokens.mjs";
+import { createRateLimiter, RATE_LIMIT_HEADERS } from "./sim/ratelimit.mjs";
+import { countPromptTokens } from "./sim/tokens.mjs";
 
 export { parseDrills, writeDrills } from "./sim/drills.mjs";
 export { personalities } from "./sim/personalities.mjs";
@@ -90,48 +91,91 @@ function completionBody(provider, text, usage, finish) {
   });
 }
 
-/** Server-sent events of a streamed answer, split in ~`pieces` chunks. */
-function streamEvents(provider, body, text, usage, finish, pieces = 8) {
-  const size = Math.max(1, Math.ceil(text.length / pieces));
+// At most this many content events per answer: a huge answer (the "huge200" fault) is sent in
+// bigger pieces rather than as a hundred thousand events.
+const MAX_CONTENT_EVENTS = 2000;
+
+/**
+ * Server-sent events of a streamed answer, each with `at`: the output tokens written before it,
+ * which sets when it is sent. The text goes in pieces of `chunkTokens` tokens (4 characters a
+ * token): real servers send about one token per event (OpenAI's chat completion chunks carry one
+ * token's text each), so a drill's closing brace arrives when the model writes it, not with the
+ * next eighth of the answer.
+ */
+function streamEvents(provider, body, text, usage, finish, chunkTokens) {
+  const size = Math.max(1, Math.round(chunkTokens * 4), Math.ceil(text.length / MAX_CONTENT_EVENTS));
   const parts = text.match(new RegExp(`[\\s\\S]{1,${size}}`, "g")) ?? [""];
+  const end = tokens(text);
+  const at = (i) => Math.ceil(Math.min(i * size, text.length) / 4); // tokens(), on a prefix's length
   const data = (obj) => `data: ${JSON.stringify(obj)}\n\n`;
   if (provider === "anthropic") {
     const event = (type, obj) => `event: ${type}\n${data({ type, ...obj })}`;
     const { output_tokens, ...input } = usage;
     return [
-      event("message_start", { message: { id: "msg_sim", usage: { ...input, output_tokens: 1 } } }),
-      event("content_block_start", { index: 0, content_block: { type: "tool_use", id: "toolu_sim", name: "submit_drills", input: {} } }),
-      ...parts.map((p) => event("content_block_delta", { index: 0, delta: { type: "input_json_delta", partial_json: p } })),
-      event("content_block_stop", { index: 0 }),
-      event("message_delta", { delta: { stop_reason: finish === "length" ? "max_tokens" : "tool_use" }, usage: { output_tokens } }),
-      event("message_stop", {}),
+      { at: 0, event: event("message_start", { message: { id: "msg_sim", usage: { ...input, output_tokens: 1 } } }) },
+      {
+        at: 0,
+        event: event("content_block_start", {
+          index: 0,
+          content_block: { type: "tool_use", id: "toolu_sim", name: "submit_drills", input: {} },
+        }),
+      },
+      ...parts.map((p, i) => ({
+        at: at(i),
+        event: event("content_block_delta", { index: 0, delta: { type: "input_json_delta", partial_json: p } }),
+      })),
+      { at: end, event: event("content_block_stop", { index: 0 }) },
+      {
+        at: end,
+        event: event("message_delta", {
+          delta: { stop_reason: finish === "length" ? "max_tokens" : "tool_use" },
+          usage: { output_tokens },
+        }),
+      },
+      { at: end, event: event("message_stop", {}) },
     ];
   }
-  const events = parts.map((p, i) =>
-    data({ choices: [{ index: 0, delta: i === 0 ? { role: "assistant", content: p } : { content: p }, finish_reason: null }] }),
-  );
-  events.push(data({ choices: [{ index: 0, delta: {}, finish_reason: finish }] }));
-  if (body.stream_options?.include_usage) events.push(data({ choices: [], usage }));
-  events.push("data: [DONE]\n\n");
+  const events = parts.map((p, i) => ({
+    at: at(i),
+    event: data({ choices: [{ index: 0, delta: i === 0 ? { role: "assistant", content: p } : { content: p }, finish_reason: null }] }),
+  }));
+  events.push({ at: end, event: data({ choices: [{ index: 0, delta: {}, finish_reason: finish }] }) });
+  if (body.stream_options?.include_usage) events.push({ at: end, event: data({ choices: [], usage }) });
+  events.push({ at: end, event: "data: [DONE]\n\n" });
   return events;
 }
 
 /**
  * Starts the simulator. `latencyMs` is the time to the first token, `msPerOutputToken` the decoding
- * time after it. `personality` (sim/personalities.mjs) decides what the OpenAI-compatible endpoint
- * refuses; change it any time with `sim.personality = …`. Returns `{ url, script, requests, reset,
- * close, cache, load }` (`load`: calls in flight, their peak, calls answered). `script(firstIndex, faults)` queues faults for the batch whose first
+ * time after it: a streamed answer goes out in events of `streamChunkTokens` tokens, each when the
+ * model would have written it, so the first drill closes long before the last. `personality`
+ * (sim/personalities.mjs) decides what the OpenAI-compatible endpoint refuses; change it any time
+ * with `sim.personality = …`. `rateLimit: { requestsPerMinute, tokensPerMinute, style: "openai" |
+ * "anthropic", retryAfterMs, timeScale }` limits one simulated key (sim/ratelimit.mjs: charged, answered and
+ * refused with 429 as that provider does); change or clear it any time with `sim.rateLimit = …`
+ * (fresh, full buckets). Returns `{ url, script, requests, reset, close, cache, load, stats }`
+ * (`load`: calls in flight, their peak, calls answered; `stats`: `admitted` and `rateLimited`,
+ * the 429s of the rate limit, not scripted ones). `script(firstIndex, faults)` queues faults for the batch whose first
  * drill index is `firstIndex` ("*" for every batch): a status number (429 carries retry-after: 1),
  * "hang", "reset", "malformed", "short", "extra", "blank", "fenced", "gibberish", "duplicateKeys",
  * "protoKeys", "badUsage", "deepNesting", "huge200", "hugeError", "oversized", "oversizedChunked",
  * "truncatedStream", "slowDrip", "redirect", "echoKey", "length", or `{ status, headers, body }`.
  */
-export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, personality = "vllm", host = "127.0.0.1", port = 0 } = {}) {
+export async function startLlmSimulator({
+  latencyMs = 0,
+  msPerOutputToken = 0,
+  streamChunkTokens = 3,
+  personality = "vllm",
+  rateLimit = null,
+  host = "127.0.0.1",
+  port = 0,
+} = {}) {
   const queues = new Map();
   const requests = [];
   const cache = createPromptCache();
   let queue = Promise.resolve(); // the serial personality's one-at-a-time line
-  const state = { personality };
+  const state = { personality, rateLimit, limiter: rateLimit ? createRateLimiter(rateLimit) : null };
+  const stats = { admitted: 0, rateLimited: 0 };
 
   async function answer(req, res, cors) {
     // By path: real endpoints accept a query (Azure's `?api-version=`, a proxy's own parameters).
@@ -147,7 +191,8 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, p
     } catch {
       return res.writeHead(400, cors).end('{"error":{"message":"bad json"}}');
     }
-    const json = { ...cors, "content-type": "application/json" };
+    // Every answer carries the key's rate-limit headers; an answered call's are set on admission.
+    const json = { ...cors, "content-type": "application/json", ...state.limiter?.headers() };
     const refused = refusal(state.personality, provider, body);
     const batch = batchOf(body);
     const fault = refused ? null : (queues.get(String(batch.indices[0]))?.shift() ?? queues.get("*")?.shift());
@@ -165,6 +210,8 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, p
       cachedTokens: 0,
       writtenTokens: 0,
       promptTokens: 0,
+      rateLimited: false,
+      chargedTokens: 0,
     };
     requests.push(entry);
     if (refused) return res.writeHead(refused.status, json).end(refused.body);
@@ -203,14 +250,34 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, p
   }
 
   async function reply(res, json, provider, body, batch, fault, stream, entry) {
+    const started = performance.now();
     const text = content(batch.drills, fault);
-    const promptTokens = countTokens(promptText(body)); // a real tokenizer's count, as the prefix's (sim/tokens.mjs)
-    const cached = cache.lookup(provider, body.model, prefixOf(provider, body), entry.at, latencyMs);
-    Object.assign(entry, { cachedTokens: cached.read, writtenTokens: cached.written, promptTokens });
+    const prefix = prefixOf(provider, body);
+    const promptTokens = countPromptTokens(promptText(body), prefix); // a real tokenizer's count, as the prefix's (sim/tokens.mjs)
     const output = tokens(text);
+    const limiter = state.limiter;
+    let permit = null;
+    if (limiter) {
+      const max = body.max_completion_tokens ?? body.max_tokens;
+      const admitted = limiter.admit({ prompt: promptTokens, maxTokens: typeof max === "number" ? max : undefined, output });
+      if (!admitted.ok) {
+        entry.rateLimited = true;
+        stats.rateLimited += 1;
+        return res.writeHead(429, { ...json, ...admitted.headers }).end(admitted.body);
+      }
+      stats.admitted += 1;
+      Object.assign(json, admitted.headers);
+      permit = admitted.permit;
+      entry.chargedTokens = permit.charge;
+    }
+    // After admission: a refused request never reaches the model, so it writes no cache entry.
+    const cached = cache.lookup(provider, body.model, prefix, entry.at, latencyMs);
+    if (permit) res.once("close", () => limiter.settle(permit, { cached: cached.read, output }));
+    Object.assign(entry, { cachedTokens: cached.read, writtenTokens: cached.written, promptTokens });
     const usage = usageOf(provider, promptTokens, cached, output, fault);
     const finish = fault === "length" ? "length" : "stop";
-    await sleep(latencyMs); // time to the first token
+    const firstToken = started + latencyMs;
+    await sleep(firstToken - performance.now()); // time to the first token
     if (res.destroyed) return;
     if (!stream) {
       await sleep(msPerOutputToken * output);
@@ -218,12 +285,16 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, p
       return res.writeHead(200, json).end(completionBody(provider, text, usage, finish));
     }
     res.writeHead(200, { ...json, "content-type": "text/event-stream" });
-    const events = streamEvents(provider, body, text, usage, finish);
+    const events = streamEvents(provider, body, text, usage, finish, streamChunkTokens);
     const cut = fault === "truncatedStream" ? Math.floor(events.length / 2) : events.length;
-    for (const event of events.slice(0, cut)) {
+    for (let i = 0; i < cut; i++) {
+      // Each event when its first token is written, on one clock from the first token (timers
+      // overshoot; sleeping per event would add each overshoot to the answer's length).
+      const wait = firstToken + events[i].at * msPerOutputToken - performance.now();
+      if (wait >= 1) await sleep(wait);
+      else if (i % 64 === 63) await new Promise(setImmediate); // unpaced: let aborts and other calls in
       if (res.destroyed) return;
-      res.write(event);
-      await sleep((msPerOutputToken * output) / events.length);
+      res.write(events[i].event);
     }
     res.end();
   }
@@ -233,7 +304,7 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, p
       "access-control-allow-origin": "*",
       "access-control-allow-methods": "POST, OPTIONS",
       "access-control-allow-headers": req.headers["access-control-request-headers"] ?? "content-type, authorization",
-      "access-control-expose-headers": "retry-after, retry-after-ms, x-should-retry",
+      "access-control-expose-headers": ["x-should-retry", ...RATE_LIMIT_HEADERS].join(", "),
       "access-control-max-age": "600",
       // A fresh connection per call: browsers silently replay a request whose reused keep-alive
       // connection was reset, which would hide the "reset" fault from the client under test.
@@ -281,6 +352,14 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, p
       state.personality = name;
     },
     load,
+    stats,
+    get rateLimit() {
+      return state.rateLimit;
+    },
+    set rateLimit(config) {
+      state.rateLimit = config ?? null;
+      state.limiter = config ? createRateLimiter(config) : null;
+    },
     script(firstIndex, faults) {
       queues.set(String(firstIndex), [...(queues.get(String(firstIndex)) ?? []), ...faults]);
     },
@@ -290,6 +369,10 @@ export async function startLlmSimulator({ latencyMs = 0, msPerOutputToken = 0, p
       cache.clear();
       load.reset();
       state.personality = personality;
+      state.rateLimit = rateLimit;
+      state.limiter = rateLimit ? createRateLimiter(rateLimit) : null;
+      stats.admitted = 0;
+      stats.rateLimited = 0;
     },
     close() {
       server.closeAllConnections();

@@ -5,13 +5,15 @@ import { createInterface } from "node:readline";
 
 const CLI = new URL("./llm-simulator-cli.mjs", import.meta.url).pathname;
 
-/** `{ urls, calls(i), stop() }`: `calls(i)` is what server i billed, call by call. */
-export async function startSimulatorProcess({ latencyMs = 0, msPerOutputToken = 0, personality = "vllm", servers = 1 } = {}) {
-  const child = spawn(process.execPath, [CLI, String(latencyMs), String(msPerOutputToken), personality, String(servers)], {
+/** `{ urls, calls(i), stats(i), stop() }`: `calls(i)` is what server i billed, call by call;
+ * `stats(i)` its 429 count (`rateLimited`), `admitted` and load figures. Options are
+ * startLlmSimulator's, plus `servers`. */
+export async function startSimulatorProcess({ servers = 1, ...options } = {}) {
+  const child = spawn(process.execPath, [CLI, JSON.stringify({ servers, ...options })], {
     stdio: ["pipe", "pipe", "inherit"],
   });
   const lines = createInterface({ input: child.stdout });
-  const waiting = new Map(); // server index → resolve of its pending `calls` query
+  const waiting = new Map(); // "calls 0" / "stats 0" → resolve of its pending query
   const ready = new Promise((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`LLM simulator exited with ${code}`)));
     lines.once("line", (line) => resolve(JSON.parse(line)));
@@ -19,16 +21,25 @@ export async function startSimulatorProcess({ latencyMs = 0, msPerOutputToken = 
   const { urls } = await ready;
   lines.on("line", (line) => {
     const answer = JSON.parse(line);
-    waiting.get(answer.calls)?.(answer.requests);
-    waiting.delete(answer.calls);
+    const key = "calls" in answer ? `calls ${answer.calls}` : `stats ${answer.stats}`;
+    waiting.get(key)?.(answer);
+    waiting.delete(key);
   });
+  const ask = (verb, i) => {
+    const key = `${verb} ${i}`;
+    if (waiting.has(key)) throw new Error(`${key} already pending`);
+    const answer = new Promise((resolve) => waiting.set(key, resolve));
+    child.stdin.write(`${key}\n`);
+    return answer;
+  };
   return {
     urls,
-    calls(i) {
-      if (waiting.has(i)) throw new Error(`calls(${i}) already pending`);
-      const answer = new Promise((resolve) => waiting.set(i, resolve));
-      child.stdin.write(`calls ${i}\n`);
-      return answer;
+    async calls(i) {
+      return (await ask("calls", i)).requests;
+    },
+    async stats(i) {
+      const { stats, ...figures } = await ask("stats", i);
+      return figures;
     },
     stop() {
       child.removeAllListeners("exit");

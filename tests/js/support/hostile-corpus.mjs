@@ -401,15 +401,20 @@ export async function runCorpus(drillgen, cases, codes, uncaught) {
     row.tried += 1;
     const before = uncaught.count;
     let outcome;
+    let bound;
     try {
       const value = await Promise.race([
         Promise.resolve().then(() => c.run(drillgen)),
-        new Promise((_, no) => setTimeout(() => no({ unsettled: true }), BOUND_MS)),
+        new Promise((_, no) => {
+          bound = setTimeout(() => no({ unsettled: true }), BOUND_MS);
+        }),
       ]);
       outcome = { ok: true, value };
     } catch (error) {
       outcome = { ok: false, error };
     }
+    // A pending bound kept Node's test process alive up to 15 s after the last case.
+    clearTimeout(bound);
     await new Promise((r) => setTimeout(r, 0));
     const settled = !(outcome.error && outcome.error.unsettled);
     // A plain value returned (an input the export accepts, e.g. an empty pool) is counted apart:
