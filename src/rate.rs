@@ -15,8 +15,6 @@
 //! Pure and clock-free: callers pass `now_ms` and sleep for the `Wait` they are given
 //! (`orchestrator::govern` does, for every LLM call of a run given a governor).
 
-use std::collections::VecDeque;
-
 use crate::retry::{header, parse_duration_ms, parse_rfc3339, retry_after_ms};
 
 /// Where concurrency starts, and its ceiling (Workers allow six open connections per invocation;
@@ -90,8 +88,10 @@ impl Bucket {
         {
             self.per_minute = Some(limit);
         }
+        // Only ever lowered: a response's `remaining` was counted when it was admitted, before
+        // the calls admitted since, so raising our level to it would admit too much.
         if let (Some(cap), Some(left)) = (self.per_minute, remaining) {
-            self.available = left.clamp(0.0, cap);
+            self.available = self.available.min(left.clamp(0.0, cap));
         }
     }
 }
@@ -160,6 +160,8 @@ pub struct Report<'a> {
     pub headers: &'a [(String, String)],
     /// Tokens the provider billed, input and output, when it said.
     pub used_tokens: Option<u32>,
+    /// The provider charges the tokens used, not the estimate (Anthropic; or a call never sent).
+    pub refunds_unused: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -177,7 +179,8 @@ pub struct RateGovernor {
     slow_start: bool,
     in_flight: u32,
     paused_until: f64,
-    line: VecDeque<u64>,
+    /// Waiting callers as (priority, ticket): served lowest first, then first come.
+    line: Vec<(u32, u64)>,
     next_ticket: u64,
     pub stats: GovernorStats,
 }
@@ -195,7 +198,7 @@ impl RateGovernor {
             slow_start: true,
             in_flight: 0,
             paused_until: 0.0,
-            line: VecDeque::new(),
+            line: Vec::new(),
             next_ticket: 0,
             stats: GovernorStats::default(),
         }
@@ -207,25 +210,34 @@ impl RateGovernor {
     }
 
     pub fn enqueue(&mut self) -> Ticket {
+        self.enqueue_with(0)
+    }
+
+    /// A place in line behind every caller of a lower `priority` (a run passes the calls it has
+    /// had admitted so far: a series' first call goes before another's tenth, so a series that
+    /// starts late shows its first drill without waiting for the early ones to finish).
+    pub fn enqueue_with(&mut self, priority: u32) -> Ticket {
         let id = self.next_ticket;
         self.next_ticket += 1;
-        self.line.push_back(id);
+        self.line.push((priority, id));
         Ticket(id)
     }
 
     /// Gives up a place in line (the caller was cancelled).
     pub fn leave(&mut self, ticket: Ticket) {
-        self.line.retain(|id| *id != ticket.0);
+        self.line.retain(|(_, id)| *id != ticket.0);
     }
 
     /// Admits `ticket`'s request of about `estimated_tokens` if it is first in line and every
     /// limit has room; otherwise says how long to wait.
     pub fn try_admit(&mut self, ticket: Ticket, estimated_tokens: u32, now_ms: f64) -> Admission {
-        if let Some(place) = self.line.iter().position(|id| *id == ticket.0)
-            && place > 0
-        {
+        let Some(&mine) = self.line.iter().find(|(_, id)| *id == ticket.0) else {
+            return Admission::Wait(QUEUE_POLL_MS); // not in line: enqueue first
+        };
+        let ahead = self.line.iter().filter(|other| **other < mine).count();
+        if ahead > 0 {
             // Those far back look again less often: nobody passes the ones ahead of them.
-            return Admission::Wait(QUEUE_POLL_MS * (place as u64).min(MAX_POLL_STEPS));
+            return Admission::Wait(QUEUE_POLL_MS * (ahead as u64).min(MAX_POLL_STEPS));
         }
         if now_ms < self.paused_until {
             return Admission::Wait((self.paused_until - now_ms).ceil() as u64);
@@ -246,7 +258,7 @@ impl RateGovernor {
         self.requests.take(1.0);
         self.tokens.take(estimate);
         self.in_flight += 1;
-        self.line.pop_front();
+        self.line.retain(|(_, id)| *id != ticket.0);
         self.stats.admitted += 1;
         Admission::Go(Permit { estimated_tokens })
     }
@@ -255,7 +267,9 @@ impl RateGovernor {
     /// concurrency up (a success) or down (throttled).
     pub fn complete(&mut self, permit: Permit, report: &Report<'_>, now_ms: f64) {
         self.in_flight = self.in_flight.saturating_sub(1);
-        if let Some(used) = report.used_tokens {
+        // Anthropic's output limit counts the tokens written, so an over-estimate comes back;
+        // OpenAI counts `max_tokens` when it admits a request and gives nothing back.
+        if let Some(used) = report.used_tokens.filter(|_| report.refunds_unused) {
             self.tokens.available += f64::from(permit.estimated_tokens) - f64::from(used);
         }
         self.learn(report.headers, now_ms);

@@ -121,7 +121,7 @@ impl RateGovernor {
             let clock = JsClock {
                 cancel: cancel.handle(),
             };
-            match admit(&inner, &clock, tokens).await {
+            match admit(&inner, &clock, tokens, 0).await {
                 Ok(admitted) => {
                     let id = next.replace(next.get().wrapping_add(1));
                     held.borrow_mut().insert(id, admitted.keep());
@@ -138,13 +138,15 @@ impl RateGovernor {
     }
 
     /// Settles a permit from `acquire`: the call's HTTP status (0 when no answer came), the
-    /// answer's headers, and the tokens the provider billed, when known. Once: `false` for a
+    /// answer's headers, and the tokens the provider billed, when known (given back to the
+    /// budget only for `provider: "anthropic"`, which charges what was used; OpenAI charges the
+    /// estimate when it admits a call). Once: `false` for a
     /// permit already settled or never given (nothing changes).
     pub fn complete(
         &self,
         #[wasm_bindgen(js_name = permitId)] permit_id: f64,
         #[wasm_bindgen(
-            unchecked_param_type = "{ status: number; headers?: Record<string, string>; usedTokens?: number }"
+            unchecked_param_type = "{ status: number; headers?: Record<string, string>; usedTokens?: number; provider?: \"openai\" | \"anthropic\" }"
         )]
         report: JsValue,
     ) -> Result<bool, JsValue> {
@@ -158,6 +160,7 @@ impl RateGovernor {
         else {
             return Ok(false);
         };
+        let refunds_unused = anthropic(&report)?;
         let report = Report {
             status: if (0.0..=999.0).contains(&status) {
                 status as u16
@@ -168,6 +171,7 @@ impl RateGovernor {
             used_tokens: used
                 .filter(|u| *u >= 0.0)
                 .map(|u| u.min(f64::from(u32::MAX)) as u32),
+            refunds_unused,
         };
         self.inner
             .borrow_mut()
@@ -193,6 +197,17 @@ fn invalid(message: String) -> JsValue {
         &DrillgenError::InvalidOptions(message),
         &Redactor::default(),
     )
+}
+
+/// `report.provider === "anthropic"`: the provider charges tokens used, not the estimate.
+fn anthropic(report: &JsValue) -> Result<bool, JsValue> {
+    let v = Reflect::get(report, &JsValue::from_str("provider")).map_err(|e| {
+        invalid(format!(
+            "report.provider: reading it threw: {}",
+            message_of(&e)
+        ))
+    })?;
+    Ok(v.as_string().as_deref() == Some("anthropic"))
 }
 
 fn number(report: &JsValue, name: &str) -> Result<Option<f64>, JsValue> {

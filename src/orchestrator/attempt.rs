@@ -65,7 +65,8 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
         let admitted = match run.host.governor() {
             Some(governor) => {
                 let estimate = estimated_tokens(&request, config.llm.max_tokens_for(todo.len()));
-                match admit(governor, run.clock, estimate).await {
+                let priority = run.state.borrow().calls;
+                match admit(governor, run.clock, estimate, priority).await {
                     Ok(a) => Some(a),
                     Err(e) => return failed(e),
                 }
@@ -77,6 +78,7 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
             if let Some(admitted) = admitted {
                 let unsent = Report {
                     used_tokens: Some(0),
+                    refunds_unused: true,
                     ..Report::default()
                 };
                 admitted.settle(&unsent, run.clock.now_ms());
@@ -132,6 +134,7 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
                 status: response.status,
                 headers: &response.headers,
                 used_tokens: (used > 0).then(|| used.min(u64::from(u32::MAX)) as u32),
+                refunds_unused: config.llm.provider == Provider::Anthropic,
             };
             admitted.settle(&report, run.clock.now_ms());
         }

@@ -66,12 +66,14 @@ impl Drop for Admitted<'_> {
 }
 
 /// Waits in line until the governor admits a call of about `estimated_tokens`, or the run stops.
+/// `priority`: the calls this caller has had admitted already (fewer go first).
 pub async fn admit<'g, C: Clock>(
     governor: &'g SharedGovernor,
     clock: &C,
     estimated_tokens: u32,
+    priority: u32,
 ) -> Result<Admitted<'g>, DrillgenError> {
-    let ticket = governor.borrow_mut().enqueue();
+    let ticket = governor.borrow_mut().enqueue_with(priority);
     let mut line = InLine {
         governor,
         ticket,

@@ -48,17 +48,19 @@ fn a_request_is_admitted_when_its_tokens_fit() {
     let a = admit(&mut g, 600, 0.0).unwrap();
     // 400 left: 600 more need 200, at 1,000 a minute 12 s.
     assert_eq!(admit(&mut g, 600, 0.0), Err(12_000));
-    // The first used only 100: the 500 it did not use come back.
-    g.complete(
-        a,
-        &Report {
-            status: 200,
-            used_tokens: Some(100),
-            ..Report::default()
-        },
-        0.0,
-    );
+    // The first used only 100: the 500 it did not use come back where the provider charges
+    // what was used (Anthropic), not where it charged the estimate on admission (OpenAI).
+    let mut openai = g.clone();
+    let used = |refunds_unused| Report {
+        status: 200,
+        used_tokens: Some(100),
+        refunds_unused,
+        ..Report::default()
+    };
+    g.complete(a, &used(true), 0.0);
     assert!(admit(&mut g, 600, 0.0).is_ok());
+    openai.complete(a, &used(false), 0.0);
+    assert_eq!(admit(&mut openai, 600, 0.0), Err(12_000));
     // Larger than the whole budget: waits for a full bucket, never for ever.
     let mut g = RateGovernor::new(None, Some(1_000), 0.0);
     assert!(admit(&mut g, 5_000, 0.0).is_ok());
@@ -79,6 +81,7 @@ fn concurrency_halves_on_429_and_grows_back_additively() {
                 status: 429,
                 headers: &throttled,
                 used_tokens: None,
+                refunds_unused: false,
             },
             now,
         );
@@ -134,6 +137,7 @@ fn a_429_pauses_everyone_until_its_retry_after() {
             status: 429,
             headers: &headers,
             used_tokens: None,
+            refunds_unused: false,
         },
         1_000.0,
     );
@@ -160,6 +164,7 @@ fn openai_headers_teach_the_limits_and_a_zero_waits_for_the_reset() {
             status: 200,
             headers: &headers,
             used_tokens: Some(500),
+            refunds_unused: false,
         },
         0.0,
     );
@@ -188,6 +193,7 @@ fn anthropic_headers_teach_the_limits_with_rfc3339_resets() {
             status: 200,
             headers: &headers,
             used_tokens: None,
+            refunds_unused: false,
         },
         now,
     );
@@ -228,4 +234,51 @@ fn a_caller_who_leaves_the_line_does_not_block_it() {
     assert_eq!(g.try_admit(next, 0, 0.0), Admission::Wait(QUEUE_POLL_MS));
     g.leave(gone);
     assert!(matches!(g.try_admit(next, 0, 0.0), Admission::Go(_)));
+}
+
+#[test]
+fn a_callers_first_call_goes_before_anothers_later_ones() {
+    let mut g = RateGovernor::new(None, None, 0.0);
+    // A series with 10 calls behind it waits, then a new series' first call arrives.
+    let busy = g.enqueue_with(10);
+    let first = g.enqueue_with(0);
+    assert_eq!(g.try_admit(busy, 0, 0.0), Admission::Wait(QUEUE_POLL_MS));
+    assert!(matches!(g.try_admit(first, 0, 0.0), Admission::Go(_)));
+    assert!(matches!(g.try_admit(busy, 0, 0.0), Admission::Go(_)));
+}
+
+#[test]
+fn a_reported_remaining_only_ever_lowers_the_level() {
+    let mut g = RateGovernor::new(None, Some(10_000), 0.0);
+    let a = admit(&mut g, 8_000, 0.0).unwrap();
+    // Stamped when this call was admitted (9,000 left then), read after 8,000 more went out.
+    let headers = h(&[("x-ratelimit-remaining-tokens", "9000")]);
+    g.complete(
+        a,
+        &Report {
+            status: 200,
+            headers: &headers,
+            ..Report::default()
+        },
+        0.0,
+    );
+    assert_eq!(
+        g.tokens.available, 2_000.0,
+        "our own count is lower: it stays"
+    );
+    let headers = h(&[("x-ratelimit-remaining-tokens", "500")]);
+    let b = admit(&mut g, 0, 0.0).unwrap();
+    g.complete(
+        b,
+        &Report {
+            status: 200,
+            headers: &headers,
+            ..Report::default()
+        },
+        0.0,
+    );
+    assert_eq!(
+        g.tokens.available, 500.0,
+        "the provider's is lower: it wins"
+    );
 }
