@@ -351,10 +351,12 @@ test("the step timeout and STALE_AFTER_MS outlast drillgen's worst case with the
   };
   const worst = drillgen.batchWorstCase(options);
   // Pinned, so that a change in drillgen's worst case is noticed here: 4 attempts + 6 refusals
-  // (format ladder 2, token field 1, prompt cache key 1, stream_options and stream 2) at 120 s,
-  // 3 Retry-After waits of 60 s, 4 persists of 30 s, 3 backoffs of 8 s, and 30 s for onProgress's
-  // promises: 1,554 s, past the 720 s step timeout this host once had.
-  assert.deepEqual(worst, { llmCalls: 10, durationMs: 10 * 120_000 + 3 * 60_000 + 4 * 30_000 + 3 * 8_000 + 30_000 });
+  // (format ladder 2, token field 1, prompt cache key 1, stream_options and stream 2) at 120 s
+  // plus 1 s of fetch grace each, 3 Retry-After waits of 60 s, 4 persists of 30 s, 3 backoffs of
+  // 8 s, and 30 s for onProgress's promises: 10 × 121 + 180 + 120 + 24 + 30 = 1,564 s, past the
+  // 720 s step timeout this host once had.
+  assert.deepEqual(worst, { llmCalls: 10, durationMs: 10 * (120_000 + 1_000) + 3 * 60_000 + 4 * 30_000 + 3 * 8_000 + 30_000 });
+  assert.equal(worst.durationMs, 1_564_000);
   // The host as deployed: default vars but for the LLM URL (api.openai.com is never called: no series runs here).
   // The crash hook stores the series and never creates its instance: nothing calls api.openai.com.
   const prod = await startHost(sim, {
@@ -371,15 +373,16 @@ test("the step timeout and STALE_AFTER_MS outlast drillgen's worst case with the
   const budget = JSON.parse(row.budget);
   assert.equal(budget.batchLlmCalls, worst.llmCalls);
   // drillgen's worst case + the longest wait for the governor's permit (GOVERNOR_MAX_WAIT_MS,
-  // 120 s) + a minute for the step's own D1 writes: 1,734 s.
+  // 120 s) + a minute for the step's own D1 writes: 1,564 + 120 + 60 = 1,744 s.
   assert.equal(budget.stepTimeoutMs, worst.durationMs + 120_000 + 60_000);
-  assert.equal(budget.stepTimeoutMs, 1_734_000);
+  assert.equal(budget.stepTimeoutMs, 1_744_000);
   // STALE_AFTER_MS by default: the step timeout + the wait before the last step retry (10 s × 2) +
-  // a minute: 1,814 s (about 30 min). The ghost series is resumable after that long, not before.
+  // a minute: 1,744 + 20 + 60 = 1,824 s (about 30 min). The ghost series is resumable after that
+  // long, not before.
   const early = await prod.call("POST", `/series/${row.id}/resume`);
   assert.deepEqual([early.status, early.body.error.code], [409, "SERIES_RUNNING"]);
   const staleMs = budget.stepTimeoutMs + 10_000 * 2 + 60_000;
-  assert.equal(staleMs, 1_814_000);
+  assert.equal(staleMs, 1_824_000);
   assert.ok(
     early.body.error.resumableInMs <= staleMs && early.body.error.resumableInMs > staleMs - 10_000,
     `${early.body.error.resumableInMs}`,
