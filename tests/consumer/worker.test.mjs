@@ -494,6 +494,7 @@ test("auth and limits: no token, wrong token, oversized bodies, bad JSON, caps, 
   }
   assert.ok(limited, "the rate limit was hit");
   assert.equal(limited.body.error.code, "RATE_LIMITED");
+  assert.equal(limited.headers.get("retry-after"), "60", "the limiter's period (RATE_LIMIT_PERIOD)");
   assert.ok(accepted >= 1 && accepted <= RATE_LIMIT, `${accepted} accepted, the limit is ${RATE_LIMIT}`);
   assert.equal((await host.call("POST", "/series", { targetDrillCount: 0 })).status, 400, "another tenant is not limited");
 
