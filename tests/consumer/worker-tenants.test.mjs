@@ -3,7 +3,7 @@
 // Idempotency-Key, spend caps, stale-series recovery, and budgets that count format negotiation.
 
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -29,9 +29,10 @@ let drillgen; // the packed drillgen, for its `batchWorstCase`
 const mfs = [];
 const seen = [];
 
-async function startHost(simulator, bindings = {}) {
+async function startHost(simulator, bindings = {}, { rateLimit } = {}) {
   const mf = new Miniflare(
     hostOptions(bundle, {
+      rateLimit,
       bindings: {
         API_TOKEN: `alpha:${ALPHA},beta:${BETA}`,
         LLM_PROVIDER: "openai",
@@ -99,9 +100,12 @@ test("two tenants: each sees only its own library, context and series; another t
   assert.deepEqual((await beta("POST", "/positions", early)).body, { inserted: 3, versioned: 0, unchanged: 0 });
   assert.deepEqual((await beta("GET", "/positions")).body.byPhase, { OPENING: 0, EARLY: 3, MIDDLE: 0, BEAROFF: 0 });
   assert.deepEqual((await host.call("GET", "/positions")).body.byPhase, { OPENING: 21, EARLY: 36, MIDDLE: 36, BEAROFF: 36 });
-  // Beta has no context: alpha's is not visible to it.
+  // Beta has no context: alpha's is not visible to it. A request that is wrong in itself is told
+  // so first (drillgen's validation before the context check).
   const noContext = await beta("POST", "/series", SERIES);
   assert.deepEqual([noContext.status, noContext.body.error.code], [409, "NO_CONTEXT"]);
+  const invalid = await beta("POST", "/series", { ...SERIES, gamePhases: ["ENDGAME"] });
+  assert.deepEqual([invalid.status, invalid.body.error.code], [400, "INVALID_PHASES"]);
 
   const started = await host.call("POST", "/series", SERIES);
   assert.equal(started.status, 202);
@@ -192,6 +196,7 @@ test("a series is immutable: poisoning the library between the 202 and the run c
 
 test("Idempotency-Key: a retried start starts one series and gets the first answer; another body is 409", async () => {
   sim.reset();
+  sim.script(10, [422]); // batch 2 fails for good: the series ends COMPLETED with something to resume
   const count = async () => (await host.db.prepare("SELECT count(*) AS n FROM guru_artifact WHERE tenant = 'alpha'").first()).n;
   const before = await count();
   const headers = { "idempotency-key": "start-1" };
@@ -212,20 +217,81 @@ test("Idempotency-Key: a retried start starts one series and gets the first answ
   assert.deepEqual([reused.status, reused.body.error.code], [409, "IDEMPOTENCY_KEY_REUSED"]);
   // Another tenant's key space is its own.
   assert.notEqual((await host.call("POST", "/series", SERIES, { headers, token: BETA })).body.error?.code, "IDEMPOTENCY_KEY_REUSED");
-  await host.finished(first.body.id);
+  assert.deepEqual((await host.finished(first.body.id)).batchProgress.failed, [2]);
   // Resume: the same key twice is one run.
   const resumeHeaders = { "idempotency-key": "resume-1" };
   const r1 = await host.call("POST", `/series/${first.body.id}/resume`, undefined, { headers: resumeHeaders });
   const r2 = await host.call("POST", `/series/${first.body.id}/resume`, undefined, { headers: resumeHeaders });
   assert.deepEqual([r1.status, r1.body], [202, { id: first.body.id, run: 2 }]);
   assert.deepEqual([r2.status, r2.body], [202, { id: first.body.id, run: 2 }]);
-  assert.equal((await host.finished(first.body.id)).run, 2);
+  const resumed = await host.finished(first.body.id);
+  assert.deepEqual([resumed.run, resumed.drills.length], [2, 25]);
   assert.equal(sim.requests.filter((r) => r.indices[0] === 0).length, 1, "one series' batch 0 was generated, once");
+});
+
+test("the rate limit comes after the Idempotency-Key: replays and 409s use no slot, a 429 says Retry-After, a complete series is not resumed", async () => {
+  sim.reset();
+  // Miniflare's limiter is a fixed window aligned to the clock's minutes: start well inside one.
+  if (Date.now() % 60_000 > 40_000) await sleep(60_000 - (Date.now() % 60_000) + 100);
+  const limited = await startHost(sim, {}, { rateLimit: { limit: 2, period: 60 } });
+  await limited.call("PUT", "/context", context);
+  await limited.call("POST", "/positions", positions); // its own key (`import:alpha`)
+  const headers = { "idempotency-key": "limited-1" };
+  const first = await limited.call("POST", "/series", SERIES, { headers }); // slot 1 of 2
+  assert.equal(first.status, 202);
+  // Retries of the accepted request get the stored answer, and use no slot (else the 2nd would be 429).
+  for (let k = 0; k < 3; k++) {
+    const again = await limited.call("POST", "/series", SERIES, { headers });
+    assert.deepEqual([again.status, again.body, again.headers.get("idempotent-replayed")], [202, first.body, "true"]);
+  }
+  // The key with another body, and a key whose first request is still being answered (its
+  // reservation, as a concurrent request leaves it): 409s, no slot either.
+  for (let k = 0; k < 2; k++) {
+    const reused = await limited.call("POST", "/series", { ...SERIES, targetDrillCount: 10 }, { headers });
+    assert.deepEqual([reused.status, reused.body.error.code], [409, "IDEMPOTENCY_KEY_REUSED"]);
+  }
+  const fingerprint = createHash("sha256")
+    .update(`POST /series\n${JSON.stringify(SERIES)}`)
+    .digest("hex");
+  await limited.db.prepare("INSERT INTO idempotency (tenant, key, fingerprint) VALUES ('alpha', 'limited-2', ?)").bind(fingerprint).run();
+  for (let k = 0; k < 2; k++) {
+    const inUse = await limited.call("POST", "/series", SERIES, { headers: { "idempotency-key": "limited-2" } });
+    assert.deepEqual([inUse.status, inUse.body.error.code, inUse.headers.get("retry-after")], [409, "IDEMPOTENCY_KEY_IN_USE", "5"]);
+  }
+  // So one slot is left: a second start is accepted, a third refused with the limiter's period.
+  const second = await limited.call("POST", "/series", SERIES);
+  assert.equal(second.status, 202);
+  const third = await limited.call("POST", "/series", SERIES);
+  assert.deepEqual([third.status, third.body.error.code, third.headers.get("retry-after")], [429, "RATE_LIMITED", "60"]);
+  // While the tenant is limited, the accepted key still gets its answer.
+  const replay = await limited.call("POST", "/series", SERIES, { headers });
+  assert.deepEqual([replay.status, replay.body], [202, first.body]);
+  // A resume of a series with every drill stored is refused (no run, no slot): 409 SERIES_COMPLETE,
+  // not the rate limit's 429 nor a 202 for a run with nothing to do.
+  const done = await limited.finished(first.body.id);
+  assert.deepEqual([done.status, done.drills.length], ["COMPLETED", 25]);
+  const resumed = await limited.call("POST", `/series/${first.body.id}/resume`, undefined, { headers: { "idempotency-key": "r-1" } });
+  assert.deepEqual([resumed.status, resumed.body.error.code], [409, "SERIES_COMPLETE"]);
+  assert.equal((await limited.call("GET", `/series/${first.body.id}`)).body.run, 1, "no new run");
+  assert.equal(
+    (await limited.db.prepare("SELECT count(*) AS n FROM idempotency WHERE key = 'r-1'").first()).n,
+    0,
+    "the refusal is not kept: the key is free",
+  );
+  // A missing series is a 404 before the rate limit too.
+  const missing = await limited.call("POST", "/series/00000000-0000-4000-8000-000000000000/resume");
+  assert.deepEqual([missing.status, missing.body.error.code], [404, "SERIES_NOT_FOUND"]);
+  await limited.finished(second.body.id);
 });
 
 test("spend caps: calls and tokens are counted per tenant and day; a start at the cap is a 429 until UTC midnight", async () => {
   sim.reset();
-  const today = () => host.db.prepare("SELECT llm_calls, tokens FROM spend WHERE tenant = 'alpha' AND day = date('now')").first();
+  // No row yet when nothing was spent today (the UTC day may have just turned).
+  const today = async () =>
+    (await host.db.prepare("SELECT llm_calls, tokens FROM spend WHERE tenant = 'alpha' AND day = date('now')").first()) ?? {
+      llm_calls: 0,
+      tokens: 0,
+    };
   const before = await today();
   const done = await host.finished((await host.call("POST", "/series", SERIES)).body.id);
   const now = await today();
@@ -248,6 +314,8 @@ test("spend caps: calls and tokens are counted per tenant and day; a start at th
   assert.equal(refused.body.error.resetAt, midnight.toISOString());
   const retryAfter = Number(refused.headers.get("retry-after"));
   assert.ok(Math.abs(retryAfter - (midnight.getTime() - Date.now()) / 1000) < 5, `Retry-After ${retryAfter}`);
+  // A resume too (of a series missing a drill: one with every drill is 409 SERIES_COMPLETE first).
+  await host.db.prepare("DELETE FROM drill WHERE artifact_id = ? AND idx = 24").bind(done.id).run();
   assert.equal((await host.call("POST", `/series/${done.id}/resume`)).body.error.code, "SPEND_LIMIT");
   assert.notEqual((await host.call("POST", "/series", SERIES, { token: BETA })).body.error.code, "SPEND_LIMIT", "beta's spend is its own");
   // The day turns (the counter row becomes yesterday's): starts are accepted again.
@@ -351,10 +419,12 @@ test("the step timeout and STALE_AFTER_MS outlast drillgen's worst case with the
   };
   const worst = drillgen.batchWorstCase(options);
   // Pinned, so that a change in drillgen's worst case is noticed here: 4 attempts + 6 refusals
-  // (format ladder 2, token field 1, prompt cache key 1, stream_options and stream 2) at 120 s,
-  // 3 Retry-After waits of 60 s, 4 persists of 30 s, 3 backoffs of 8 s, and 30 s for onProgress's
-  // promises: 1,554 s, past the 720 s step timeout this host once had.
-  assert.deepEqual(worst, { llmCalls: 10, durationMs: 10 * 120_000 + 3 * 60_000 + 4 * 30_000 + 3 * 8_000 + 30_000 });
+  // (format ladder 2, token field 1, prompt cache key 1, stream_options and stream 2) at 120 s
+  // plus 1 s of fetch grace each, 3 Retry-After waits of 60 s, 4 persists of 30 s, 3 backoffs of
+  // 8 s, and 30 s for onProgress's promises: 10 × 121 + 180 + 120 + 24 + 30 = 1,564 s, past the
+  // 720 s step timeout this host once had.
+  assert.deepEqual(worst, { llmCalls: 10, durationMs: 10 * (120_000 + 1_000) + 3 * 60_000 + 4 * 30_000 + 3 * 8_000 + 30_000 });
+  assert.equal(worst.durationMs, 1_564_000);
   // The host as deployed: default vars but for the LLM URL (api.openai.com is never called: no series runs here).
   // The crash hook stores the series and never creates its instance: nothing calls api.openai.com.
   const prod = await startHost(sim, {
@@ -371,15 +441,16 @@ test("the step timeout and STALE_AFTER_MS outlast drillgen's worst case with the
   const budget = JSON.parse(row.budget);
   assert.equal(budget.batchLlmCalls, worst.llmCalls);
   // drillgen's worst case + the longest wait for the governor's permit (GOVERNOR_MAX_WAIT_MS,
-  // 120 s) + a minute for the step's own D1 writes: 1,734 s.
+  // 120 s) + a minute for the step's own D1 writes: 1,564 + 120 + 60 = 1,744 s.
   assert.equal(budget.stepTimeoutMs, worst.durationMs + 120_000 + 60_000);
-  assert.equal(budget.stepTimeoutMs, 1_734_000);
+  assert.equal(budget.stepTimeoutMs, 1_744_000);
   // STALE_AFTER_MS by default: the step timeout + the wait before the last step retry (10 s × 2) +
-  // a minute: 1,814 s (about 30 min). The ghost series is resumable after that long, not before.
+  // a minute: 1,744 + 20 + 60 = 1,824 s (about 30 min). The ghost series is resumable after that
+  // long, not before.
   const early = await prod.call("POST", `/series/${row.id}/resume`);
   assert.deepEqual([early.status, early.body.error.code], [409, "SERIES_RUNNING"]);
   const staleMs = budget.stepTimeoutMs + 10_000 * 2 + 60_000;
-  assert.equal(staleMs, 1_814_000);
+  assert.equal(staleMs, 1_824_000);
   assert.ok(
     early.body.error.resumableInMs <= staleMs && early.body.error.resumableInMs > staleMs - 10_000,
     `${early.body.error.resumableInMs}`,

@@ -147,9 +147,10 @@ test("a 25-drill series runs through the Workflow into D1: 202 before any LLM ca
   const { stepTimeoutMs, ...planned } = started.body.budget;
   assert.deepEqual(planned, { maxRetries: 3, stepRetries: 2, batchLlmCalls: 9, maxLlmCalls: 135, subrequestBudget: budget });
   // The step outlasts drillgen's own worst case, the permit's longest wait, and a minute of D1 work:
-  // 9 calls × 10 s + 3 Retry-After waits × 60 s + 4 persists × 30 s + 3 backoffs × 0.1 s + 30 s for
-  // onProgress = 420.3 s, + 120 s + 60 s.
-  assert.equal(worst(3).durationMs, 9 * 10_000 + 3 * 60_000 + 4 * 30_000 + 3 * 100 + 30_000);
+  // 9 calls × (10 s + 1 s of fetch grace) + 3 Retry-After waits × 60 s + 4 persists × 30 s +
+  // 3 backoffs × 0.1 s + 30 s for onProgress = 99 + 180 + 120 + 0.3 + 30 = 429.3 s, + 120 s + 60 s.
+  assert.equal(worst(3).durationMs, 9 * (10_000 + 1_000) + 3 * 60_000 + 4 * 30_000 + 3 * 100 + 30_000);
+  assert.equal(worst(3).durationMs, 429_300);
   assert.equal(stepTimeoutMs, worst(3).durationMs + PERMIT_WAIT_MS + 60_000);
 
   const full = await host.finished(started.body.id);
@@ -493,6 +494,7 @@ test("auth and limits: no token, wrong token, oversized bodies, bad JSON, caps, 
   }
   assert.ok(limited, "the rate limit was hit");
   assert.equal(limited.body.error.code, "RATE_LIMITED");
+  assert.equal(limited.headers.get("retry-after"), "60", "the limiter's period (RATE_LIMIT_PERIOD)");
   assert.ok(accepted >= 1 && accepted <= RATE_LIMIT, `${accepted} accepted, the limit is ${RATE_LIMIT}`);
   assert.equal((await host.call("POST", "/series", { targetDrillCount: 0 })).status, 400, "another tenant is not limited");
 

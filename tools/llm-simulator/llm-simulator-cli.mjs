@@ -7,8 +7,28 @@
 // cachedTokens, writtenTokens, refused, rateLimited, chargedTokens }]}`: what server i billed per call, cache
 // writes included (drillgen's usage has no field for them); `stats <i>` with `{"stats": i, …}`:
 // server i's `stats` and `load` figures.
+// Options, anywhere among the arguments, for running it by hand (e.g. as the LLM of `wrangler dev`):
+//   --port <n>     serve on this port (server i on n + i) instead of a random one
+//   --keep-alive   serve until SIGINT or SIGTERM, even once stdin closes (a background job's stdin)
 import { createInterface } from "node:readline";
 import { startLlmSimulator } from "./llm-simulator.mjs";
+
+/** `--port` and `--keep-alive` taken out of `args`. */
+function flags(args) {
+  const keepAlive = args.includes("--keep-alive");
+  let port = 0;
+  const portAt = args.findIndex((a) => a === "--port" || a.startsWith("--port="));
+  if (portAt !== -1) {
+    const raw = args[portAt].startsWith("--port=") ? args[portAt].slice("--port=".length) : args[portAt + 1];
+    port = Number(raw);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      process.stderr.write(`llm-simulator: --port wants a port number from 1 to 65535, got ${raw}\n`);
+      process.exit(2);
+    }
+    args.splice(portAt, args[portAt].startsWith("--port=") ? 1 : 2);
+  }
+  return { keepAlive, port, rest: args.filter((a) => a !== "--keep-alive") };
+}
 
 function parseArgs(args) {
   if (args[0]?.startsWith("{")) {
@@ -18,9 +38,10 @@ function parseArgs(args) {
   const [latencyMs = "0", msPerOutputToken = "0", personality = "vllm", servers = "1"] = args;
   return { options: { latencyMs: Number(latencyMs), msPerOutputToken: Number(msPerOutputToken), personality }, servers: Number(servers) };
 }
-const { options, servers } = parseArgs(process.argv.slice(2));
+const { keepAlive, port, rest } = flags(process.argv.slice(2));
+const { options, servers } = parseArgs(rest);
 const sims = [];
-for (let i = 0; i < servers; i++) sims.push(await startLlmSimulator(options));
+for (let i = 0; i < servers; i++) sims.push(await startLlmSimulator({ ...options, ...(port ? { port: port + i } : {}) }));
 process.stdout.write(`${JSON.stringify({ url: sims[0].url, urls: sims.map((s) => s.url) })}\n`);
 
 const billed = ({ at, promptTokens, cachedTokens, writtenTokens, refused, rateLimited, chargedTokens }) => ({
@@ -46,5 +67,8 @@ const stop = async () => {
   await Promise.all(sims.map((s) => s.close()));
   process.exit(0);
 };
-createInterface({ input: process.stdin }).on("line", command).on("close", stop);
+createInterface({ input: process.stdin })
+  .on("line", command)
+  .on("close", keepAlive ? () => {} : stop);
 process.on("SIGTERM", stop);
+process.on("SIGINT", stop);

@@ -58,9 +58,21 @@ export async function authenticate(request, env) {
   return tenant;
 }
 
-/** Starting series and imports are rate-limited per tenant (the binding counts per location). */
-export async function rateLimit(env, tenant, what) {
+/**
+ * Starting series and imports are rate-limited per tenant (the binding counts per location). A
+ * refusal carries `Retry-After`: the limiter's period (RATE_LIMIT_PERIOD, the `period` of
+ * `[[ratelimits]]`), the longest wait until its window has room again.
+ */
+export async function rateLimit(env, cfg, tenant, what) {
   if (!env.SERIES_RATE_LIMITER) throw new HostError(500, "NOT_CONFIGURED", "binding SERIES_RATE_LIMITER is missing");
   const { success } = await env.SERIES_RATE_LIMITER.limit({ key: `${what}:${tenant}` });
-  if (!success) throw new HostError(429, "RATE_LIMITED", `too many requests of this kind (${what}) for this tenant; try again in a minute`);
+  if (!success) {
+    const e = new HostError(
+      429,
+      "RATE_LIMITED",
+      `too many requests of this kind (${what}) for this tenant; try again in ${cfg.rateLimitPeriodS} s`,
+    );
+    e.headers = { "retry-after": String(cfg.rateLimitPeriodS) };
+    throw e;
+  }
 }

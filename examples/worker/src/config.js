@@ -35,6 +35,13 @@ function indices(raw) {
     .filter(Number.isInteger);
 }
 
+function period(env) {
+  const s = int(env, "RATE_LIMIT_PERIOD", 60, 10, 60);
+  if (s !== 10 && s !== 60)
+    throw new HostError(500, "NOT_CONFIGURED", "var RATE_LIMIT_PERIOD must be 10 or 60 (the [[ratelimits]] period)");
+  return s;
+}
+
 export function settings(env) {
   const retryBaseDelayMs = int(env, "RETRY_BASE_DELAY_MS", 500, 1, 60_000);
   return {
@@ -64,6 +71,9 @@ export function settings(env) {
     // Spend caps per tenant and UTC day, counted from each batch's reported calls and usage.
     dailyLlmCalls: int(env, "DAILY_LLM_CALLS", 2_000, 1, 100_000_000),
     dailyTokens: int(env, "DAILY_TOKENS", 10_000_000, 1, 1_000_000_000_000),
+    // The `period` of `[[ratelimits]]` in wrangler.toml, in seconds (Cloudflare allows 10 or 60):
+    // the binding does not expose it, and a 429 RATE_LIMITED tells the client to wait that long.
+    rateLimitPeriodS: period(env),
     // Unset: computed from the longest batch step (staleAfterMs below).
     staleAfterMsVar: int(env, "STALE_AFTER_MS", 0, 0, 30 * 24 * 3_600_000) || null,
     // The provider key's limits for the rate governor (src/governor.js); unset: learned from the

@@ -8,6 +8,7 @@
 //   GET    /series?status=                                  the tenant's series, newest first
 //   GET    /series/:id                                      the artifact row, progress, batches, drills, instance status
 //   POST   /series/:id/resume                               202: a new run that generates only the missing batches
+//                                                           (409 SERIES_COMPLETE when no drill is missing)
 // Every route needs `Authorization: Bearer <token>`; the token names the tenant (src/auth.js).
 // Bindings: DB (D1), SERIES_WORKFLOW (Workflow), SERIES_RATE_LIMITER (rate limiting), RATE_GOVERNOR
 // (Durable Object: the LLM rate governor shared by every step, src/governor.js); secrets

@@ -66,7 +66,7 @@ async function currentRows(db, tenant, ids) {
 }
 
 export async function importPositions(request, env, cfg, tenant) {
-  await rateLimit(env, tenant, "import");
+  await rateLimit(env, cfg, tenant, "import");
   const positions = await readJson(request, cfg.maxBodyBytes);
   if (Array.isArray(positions) && positions.length > cfg.maxImportPositions) {
     throw new HostError(413, "TOO_MANY_POSITIONS", `at most ${cfg.maxImportPositions} positions per import (MAX_IMPORT_POSITIONS)`);

@@ -1,7 +1,7 @@
 // The series routes: start (POST /series), read (GET /series/:id), list (GET /series), resume
 // (POST /series/:id/resume). A series belongs to the tenant that started it: another tenant's
 // id is answered 404 SERIES_NOT_FOUND, exactly like an id that does not exist.
-import { prepareSeries } from "drillgen";
+import { planPositions, prepareSeries } from "drillgen";
 import { rateLimit } from "./auth.js";
 import { seriesBudget } from "./budget.js";
 import { batchOptions, HostError, staleAfterMs } from "./config.js";
@@ -22,21 +22,25 @@ function startAnswer(row) {
 }
 
 export async function startSeries(request, env, cfg, tenant) {
-  await rateLimit(env, tenant, "series");
   const bytes = await readBytes(request, cfg.maxBodyBytes);
-  const body = parseJson(bytes);
   const db = env.DB;
   return idempotent(request, db, tenant, new TextDecoder().decode(bytes), {
+    // After the Idempotency-Key lookup: a replay never uses a rate-limit slot.
+    admit: () => rateLimit(env, cfg, tenant, "series"),
     recover: async (id) => {
       const row = await db.prepare("SELECT id, plan, budget FROM guru_artifact WHERE id = ? AND tenant = ?").bind(id, tenant).first();
       return row ? startAnswer(row) : null;
     },
     run: async (reserve) => {
+      const body = parseJson(bytes);
       if (!isObject(body)) throw new HostError(400, "INVALID_REQUEST", "the body must be a DrillRequest object");
       const { seed: givenSeed, context: givenContext, ...drillRequest } = body;
       if (typeof drillRequest.targetDrillCount === "number" && drillRequest.targetDrillCount > cfg.maxTargetDrills) {
         throw new HostError(400, "TARGET_OVER_LIMIT", `targetDrillCount is capped at ${cfg.maxTargetDrills} here (MAX_TARGET_DRILLS)`);
       }
+      // The request alone first (drillgen's codes: INVALID_TARGET_COUNT, INVALID_PHASES, …), so a bad
+      // request is told what is wrong with it before it is told about the tenant's spend or context.
+      planPositions(drillRequest);
       await checkSpend(db, tenant, cfg);
       const context = givenContext ?? (await loadContext(db, tenant));
       if (context == null) throw new HostError(409, "NO_CONTEXT", "store the teacher's context first (PUT /context) or pass `context`");
@@ -127,10 +131,30 @@ const LIVE = new Set(["queued", "running", "waiting", "paused", "waitingForPause
 const IDLE_MS = `(julianday('now') - julianday(max(a.updated_at,
   coalesce((SELECT max(updated_at) FROM batch_run WHERE artifact_id = a.id), a.updated_at)))) * 86400000`;
 
+/**
+ * A drill index is done when a drill of the series holds it with batch status COMPLETED (what the
+ * plan step counts): a COMPLETED series with every index of its snapshot done has nothing to resume.
+ */
+const NOTHING_MISSING = `a.status = 'COMPLETED' AND a.batches IS NOT NULL
+  AND (SELECT count(DISTINCT d.idx) FROM drill d WHERE d.artifact_id = a.id AND d.batch_status = 'COMPLETED')
+    >= (SELECT coalesce(sum(json_array_length(b.value, '$.drillIndices')), 0) FROM json_each(a.batches) b)`;
+
 export async function resumeSeries(request, env, cfg, tenant, id) {
-  await rateLimit(env, tenant, "series");
   const db = env.DB;
   return idempotent(request, db, tenant, "", {
+    // After the Idempotency-Key lookup (a replay of an earlier resume is answered as it was): a
+    // missing series or one with nothing left to generate is refused before the rate limit.
+    admit: async () => {
+      const row = await db
+        .prepare(`SELECT ${NOTHING_MISSING} AS complete FROM guru_artifact a WHERE a.id = ? AND a.tenant = ?`)
+        .bind(id, tenant)
+        .first();
+      if (!row) throw notFound(id);
+      if (row.complete) {
+        throw new HostError(409, "SERIES_COMPLETE", "this series is complete: every drill is stored, there is nothing to resume");
+      }
+      await rateLimit(env, cfg, tenant, "series");
+    },
     recover: async () => {
       const row = await db.prepare("SELECT run FROM guru_artifact WHERE id = ? AND tenant = ?").bind(id, tenant).first();
       return row ? { status: 202, body: { id, run: row.run } } : null;

@@ -28,9 +28,27 @@ export function installPackedDrillgen(dir) {
   return join(dir, tgz);
 }
 
+/**
+ * Resolves `drillgen` from `nodeModules` (the installed tarball) even when the Worker's own folder
+ * has a node_modules (`npm ci` in examples/worker links drillgen to pkg/, which esbuild would
+ * otherwise find first, walking up from src/).
+ */
+const drillgenFrom = (nodeModules) => ({
+  name: "drillgen-from-install",
+  setup(build) {
+    build.onResolve({ filter: /^drillgen(\/.*)?$/ }, (args) =>
+      args.pluginData?.installed
+        ? undefined
+        : build.resolve(args.path, { kind: args.kind, resolveDir: nodeModules, pluginData: { installed: true } }),
+    );
+  },
+});
+
 /** Bundles a Worker the way wrangler does: `workerd` condition, .wasm kept as a module file, `cloudflare:*` external. */
 export async function bundleWorker(entry, outdir, nodeModules) {
-  await esbuild.build({
+  return esbuild.build({
+    plugins: [drillgenFrom(nodeModules)],
+    metafile: true,
     entryPoints: [entry],
     outdir,
     bundle: true,
