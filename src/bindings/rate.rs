@@ -100,12 +100,15 @@ impl RateGovernor {
 
     /// For calls drillgen does not make itself: resolves with a permit id when a call of about
     /// `estimatedTokens` may go, or rejects (`PERMIT_TIMEOUT`) after `maxWaitMs` (default
-    /// 120,000). Settle each permit with `complete(permitId, report)`; until then it holds a slot.
+    /// 120,000). Callers of a lower `priority` go first (default 0; e.g. the batch's index, so
+    /// every series' first batch goes before others' later ones). Settle each permit with
+    /// `complete(permitId, report)`; until then it holds a slot.
     #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
     pub fn acquire(
         &self,
         #[wasm_bindgen(js_name = estimatedTokens)] estimated_tokens: f64,
         #[wasm_bindgen(js_name = maxWaitMs)] max_wait_ms: Option<f64>,
+        priority: Option<f64>,
     ) -> Promise {
         let (inner, held, next) = (
             self.inner.clone(),
@@ -114,6 +117,7 @@ impl RateGovernor {
         );
         wasm_bindgen_futures::future_to_promise(async move {
             let tokens = whole(estimated_tokens, "estimatedTokens")?;
+            let priority = whole(priority.unwrap_or(0.0), "priority")?;
             let wait = max_wait_ms.unwrap_or(DEFAULT_MAX_WAIT_MS);
             let wait = crate::orchestrator::timer_ms(Some(wait), "maxWaitMs", None)
                 .map_err(|e| js_error(&e, &Redactor::default()))?;
@@ -121,7 +125,7 @@ impl RateGovernor {
             let clock = JsClock {
                 cancel: cancel.handle(),
             };
-            match admit(&inner, &clock, tokens, 0).await {
+            match admit(&inner, &clock, tokens, priority).await {
                 Ok(admitted) => {
                     let id = next.replace(next.get().wrapping_add(1));
                     held.borrow_mut().insert(id, admitted.keep());

@@ -125,15 +125,15 @@ impl<T: Transport, C: Clock, H: Host> Watch for Early<'_, '_, '_, T, C, H> {
             if !state.ok || !self.streamed {
                 return Ok(());
             }
-            // A server may answer a stream request with a plain body (JSON): held to the cap
-            // whole. Anything else is events (whatever field comes first: `data`, `event`, `id`,
-            // `retry`, a comment).
+            // A server may answer a stream request with a plain body: held to the cap whole.
+            // Events begin with a field (`data`, `event`, `id`, `retry`) or a comment, maybe
+            // after a byte order mark.
             if state.events.is_none()
                 && let Some(&first) = bytes
                     .iter()
                     .find(|b| !b.is_ascii_whitespace() && !matches!(b, 0xEF | 0xBB | 0xBF))
             {
-                state.events = Some(!matches!(first, b'{' | b'['));
+                state.events = Some(matches!(first, b'd' | b'e' | b'i' | b'r' | b':'));
             }
             if state.events != Some(true) {
                 return self.count(&mut state, bytes.len());

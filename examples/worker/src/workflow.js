@@ -182,7 +182,7 @@ async function batchStep(env, artifactId, instanceId, batchIndex, plan) {
   const governor = await governorOf(env);
   try {
     const estimatedTokens = governor ? estimateTokens(asked, options.context, options.llm) : 0;
-    outcome = await withPermit(governor, { estimatedTokens, cfg, leaseMs: plan.stepTimeoutMs }, (onProgress) =>
+    outcome = await withPermit(governor, { estimatedTokens, cfg, leaseMs: plan.stepTimeoutMs, priority: spec.batchIndex }, (onProgress) =>
       generateBatch(asked, {
         ...options,
         ...(onProgress ? { onProgress } : {}),

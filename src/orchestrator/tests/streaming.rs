@@ -233,3 +233,25 @@ fn a_stream_is_known_by_any_first_field_or_a_byte_order_mark() {
         );
     }
 }
+
+#[test]
+fn a_plain_body_answering_a_stream_request_is_held_to_the_cap_whole() {
+    let w = world();
+    // Neither events nor JSON: 5,000 bytes of "x" where a stream was asked for.
+    w.llm
+        .script(0, &[Reply::Status(200, vec![], "x".repeat(5_000))]);
+    let llm = json!({ "provider": "openai", "baseUrl": "http://127.0.0.1:1/v1", "model": "m", "maxResponseBytes": 4000 });
+    let r = run(
+        &w,
+        options(
+            json!({ "llm": llm, "retry": { "maxRetries": 0 }, "request": { "targetDrillCount": 5 } }),
+        ),
+    );
+    let error = r.batches[0].error.as_ref().expect("the batch failed");
+    assert_eq!(
+        error.code,
+        ErrorCode::RESPONSE_TOO_LARGE,
+        "{}",
+        error.message
+    );
+}
