@@ -360,22 +360,22 @@ async function governorStats(on, simulator) {
   return JSON.parse(JSON.stringify(await ns.get(ns.idFromName(name)).stats()));
 }
 
-/** One series on a fresh host (CONCURRENCY 4) whose batch 0 gets a 429 with `retry-after: 1` first. */
-async function throttledSeries(governor) {
+/** One series on a fresh host (CONCURRENCY 4) whose batch 0 gets a 429 with `retry-after: 1` (or `fault`) first. */
+async function throttledSeries(governor, { fault = 429, bindings = {} } = {}) {
   const s = await startLlmSimulator({ latencyMs: 150 });
   try {
-    const h = await startHost(s, { governor, bindings: { CONCURRENCY: "4" } });
+    const h = await startHost(s, { governor, bindings: { CONCURRENCY: "4", ...bindings } });
     await h.call("PUT", "/context", context);
     await h.call("POST", "/positions", positions);
-    s.script(0, [429]);
+    s.script(0, [fault]);
     const done = await h.finished((await h.call("POST", "/series", SERIES)).body.id);
     assert.equal(done.status, "COMPLETED");
     assert.equal(done.drills.length, 25);
-    const throttled = s.requests.find((r) => r.fault === 429);
+    const throttled = s.requests.find((r) => r.fault === fault);
     const others = s.requests.filter((r) => r !== throttled);
     // Batches 1-3 went out with batch 0 (their permits were granted before the 429); what came after.
     const later = others.filter((r) => r.at > throttled.at + 150);
-    return { h, s, throttled, later, stats: governor ? await governorStats(h, s) : null };
+    return { h, s, done, throttled, later, stats: governor ? await governorStats(h, s) : null };
   } finally {
     await s.close();
   }
@@ -403,6 +403,26 @@ test("the rate governor: a 429's Retry-After pauses every batch step (one Durabl
   const batch4 = free.s.requests.find((r) => r.indices[0] === 20);
   const retry0 = free.s.requests.findLast((r) => r.indices[0] === 0);
   assert.ok(batch4.at < retry0.at, "ungoverned, batch 4 went out before batch 0's retry");
+});
+
+test("the rate governor: a step that gets no permit in time gives the line up, sleeps and lines up again (no step retry used)", async () => {
+  // A 3 s pause, steps that wait 1 s for a permit: batch 4 lines up, times out, sleeps 100 ms,
+  // lines up again (a new step, not a retry of the old) until the pause is over.
+  const pause = { status: 429, headers: { "retry-after": "3" }, body: '{"error":{"message":"slow down","type":"rate_limit_error"}}' };
+  const governed = await throttledSeries(true, {
+    fault: pause,
+    bindings: { GOVERNOR_MAX_WAIT_MS: "1000", STEP_RETRY_DELAY_MS: "100", STEP_RETRIES: "0" },
+  });
+  const t429 = governed.throttled.at;
+  const during = governed.s.requests.filter((r) => r.at > t429 + 150 && r.at < t429 + 2_800);
+  assert.deepEqual(
+    during.map((r) => [r.indices[0], r.at - t429]),
+    [],
+    "no request during the pause",
+  );
+  const batch4 = governed.done.batches.find((b) => b.batchIndex === 4);
+  assert.ok(batch4.stepAttempts >= 2, `batch 4 lined up ${batch4.stepAttempts} times (STEP_RETRIES is 0)`);
+  assert.equal(governed.stats.held, 0);
 });
 
 test("auth and limits: no token, wrong token, oversized bodies, bad JSON, caps, budget, rate limit, no raw errors", async () => {

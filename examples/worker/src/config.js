@@ -80,9 +80,11 @@ export function settings(env) {
     // provider's rate-limit headers and 429s.
     requestsPerMinute: int(env, "LLM_REQUESTS_PER_MINUTE", 0, 0, 10_000_000) || null,
     tokensPerMinute: int(env, "LLM_TOKENS_PER_MINUTE", 0, 0, 4_294_967_295) || null,
-    // How long a batch step may wait for the governor's permit before it throws (and the Workflow
-    // retries it later). 0 when the RATE_GOVERNOR binding is absent: the host runs ungoverned.
+    // How long a batch step may wait for the governor's permit before it gives the line up (the
+    // Workflow sleeps STEP_RETRY_DELAY_MS and lines it up again, up to GOVERNOR_PERMIT_ROUNDS
+    // times). 0 when the RATE_GOVERNOR binding is absent: the host runs ungoverned.
     permitWaitMs: env.RATE_GOVERNOR ? int(env, "GOVERNOR_MAX_WAIT_MS", 120_000, 1_000, 3_600_000) : 0,
+    permitRounds: int(env, "GOVERNOR_PERMIT_ROUNDS", 30, 0, 1_000),
     // TEST ONLY: batch indices whose step throws once right after its drills were stored, as if the
     // Worker were evicted between the D1 write and the step's completion. Never set it in production.
     crashAfterPersistOnce: indices(env.CRASH_AFTER_PERSIST_ONCE),

@@ -118,6 +118,9 @@ export function estimateTokens(batch, context, llm) {
   return Math.ceil((system.length + user.length + schema) / 4) + maxOutput;
 }
 
+/** What `withPermit` gives when the key's queue was longer than the step may wait. */
+export const NO_PERMIT = Object.freeze({ status: "NO_PERMIT" });
+
 const throttledError = (error) => error?.code === "RATE_LIMITED" || error?.status === 429;
 
 /**
@@ -141,12 +144,13 @@ export function reportOf(outcome) {
  * Runs `generate(onProgress)` under a permit of `governor` (null: ungoverned); `priority` is the
  * batch's index, so every series' first batch goes before other series' later ones. The permit is always
  * completed, whatever `generate` does; a throttled retry inside it is reported as it happens. A
- * permit not granted within `cfg.permitWaitMs` throws, so the Workflow retries the step later (no
- * LLM call was made).
+ * permit not granted within `cfg.permitWaitMs` resolves `NO_PERMIT` before any LLM call: the
+ * Workflow sleeps and lines the batch up again (workflow.js), holding no step meanwhile.
  */
 export async function withPermit(governor, { estimatedTokens, cfg, leaseMs, priority = 0 }, generate) {
   if (!governor) return generate(undefined);
   const got = await governor.acquire(estimatedTokens, cfg.permitWaitMs, leaseMs, priority);
+  if (!got.ok && got.code === "PERMIT_TIMEOUT") return NO_PERMIT;
   if (!got.ok) throw new Error(`rate governor: no permit (${got.code}): ${got.message}`);
   let outcome;
   const pending = [];

@@ -62,7 +62,14 @@ export class DrillSeriesWorkflow extends WorkflowEntrypoint {
         timeout: plan.stepTimeoutMs,
       };
       const results = await pool(plan.todo, cfg.concurrency, async (i) => {
-        const done = await step.do(`batch-${i}`, batchConfig, () => batchStep(env, artifactId, instanceId, i, plan));
+        let done = await step.do(`batch-${i}`, batchConfig, () => batchStep(env, artifactId, instanceId, i, plan));
+        // In line behind other series on the same key for longer than a step may wait: sleep
+        // (Workflows' own sleep holds no isolate and uses no step retry), then line up again.
+        for (let n = 1; done.status === "NO_PERMIT"; n++) {
+          if (n > cfg.permitRounds) throw new Error(`batch ${i}: no permit from the rate governor in ${cfg.permitRounds} rounds`);
+          await step.sleep(`permit-wait-${i}-${n}`, cfg.stepRetryDelayMs);
+          done = await step.do(`batch-${i}-permit-${n}`, batchConfig, () => batchStep(env, artifactId, instanceId, i, plan));
+        }
         if (done.status !== "UNSTORED") return done;
         // D1 refused the drills: they are in `done` (kept by the Workflow), stored by their own step.
         return step.do(`store-${i}`, short, () => storeStep(env, artifactId, instanceId, i, plan, done));
@@ -211,6 +218,7 @@ async function batchStep(env, artifactId, instanceId, batchIndex, plan) {
     outcome = { status: "FAILED", calls: 0, error: errorInfo(e), usage: null }; // bad options: permanent, no call made
   }
   if (fenced) return { batchIndex, status: "FENCED" };
+  if (outcome.status === "NO_PERMIT") return { batchIndex, status: "NO_PERMIT", stepAttempt };
   if (outcome.error?.code === "PERSIST_FAILED") return handBack(db, artifactId, instanceId, batchIndex, todo, outcome, stepAttempt);
   const usage = outcome.usage ? JSON.stringify(outcome.usage) : null;
   // Paid calls count against the tenant's spend even when the lease was lost meanwhile.
