@@ -13,6 +13,7 @@ import { readFileSync } from "node:fs";
 import * as drillgen from "../pkg/node.js";
 import { parseDrills, writeDrills } from "../tools/llm-simulator/llm-simulator.mjs";
 import { startSimulatorProcess } from "../tools/llm-simulator/simulator-process.mjs";
+import { markdownTable } from "./support/markdown.mjs";
 
 const root = new URL("../", import.meta.url);
 const positions = JSON.parse(readFileSync(new URL("data/positions.json", root), "utf8"));
@@ -176,22 +177,24 @@ async function main() {
     "series wall",
     "drillReady / drillWithdrawn",
   ];
-  console.log(`| ${head.join(" | ")} |\n| ${head.map(() => "---").join(" | ")} |`);
-  for (const r of rows) {
-    console.log(
-      `| ${[
-        r.label,
-        ms(r.firstDrill),
-        r.fromEvent,
-        ms(r.firstReady),
-        ms(r.firstBatch),
-        ms(r.batchLatency),
-        pct(r.firstDrill, r.batchLatency),
-        ms(r.wall),
-        `${r.ready} / ${r.withdrawn}`,
-      ].join(" | ")} |`,
-    );
-  }
+  console.log(
+    markdownTable(
+      head,
+      rows.map((r) => {
+        return [
+          r.label,
+          ms(r.firstDrill),
+          r.fromEvent,
+          ms(r.firstReady),
+          ms(r.firstBatch),
+          ms(r.batchLatency),
+          pct(r.firstDrill, r.batchLatency),
+          ms(r.wall),
+          `${r.ready} / ${r.withdrawn}`,
+        ];
+      }),
+    ),
+  );
   const [streamed, plain] = rows;
   console.log(
     `\nGoal: first drill ≤ 25 % of one batch's latency. Streamed: ${pct(streamed.firstDrill, streamed.batchLatency)}` +

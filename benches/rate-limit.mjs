@@ -23,6 +23,7 @@
 import { readFileSync } from "node:fs";
 import * as drillgen from "../pkg/node.js";
 import { startSimulatorProcess } from "../tools/llm-simulator/simulator-process.mjs";
+import { markdownTable } from "./support/markdown.mjs";
 
 const root = new URL("../", import.meta.url);
 const positions = JSON.parse(readFileSync(new URL("data/positions.json", root), "utf8"));
@@ -141,25 +142,27 @@ function print(rows) {
     "drills",
     "failed batches",
   ];
-  console.log(`| ${head.join(" | ")} |\n| ${head.map(() => "---").join(" | ")} |`);
-  for (const r of rows) {
-    console.log(
-      `| ${[
-        r.label,
-        both(r.wall),
-        sim(r.floor),
-        (r.wall / r.floor).toFixed(2),
-        `${r.calls} (${r.answered})`,
-        r.rateLimited,
-        `${((100 * r.rateLimited) / r.calls).toFixed(1)} %`,
-        r.peak,
-        sim(r.p50),
-        sim(r.p95),
-        `${r.drills} / ${SERIES * DRILLS}`,
-        r.failedBatches,
-      ].join(" | ")} |`,
-    );
-  }
+  console.log(
+    markdownTable(
+      head,
+      rows.map((r) => {
+        return [
+          r.label,
+          both(r.wall),
+          sim(r.floor),
+          (r.wall / r.floor).toFixed(2),
+          `${r.calls} (${r.answered})`,
+          r.rateLimited,
+          `${((100 * r.rateLimited) / r.calls).toFixed(1)} %`,
+          r.peak,
+          sim(r.p50),
+          sim(r.p95),
+          `${r.drills} / ${SERIES * DRILLS}`,
+          r.failedBatches,
+        ];
+      }),
+    ),
+  );
   console.log("\nFloors (simulated) and outcomes per case:");
   for (const r of rows) {
     const mean = r.charged / r.answered;

@@ -49,6 +49,7 @@ import { createInterface } from "node:readline";
 import { Miniflare } from "miniflare";
 import { applyMigrations, bundleWorkerHost, hostOptions, installPackedDrillgen, root } from "../tests/consumer/support/worker-host.mjs";
 import { startSimulatorProcess } from "../tools/llm-simulator/simulator-process.mjs";
+import { markdownTable } from "./support/markdown.mjs";
 
 const positions = JSON.parse(readFileSync(`${root}data/positions.json`, "utf8"));
 const context = JSON.parse(readFileSync(`${root}data/context.json`, "utf8"));
@@ -316,28 +317,30 @@ function print(rows, estimate) {
     "drills",
     "failed batches",
   ];
-  console.log(`| ${head.join(" | ")} |\n| ${head.map(() => "---").join(" | ")} |`);
-  for (const r of rows) {
-    const completed = r.seriesStatus.find((s) => s.status === "COMPLETED")?.n ?? 0;
-    const failedBatches = r.batchStatus.filter((s) => s.status !== "COMPLETED").reduce((s, b) => s + b.n, 0);
-    console.log(
-      `| ${[
-        r.label,
-        both(r.wall),
-        simS(r.floor),
-        (r.wall / r.floor).toFixed(2),
-        `${r.calls} (${r.answered})`,
-        r.rateLimited,
-        `${((100 * r.rateLimited) / r.calls).toFixed(1)} %`,
-        r.peak,
-        simS(r.p50),
-        simS(r.p95),
-        `${completed} / ${SERIES}`,
-        `${r.drills} / ${SERIES * DRILLS}`,
-        failedBatches,
-      ].join(" | ")} |`,
-    );
-  }
+  console.log(
+    markdownTable(
+      head,
+      rows.map((r) => {
+        const completed = r.seriesStatus.find((s) => s.status === "COMPLETED")?.n ?? 0;
+        const failedBatches = r.batchStatus.filter((s) => s.status !== "COMPLETED").reduce((s, b) => s + b.n, 0);
+        return [
+          r.label,
+          both(r.wall),
+          simS(r.floor),
+          (r.wall / r.floor).toFixed(2),
+          `${r.calls} (${r.answered})`,
+          r.rateLimited,
+          `${((100 * r.rateLimited) / r.calls).toFixed(1)} %`,
+          r.peak,
+          simS(r.p50),
+          simS(r.p95),
+          `${completed} / ${SERIES}`,
+          `${r.drills} / ${SERIES * DRILLS}`,
+          failedBatches,
+        ];
+      }),
+    ),
+  );
   console.log("\nFloors (simulated) and outcomes per case:");
   for (const r of rows) {
     const mean = r.charged / r.answered;

@@ -250,35 +250,26 @@ fn a_callers_first_call_goes_before_anothers_later_ones() {
 #[test]
 fn a_reported_remaining_only_ever_lowers_the_level() {
     let mut g = RateGovernor::new(None, Some(10_000), 0.0);
-    let a = admit(&mut g, 8_000, 0.0).unwrap();
-    // Stamped when this call was admitted (9,000 left then), read after 8,000 more went out.
-    let headers = h(&[("x-ratelimit-remaining-tokens", "9000")]);
-    g.complete(
-        a,
-        &Report {
+    let mut settle = |g: &mut RateGovernor, tokens: u32, remaining: &str| {
+        let p = admit(g, tokens, 0.0).unwrap();
+        let headers = h(&[("x-ratelimit-remaining-tokens", remaining)]);
+        let report = Report {
             status: 200,
             headers: &headers,
             ..Report::default()
-        },
-        0.0,
-    );
+        };
+        g.complete(p, &report, 0.0);
+        g.tokens.available
+    };
+    // Stamped when this call was admitted (9,000 left then), read after 8,000 more went out.
     assert_eq!(
-        g.tokens.available, 2_000.0,
+        settle(&mut g, 8_000, "9000"),
+        2_000.0,
         "our own count is lower: it stays"
     );
-    let headers = h(&[("x-ratelimit-remaining-tokens", "500")]);
-    let b = admit(&mut g, 0, 0.0).unwrap();
-    g.complete(
-        b,
-        &Report {
-            status: 200,
-            headers: &headers,
-            ..Report::default()
-        },
-        0.0,
-    );
     assert_eq!(
-        g.tokens.available, 500.0,
+        settle(&mut g, 0, "500"),
+        500.0,
         "the provider's is lower: it wins"
     );
 }
