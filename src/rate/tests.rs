@@ -250,7 +250,7 @@ fn a_callers_first_call_goes_before_anothers_later_ones() {
 #[test]
 fn a_reported_remaining_only_ever_lowers_the_level() {
     let mut g = RateGovernor::new(None, Some(10_000), 0.0);
-    let mut settle = |g: &mut RateGovernor, tokens: u32, remaining: &str| {
+    let settle = |g: &mut RateGovernor, tokens: u32, remaining: &str| {
         let p = admit(g, tokens, 0.0).unwrap();
         let headers = h(&[("x-ratelimit-remaining-tokens", remaining)]);
         let report = Report {
