@@ -2,6 +2,8 @@
 // generateDrillSeries call against the published .d.ts.
 import init, {
   type BatchInfo,
+  batchWorstCase,
+  createRateGovernor,
   type Drill,
   type DrillgenError,
   type DrillgenErrorCode,
@@ -47,11 +49,25 @@ export async function run(signal: AbortSignal): Promise<GenerationResult> {
     },
     load: async () => [...store.values()],
     onProgress: (e: DrillProgressEvent) => {
-      const kind: "batchStarted" | "batchRetrying" | "batchCompleted" | "batchFailed" | "runFinished" = e.type;
-      console.log(kind, e.message, e.completedDrills, e.totalDrills, e.batchIndex ?? -1, e.error?.code);
+      const kind:
+        | "batchStarted"
+        | "drillReady"
+        | "drillWithdrawn"
+        | "batchRetrying"
+        | "batchCompleted"
+        | "batchFailed"
+        | "runFinished" = e.type;
+      // A drill as soon as the model has written it: the same type `persist` gets.
+      const shown: Drill | undefined = e.type === "drillReady" ? e.drill : undefined;
+      console.log(kind, e.message, e.completedDrills, e.totalDrills, e.batchIndex ?? -1, e.drillIndex ?? -1, shown?.title, e.error?.code);
     },
     verify: (artifact) => ({ checked: artifact.drills.length }),
+    // One governor per provider key, shared by every series on it.
+    rateGovernor: createRateGovernor({ requestsPerMinute: 500, tokensPerMinute: 200_000 }),
   };
+  const { llmCalls, durationMs }: { llmCalls: number; durationMs: number } = batchWorstCase(options);
+  const stats: { admitted: number; throttled: number; concurrency: number } = options.rateGovernor!.stats();
+  console.log(llmCalls, durationMs, stats.admitted);
   try {
     const result = await generateDrillSeries(options);
     const status: "COMPLETED" | "FAILED" | "CANCELLED" = result.status;
