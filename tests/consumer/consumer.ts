@@ -49,14 +49,8 @@ export async function run(signal: AbortSignal): Promise<GenerationResult> {
     },
     load: async () => [...store.values()],
     onProgress: (e: DrillProgressEvent) => {
-      const kind:
-        | "batchStarted"
-        | "drillReady"
-        | "drillWithdrawn"
-        | "batchRetrying"
-        | "batchCompleted"
-        | "batchFailed"
-        | "runFinished" = e.type;
+      const kind: "batchStarted" | "drillReady" | "drillWithdrawn" | "batchRetrying" | "batchCompleted" | "batchFailed" | "runFinished" =
+        e.type;
       // A drill as soon as the model has written it: the same type `persist` gets.
       const shown: Drill | undefined = e.type === "drillReady" ? e.drill : undefined;
       console.log(kind, e.message, e.completedDrills, e.totalDrills, e.batchIndex ?? -1, e.drillIndex ?? -1, shown?.title, e.error?.code);
