@@ -29,6 +29,8 @@ export async function run(signal: AbortSignal): Promise<GenerationResult> {
   const perEarly: number | undefined = plan.perPhase.EARLY;
   const { positions, seed } = samplePositions(pool, plan, { seed: 42 });
   const batches = partitionBatches(request, positions);
+  // One governor per provider key, shared by every series on it.
+  const governor = createRateGovernor({ requestsPerMinute: 500, tokensPerMinute: 200_000 });
   const options: GenerateSeriesOptions = {
     artifactId: "a-1",
     request,
@@ -56,11 +58,10 @@ export async function run(signal: AbortSignal): Promise<GenerationResult> {
       console.log(kind, e.message, e.completedDrills, e.totalDrills, e.batchIndex ?? -1, e.drillIndex ?? -1, shown?.title, e.error?.code);
     },
     verify: (artifact) => ({ checked: artifact.drills.length }),
-    // One governor per provider key, shared by every series on it.
-    rateGovernor: createRateGovernor({ requestsPerMinute: 500, tokensPerMinute: 200_000 }),
+    rateGovernor: governor,
   };
   const { llmCalls, durationMs }: { llmCalls: number; durationMs: number } = batchWorstCase(options);
-  const stats: { admitted: number; throttled: number; concurrency: number } = options.rateGovernor!.stats();
+  const stats: { admitted: number; throttled: number; concurrency: number } = governor.stats();
   console.log(llmCalls, durationMs, stats.admitted);
   try {
     const result = await generateDrillSeries(options);
