@@ -278,13 +278,18 @@ const both = (ms) => (ms === null ? "n/a" : `${simS(ms)} (${(ms / 1000).toFixed(
 const n = (x) => Math.round(x).toLocaleString("en-US");
 const list = (rs) => rs.map((r) => `${r.status ?? r.code} ${r.n}`).join(", ") || "none";
 
-/** What the host reserves per batch (governor.js's estimateTokens: prompt chars ÷ 4 + 1,200 per drill + 400), averaged over one series' batches. */
+/**
+ * What the host reserves per batch, averaged over one series' batches: governor.js's
+ * estimateTokens (prompt and response schema chars ÷ 4 + 1,200 per drill + 400), restated here
+ * because governor.js imports `cloudflare:workers`, which Node cannot load.
+ */
 async function hostEstimate() {
   const drillgen = await import(`${work}/node_modules/drillgen/node.js`);
   const { batches } = drillgen.prepareSeries(request, positions, context, { seed: 1 });
   const each = batches.map((b) => {
     const { system, user } = drillgen.buildBatchPrompt(b, context);
-    return Math.ceil((system.length + user.length) / 4) + 1_200 * b.drillIndices.length + 400;
+    const schema = JSON.stringify(drillgen.batchOutputSchema(b)).length;
+    return Math.ceil((system.length + user.length + schema) / 4) + 1_200 * b.drillIndices.length + 400;
   });
   return each.reduce((a, b) => a + b, 0) / each.length;
 }
@@ -364,7 +369,7 @@ function print(rows, estimate) {
   const charged = rows.reduce((a, r) => a + r.charged, 0) / rows.reduce((a, r) => a + r.answered, 0);
   console.log(
     `\nThe governor reserves about ${n(estimate)} tokens per batch (the host's estimate), the key charged ${n(charged)} on average ` +
-      `(${(100 * (charged / estimate - 1)).toFixed(1)} % more: the response_format schema and the simulator's token count). ` +
+      `(${(100 * (charged / estimate - 1)).toFixed(1)} % more: the simulator counts tokens with a real tokenizer, the host at 4 characters a token). ` +
       `Its buckets, given per real minute, hold ${n(TPM / SCALE)} tokens against the key's ${n(TPM)}` +
       (SCALE < 1 ? " (time scale: see the header of this file)" : "") +
       "; the host reports no rate-limit headers for an answered batch, so neither gap is corrected from the key's `remaining`.",
