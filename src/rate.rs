@@ -135,6 +135,53 @@ impl RateLimits {
     }
 }
 
+/// What a host reports of a call it made under a permit (`RateGovernor.complete`).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct PermitReport {
+    /// The call's HTTP status; 0 when no answer came.
+    pub status: f64,
+    /// The answer's headers (its rate-limit headers, `retry-after`). Default none.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Tokens the provider billed, input and output. Default: not known.
+    #[serde(default)]
+    pub used_tokens: Option<f64>,
+    /// Default `openai`, which charges a call's estimate when it admits it; `anthropic` charges
+    /// what was used, so the rest of the estimate comes back.
+    #[serde(default)]
+    pub provider: Option<crate::llm::Provider>,
+}
+
+impl PermitReport {
+    /// The headers as the readers expect them: names lower-cased.
+    pub fn header_pairs(&self) -> Vec<(String, String)> {
+        self.headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+            .collect()
+    }
+
+    /// The report as the governor reads it, over `headers` (from `header_pairs`).
+    pub fn report<'a>(&self, headers: &'a [(String, String)]) -> Report<'a> {
+        let status = self.status;
+        Report {
+            status: if status.fract() == 0.0 && (0.0..=999.0).contains(&status) {
+                status as u16
+            } else {
+                0
+            },
+            headers,
+            used_tokens: self
+                .used_tokens
+                .filter(|u| *u >= 0.0)
+                .map(|u| u.min(f64::from(u32::MAX)) as u32),
+            refunds_unused: self.provider == Some(crate::llm::Provider::Anthropic),
+        }
+    }
+}
+
 /// What a caller is told: go now, or ask again after this many milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {

@@ -11,12 +11,12 @@ use js_sys::{Promise, Reflect};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use super::convert::{coded, from_js_opt, js_error, message_of, to_js};
+use super::convert::{coded, from_js, from_js_opt, js_error, message_of, to_js};
 use super::runtime::{Cancel, JsClock};
 use crate::error::DrillgenError;
 use crate::input::Argument;
 use crate::orchestrator::govern::{SharedGovernor, admit};
-use crate::rate::{Permit, RateLimits, Report};
+use crate::rate::{Permit, PermitReport, RateLimits};
 use crate::text::Redactor;
 
 thread_local! {
@@ -149,14 +149,9 @@ impl RateGovernor {
     pub fn complete(
         &self,
         #[wasm_bindgen(js_name = permitId)] permit_id: f64,
-        #[wasm_bindgen(
-            unchecked_param_type = "{ status: number; headers?: Record<string, string>; usedTokens?: number; provider?: \"openai\" | \"anthropic\" }"
-        )]
-        report: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "PermitReport")] report: JsValue,
     ) -> Result<bool, JsValue> {
-        let status = number(&report, "status")?.unwrap_or(0.0);
-        let used = number(&report, "usedTokens")?;
-        let headers = headers(&report)?;
+        let report: PermitReport = coded(from_js(Argument::Options, &report))?;
         let Some(permit) = self
             .held
             .borrow_mut()
@@ -164,22 +159,10 @@ impl RateGovernor {
         else {
             return Ok(false);
         };
-        let refunds_unused = anthropic(&report)?;
-        let report = Report {
-            status: if (0.0..=999.0).contains(&status) {
-                status as u16
-            } else {
-                0
-            },
-            headers: &headers,
-            used_tokens: used
-                .filter(|u| *u >= 0.0)
-                .map(|u| u.min(f64::from(u32::MAX)) as u32),
-            refunds_unused,
-        };
+        let headers = report.header_pairs();
         self.inner
             .borrow_mut()
-            .complete(permit, &report, js_sys::Date::now());
+            .complete(permit, &report.report(&headers), js_sys::Date::now());
         Ok(true)
     }
 }
@@ -194,58 +177,6 @@ fn whole(value: f64, name: &str) -> Result<u32, JsValue> {
         )),
         &Redactor::default(),
     ))
-}
-
-fn invalid(message: String) -> JsValue {
-    js_error(
-        &DrillgenError::InvalidOptions(message),
-        &Redactor::default(),
-    )
-}
-
-/// `report.provider === "anthropic"`: the provider charges tokens used, not the estimate.
-fn anthropic(report: &JsValue) -> Result<bool, JsValue> {
-    let v = Reflect::get(report, &JsValue::from_str("provider")).map_err(|e| {
-        invalid(format!(
-            "report.provider: reading it threw: {}",
-            message_of(&e)
-        ))
-    })?;
-    Ok(v.as_string().as_deref() == Some("anthropic"))
-}
-
-fn number(report: &JsValue, name: &str) -> Result<Option<f64>, JsValue> {
-    let v = Reflect::get(report, &JsValue::from_str(name)).map_err(|e| {
-        invalid(format!(
-            "report.{name}: reading it threw: {}",
-            message_of(&e)
-        ))
-    })?;
-    Ok(v.as_f64())
-}
-
-/// The report's headers (a plain object of strings), names lower-cased as the readers expect.
-fn headers(report: &JsValue) -> Result<Vec<(String, String)>, JsValue> {
-    let value = Reflect::get(report, &JsValue::from_str("headers")).map_err(|e| {
-        invalid(format!(
-            "report.headers: reading it threw: {}",
-            message_of(&e)
-        ))
-    })?;
-    if !value.is_object() {
-        return Ok(Vec::new());
-    }
-    let entries = js_sys::Object::entries(value.unchecked_ref());
-    Ok(entries
-        .iter()
-        .filter_map(|pair| {
-            let pair: js_sys::Array = pair.unchecked_into();
-            Some((
-                pair.get(0).as_string()?.to_ascii_lowercase(),
-                pair.get(1).as_string()?,
-            ))
-        })
-        .collect())
 }
 
 /// The governor a run's `rateGovernor` option names: a `RateGovernor` from this module.

@@ -113,7 +113,12 @@ test("acquire and complete pace calls a host makes itself (a Durable Object's pe
   assert.equal(governor.complete(first, { status: 200 }), false, "a permit settles once");
   assert.equal(governor.complete(12345, { status: 200 }), false, "an unknown permit changes nothing");
   const second = await governor.acquire(100);
-  governor.complete(second, { status: 200 });
+  // A report that is not a PermitReport is refused with a code, and the permit stays held.
+  assert.equal(
+    codeOf(() => governor.complete(second, { status: "200" })),
+    "INVALID_OPTIONS",
+  );
+  assert.equal(governor.complete(second, { status: 200 }), true);
   // The bucket of 2 is empty: the next permit is 30 s away, past this wait.
   const late = await governor.acquire(100, 200).catch((e) => e);
   assert.equal(late.code, "PERMIT_TIMEOUT");
