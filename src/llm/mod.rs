@@ -169,13 +169,11 @@ pub fn parse_response(
     }
 }
 
-/// Server-sent events begin with a field (`data`, `event`, `id`, `retry`) or a comment, maybe
-/// after a byte order mark.
+/// Server-sent events begin with a field or a comment (`stream::FIELDS`), maybe after a byte
+/// order mark.
 fn looks_like_sse(body: &str) -> bool {
     let start = body.trim_start_matches('\u{feff}').trim_start();
-    ["data:", "event:", "id:", "retry:", ":"]
-        .iter()
-        .any(|field| start.starts_with(field))
+    stream::FIELDS.iter().any(|field| start.starts_with(field))
 }
 
 /// The provider's error message, type and code from an error body (OpenAI's and Anthropic's shapes).

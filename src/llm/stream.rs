@@ -17,6 +17,15 @@ fn events(body: &str) -> impl Iterator<Item = Value> + '_ {
         .filter_map(|data| serde_json::from_str(data).ok())
 }
 
+/// What a line of server-sent events begins with: a field name and its colon, or a comment.
+pub const FIELDS: [&str; 5] = ["data:", "event:", "id:", "retry:", ":"];
+
+/// Whether a body whose first character (BOM and whitespace aside) is `first` is events: the
+/// first byte decides, since a piece of the body may end inside the field's name.
+pub fn events_begin_with(first: u8) -> bool {
+    FIELDS.iter().any(|field| field.as_bytes()[0] == first)
+}
+
 /// A piece of the model's text in a stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Piece {

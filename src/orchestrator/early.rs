@@ -14,7 +14,7 @@ use crate::drill::Drill;
 use crate::error::DrillgenError;
 use crate::llm::Provider;
 use crate::llm::scan::ElementScanner;
-use crate::llm::stream::{Deltas, Piece};
+use crate::llm::stream::{Deltas, Piece, events_begin_with};
 use crate::output::{Expect, read_element};
 use crate::prompt::Slot;
 
@@ -126,14 +126,12 @@ impl<T: Transport, C: Clock, H: Host> Watch for Early<'_, '_, '_, T, C, H> {
                 return Ok(());
             }
             // A server may answer a stream request with a plain body: held to the cap whole.
-            // Events begin with a field (`data`, `event`, `id`, `retry`) or a comment, maybe
-            // after a byte order mark.
             if state.events.is_none()
                 && let Some(&first) = bytes
                     .iter()
                     .find(|b| !b.is_ascii_whitespace() && !matches!(b, 0xEF | 0xBB | 0xBF))
             {
-                state.events = Some(matches!(first, b'd' | b'e' | b'i' | b'r' | b':'));
+                state.events = Some(events_begin_with(first));
             }
             if state.events != Some(true) {
                 return self.count(&mut state, bytes.len());
