@@ -3,13 +3,16 @@
 
 use super::batch::Batch;
 use super::early::Early;
-use super::govern::admit;
+use super::govern::{Admitted, admit};
 use super::{Clock, Host, SendLimits, Transport};
 use crate::drill::{Drill, batch_output_schema};
 use crate::error::DrillgenError;
-use crate::llm::{CallFailure, CallShape, HttpRequest, Provider, build_request, parse_response};
-use crate::output::{Expect, feedback, read_batch};
-use crate::prompt::{BatchPrompt, batch_part, slots, with_feedback};
+use crate::llm::{
+    CallFailure, CallShape, HttpRequest, HttpResponse, Provider, Usage, build_request,
+    parse_response,
+};
+use crate::output::{BatchReading, Expect, feedback, read_batch};
+use crate::prompt::{BatchPrompt, Slot, batch_part, slots, with_feedback};
 use crate::rate::Report;
 
 /// The drills read from one answer, the indices it did not give usable drills for, and why.
@@ -26,7 +29,7 @@ pub(super) enum Attempt {
     Failed(CallFailure, CallShape, Vec<Drill>),
 }
 
-impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
+impl<'a, T: Transport, C: Clock, H: Host> Batch<'_, 'a, T, C, H> {
     pub(super) async fn attempt(&mut self, todo: &[u32], rejected: Option<&str>) -> Attempt {
         let run = self.run;
         let config = &run.config;
@@ -62,42 +65,12 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
             todo.len(),
             &shape,
         );
-        let admitted = match run.host.governor() {
-            Some(governor) => {
-                let estimate = estimated_tokens(&request, config.llm.max_tokens_for(todo.len()));
-                let priority = run.state.borrow().calls;
-                match admit(governor, run.clock, estimate, priority).await {
-                    Ok(a) => Some(a),
-                    Err(e) => return failed(e),
-                }
-            }
-            None => None,
+        let admitted = match self.admit_and_count(&request, todo.len()).await {
+            Ok(a) => a,
+            Err(e) => return failed(e),
         };
-        if let Err(e) = self.count_call() {
-            // Never sent: the permit's whole estimate goes back.
-            if let Some(admitted) = admitted {
-                let unsent = Report {
-                    used_tokens: Some(0),
-                    refunds_unused: true,
-                    ..Report::default()
-                };
-                admitted.settle(&unsent, run.clock.now_ms());
-            }
-            return failed(e);
-        }
-        // `maxResponseBytes` bounds the answer. A stream's framing (an event of ~200 bytes per
-        // token or so) is allowed on top, up to STREAM_FRAMING times; its text is capped as it
-        // arrives (Early).
         let cap = config.llm.max_response_bytes();
-        let limits = SendLimits {
-            timeout_ms: config.llm.timeout_ms(),
-            max_bytes: if shape.stream {
-                cap.saturating_mul(STREAM_FRAMING)
-                    .min(cap.saturating_add(MAX_FRAMING_BYTES))
-            } else {
-                cap
-            },
-        };
+        let limits = send_limits(config.llm.timeout_ms(), cap, shape.stream);
         // A drill's words are checked strictly once, while another attempt can still ask again.
         let can_ask_again = self.attempts <= config.retry.max_retries;
         let expect: Vec<Expect> = slots
@@ -125,18 +98,11 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
         };
         let parsed = parse_response(&config.llm, &shape, &response, run.clock.now_ms());
         if let Some(admitted) = admitted {
-            let usage = match &parsed {
-                Ok(c) => c.usage,
-                Err(f) => f.usage,
-            };
-            let used = usage.input_tokens.saturating_add(usage.output_tokens);
-            let report = Report {
-                status: response.status,
-                headers: &response.headers,
-                used_tokens: (used > 0).then(|| used.min(u64::from(u32::MAX)) as u32),
-                refunds_unused: config.llm.provider == Provider::Anthropic,
-            };
-            admitted.settle(&report, run.clock.now_ms());
+            let usage = parsed.as_ref().map_or_else(|f| f.usage, |c| c.usage);
+            admitted.settle(
+                &report_of(&response, usage, config.llm.provider),
+                run.clock.now_ms(),
+            );
         }
         let completion = match parsed {
             Ok(c) => c,
@@ -150,6 +116,11 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
             Ok(r) => r,
             Err(e) => return Attempt::Failed(CallFailure::from(e), shape, shown),
         };
+        self.keep_read(&slots, reading, &shown)
+    }
+
+    /// The drills one reading kept (the rest asked for again, leniently), the page told.
+    fn keep_read(&mut self, slots: &[Slot], reading: BatchReading, shown: &[Drill]) -> Attempt {
         for (code, n) in &reading.repairs {
             *self.repairs.entry(*code).or_default() += n;
         }
@@ -164,12 +135,43 @@ impl<T: Transport, C: Clock, H: Host> Batch<'_, '_, T, C, H> {
                 }
             }
         }
-        self.reconcile_shown(&shown, &drills);
+        self.reconcile_shown(shown, &drills);
         Attempt::Read(Read {
             drills,
             rejected,
             feedback: message,
         })
+    }
+
+    /// The rate governor's permit, when the run has one, then the call counted against the
+    /// budget: a call the budget refuses was never sent, and its permit's whole estimate comes back.
+    async fn admit_and_count(
+        &mut self,
+        request: &HttpRequest,
+        drills: usize,
+    ) -> Result<Option<Admitted<'a>>, DrillgenError> {
+        let run = self.run;
+        let admitted = match run.host.governor() {
+            Some(governor) => {
+                let max_tokens = run.config.llm.max_tokens_for(drills);
+                let priority = run.state.borrow().calls;
+                let estimate = estimated_tokens(request, max_tokens);
+                Some(admit(governor, run.clock, estimate, priority).await?)
+            }
+            None => None,
+        };
+        if let Err(e) = self.count_call() {
+            if let Some(admitted) = admitted {
+                let unsent = Report {
+                    used_tokens: Some(0),
+                    refunds_unused: true,
+                    ..Report::default()
+                };
+                admitted.settle(&unsent, run.clock.now_ms());
+            }
+            return Err(e);
+        }
+        Ok(admitted)
     }
 
     fn lower_concurrency(&self, seen: u32, others: u32) {
@@ -211,6 +213,32 @@ const STREAM_FRAMING: u64 = 16;
 /// At most this much framing on top of the text, whatever the cap: the whole body is held in
 /// memory while it is read (a Worker isolate has 128 MB).
 const MAX_FRAMING_BYTES: u64 = 16 * 1024 * 1024;
+
+/// `maxResponseBytes` bounds the answer. A stream's framing (an event of ~200 bytes per token or
+/// so) is allowed on top, up to STREAM_FRAMING times; its text is capped as it arrives (Early).
+fn send_limits(timeout_ms: u64, cap: u64, stream: bool) -> SendLimits {
+    let max_bytes = if stream {
+        cap.saturating_mul(STREAM_FRAMING)
+            .min(cap.saturating_add(MAX_FRAMING_BYTES))
+    } else {
+        cap
+    };
+    SendLimits {
+        timeout_ms,
+        max_bytes,
+    }
+}
+
+/// What the governor learns from an answer: status, headers, the tokens billed.
+fn report_of(response: &HttpResponse, usage: Usage, provider: Provider) -> Report<'_> {
+    let used = usage.input_tokens.saturating_add(usage.output_tokens);
+    Report {
+        status: response.status,
+        headers: &response.headers,
+        used_tokens: (used > 0).then(|| used.min(u64::from(u32::MAX)) as u32),
+        refunds_unused: provider == Provider::Anthropic,
+    }
+}
 
 /// What a provider counts against a tokens-per-minute limit when it admits a call: the prompt (at
 /// about 4 bytes a token) and the most the answer may use (OpenAI counts `max_tokens` at admission:
